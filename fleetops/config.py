@@ -1,0 +1,86 @@
+"""Infrastructure configuration: defaults, then an instance file, then FLEETOPS_* environment variables.
+
+Contract numbers (SLA windows, targets, thresholds) are data in the database, not here (STYLE §4).
+"""
+import json
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+DEFAULTS = {
+    "DATABASE_URL": None,  # default: sqlite in the instance folder
+    "SECRET_KEY": None,  # default: generated once into the instance folder
+    "TIMEZONE": "Asia/Shanghai",
+    "DEFAULT_LOCALE": "zh_Hans_CN",
+    "POLL_INTERVAL_S": 60,
+    "POLL_CONCURRENCY": 512,
+    "PING_TIMEOUT_S": 1.0,
+    "SNMP_TIMEOUT_S": 2.0,
+    "DOWN_AFTER_FAILURES": 3,
+    "ONLINE_RATE_SAMPLE_S": 300,
+    "SMTP_HOST": "",
+    "SMTP_PORT": 25,
+    "UPLOAD_DIR": None,  # default: instance/uploads
+    "MAX_CONTENT_LENGTH": 32 * 1024 * 1024,
+    "SIMULATOR_API": "",  # e.g. http://127.0.0.1:5081 when `fleetops simulate` runs
+}
+
+# Keys that must never be printed or logged.
+SECRET_KEYS = frozenset({"SECRET_KEY", "DATABASE_URL"})
+
+
+class ConfigError(RuntimeError):
+    pass
+
+
+def _coerce(default, raw: str):
+    if isinstance(default, bool):
+        return raw.lower() in ("1", "true", "yes", "on")
+    if isinstance(default, int):
+        return int(raw)
+    if isinstance(default, float):
+        return float(raw)
+    return raw
+
+
+def load_config(instance_path: Path, overrides: dict | None = None, environ=None) -> dict:
+    """Defaults ← instance/fleetops.json ← FLEETOPS_* environment ← explicit overrides."""
+    environ = os.environ if environ is None else environ
+    cfg = dict(DEFAULTS)
+    inst_file = instance_path / "fleetops.json"
+    if inst_file.exists():
+        try:
+            cfg.update(json.loads(inst_file.read_text("utf-8")))
+        except json.JSONDecodeError as err:
+            raise ConfigError(f"{inst_file}: not valid JSON ({err})") from err
+    for key, default in DEFAULTS.items():
+        env = environ.get(f"FLEETOPS_{key}")
+        if env is not None and env != "":
+            try:
+                cfg[key] = _coerce(default, env) if default is not None else env
+            except ValueError as err:
+                raise ConfigError(f"FLEETOPS_{key}={env!r} is not a valid value") from err
+    if overrides:
+        cfg.update(overrides)
+    if not cfg["DATABASE_URL"]:
+        cfg["DATABASE_URL"] = f"sqlite:///{instance_path / 'fleetops.sqlite3'}"
+    if not cfg["UPLOAD_DIR"]:
+        cfg["UPLOAD_DIR"] = str(instance_path / "uploads")
+    if not cfg["SECRET_KEY"]:
+        cfg["SECRET_KEY"] = _instance_secret(instance_path)
+    return cfg
+
+
+def default_instance_path() -> Path:
+    return Path(os.environ.get("FLEETOPS_INSTANCE_PATH") or PROJECT_ROOT / "instance")
+
+
+def _instance_secret(instance_path: Path) -> str:
+    """A random secret kept in the instance folder, so sessions survive restarts."""
+    path = instance_path / "secret_key"
+    if not path.exists():
+        instance_path.mkdir(parents=True, exist_ok=True)
+        path.write_text(os.urandom(32).hex())
+        path.chmod(0o600)
+    return path.read_text().strip()

@@ -1,0 +1,179 @@
+"""The web layer: per-request sessions, login and roles, CSRF, i18n, blueprints, error handlers, navigation."""
+import importlib
+import logging
+from functools import wraps
+
+from flask import (
+    Flask, abort, current_app, flash, g, jsonify, redirect, render_template, request, session, url_for,
+)
+from flask_babel import Babel, format_datetime, gettext as _
+from flask_login import LoginManager, current_user
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from fleetops.domain.errors import FleetopsError
+from fleetops.web import nav
+
+log = logging.getLogger(__name__)
+csrf = CSRFProtect()
+login_manager = LoginManager()
+babel = Babel()
+
+# Every area's blueprint module; each exposes `bp`. A module not written yet is skipped.
+BLUEPRINT_MODULES = (
+    "fleetops.web.auth",
+    "fleetops.web.admin",
+    "fleetops.web.inventory",
+    "fleetops.web.monitoring",
+    "fleetops.web.tickets",
+    "fleetops.web.spares",
+    "fleetops.web.quality",
+    "fleetops.web.alerts",
+    "fleetops.web.reports",
+    "fleetops.web.api",
+)
+
+
+def db_session() -> Session:
+    """The request's SQLAlchemy session, opened on first use and closed at teardown."""
+    if "db_session" not in g:
+        g.db_session = current_app.extensions["fleetops.sessionmaker"]()
+    return g.db_session
+
+
+def _close_session(_exc=None):
+    s = g.pop("db_session", None)
+    if s is not None:
+        s.close()
+
+
+def roles_required(*roles):
+    """View decorator: logged in, and with one of `roles` (admin always passes)."""
+
+    def deco(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            if current_user.role != "admin" and current_user.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return deco
+
+
+def select_locale() -> str:
+    lang = session.get("lang")
+    return lang if lang in ("zh", "en") else "zh"
+
+
+def current_locale() -> str:
+    return select_locale()
+
+
+def init_web(app: Flask) -> None:
+    app.teardown_appcontext(_close_session)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = None
+
+    @login_manager.user_loader
+    def load_user(user_id):
+        from fleetops.models import User
+
+        try:
+            user = db_session().get(User, int(user_id))
+        except ValueError:
+            return None
+        return user if user is not None and user.active else None
+
+    for name in BLUEPRINT_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as err:
+            if err.name == name:
+                continue
+            raise
+        app.register_blueprint(module.bp)
+
+    @app.route("/")
+    def index():
+        if not current_user.is_authenticated:
+            return redirect(url_for("auth.login"))
+        return redirect(nav.home_for(current_user.role))
+
+    @app.route("/lang/<code>")
+    def set_language(code):
+        if code in ("zh", "en"):
+            session["lang"] = code
+        return redirect(request.referrer or url_for("index"))
+
+    app.jinja_env.globals.update(nav_items=nav.items_for, locale=current_locale)
+    app.jinja_env.filters["dt"] = lambda v, fmt="yyyy-MM-dd HH:mm": format_datetime(v, fmt) if v else ""
+    _register_errors(app)
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def _register_errors(app: Flask) -> None:
+    """One handler per error class (STYLE §5): HTML flash + redirect, API {"error": …} + status."""
+
+    @app.errorhandler(FleetopsError)
+    def domain_error(err: FleetopsError):
+        db_session().rollback()
+        if _wants_json():
+            body = {"error": err.message}
+            if err.details:
+                body["details"] = err.details
+            return jsonify(body), err.status_code
+        flash(err.message, "error")
+        return redirect(request.referrer or url_for("index"))
+
+    @app.errorhandler(StaleDataError)
+    def stale(_err):
+        db_session().rollback()
+        msg = _("Someone else changed this record while you were editing. Reload and try again.")
+        if _wants_json():
+            return jsonify({"error": msg}), 409
+        flash(msg, "error")
+        return redirect(request.referrer or url_for("index"))
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(_err):
+        msg = _("The form has expired or was not sent from this site. Please try again.")
+        if _wants_json():
+            return jsonify({"error": msg}), 400
+        return render_template("error.html", code=400, message=msg), 400
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def too_large(_err):
+        msg = _("Too large: the upload limit is exceeded.")
+        if _wants_json():
+            return jsonify({"error": msg}), 413
+        return render_template("error.html", code=413, message=msg), 413
+
+    @app.errorhandler(HTTPException)
+    def http_error(err: HTTPException):
+        messages = {403: _("You do not have permission to do that."), 404: _("Page not found.")}
+        msg = messages.get(err.code, err.description)
+        if _wants_json():
+            return jsonify({"error": msg}), err.code
+        return render_template("error.html", code=err.code, message=msg), err.code
+
+    @app.errorhandler(Exception)
+    def unexpected(err: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        if "db_session" in g:
+            g.db_session.rollback()
+        msg = _("Something went wrong on our side; it has been logged.")
+        if _wants_json():
+            return jsonify({"error": msg}), 500
+        return render_template("error.html", code=500, message=msg), 500

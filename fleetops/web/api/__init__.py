@@ -1,0 +1,60 @@
+"""The JSON API at /api/v1: bearer-token authentication, role checks, errors as {"error": …}, the OpenAPI document.
+
+Each area adds its routes in a module of this package (inventory.py, monitoring.py, …) and
+describes them with `openapi.path(...)`.
+"""
+import importlib
+from functools import wraps
+
+from flask import Blueprint, abort, g, jsonify, request
+
+from fleetops.services import accounts
+from fleetops.web import csrf, db_session
+from fleetops.web.api import openapi
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+csrf.exempt(bp)  # token-authenticated, no cookies: CSRF does not apply
+
+AREA_MODULES = ("inventory", "monitoring", "tickets", "spares", "quality", "alerts", "reports")
+
+
+@bp.before_request
+def authenticate():
+    if request.endpoint == "api.openapi_document":
+        return None
+    header = request.headers.get("Authorization", "")
+    token = header[7:].strip() if header.lower().startswith("bearer ") else ""
+    user = accounts.user_for_token(db_session(), token) if token else None
+    if user is None:
+        return jsonify({"error": "Missing or invalid API token: send 'Authorization: Bearer <token>'."}), 401
+    db_session().commit()  # last_used_at
+    g.api_user = user
+    return None
+
+
+def api_roles(*roles):
+    """Route decorator: the token's user must have one of `roles` (admin always passes)."""
+
+    def deco(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            if g.api_user.role != "admin" and g.api_user.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return deco
+
+
+@bp.route("/openapi.json")
+def openapi_document():
+    return jsonify(openapi.document())
+
+
+for _area in AREA_MODULES:
+    try:
+        importlib.import_module(f"fleetops.web.api.{_area}")
+    except ModuleNotFoundError as _err:
+        if _err.name != f"fleetops.web.api.{_area}":
+            raise

@@ -1,0 +1,1 @@
+"""Probes: one attempt at a device within a timeout, returning a typed result. Import nothing from fleetops."""

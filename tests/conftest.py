@@ -1,0 +1,153 @@
+"""Shared fixtures: a real database (SQLite file, or a fresh PostgreSQL database when
+FLEETOPS_TEST_DATABASE_URL is set), the app, clients logged in per role, API tokens."""
+import os
+import re
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from fleetops import create_app
+from fleetops.models import Base
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+if not SHARED_DATA.exists():  # a clone elsewhere: ../shared beside the project root
+    SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+PASSWORDS = {"admin": "admin-pass-123", "supervisor": "super-pass-123", "crew": "crew-pass-123"}
+
+
+def _postgres_database(base_url: str):
+    """Create a fresh database on the server of `base_url`; return (url, dropper)."""
+    name = f"fleetops_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    url = re.sub(r"/[^/?]*(\?|$)", f"/{name}\\1", base_url.split("://", 1)[1], count=1)
+    url = base_url.split("://", 1)[0] + "://" + url
+
+    def drop():
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return url, drop
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    base = os.environ.get("FLEETOPS_TEST_DATABASE_URL")
+    if base:
+        url, drop = _postgres_database(base)
+        yield url
+        drop()
+    else:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+
+
+@pytest.fixture(scope="session")
+def schema(database_url):
+    engine = create_engine(database_url)
+    Base.metadata.create_all(engine)
+    engine.dispose()
+    return database_url
+
+
+@pytest.fixture(scope="session")
+def instance_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("instance")
+
+
+@pytest.fixture
+def make_app(schema, instance_dir):
+    """Factory: make_app(**config) → a Flask app on the test database; tables emptied after the test."""
+    apps = []
+
+    def factory(**overrides):
+        cfg = {"TESTING": True, "DATABASE_URL": schema, "INSTANCE_PATH": str(instance_dir),
+               "SECRET_KEY": "test-secret", "WTF_CSRF_ENABLED": False,
+               "UPLOAD_DIR": str(instance_dir / "uploads")}
+        cfg.update(overrides)
+        app = create_app(cfg)
+        apps.append(app)
+        return app
+
+    yield factory
+    for app in apps:
+        _empty_tables(app.extensions["fleetops.engine"])
+        app.extensions["fleetops.engine"].dispose()
+
+
+def _empty_tables(engine):
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+        else:
+            for t in tables:
+                conn.execute(text(f'DELETE FROM "{t}"'))
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()
+
+
+@pytest.fixture
+def db(app):
+    """A session on the test database (the caller commits)."""
+    s = app.extensions["fleetops.sessionmaker"]()
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def users(app, db):
+    """One user per role: {"admin": User, "supervisor": User, "crew": User}."""
+    from fleetops.services import accounts
+
+    made = {}
+    for role, pw in PASSWORDS.items():
+        made[role], _ = accounts.create_user(db, role, role, pw, display_name=f"测试{role}")
+    db.commit()
+    return made
+
+
+def login(client, role: str):
+    resp = client.post("/login", data={"username": role, "password": PASSWORDS[role]})
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:500]
+    return client
+
+
+@pytest.fixture
+def client_as(app, users):
+    """client_as("crew") → a test client logged in with that role."""
+
+    def factory(role: str):
+        return login(app.test_client(), role)
+
+    return factory
+
+
+@pytest.fixture
+def api_headers(app, db, users):
+    """api_headers("supervisor") → {"Authorization": "Bearer …"} for that role's user."""
+    from fleetops.services import accounts
+
+    cache = {}
+
+    def factory(role: str = "admin"):
+        if role not in cache:
+            _, token = accounts.create_token(db, role, "test")
+            db.commit()
+            cache[role] = {"Authorization": f"Bearer {token}"}
+        return cache[role]
+
+    return factory
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    assert SHARED_DATA.exists(), f"../shared/data not found at {SHARED_DATA}"
+    return SHARED_DATA
