@@ -55,7 +55,7 @@ def main(verbose):
     """fleetops — traffic-enforcement camera fleet operations."""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    for noisy in ("pysnmp", "pyasn1", "asyncio"):
+    for noisy in ("pysnmp", "pyasn1", "asyncio", "alembic.runtime.plugins"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

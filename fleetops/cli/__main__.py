@@ -1,0 +1,4 @@
+"""`python -m fleetops.cli` — the same as the `fleetops` console script."""
+from fleetops.cli import main
+
+main(prog_name="fleetops")

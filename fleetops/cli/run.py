@@ -1,0 +1,119 @@
+"""`fleetops run` (web UI + scheduler + simulated fleet, one command), `fleetops scheduler`, `fleetops set-password`."""
+import logging
+import signal
+import subprocess
+import sys
+
+import click
+from sqlalchemy import func, select
+
+from fleetops.cli import db_upgrade, get_app, main, session
+
+log = logging.getLogger(__name__)
+
+
+def ensure_admin() -> None:
+    """First start: create `admin` with a random password and print it once (never logged)."""
+    from fleetops.models import User
+    from fleetops.services import accounts
+
+    with session() as s:
+        if s.scalar(select(func.count()).select_from(User)):
+            return
+        _user, password = accounts.create_user(s, "admin", "admin", display_name="管理员", actor="setup")
+    banner = "=" * 64
+    click.echo(f"\n{banner}\n  管理员账号 / admin account:  admin\n  初始密码 / password (shown once): {password}\n"
+               f"  Change it with: fleetops set-password admin\n{banner}\n")
+
+
+def ensure_demo_fleet(seed: int) -> None:
+    try:
+        from fleetops.services.demo import load_demo_fleet
+    except ModuleNotFoundError:
+        click.echo("demo fleet generator not available; starting with an empty inventory")
+        return
+    with session() as s:
+        summary = load_demo_fleet(s, seed=seed)
+    if summary:
+        click.echo(f"demo fleet: {summary}")
+
+
+@main.command("run")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--demo/--no-demo", default=True, show_default=True, help="Load the demo fleet into an empty database.")
+@click.option("--simulator/--no-simulator", default=True, show_default=True,
+              help="Serve the fleet's devices from loopback (fleetops simulate).")
+@click.option("--scheduler/--no-scheduler", default=True, show_default=True, help="Start the polling scheduler.")
+@click.option("--seed", default=7, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int)
+@click.pass_context
+def run(ctx, host, port, demo, simulator, scheduler, seed, threads):
+    """Set up the database and run the web UI with the scheduler and the simulated fleet."""
+    from waitress import serve
+
+    ctx.invoke(db_upgrade, revision="head")
+    ensure_admin()
+    if demo:
+        ensure_demo_fleet(seed)
+    children = []
+    exe = [sys.executable, "-m", "fleetops.cli"]
+    if simulator:
+        children.append(subprocess.Popen(exe + ["simulate"]))
+    if scheduler:
+        children.append(subprocess.Popen(exe + ["scheduler"]))
+
+    def stop(*_):
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in children:
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+    signal.signal(signal.SIGTERM, lambda *_: (stop(), sys.exit(0)))
+    click.echo(f"fleetops: http://{host}:{port}/  (Ctrl-C stops the web UI, scheduler and simulator)")
+    try:
+        serve(get_app(), host=host, port=port, threads=threads, ident="fleetops")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop()
+
+
+@main.command("scheduler")
+def scheduler_cmd():
+    """Run the scheduled jobs (polling, uptime sampling, SLA clocks, alerts) in this process."""
+    from fleetops.scheduler import SingleSchedulerLock, build_scheduler, collect_jobs
+
+    app = get_app()
+    lock = SingleSchedulerLock(app)
+    lock.acquire()
+    sched = build_scheduler(app)
+    click.echo("scheduler: " + ", ".join(j.id for j in collect_jobs()))
+    signal.signal(signal.SIGTERM, lambda *_: sched.shutdown(wait=False))
+    try:
+        sched.start()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        lock.release()
+
+
+@main.command("set-password")
+@click.argument("username")
+@click.password_option(envvar="FLEETOPS_NEW_PASSWORD")
+def set_password(username, password):
+    """Set a user's password (asked twice, or FLEETOPS_NEW_PASSWORD)."""
+    from fleetops.domain.errors import NotFound
+    from fleetops.models import User
+    from fleetops.services import accounts
+
+    with session() as s:
+        user = s.scalar(select(User).where(User.username == username))
+        if user is None:
+            raise NotFound(f"没有用户 {username} / No user {username}.")
+        accounts.set_password(s, user, password, actor="cli")
+    click.echo(f"password changed for {username}")
