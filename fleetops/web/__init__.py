@@ -114,9 +114,19 @@ def init_web(app: Flask) -> None:
             session["lang"] = code
         return redirect(request.referrer or url_for("index"))
 
-    app.jinja_env.globals.update(nav_items=nav.items_for, locale=current_locale)
+    app.jinja_env.globals.update(nav_items=nav.items_for, locale=current_locale, enum_label=enum_label)
     app.jinja_env.filters["dt"] = lambda v, fmt="yyyy-MM-dd HH:mm": format_datetime(v, fmt) if v else ""
     _register_errors(app)
+
+
+def enum_label(enum_name: str, value) -> str:
+    """Template helper: enum_label("DeviceKind", "switch") → 交换机 (or the English label)."""
+    from fleetops.domain import choices
+
+    try:
+        return getattr(choices, enum_name)(value).label(current_locale())
+    except (AttributeError, ValueError):
+        return str(value)
 
 
 def _wants_json() -> bool:
