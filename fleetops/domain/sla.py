@@ -1,0 +1,295 @@
+"""SLA policies as data, deadlines from a policy + site + clock (day/night by the real sun at the site), penalties, T4.
+
+Pure: standard library plus astral (sun position). A policy is a plain dict (stored as JSON, edited
+by an admin); `SlaPolicy.from_dict` validates it and `deadlines(...)` turns it into due times.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
+
+from astral import Observer
+from astral import sun as astral_sun
+
+# Standard sunrise/sunset: the sun's upper limb on the horizon with mean refraction (geometric −0.833°).
+HORIZON_DEG = -0.833
+EARTH_RADIUS_KM = 6371.0088
+
+DAY = "day"
+NIGHT = "night"
+
+
+# ---------------------------------------------------------------- the sun at the site (T2)
+
+def _elevation(lat: float, lon: float, at: datetime) -> float:
+    return astral_sun.elevation(Observer(lat, lon), at, with_refraction=False)
+
+
+def _bisect_crossing(lat: float, lon: float, lo: datetime, hi: datetime) -> datetime:
+    """The instant between lo and hi where the elevation crosses the horizon (signs differ at the ends)."""
+    lo_above = _elevation(lat, lon, lo) > HORIZON_DEG
+    while hi - lo > timedelta(seconds=1):
+        mid = lo + (hi - lo) / 2
+        if (_elevation(lat, lon, mid) > HORIZON_DEG) == lo_above:
+            lo = mid
+        else:
+            hi = mid
+    return lo + (hi - lo) / 2
+
+
+def sun_times_by_bisection(lat: float, lon: float, day: date, tz: ZoneInfo) -> tuple[datetime | None, datetime | None]:
+    """(sunrise, sunset) of the local calendar day, found on astral's elevation; None when it does not happen."""
+    start = datetime.combine(day, time(0), tzinfo=tz)
+    step = timedelta(minutes=10)
+    sunrise = sunset = None
+    t = start
+    above = _elevation(lat, lon, t) > HORIZON_DEG
+    while t < start + timedelta(days=1):
+        nxt = min(t + step, start + timedelta(days=1))
+        nxt_above = _elevation(lat, lon, nxt) > HORIZON_DEG
+        if nxt_above != above:
+            crossing = _bisect_crossing(lat, lon, t, nxt)
+            if nxt_above and sunrise is None:
+                sunrise = crossing
+            elif not nxt_above:
+                sunset = crossing
+        t, above = nxt, nxt_above
+    return sunrise, sunset
+
+
+def sun_times(lat: float, lon: float, day: date, tz_name: str = "Asia/Shanghai") -> tuple[datetime | None, datetime | None]:
+    """Sunrise and sunset at the site on its local date. astral raises ValueError on some dates far
+    west of the zone's meridian (the event falls on another UTC day); then we bisect on the elevation."""
+    tz = ZoneInfo(tz_name)
+    obs = Observer(lat, lon)
+    try:
+        rise = astral_sun.sunrise(obs, day, tzinfo=tz)
+        set_ = astral_sun.sunset(obs, day, tzinfo=tz)
+    except ValueError:
+        return sun_times_by_bisection(lat, lon, day, tz)
+    if rise.date() != day or set_.date() != day:  # astral answered for a neighbouring day
+        return sun_times_by_bisection(lat, lon, day, tz)
+    return rise, set_
+
+
+def day_or_night(lat: float, lon: float, at: datetime, tz_name: str = "Asia/Shanghai") -> str:
+    """T2: "day" between local sunrise and sunset at the site, else "night" — never a clock-hour rule."""
+    if at.tzinfo is None:
+        raise ValueError("day_or_night needs a timezone-aware datetime")
+    local = at.astimezone(ZoneInfo(tz_name))
+    rise, set_ = sun_times(lat, lon, local.date(), tz_name)
+    if rise is None and set_ is None:  # polar day or night: decide by the sun itself
+        return DAY if _elevation(lat, lon, at) > HORIZON_DEG else NIGHT
+    if rise is not None and set_ is not None:
+        return DAY if rise <= local < set_ else NIGHT
+    return DAY if _elevation(lat, lon, at) > HORIZON_DEG else NIGHT
+
+
+# ---------------------------------------------------------------- distance (T2)
+
+def great_circle_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Haversine distance on the mean Earth radius."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
+
+
+def travel_distance_km(site_lat: float, site_lon: float, depot_lat: float | None, depot_lon: float | None,
+                       road_factor: float, road_distance_km: float | None = None) -> float | None:
+    """The site's entered road distance, else great-circle from the depot × the road factor; None without a depot."""
+    if road_distance_km is not None:
+        return float(road_distance_km)
+    if depot_lat is None or depot_lon is None:
+        return None
+    return great_circle_km(site_lat, site_lon, depot_lat, depot_lon) * road_factor
+
+
+# ---------------------------------------------------------------- policies as data (T2, T3, T5)
+
+class PolicyError(ValueError):
+    """A policy dict that cannot be used; the message says which field and why."""
+
+
+@dataclass(frozen=True)
+class SlaPolicy:
+    """One contract's windows. Every window is optional: a policy uses what its contract defines.
+
+    - arrival (T2): `arrive_day_h` / `arrive_night_h` within `near_km` of the depot, `arrive_far_h` beyond;
+    - on-site repair (T3): `repair_h` after arrival, or swap a spare within `swap_h`;
+    - service desk tiers (T5): `respond_h` after notification, `resolve_h[tier]` after notification.
+    """
+
+    name: str
+    arrive_day_h: float | None = None
+    arrive_night_h: float | None = None
+    near_km: float | None = None
+    arrive_far_h: float | None = None
+    repair_h: float | None = None
+    swap_h: float | None = None
+    respond_h: float | None = None
+    resolve_h: dict = field(default_factory=dict)
+    key_sites_first: bool = False
+
+    NUMBER_FIELDS = ("arrive_day_h", "arrive_night_h", "near_km", "arrive_far_h", "repair_h", "swap_h", "respond_h")
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "SlaPolicy":
+        if not isinstance(data, dict):
+            raise PolicyError("策略必须是 JSON 对象 / A policy must be a JSON object.")
+        unknown = set(data) - {f for f in cls.__dataclass_fields__}
+        if unknown:
+            raise PolicyError(f"未知字段 / Unknown field(s): {', '.join(sorted(unknown))}")
+        name = str(data.get("name") or "").strip()
+        if not name:
+            raise PolicyError("策略需要名称 / A policy needs a name.")
+        values = {"name": name, "key_sites_first": bool(data.get("key_sites_first", False))}
+        for f in cls.NUMBER_FIELDS:
+            v = data.get(f)
+            if v is None:
+                continue
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
+                raise PolicyError(f"{f} 必须是正数 / {f} must be a positive number (got {v!r}).")
+            values[f] = float(v)
+        resolve = data.get("resolve_h") or {}
+        if not isinstance(resolve, dict):
+            raise PolicyError("resolve_h 必须是 {级别: 小时} / resolve_h must map tier → hours.")
+        for tier, v in resolve.items():
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
+                raise PolicyError(f"resolve_h.{tier} 必须是正数 / resolve_h.{tier} must be a positive number.")
+        values["resolve_h"] = {str(k): float(v) for k, v in resolve.items()}
+        has_arrival = values.get("arrive_day_h") is not None
+        if has_arrival and values.get("arrive_night_h") is None:
+            raise PolicyError("有白天到场时限也需要夜间时限 / arrive_day_h needs arrive_night_h too.")
+        if values.get("arrive_far_h") is not None and values.get("near_km") is None:
+            raise PolicyError("arrive_far_h 需要 near_km / arrive_far_h needs near_km.")
+        return cls(**values)
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if v not in (None, {})}
+
+
+# The two presets of the issue; seeded into the database on first use, then edited as data.
+CHECKPOINT_OM = {  # the main contract (T2, T3)
+    "name": "卡口运维 / Checkpoint O&M",
+    "arrive_day_h": 2, "arrive_night_h": 3, "near_km": 100, "arrive_far_h": 4,
+    "repair_h": 4, "swap_h": 4, "key_sites_first": True,
+}
+SERVICE_DESK_TIERS = {  # the second contract (T5)
+    "name": "非现场执法服务分级 / Service desk tiers",
+    "respond_h": 1, "resolve_h": {"ordinary": 8, "complex": 24},
+}
+PRESETS = {"checkpoint_om": CHECKPOINT_OM, "service_desk": SERVICE_DESK_TIERS}
+
+
+@dataclass(frozen=True)
+class Deadlines:
+    """When the clock started and what is due by when; `day_night` is fixed at notification (T2)."""
+
+    notified_at: datetime
+    day_night: str | None
+    distance_km: float | None
+    respond_by: datetime | None
+    arrive_by: datetime | None
+    repair_by: datetime | None
+
+
+def _hours(h: float) -> timedelta:
+    return timedelta(seconds=round(h * 3600))
+
+
+def arrival_window_h(policy: SlaPolicy, day_night: str, distance_km: float | None) -> float | None:
+    """T2: day/night window near the depot; beyond `near_km` the far window (never shorter than the night one)."""
+    if policy.arrive_day_h is None:
+        return None
+    near = policy.arrive_day_h if day_night == DAY else policy.arrive_night_h
+    if policy.near_km is not None and policy.arrive_far_h is not None and distance_km is not None \
+            and distance_km > policy.near_km:  # "within 100 km" includes 100 km itself
+        return max(policy.arrive_far_h, near)
+    return near
+
+
+def deadlines(policy: SlaPolicy, notified_at: datetime, *, lat: float, lon: float, tz_name: str = "Asia/Shanghai",
+              distance_km: float | None = None, tier: str = "ordinary", arrived_at: datetime | None = None) -> Deadlines:
+    """Due times for a ticket notified at `notified_at` at a site; repair_by counts from arrival when known (T3),
+    else provisionally from arrive_by; for tiered policies resolve_h[tier] counts from notification (T5)."""
+    if notified_at.tzinfo is None:
+        raise ValueError("notified_at must be timezone-aware")
+    dn = day_or_night(lat, lon, notified_at, tz_name)
+    respond_by = notified_at + _hours(policy.respond_h) if policy.respond_h else None
+    window = arrival_window_h(policy, dn, distance_km)
+    arrive_by = notified_at + _hours(window) if window else None
+    repair_by = None
+    if policy.repair_h:
+        base = arrived_at or arrive_by
+        if base is not None:
+            repair_by = base + _hours(policy.repair_h)
+    if policy.resolve_h:
+        hours = policy.resolve_h.get(tier)
+        if hours is None:
+            raise PolicyError(f"策略没有级别 {tier!r} / The policy has no tier {tier!r} "
+                              f"(known: {', '.join(sorted(policy.resolve_h))}).")
+        tier_due = notified_at + _hours(hours)
+        repair_by = min(repair_by, tier_due) if repair_by else tier_due
+    return Deadlines(notified_at, dn, distance_km, respond_by, arrive_by, repair_by)
+
+
+def priority_key(key_site: bool, due: datetime | None, policy: SlaPolicy | None = None):
+    """Sort key for work lists: key assessment sites first when the policy says so (F2), then the earliest deadline."""
+    far = datetime.max.replace(tzinfo=timezone.utc)
+    first = 0 if (key_site and (policy is None or policy.key_sites_first)) else 1
+    return (first, due or far)
+
+
+# ---------------------------------------------------------------- penalties (T9)
+
+def days_late(due: datetime, done: datetime) -> int:
+    """Whole days late, any started day counting as one; 0 when on time."""
+    late = (done - due).total_seconds()
+    return 0 if late <= 0 else math.ceil(late / 86400)
+
+
+@dataclass(frozen=True)
+class PenaltyEstimate:
+    contract_total: Decimal
+    days_late: int
+    not_to_spec: int
+    late_amount: Decimal
+    not_to_spec_amount: Decimal
+
+    @property
+    def total(self) -> Decimal:
+        return self.late_amount + self.not_to_spec_amount
+
+
+def estimate_penalty(contract_total, days_late_total: int, not_to_spec_cases: int = 0,
+                     daily_rate_pct=Decimal("0.5"), not_to_spec_pct=Decimal("5")) -> PenaltyEstimate:
+    """T9: each day late costs `daily_rate_pct` % of the contract total; each case of service not to spec
+    `not_to_spec_pct` %. Money in Decimal, rounded to the fen."""
+    if days_late_total < 0 or not_to_spec_cases < 0:
+        raise ValueError("days late and cases cannot be negative")
+    total = Decimal(str(contract_total))
+    cent = Decimal("0.01")
+    late = (total * Decimal(str(daily_rate_pct)) / 100 * days_late_total).quantize(cent, ROUND_HALF_UP)
+    spec = (total * Decimal(str(not_to_spec_pct)) / 100 * not_to_spec_cases).quantize(cent, ROUND_HALF_UP)
+    return PenaltyEstimate(total, days_late_total, not_to_spec_cases, late, spec)
+
+
+# ---------------------------------------------------------------- replace after two repairs (T4)
+
+REPAIR_RESOLUTIONS = frozenset({"repaired", "part_swapped"})
+
+
+def replacement_required(previous: list[tuple[str, str]], category: str, repairs: int = 2) -> str | None:
+    """T4: `previous` is the device's resolved tickets, oldest first, as (category, resolution).
+    When the last `repairs` of them were repairs of this same fault, return the reason; else None."""
+    recent = previous[-repairs:] if repairs > 0 else []
+    if len(recent) < repairs:
+        return None
+    if all(cat == category and res in REPAIR_RESOLUTIONS for cat, res in recent):
+        return (f"同一故障（{category}）已连续维修 {repairs} 次，须更换新设备 / "
+                f"The same fault ({category}) after {repairs} consecutive repairs: the device must be replaced (T4).")
+    return None
