@@ -1,0 +1,142 @@
+"""Benchmark of probes.imaging: agreement with the labelled images in ../shared/data and images/s at 1080p and 4K.
+
+Usage: .venv/bin/python benchmarks/imaging.py [--data DIR] [--reader] [--verbose]
+
+Labels: the data has no boolean `plate_legible` column, so the expected value is derived from the
+columns that say it (see benchmarks/README.md, section "Image quality"):
+  plate legible = a person or the source read the main plate (`plate_text` filled) and neither
+  `conditions` says plate_barely_legible nor `blur_label` says "blurred";
+  plate NOT legible = CCPD-Blur "blurred" images, "none (no plate)" images, conditions
+  plate_barely_legible, and the street-camera overviews ("plates mostly too small to read");
+  other rows (no text, no blur/size statement) are unlabelled and left out.
+  faces visible = `faces_visible` starts with "visible" or "partly visible"; not visible =
+  "not visible", "barely visible", "no (too small)", "present_but_anonymized"; "n/a" rows are left out.
+"""
+import argparse
+import csv
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from probes import imaging  # noqa: E402
+
+
+def plate_label(row: dict) -> bool | None:
+    cond = row.get("conditions", "")
+    colour = row.get("plate_color", "")
+    blur = row.get("blur_label", "")
+    notes = row.get("notes", "")
+    if colour.startswith("none"):
+        return False
+    if "plate_barely_legible" in cond or blur.startswith("blurred"):
+        return False
+    if "too small to read" in notes:
+        return False
+    if row.get("plate_text", "").strip():
+        return True
+    return None
+
+
+def face_label(row: dict) -> bool | None:
+    v = row.get("faces_visible", "").strip().lower()
+    if not v or v.startswith("n/a"):
+        return None
+    if v.startswith("visible") or v.startswith("partly visible"):
+        return True
+    if v.startswith(("not visible", "barely visible", "no", "present_but_anonymi")):
+        return False
+    return None
+
+
+def night(row: dict) -> str:
+    dn = row.get("day_night", "")
+    return "day" if dn.startswith("day") else "night"
+
+
+def confusion(pairs):
+    m = {"tp": 0, "fp": 0, "fn": 0, "tn": 0}
+    for expected, got in pairs:
+        m[("t" if expected == got else "f") + ("p" if got else "n")] += 1
+    n = sum(m.values())
+    return m, ((m["tp"] + m["tn"]) / n if n else float("nan")), n
+
+
+def print_confusion(title, pairs):
+    for part in ("day", "night", "all"):
+        sel = [(e, g) for e, g, dn in pairs if part == "all" or dn == part]
+        m, acc, n = confusion(sel)
+        print(f"  {title:16s} {part:5s} n={n:3d} agreement={acc * 100:5.1f}%  "
+              f"label yes→yes {m['tp']:3d}  no→no {m['tn']:3d}  no→yes {m['fp']:3d}  yes→no {m['fn']:3d}")
+
+
+def load_rows(data: Path):
+    rows = []
+    for sub in ("plates", "faces"):
+        with open(data / sub / "labels.csv", encoding="utf-8") as fh:
+            for row in csv.DictReader(fh):
+                row["_path"] = data / sub / row["file"]
+                rows.append(row)
+    return rows
+
+
+def throughput(path: Path, size: tuple[int, int], seconds: float = 4.0) -> float:
+    import cv2
+
+    img = cv2.resize(imaging.read_image_file(str(path)), size)
+    data = imaging.encode_jpeg(img, 90)
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        imaging.score_image(imaging.decode_image(data))
+        n += 1
+    return n / (time.perf_counter() - start)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    ap.add_argument("--reader", action="store_true", help="also read plate text with the optional reader")
+    ap.add_argument("--verbose", action="store_true")
+    args = ap.parse_args(argv)
+    reader = None
+    if args.reader:
+        from probes import plate_reader
+
+        reader = plate_reader.default_reader()
+        print(f"reader: {reader.name if reader else 'none available'}")
+    plate_pairs, face_pairs, times = [], [], []
+    for row in load_rows(args.data):
+        pl, fl = plate_label(row), face_label(row)
+        if pl is None and fl is None:
+            continue
+        start = time.perf_counter()
+        result = imaging.score_file(str(row["_path"]), reader=reader)
+        times.append(time.perf_counter() - start)
+        if "error" in result:
+            print(f"  {row['file']}: ERROR {result['error']}")
+            continue
+        if pl is not None:
+            plate_pairs.append((pl, result["plate_legible"], night(row)))
+        if fl is not None:
+            face_pairs.append((fl, result["faces_visible"], night(row)))
+        if args.verbose:
+            main_plate = result["plates"][0] if result["plates"] else None
+            print(f"  {row['file']:28s} plate label={pl!s:5s} got={result['plate_legible']!s:5s} "
+                  f"face label={fl!s:5s} got={result['faces_visible']!s:5s} "
+                  f"{main_plate and (main_plate['bbox'], main_plate['width_px'], main_plate['char_contrast'], main_plate['sharpness'])} "
+                  f"faces={[(f['size_px'], f['sharpness'], f['mean_luma']) for f in result['faces']][:3]}")
+    print("Agreement with labels (derived as described in benchmarks/README.md):")
+    print_confusion("plate_legible", plate_pairs)
+    print_confusion("faces_visible", face_pairs)
+    print(f"labelled images scored: {len(times)}, median {statistics.median(times) * 1000:.0f} ms/image")
+    sample = args.data / "plates" / "easypr_031.jpg"
+    for size in ((1920, 1080), (4096, 2160)):
+        print(f"throughput {size[0]}x{size[1]} JPEG (decode + all scores, no reader): "
+              f"{throughput(sample, size):.1f} images/s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,583 @@
+"""Image scoring with OpenCV (the only cv2 user): sharpness, exposure, contrast, cast, frozen frame, scene shift, plates, faces."""
+from __future__ import annotations
+
+import os
+import struct
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+# Limits checked on the header, before any pixel is decoded (a 50 000 × 50 000 PNG is 7.5 GB).
+MAX_PIXELS = 40_000_000  # 8K is 35 Mpx
+MAX_BYTES = 50 * 1024 * 1024
+WORK_WIDTH = 960  # whole-image metrics run at this width, so scores do not depend on resolution
+PLATE_WORK_WIDTH = 1280
+
+cv2.setNumThreads(max(1, (os.cpu_count() or 1)))
+
+
+class ImageError(ValueError):
+    """The bytes are not an image we can score; `str(err)` says why in words."""
+
+
+@dataclass
+class Thresholds:
+    """The numbers that turn scores into legible/visible verdicts; stored as contract data by the service."""
+
+    plate_min_width_px: float = 80.0  # vendor guidance for recognition is 130–500 px; see benchmarks/README.md
+    plate_max_width_px: float = 600.0
+    plate_min_char_contrast: float = 0.15  # (p95 - p5) / 255 of the plate crop
+    plate_min_sharpness: float = 0.2  # edge acutance of the characters at 40 px height (0–1)
+    face_min_px: float = 20.0
+    face_min_sharpness: float = 6.0  # variance of Laplacian of the face at 48 px
+    face_min_luma: float = 35.0
+    face_max_luma: float = 225.0
+
+
+# ------------------------------------------------------------------------------------------ decoding
+
+def image_size_from_header(data: bytes) -> tuple[str, int, int]:
+    """(format, width, height) from a JPEG/PNG/BMP header, without decoding pixels."""
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        if len(data) < 24 or data[12:16] != b"IHDR":
+            raise ImageError("PNG 文件头损坏 / PNG header is damaged")
+        w, h = struct.unpack(">II", data[16:24])
+        return "png", w, h
+    if data[:2] == b"\xff\xd8":
+        i = 2
+        n = len(data)
+        while i + 4 <= n:
+            if data[i] != 0xFF:
+                i += 1
+                continue
+            marker = data[i + 1]
+            if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7 or marker == 0xFF:
+                i += 1 if marker == 0xFF else 2
+                continue
+            seg_len = struct.unpack(">H", data[i + 2:i + 4])[0]
+            # SOF0..SOF15 except DHT (C4), JPG (C8), DAC (CC) carry the frame size.
+            if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+                if i + 9 > n:
+                    break
+                h, w = struct.unpack(">HH", data[i + 5:i + 9])
+                return "jpeg", w, h
+            i += 2 + seg_len
+        raise ImageError("JPEG 文件头不完整 / JPEG header is incomplete (no frame size)")
+    if data[:2] == b"BM" and len(data) >= 26:
+        w, h = struct.unpack("<ii", data[18:26])
+        return "bmp", abs(w), abs(h)
+    raise ImageError("不是可识别的图片 (JPEG/PNG/BMP) / not a recognised image (JPEG, PNG or BMP)")
+
+
+def _is_truncated(fmt: str, data: bytes) -> bool:
+    if fmt == "jpeg":
+        return b"\xff\xd9" not in data[-1024:]
+    if fmt == "png":
+        return b"IEND" not in data[-64:]
+    return False
+
+
+def decode_image(data: bytes, max_pixels: int = MAX_PIXELS, max_bytes: int = MAX_BYTES) -> np.ndarray:
+    """Bytes → BGR image, or ImageError with the reason (empty, too big, truncated, not an image)."""
+    if not data:
+        raise ImageError("文件为空 / the file is empty")
+    if len(data) > max_bytes:
+        raise ImageError(f"文件过大 / file too large ({len(data) / 1e6:.1f} MB > {max_bytes / 1e6:.0f} MB)")
+    fmt, w, h = image_size_from_header(data)
+    if w <= 0 or h <= 0:
+        raise ImageError(f"图片尺寸无效 / invalid image size {w}×{h}")
+    if w * h > max_pixels:
+        raise ImageError(f"图片像素过多 / image too large: {w}×{h} = {w * h / 1e6:.0f} Mpx "
+                         f"(limit {max_pixels / 1e6:.0f} Mpx)")
+    if _is_truncated(fmt, data):
+        raise ImageError("图片不完整 (被截断) / the image is truncated")
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if img is None:
+        raise ImageError("图片无法解码 / the image data cannot be decoded")
+    return img
+
+
+def read_image_file(path: str, max_pixels: int = MAX_PIXELS, max_bytes: int = MAX_BYTES) -> np.ndarray:
+    try:
+        size = os.path.getsize(path)
+        if size > max_bytes:
+            raise ImageError(f"文件过大 / file too large ({size / 1e6:.1f} MB > {max_bytes / 1e6:.0f} MB)")
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError as err:
+        raise ImageError(f"无法读取文件 / cannot read the file: {err.strerror or err}") from err
+    return decode_image(data, max_pixels, max_bytes)
+
+
+def encode_jpeg(img: np.ndarray, quality: int = 85) -> bytes:
+    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ImageError("JPEG 编码失败 / JPEG encoding failed")
+    return buf.tobytes()
+
+
+def grab_rtsp_frame(url: str, timeout_s: float = 5.0) -> np.ndarray:
+    """One frame from an RTSP/HTTP stream; ImageError when the stream gives none within the timeout."""
+    params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(timeout_s * 1000), cv2.CAP_PROP_READ_TIMEOUT_MSEC,
+              int(timeout_s * 1000)]
+    cap = cv2.VideoCapture(url, cv2.CAP_FFMPEG, params)
+    try:
+        if not cap.isOpened():
+            raise ImageError("无法打开视频流 / the stream could not be opened")
+        ok, frame = cap.read()
+        if not ok or frame is None:
+            raise ImageError("视频流没有画面 / the stream gave no frame")
+        return frame
+    finally:
+        cap.release()
+
+
+# ------------------------------------------------------------------------------------------ whole image
+
+def _resize_to_width(img: np.ndarray, width: int) -> tuple[np.ndarray, float]:
+    h, w = img.shape[:2]
+    if w <= width:
+        return img, 1.0
+    scale = width / w
+    return cv2.resize(img, (width, max(1, round(h * scale))), interpolation=cv2.INTER_AREA), scale
+
+
+def sharpness_lapvar(gray: np.ndarray) -> float:
+    """Variance of the Laplacian: high for crisp edges, low for a dirty lens or defocus."""
+    return float(cv2.Laplacian(gray, cv2.CV_64F).var())
+
+
+def sharpness_tenengrad(gray: np.ndarray) -> float:
+    gx = cv2.Sobel(gray, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(gray, cv2.CV_32F, 0, 1, ksize=3)
+    return float(np.mean(gx * gx + gy * gy))
+
+
+def exposure_stats(gray: np.ndarray) -> dict:
+    hist = cv2.calcHist([gray], [0], None, [256], [0, 256]).ravel()
+    total = float(hist.sum()) or 1.0
+    return {
+        "mean_luma": round(float(gray.mean()), 1),
+        "highlights_pct": round(100.0 * float(hist[250:].sum()) / total, 2),
+        "shadows_pct": round(100.0 * float(hist[:6].sum()) / total, 2),
+    }
+
+
+def colour_cast(bgr: np.ndarray) -> float:
+    """Distance of the mean a*/b* from neutral grey, in Lab units (0 = neutral, > 15 strong cast)."""
+    lab = cv2.cvtColor(bgr, cv2.COLOR_BGR2LAB)
+    a = float(lab[:, :, 1].mean()) - 128.0
+    b = float(lab[:, :, 2].mean()) - 128.0
+    return round(float(np.hypot(a, b)), 2)
+
+
+def frame_hash(gray: np.ndarray) -> str:
+    """64-bit difference hash (hex): equal or near-equal for the same frame sent twice (frozen image)."""
+    small = cv2.resize(gray, (9, 8), interpolation=cv2.INTER_AREA)
+    bits = (small[:, 1:] > small[:, :-1]).ravel()
+    value = 0
+    for bit in bits:
+        value = (value << 1) | int(bit)
+    return f"{value:016x}"
+
+
+def hash_distance(a: str, b: str) -> int:
+    return bin(int(a, 16) ^ int(b, 16)).count("1")
+
+
+def frame_fingerprint(gray: np.ndarray) -> str:
+    """A stricter identity check than the hash: a 16×16 thumbnail, exact frames repeat it byte for byte."""
+    small = cv2.resize(gray, (16, 16), interpolation=cv2.INTER_AREA)
+    return small.tobytes().hex()
+
+
+def is_frozen(fp_a: str, fp_b: str, tolerance: float = 1.0) -> bool:
+    """Two fingerprints of the same frozen frame differ by at most compression noise."""
+    if not fp_a or not fp_b or len(fp_a) != len(fp_b):
+        return False
+    a = np.frombuffer(bytes.fromhex(fp_a), np.uint8).astype(np.int16)
+    b = np.frombuffer(bytes.fromhex(fp_b), np.uint8).astype(np.int16)
+    return float(np.abs(a - b).mean()) <= tolerance
+
+
+def scene_shift(reference: np.ndarray, current: np.ndarray) -> dict:
+    """ORB features + RANSAC homography against the reference view: inlier ratio and shift of the centre (% of width)."""
+    ref, _ = _resize_to_width(_gray(reference), 640)
+    cur, _ = _resize_to_width(_gray(current), 640)
+    orb = cv2.ORB_create(nfeatures=1000)
+    kp1, des1 = orb.detectAndCompute(ref, None)
+    kp2, des2 = orb.detectAndCompute(cur, None)
+    if des1 is None or des2 is None or len(kp1) < 10 or len(kp2) < 10:
+        return {"matches": 0, "inlier_ratio": 0.0, "shift_pct": None}
+    matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
+    good = []
+    for pair in matcher.knnMatch(des1, des2, k=2):
+        if len(pair) == 2 and pair[0].distance < 0.75 * pair[1].distance:
+            good.append(pair[0])
+    if len(good) < 8:
+        return {"matches": len(good), "inlier_ratio": 0.0, "shift_pct": None}
+    src = np.float32([kp1[m.queryIdx].pt for m in good]).reshape(-1, 1, 2)
+    dst = np.float32([kp2[m.trainIdx].pt for m in good]).reshape(-1, 1, 2)
+    hom, mask = cv2.findHomography(src, dst, cv2.RANSAC, 5.0)
+    if hom is None:
+        return {"matches": len(good), "inlier_ratio": 0.0, "shift_pct": None}
+    inliers = int(mask.sum())
+    h, w = ref.shape[:2]
+    centre = np.float32([[[w / 2, h / 2]]])
+    moved = cv2.perspectiveTransform(centre, hom)[0][0]
+    shift = float(np.hypot(moved[0] - w / 2, moved[1] - h / 2)) / w * 100.0
+    return {"matches": len(good), "inlier_ratio": round(inliers / len(good), 3), "shift_pct": round(shift, 1)}
+
+
+def _gray(img: np.ndarray) -> np.ndarray:
+    return img if img.ndim == 2 else cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+
+
+# ------------------------------------------------------------------------------------------ plates
+
+# HSV ranges (OpenCV H is 0–180) for the Chinese plate backgrounds.
+_PLATE_COLOURS = {
+    "blue": ((100, 90, 45), (125, 255, 255)),
+    "yellow": ((12, 90, 90), (35, 255, 255)),
+    "green": ((36, 50, 70), (85, 255, 255)),
+}
+
+
+@dataclass
+class Plate:
+    bbox: list[int]  # x1, y1, x2, y2 in original pixels
+    colour: str
+    width_px: int
+    char_contrast: float
+    sharpness: float
+    score: float
+    legible: bool = False
+    reasons: list[str] = field(default_factory=list)
+    text: str | None = None
+
+    def as_dict(self) -> dict:
+        out = {"bbox": self.bbox, "colour": self.colour, "width_px": self.width_px,
+               "char_contrast": round(self.char_contrast, 3), "sharpness": round(self.sharpness, 3),
+               "legible": self.legible, "reasons": list(self.reasons)}
+        if self.text is not None:
+            out["text"] = self.text
+        return out
+
+
+def _candidate_boxes(mask: np.ndarray, min_w: int, kernel_w: int) -> list[tuple[int, int, int, int]]:
+    """Plate-shaped blobs of `mask`; blobs touching the frame (OSD bands, car bodies cut off) are not plates."""
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (kernel_w, max(3, kernel_w // 4)))
+    closed = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, kernel)
+    closed = cv2.morphologyEx(closed, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3)))
+    contours, _ = cv2.findContours(closed, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    boxes = []
+    for c in contours:
+        x, y, w, h = cv2.boundingRect(c)
+        if w < min_w or h < 6 or w > mask.shape[1] * 0.5:
+            continue
+        if x <= 1 or y <= 1 or x + w >= mask.shape[1] - 1 or y + h >= mask.shape[0] - 1:
+            continue
+        ratio = w / h
+        if not 1.5 <= ratio <= 7.0:
+            continue
+        fill = cv2.contourArea(c) / float(w * h)
+        if fill < 0.45:
+            continue
+        boxes.append((x, y, w, h))
+    return boxes
+
+
+def _edge_density(gray_crop: np.ndarray) -> float:
+    """Share of vertical-edge pixels: the strokes of 7–8 characters make a plate dense in x-gradients."""
+    if gray_crop.size == 0:
+        return 0.0
+    gx = cv2.Sobel(gray_crop, cv2.CV_16S, 1, 0, ksize=3)
+    mag = cv2.convertScaleAbs(gx)
+    _, binary = cv2.threshold(mag, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    return float(np.count_nonzero(binary)) / binary.size
+
+
+def _transitions(gray_crop: np.ndarray) -> float:
+    """Mean number of dark/light changes along the middle rows: characters give 10–30, flat paint ~0."""
+    h = gray_crop.shape[0]
+    band = gray_crop[int(h * 0.3):max(int(h * 0.3) + 1, int(h * 0.7))]
+    if band.size == 0:
+        return 0.0
+    _, binary = cv2.threshold(band, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    return float(np.abs(np.diff(binary.astype(np.int8), axis=1)).sum(axis=1).mean())
+
+
+def plate_crop_metrics(gray_crop: np.ndarray) -> tuple[float, float]:
+    """(character contrast 0–1, edge acutance 0–1) of the inner part of a plate crop at 40 px height.
+
+    Acutance is the steepest stroke edges (98th percentile of |d/dx|) divided by the character
+    contrast: a blurred plate spreads each stroke edge over several pixels, whatever its brightness.
+    """
+    h, w = gray_crop.shape[:2]
+    # The frame and drawn boxes sit at the border; the characters are inside.
+    crop = gray_crop[int(h * 0.15):max(int(h * 0.15) + 2, int(h * 0.85)), int(w * 0.06):max(int(w * 0.06) + 2, int(w * 0.94))]
+    h, w = crop.shape[:2]
+    if h < 2 or w < 2:
+        return 0.0, 0.0
+    norm = cv2.resize(crop, (max(2, round(w * 40 / h)), 40), interpolation=cv2.INTER_AREA if h > 40
+                      else cv2.INTER_LINEAR).astype(np.float32)
+    p5, p95 = np.percentile(norm, (5, 95))
+    contrast = float(p95 - p5)
+    if contrast < 1:
+        return 0.0, 0.0
+    gx = np.abs(norm[:, 2:] - norm[:, :-2]) / 2.0
+    return contrast / 255.0, float(np.percentile(gx, 98)) / contrast
+
+
+def find_plates(bgr: np.ndarray, max_plates: int = 5) -> list[Plate]:
+    """Chinese plate candidates: colour segmentation (blue/yellow/green), then white/any by edge density."""
+    small, scale = _resize_to_width(bgr, PLATE_WORK_WIDTH)
+    hsv = cv2.cvtColor(small, cv2.COLOR_BGR2HSV)
+    gray_small = _gray(small)
+    width = small.shape[1]
+    min_w = max(20, width // 30)
+    kernel_w = max(5, width // 100)
+    found: list[tuple[float, str, tuple[int, int, int, int], float, float]] = []
+    for colour, (lo, hi) in _PLATE_COLOURS.items():
+        mask = cv2.inRange(hsv, np.array(lo, np.uint8), np.array(hi, np.uint8))
+        for box in _candidate_boxes(mask, min_w, kernel_w):
+            x, y, w, h = box
+            crop = gray_small[y:y + h, x:x + w]
+            density = _edge_density(crop)
+            trans = _transitions(crop)
+            if trans < 4:
+                continue
+            ratio = w / h
+            shape = 1.0 if 2.0 <= ratio <= 5.0 else 0.5
+            score = shape * min(trans, 24) / 24 * (0.5 + density) * np.sqrt(w * h)
+            found.append((score, colour, box, density, trans))
+    # White plates (police, embassy) and colour-washed night plates: dense vertical edges on a bright patch.
+    gx = cv2.convertScaleAbs(cv2.Sobel(cv2.GaussianBlur(gray_small, (3, 3), 0), cv2.CV_16S, 1, 0, ksize=3))
+    _, edges = cv2.threshold(gx, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    bright = cv2.inRange(hsv, np.array((0, 0, 150), np.uint8), np.array((180, 60, 255), np.uint8))
+    white_mask = cv2.bitwise_and(cv2.dilate(edges, np.ones((3, 3), np.uint8)), bright)
+    for box in _candidate_boxes(white_mask, min_w, kernel_w):
+        x, y, w, h = box
+        crop = gray_small[y:y + h, x:x + w]
+        density = _edge_density(crop)
+        trans = _transitions(crop)
+        if trans < 8 or not 2.5 <= w / h <= 5.5:
+            continue
+        score = 0.5 * min(trans, 24) / 24 * (0.5 + density) * np.sqrt(w * h)
+        found.append((score, "white", box, density, trans))
+    found.sort(key=lambda t: -t[0])
+    plates: list[Plate] = []
+    gray_full = _gray(bgr)
+    for score, colour, (x, y, w, h), _density, _trans in found:
+        x1, y1 = int(x / scale), int(y / scale)
+        x2, y2 = int((x + w) / scale), int((y + h) / scale)
+        if any(_iou([x1, y1, x2, y2], p.bbox) > 0.3 for p in plates):
+            continue
+        contrast, sharp = plate_crop_metrics(gray_full[y1:y2, x1:x2])
+        plates.append(Plate([x1, y1, x2, y2], colour, x2 - x1, contrast, sharp, float(score)))
+        if len(plates) >= max_plates:
+            break
+    return plates
+
+
+def _iou(a, b) -> float:
+    ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union else 0.0
+
+
+def judge_plate(plate: Plate, t: Thresholds) -> None:
+    reasons = []
+    if plate.width_px < t.plate_min_width_px:
+        reasons.append(f"plate too small: {plate.width_px} px < {t.plate_min_width_px:.0f} px")
+    if plate.width_px > t.plate_max_width_px:
+        reasons.append(f"plate too large: {plate.width_px} px > {t.plate_max_width_px:.0f} px")
+    if plate.char_contrast < t.plate_min_char_contrast:
+        reasons.append(f"characters low contrast: {plate.char_contrast:.2f} < {t.plate_min_char_contrast:.2f}")
+    if plate.sharpness < t.plate_min_sharpness:
+        reasons.append(f"plate blurred: acutance {plate.sharpness:.2f} < {t.plate_min_sharpness:.2f}")
+    plate.reasons = reasons
+    plate.legible = not reasons
+
+
+# ------------------------------------------------------------------------------------------ faces
+
+_face_cascade = None
+
+
+def _cascade():
+    global _face_cascade
+    if _face_cascade is None:
+        path = os.path.join(cv2.data.haarcascades, "haarcascade_frontalface_default.xml")
+        _face_cascade = cv2.CascadeClassifier(path)
+        if _face_cascade.empty():
+            raise RuntimeError(f"Haar cascade missing at {path}")
+    return _face_cascade
+
+
+@dataclass
+class Face:
+    bbox: list[int]
+    size_px: int
+    sharpness: float
+    mean_luma: float
+    visible: bool = False
+    reasons: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"bbox": self.bbox, "size_px": self.size_px, "sharpness": round(self.sharpness, 1),
+                "mean_luma": round(self.mean_luma, 1), "visible": self.visible, "reasons": list(self.reasons)}
+
+
+def face_search_region(shape: tuple[int, int], plate: Plate | None) -> tuple[int, int, int, int]:
+    """Where front-seat faces can be: above the main plate (the windshield), else the upper 3/4 of the frame."""
+    h, w = shape[:2]
+    if plate is None:
+        return 0, 0, w, int(h * 0.75)
+    x1, y1, x2, _ = plate.bbox
+    pw = max(1, x2 - x1)
+    cx = (x1 + x2) // 2
+    left, right = max(0, cx - 3 * pw), min(w, cx + 3 * pw)
+    top, bottom = max(0, y1 - int(4.5 * pw)), max(1, y1 - pw // 4)
+    return left, top, right, bottom
+
+
+def find_faces(bgr: np.ndarray, region: tuple[int, int, int, int], t: Thresholds,
+               plate_width: int | None = None) -> list[Face]:
+    """Haar frontal faces in `region`; with a plate, faces are searched at 0.15–0.6 of its width (front seats)."""
+    x0, y0, x1, y1 = region
+    roi = _gray(bgr[y0:y1, x0:x1])
+    if roi.size == 0 or min(roi.shape) < 24:
+        return []
+    if plate_width:
+        # A front-seat face is about a quarter of the plate width; bring it to ~40 px for the 24 px cascade.
+        scale = float(np.clip(40.0 / (0.25 * plate_width), 0.3, 2.0))
+        lo, hi = 0.15 * plate_width * scale, 0.6 * plate_width * scale
+    else:
+        scale = min(1.0, 900.0 / roi.shape[1])
+        lo, hi = t.face_min_px * scale * 0.8, roi.shape[0] * scale / 2
+    if roi.shape[1] * scale > 1400:  # bound the work on huge frames
+        scale = 1400.0 / roi.shape[1]
+        lo, hi = lo * scale, hi * scale
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    work = cv2.resize(roi, None, fx=scale, fy=scale, interpolation=interp) if scale != 1 else roi
+    work = cv2.equalizeHist(work)
+    min_side = int(max(20, lo))
+    max_side = int(max(min_side + 4, hi))
+    rects = _cascade().detectMultiScale(work, scaleFactor=1.1, minNeighbors=5, minSize=(min_side, min_side),
+                                        maxSize=(max_side, max_side))
+    faces = []
+    full = _gray(bgr)
+    for (fx, fy, fw, fh) in (rects if len(rects) else []):
+        bx1, by1 = x0 + int(fx / scale), y0 + int(fy / scale)
+        bx2, by2 = x0 + int((fx + fw) / scale), y0 + int((fy + fh) / scale)
+        crop = full[by1:by2, bx1:bx2]
+        if crop.size == 0:
+            continue
+        norm = cv2.resize(crop, (48, 48), interpolation=cv2.INTER_AREA if crop.shape[0] > 48 else cv2.INTER_CUBIC)
+        face = Face([bx1, by1, bx2, by2], bx2 - bx1, sharpness_lapvar(norm), float(crop.mean()))
+        reasons = []
+        if face.size_px < t.face_min_px:
+            reasons.append(f"face too small: {face.size_px} px < {t.face_min_px:.0f} px")
+        if face.sharpness < t.face_min_sharpness:
+            reasons.append(f"face blurred: sharpness {face.sharpness:.0f} < {t.face_min_sharpness:.0f}")
+        if face.mean_luma < t.face_min_luma:
+            reasons.append(f"face too dark: mean {face.mean_luma:.0f} < {t.face_min_luma:.0f}")
+        if face.mean_luma > t.face_max_luma:
+            reasons.append(f"face overexposed: mean {face.mean_luma:.0f} > {t.face_max_luma:.0f}")
+        face.reasons = reasons
+        face.visible = not reasons
+        faces.append(face)
+    faces.sort(key=lambda f: -f.size_px)
+    return faces
+
+
+# ------------------------------------------------------------------------------------------ all together
+
+def score_image(bgr: np.ndarray, thresholds: Thresholds | None = None, *, faces: bool = True,
+                reader=None) -> dict:
+    """All scores of one frame as a JSON-ready dict; `reader` (probes.plate_reader) reads plate text if given."""
+    t = thresholds or Thresholds()
+    h, w = bgr.shape[:2]
+    small, _ = _resize_to_width(bgr, WORK_WIDTH)
+    gray = _gray(small)
+    plates = find_plates(bgr)
+    for p in plates:
+        judge_plate(p, t)
+    if reader is not None:
+        for p in plates[:2]:
+            x1, y1, x2, y2 = p.bbox
+            p.text = reader.read(bgr[y1:y2, x1:x2])
+    main = plates[0] if plates else None
+    face_list = (find_faces(bgr, face_search_region(bgr.shape, main), t, main.width_px if main else None)
+                 if faces else [])
+    reasons = []
+    if main is None:
+        reasons.append("no plate found")
+    else:
+        reasons.extend(main.reasons)
+    if faces:
+        if not face_list:
+            reasons.append("no face found through the windshield")
+        elif not any(f.visible for f in face_list):
+            reasons.extend(face_list[0].reasons)
+    return {
+        "width": w, "height": h,
+        "sharpness": round(sharpness_lapvar(gray), 1),
+        "tenengrad": round(sharpness_tenengrad(gray), 1),
+        "exposure": exposure_stats(gray),
+        "contrast": round(float(gray.std()), 1),
+        "colour_cast": colour_cast(_resize_to_width(small, 320)[0]),
+        "frame_hash": frame_hash(gray),
+        "fingerprint": frame_fingerprint(gray),
+        "plates": [p.as_dict() for p in plates],
+        "plate_legible": bool(main and main.legible),
+        "faces": [f.as_dict() for f in face_list],
+        "faces_visible": any(f.visible for f in face_list),
+        "reasons": reasons,
+    }
+
+
+def score_file(path: str, thresholds: Thresholds | None = None, reader=None) -> dict:
+    """score_image for a file; an unreadable file gives {"file", "error"} instead of raising."""
+    try:
+        img = read_image_file(path)
+    except ImageError as err:
+        return {"file": path, "error": str(err)}
+    return {"file": path, **score_image(img, thresholds, reader=reader)}
+
+
+# ------------------------------------------------------------------------------------------ degradations
+
+def degrade(bgr: np.ndarray, fault: str) -> np.ndarray:
+    """Synthetic faults for the simulator: blur (dirty lens), dark (dead fill light), glare, cast, shifted."""
+    if fault == "blur":
+        k = max(5, (bgr.shape[1] // 40) | 1)
+        return cv2.GaussianBlur(bgr, (k, k), 0)
+    if fault == "dark":
+        return cv2.convertScaleAbs(bgr, alpha=0.08, beta=0)
+    if fault == "glare":
+        out = bgr.astype(np.float32)
+        h, w = bgr.shape[:2]
+        yy, xx = np.mgrid[0:h, 0:w]
+        blob = np.exp(-(((xx - w * 0.5) / (w * 0.35)) ** 2 + ((yy - h * 0.6) / (h * 0.35)) ** 2))
+        out += (blob * 400.0)[:, :, None]
+        return np.clip(out, 0, 255).astype(np.uint8)
+    if fault == "colour_cast":
+        out = bgr.astype(np.int16)
+        out[:, :, 2] += 70  # red/magenta cast
+        out[:, :, 1] -= 40
+        return np.clip(out, 0, 255).astype(np.uint8)
+    if fault == "shifted":
+        h, w = bgr.shape[:2]
+        m = cv2.getRotationMatrix2D((w / 2, h / 2), 12, 1.3)
+        m[0, 2] += w * 0.2
+        m[1, 2] += h * 0.15
+        return cv2.warpAffine(bgr, m, (w, h), borderMode=cv2.BORDER_REFLECT)
+    raise ValueError(f"unknown fault {fault!r}")
+
+
+FAULTS = ("blur", "dark", "glare", "colour_cast", "shifted", "frozen")
