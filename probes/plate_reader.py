@@ -1,0 +1,63 @@
+"""Optional plate text reader behind one interface: rapidocr (bundled offline models) when installed, else none."""
+from __future__ import annotations
+
+import logging
+import re
+from typing import Protocol
+
+log = logging.getLogger(__name__)
+
+# Chinese plate: province character, letter, then 5 (ordinary) or 6 (new-energy) letters/digits, maybe 学/警/挂.
+PLATE_RE = re.compile(r"[\u4e00-\u9fff][A-Z][A-Z0-9]{4,6}[\u4e00-\u9fffA-Z0-9]?")
+
+
+class PlateReader(Protocol):
+    name: str
+
+    def read(self, bgr_crop) -> str | None:
+        """The plate text in a crop around one plate, or None when nothing plate-like is read."""
+
+
+def normalise_plate(text: str) -> str:
+    """'浙A·502CX' / '浙A 502cx' → '浙A502CX' (the form pass records and audits compare)."""
+    return re.sub(r"[\s·•.\-_]", "", text or "").upper()
+
+
+class RapidOcrReader:
+    """PP-OCR through rapidocr + onnxruntime, with the models shipped in the wheel (no download)."""
+
+    name = "rapidocr"
+
+    def __init__(self):
+        from rapidocr import RapidOCR  # imported here: optional dependency
+
+        for noisy in ("RapidOCR", "rapidocr"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+        self._engine = RapidOCR()
+
+    def read(self, bgr_crop) -> str | None:
+        if bgr_crop is None or getattr(bgr_crop, "size", 0) == 0:
+            return None
+        result = self._engine(bgr_crop)
+        texts = getattr(result, "txts", None) or ()
+        joined = normalise_plate("".join(texts))
+        match = PLATE_RE.search(joined)
+        return match.group(0) if match else None
+
+
+_default: PlateReader | None = None
+_tried = False
+
+
+def default_reader() -> PlateReader | None:
+    """The reference reader if one is installed (created once), else None: the OpenCV path works without it."""
+    global _default, _tried
+    if not _tried:
+        _tried = True
+        try:
+            _default = RapidOcrReader()
+        except ImportError:
+            log.info("no plate reader installed (pip install rapidocr onnxruntime); plates are scored, not read")
+        except Exception as err:  # a broken model file must not stop scoring
+            log.warning("plate reader unavailable: %s", err)
+    return _default
