@@ -1,0 +1,89 @@
+"""Uptime arithmetic (pure, U3): up/down intervals × in-service time × excluded outages → raw and contractual figures.
+
+raw = up / (in-service − unknown); contractual = up / (in-service − unknown − excluded), where unknown is
+in-service time covered by no result and excluded is down time of outages with an excluding cause.
+This module defines the numbers; services/uptime.py computes the same in SQL.
+"""
+from dataclasses import dataclass
+from datetime import datetime
+
+from fleetops.domain.choices import LabelledEnum
+
+
+class OutageCause(LabelledEnum):
+    """U3: why a device was down; the stored value never changes."""
+
+    DEVICE_FAULT = "device_fault"
+    POWER_UTILITY = "power_utility"
+    NETWORK_PROVIDER = "network_provider"
+    PLANNED_WORK = "planned_work"
+    UNKNOWN = "unknown"
+
+
+OutageCause._LABELS = {
+    "device_fault": ("设备故障", "Device fault"),
+    "power_utility": ("供电部门停电", "Power utility"),
+    "network_provider": ("网络运营商故障", "Network provider"),
+    "planned_work": ("计划施工", "Planned work"),
+    "unknown": ("原因不明", "Unknown"),
+}
+
+# U3: outages caused by the power utility or the network provider do not count against the contractor.
+EXCLUDED_CAUSES = frozenset({OutageCause.POWER_UTILITY.value, OutageCause.NETWORK_PROVIDER.value})
+
+
+@dataclass(frozen=True)
+class Figures:
+    in_service_s: float
+    up_s: float
+    down_s: float
+    excluded_s: float  # part of down_s
+
+    @property
+    def unknown_s(self) -> float:
+        return max(0.0, self.in_service_s - self.up_s - self.down_s)
+
+    @property
+    def raw_pct(self) -> float | None:
+        return pct(self.up_s, self.up_s + self.down_s)
+
+    @property
+    def contractual_pct(self) -> float | None:
+        return pct(self.up_s, self.up_s + self.down_s - self.excluded_s)
+
+    def __add__(self, other: "Figures") -> "Figures":
+        return Figures(self.in_service_s + other.in_service_s, self.up_s + other.up_s,
+                       self.down_s + other.down_s, self.excluded_s + other.excluded_s)
+
+
+def pct(num: float, den: float) -> float | None:
+    """A percentage, or None when nothing was measured (0/0 is not 100 %)."""
+    return None if den <= 0 else 100.0 * num / den
+
+
+def overlap_s(a_start: datetime, a_end: datetime, b_start: datetime, b_end: datetime) -> float:
+    return max(0.0, (min(a_end, b_end) - max(a_start, b_start)).total_seconds())
+
+
+def figures(period: tuple[datetime, datetime], in_service: tuple[datetime | None, datetime | None],
+            intervals: list[tuple[datetime, datetime, str, bool]]) -> Figures:
+    """One device over `period`: `in_service` is (from, until) with None for open ends; each interval is
+    (start, end, "up"|"down", excluded). Everything is clipped to the period ∩ in-service time."""
+    start = max(period[0], in_service[0]) if in_service[0] else period[0]
+    end = min(period[1], in_service[1]) if in_service[1] else period[1]
+    if end <= start:
+        return Figures(0.0, 0.0, 0.0, 0.0)
+    up = down = excluded = 0.0
+    for s, e, state, is_excluded in intervals:
+        secs = overlap_s(s, e, start, end)
+        if state == "up":
+            up += secs
+        elif state == "down":
+            down += secs
+            if is_excluded:
+                excluded += secs
+    return Figures((end - start).total_seconds(), up, down, excluded)
+
+
+def meets_target(value_pct: float | None, target_pct: float) -> bool | None:
+    return None if value_pct is None else value_pct >= target_pct
