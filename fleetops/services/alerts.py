@@ -549,17 +549,6 @@ def visible_alerts(session: Session, user: User, states=("open", "acknowledged")
 # --------------------------------------------------------------------------------------------------------------
 # Event subscribers
 # --------------------------------------------------------------------------------------------------------------
-def _monitoring_model(name: str):
-    """A model of the monitoring/tickets/quality areas when it exists (they are written in parallel)."""
-    import fleetops.models as models
-
-    for area in ("monitoring", "tickets", "quality"):
-        module = getattr(models, area, None)
-        if module is not None and hasattr(module, name):
-            return getattr(module, name)
-    return None
-
-
 def _quiet_causes(session: Session) -> set[str]:
     return set(parameters.get(session, "alerts.quiet_causes") or ())
 
@@ -574,7 +563,12 @@ def _known_cause_at_site(session: Session, site_id: int | None) -> str:
     for a in rows:
         if a.cause in quiet:
             return a.cause
-    return ""
+    from fleetops.models.monitoring import Outage
+
+    recorded = session.scalar(select(Outage.cause).join(Device, Device.id == Outage.device_id).where(
+        Device.site_id == site_id, Outage.ended_at.is_(None), Outage.retracted_at.is_(None),
+        Outage.cause.in_(quiet or [""])).limit(1))
+    return recorded or ""
 
 
 def _hold_s(session: Session) -> int:
@@ -703,10 +697,13 @@ def on_device_hung(session: Session, device_id, at=None, **_):
 @events.subscribe("stock_below_minimum")
 def on_stock_below_minimum(session: Session, part_type_id, location_id=None, on_hand=0, minimum=0, **_):
     name = str(part_type_id)
-    part_model = _monitoring_model("PartType")
-    if part_model is not None:
-        part = session.get(part_model, part_type_id)
-        name = getattr(part, "name", None) or name
+    from fleetops.models.tickets import PartType, StockLocation
+
+    part = session.get(PartType, part_type_id)
+    name = part.name if part is not None else name
+    place = session.get(StockLocation, location_id) if location_id is not None else None
+    if place is not None:
+        name = f"{name}（{place.name}）"
     raise_alert(session, f"stock:{part_type_id}:{location_id}", "stock_below_minimum", "warning",
                 f"备件不足：{name} 库存 {on_hand}，最低 {minimum}", "S1：每类备件至少保有 3 套",
                 audience=("supervisor",), source_type="part_type", source_id=part_type_id)
@@ -739,14 +736,14 @@ def on_plate_accuracy_below_target(session: Session, device_id, accuracy, target
 
 
 def _ticket_context(session: Session, ticket_id):
-    model = _monitoring_model("Ticket")
-    ticket = session.get(model, ticket_id) if model is not None else None
-    device = session.get(Device, getattr(ticket, "device_id", None)) if getattr(ticket, "device_id", None) else None
+    from fleetops.models.tickets import Ticket
+
+    ticket = session.get(Ticket, ticket_id)
+    device = ticket.device if ticket is not None else None
     return ticket, device
 
 
-WHICH_LABELS = {"arrival": "到场", "arrive": "到场", "repair": "修复", "respond": "响应", "response": "响应",
-                "solve": "解决", "swap": "换件"}
+WHICH_LABELS = {"respond": "响应", "arrive": "到场", "repair": "修复"}  # T2, T3, T5
 
 
 def _deadline(session: Session, ticket_id, which, due_at, breached: bool):
@@ -779,19 +776,18 @@ def on_deadline_breached(session: Session, ticket_id, which, due_at=None, **_):
     _deadline(session, ticket_id, which, due_at, breached=True)
 
 
-DONE_STATES = {"closed", "resolved", "verified", "cancelled", "canceled", "done", "repaired"}
-ARRIVED_STATES = {"arrived", "on_site", "in_repair", "repairing"}
-
-
 @events.subscribe("ticket_transitioned")
 def on_ticket_transitioned(session: Session, ticket_id, from_state=None, to_state=None, **_):
-    """A deadline warning ends when what it warned about happened (quietly: no one needs a recovery for it)."""
+    """A deadline warning ends, quietly, once what it warned about has happened (or the ticket is cancelled)."""
+    from fleetops.domain.tickets import NOT_ARRIVED, NOT_RESOLVED
+
     for alert in session.scalars(select(Alert).where(Alert.source_type == "ticket",
                                                      Alert.source_id == str(ticket_id),
                                                      Alert.open_key.is_not(None))).all():
         which = alert.key.split(":")[2]
-        if to_state in DONE_STATES or (to_state in ARRIVED_STATES and which in ("arrival", "arrive", "respond",
-                                                                                "response")):
+        done = (to_state not in NOT_RESOLVED or (which == "arrive" and to_state not in NOT_ARRIVED)
+                or (which == "respond" and to_state not in ("new", "dispatched")))
+        if done:
             resolve(session, alert, notify=False)
 
 
@@ -819,6 +815,10 @@ def repeat_and_escalate(session: Session, now: datetime | None = None) -> dict:
     max_repeats = int(parameters.get(session, "alerts.max_repeats"))
     escalate_after = timedelta(minutes=float(parameters.get(session, "alerts.escalate_after_min")))
     repeated = escalated = 0
+    # A hung device has no "recovered" event: it is back when monitoring says it is up again.
+    for alert in session.scalars(select(Alert).where(Alert.open_key.is_not(None), Alert.kind == "device_hung")):
+        if alert.device is not None and alert.device.status == "up":
+            resolve(session, alert, now)
     rows = session.scalars(select(Alert).where(Alert.state == "open", Alert.group_id.is_(None),
                                                Alert.quiet_reason == "")).all()
     for alert in rows:
@@ -871,20 +871,30 @@ def record_pass_counts(session: Session, rows: list[dict], interval_s: int | Non
     return len(clean)
 
 
-def _open_ticket_for(session: Session, device: Device, fault: str, summary: str):
-    """T1: a U7 fault opens a ticket through the tickets area when it exists; None otherwise."""
-    try:
-        from fleetops.services import tickets
-    except ImportError:
-        return None
-    opener = getattr(tickets, "open_ticket", None)
-    if opener is None:
-        return None
-    try:
-        ticket = opener(session, device.id, fault, "system", summary=summary)
-    except TypeError:
-        ticket = opener(session, device.id, fault, "system")
-    return getattr(ticket, "id", None)
+def _open_ticket_for(session: Session, device: Device, summary: str, detected_at: datetime):
+    """T1/U7: "online but no data" is a fault with its own ticket (an open one for the same fault is reused)."""
+    from fleetops.services import tickets
+
+    ticket = tickets.open_ticket(session, device_id=device.id, category="no_records", source="no_data",
+                                 opened_by="system", detected_at=detected_at, summary=summary, now=detected_at)
+    return ticket.id
+
+
+def _record_counts(session: Session, slots: list[datetime], interval_s: int) -> dict[tuple[int, datetime], int]:
+    """U7: pass records per camera per slot, from the counts pushed through the API and from the quality area's
+    individual pass records (the larger of the two, as both may describe the same uploads)."""
+    counts: dict[tuple[int, datetime], int] = {}
+    for r in session.execute(select(PassCount.device_id, PassCount.slot_start, PassCount.count).where(
+            PassCount.slot_start.in_(slots))):
+        counts[(r.device_id, r.slot_start)] = r.count
+    from fleetops.models.quality import PassRecord
+
+    for start in slots:
+        end = start + timedelta(seconds=interval_s)
+        for device_id, n in session.execute(select(PassRecord.device_id, func.count()).where(
+                PassRecord.captured_at >= start, PassRecord.captured_at < end).group_by(PassRecord.device_id)):
+            counts[(device_id, start)] = max(n, counts.get((device_id, start), 0))
+    return counts
 
 
 def check_no_data(session: Session, now: datetime | None = None) -> dict:
@@ -900,10 +910,7 @@ def check_no_data(session: Session, now: datetime | None = None) -> dict:
     history_slots = [slot - timedelta(days=d) for d in range(1, days + 1)]
     cams = session.scalars(select(Device).where(Device.kind.in_([k.value for k in CAMERA_KINDS]),
                                                 Device.lifecycle.in_([s.value for s in IN_SERVICE]))).all()
-    counts: dict[tuple[int, datetime], int] = {}
-    for r in session.execute(select(PassCount.device_id, PassCount.slot_start, PassCount.count).where(
-            PassCount.slot_start.in_([slot, *history_slots]))):
-        counts[(r.device_id, r.slot_start)] = r.count
+    counts = _record_counts(session, [slot, *history_slots], interval)
     opened = resolved = 0
     for cam in cams:
         history = [counts[(cam.id, s)] for s in history_slots if (cam.id, s) in counts]
@@ -921,7 +928,7 @@ def check_no_data(session: Session, now: datetime | None = None) -> dict:
                 source_id=slot.isoformat(), now=now)
             if new:
                 opened += 1
-                alert.ticket_id = _open_ticket_for(session, cam, "no_data", alert.title)
+                alert.ticket_id = _open_ticket_for(session, cam, f"{alert.title}。{alert.body}", now)
         elif not starving:
             alert = get_open(session, key)
             if alert is not None:
