@@ -1,0 +1,158 @@
+"""Q3/T6: sampled snapshots → findings that persist over several samples → a ticket with evidence → cleared by a good one."""
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from fleetops.domain.errors import ConflictError
+from fleetops.models import AuditLog, Device, Site
+from fleetops.models.quality import QualityFinding, SnapshotSample
+from fleetops.services import events, quality, tickets
+from fleetops.simulator.snapshots import SnapshotServer
+
+BJ = ZoneInfo("Asia/Shanghai")
+NOON = datetime(2026, 6, 21, 14, 0, tzinfo=BJ)  # daylight at the site
+MIDNIGHT = datetime(2026, 6, 22, 1, 0, tzinfo=BJ)  # night at the site (sunset ≈ 22:30 Beijing time)
+
+
+@pytest.fixture
+def cams():
+    server = SnapshotServer({"K105-CAM1": ("admin", "Cam-pass-1")}, port=0).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def cam(db, cams):
+    site = Site(code="K-105", name="K-105 北门卡口", district="白碱滩区", latitude=45.65, longitude=84.95)
+    db.add(site)
+    db.flush()
+    device = Device(code="K105-CAM1", name="北门卡口相机1", kind="checkpoint_camera", site_id=site.id,
+                    ip_address="127.0.0.51", snapshot_url=cams.url_for("K105-CAM1"),
+                    snapshot_username="admin", snapshot_password="Cam-pass-1")
+    db.add(device)
+    db.commit()
+    return device
+
+
+@pytest.fixture
+def store(tmp_path):
+    return tmp_path / "uploads"
+
+
+def sample(db, cam, store, at):
+    s = quality.sample_device(db, cam, store_dir=store, now=at, trigger="schedule")
+    db.commit()
+    return s
+
+
+def test_a_good_snapshot_is_stored_with_its_scores_and_no_problem(db, cam, store):
+    s = sample(db, cam, store, NOON)
+    assert s.ok and s.period == "day" and s.problems == []
+    assert (store / s.image_path).is_file()
+    assert s.scores["plates"] and "sharpness" in s.scores
+    assert "Cam-pass-1" not in repr(s.scores)
+
+
+def test_one_blurred_frame_opens_nothing_but_three_in_a_row_open_a_finding_with_evidence(db, cam, cams, store):
+    cams.set_fault("K105-CAM1", "blur")
+    sample(db, cam, store, NOON)
+    sample(db, cam, store, NOON + timedelta(hours=1))
+    assert db.scalars(select(QualityFinding)).all() == []
+    third = sample(db, cam, store, NOON + timedelta(hours=2))
+    finding = db.scalar(select(QualityFinding))
+    assert (finding.kind, finding.state, finding.count) == ("blur", "open", 3)
+    assert finding.first_seen_at == NOON and finding.evidence_path == third.image_path
+    ticket = tickets.get_ticket(db, finding.ticket_id)
+    assert (ticket.category, ticket.source, ticket.evidence_path) == ("image_blur", "quality", third.image_path)
+    assert db.scalar(select(AuditLog).where(AuditLog.action == "quality_finding_opened"))
+
+
+def test_a_bad_frame_between_good_ones_never_opens_a_finding(db, cam, cams, store):
+    for i, fault in enumerate(["blur", "blur", None, "blur", "blur", None]):
+        cams.set_fault("K105-CAM1", fault)
+        sample(db, cam, store, NOON + timedelta(hours=i))
+    assert db.scalars(select(QualityFinding)).all() == []
+
+
+def test_dead_fill_light_at_night_opens_a_fill_light_ticket_with_the_dark_snapshot(db, cam, cams, store):
+    heard = []
+    handler = events.subscribe("quality_finding_opened")(lambda session, **p: heard.append(p))
+    try:
+        cams.set_fault("K105-CAM1", "dark")
+        last = None
+        for i in range(3):
+            last = sample(db, cam, store, MIDNIGHT + timedelta(minutes=20 * i))
+        assert last.period == "night" and "dark" in last.problems
+        finding = db.scalar(select(QualityFinding))
+        ticket = tickets.get_ticket(db, finding.ticket_id)
+        assert ticket.category == "fill_light" and ticket.evidence_path == last.image_path
+        assert heard == [{"finding_id": finding.id, "device_id": cam.id, "kind": "dark"}]
+    finally:
+        events._handlers["quality_finding_opened"].remove(handler)
+
+
+def test_a_good_snapshot_clears_the_finding_and_the_ticket_verifies_only_after_it(db, cam, cams, store, users):
+    cams.set_fault("K105-CAM1", "blur")
+    for i in range(3):
+        sample(db, cam, store, NOON + timedelta(hours=i))
+    finding = db.scalar(select(QualityFinding))
+    t = tickets.get_ticket(db, finding.ticket_id)
+    crew = users["crew"]
+    tickets.add_qualification(db, crew.id, "work_at_height", date(2099, 1, 1), valid_from=date(2020, 1, 1),
+                              certificate_no="T-1", actor="test")
+    if t.assignee_id is None:
+        tickets.dispatch(db, t.id, assignee_id=crew.id, actor="test", at=NOON + timedelta(hours=2))
+    at = NOON + timedelta(hours=3)
+    tickets.record_arrival(db, t.id, actor=crew, at=at, lat=45.65, lon=84.95)
+    tickets.tick_checklist(db, t.id, list(tickets.rules.CHECKLIST_KEYS), actor=crew)
+    tickets.start_repair(db, t.id, actor=crew, at=at + timedelta(minutes=5))
+    tickets.resolve(db, t.id, "repaired", actor=crew, at=at + timedelta(minutes=30))
+    cam.status, cam.status_since = "up", NOON - timedelta(days=1)
+    db.commit()
+    # Still blurred after the "repair": the ticket must not verify.
+    sample(db, cam, store, at + timedelta(minutes=40))
+    with pytest.raises(ConflictError, match="image_blur|blur"):
+        tickets.verify(db, t.id, now=at + timedelta(minutes=45))
+    db.rollback()
+    cams.set_fault("K105-CAM1", None)
+    good = sample(db, cam, store, at + timedelta(minutes=50))
+    assert good.problems == []
+    db.refresh(finding)
+    assert finding.state == "cleared" and finding.cleared_at == good.taken_at
+    tickets.verify(db, t.id, now=at + timedelta(minutes=55))
+    db.commit()
+    assert tickets.get_ticket(db, t.id).state == "verified"
+
+
+def test_a_frozen_camera_and_a_knocked_camera_are_found(db, cam, cams, store, users):
+    first = sample(db, cam, store, NOON)
+    quality.set_reference(db, cam, first.id, users["supervisor"])
+    db.commit()
+    cams.set_fault("K105-CAM1", "shifted")
+    s = sample(db, cam, store, NOON + timedelta(hours=1))
+    assert "scene_shift" in s.problems
+    cams.set_fault("K105-CAM1", "frozen")
+    sample(db, cam, store, NOON + timedelta(hours=2))
+    s = sample(db, cam, store, NOON + timedelta(hours=3))
+    assert "frozen" in s.problems
+
+
+def test_an_unreachable_camera_is_recorded_without_an_image_finding(db, cam, cams, store):
+    cams.stop()
+    for i in range(3):
+        s = quality.sample_device(db, cam, store_dir=store, now=NOON + timedelta(hours=i), timeout_s=1.0)
+    db.commit()
+    assert not s.ok and "cannot connect" in s.detail
+    assert db.scalars(select(QualityFinding)).all() == []
+
+
+def test_the_schedule_samples_only_cameras_that_are_due(db, cam, store):
+    assert [d.code for d in quality.due_cameras(db, NOON)] == ["K105-CAM1"]
+    counts = quality.sample_cameras(db, quality.due_cameras(db, NOON), store_dir=store, now=NOON)
+    db.commit()
+    assert counts == {"sampled": 1, "failed": 0, "problems": 0}
+    assert quality.due_cameras(db, NOON + timedelta(minutes=10)) == []
+    assert [d.code for d in quality.due_cameras(db, NOON + timedelta(hours=1))] == ["K105-CAM1"]
