@@ -1,0 +1,77 @@
+"""Probe kinds by their stored name ("ping", "snmp"): check a config once, then probe many targets.
+
+The kind string is what the database stores (Device.liveness_probe); never rename one (STYLE §6).
+A bad config (bad address, bad SNMP version, v3 without keys) raises ValueError when the target is
+built — at config time — so a poll never fails on it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from probes import ping, snmp
+from probes.base import ProbeResult
+
+
+@dataclass(frozen=True)
+class ProbeKind:
+    name: str
+    build: Callable[..., Any]  # (key, **config) → a validated target; ValueError when the config is wrong
+    run_many: Callable[..., list[ProbeResult]]  # (targets, timeout_s, concurrency) → results in order
+    description: str = ""
+
+
+def _build_ping(key: str, address: str = "", **_ignored) -> tuple[str, str]:
+    return (key, ping.validate_address(address))
+
+
+def _run_ping(targets, timeout_s: float = 1.0, concurrency: int = 1000) -> list[ProbeResult]:
+    return ping.ping_many(list(targets), timeout_s, concurrency)
+
+
+_SNMP_FIELDS = ("address", "port", "version", "community", "user", "auth_protocol", "auth_key",
+                "priv_protocol", "priv_key", "kind", "interfaces")
+
+
+def _build_snmp(key: str, **config) -> snmp.SnmpTarget:
+    unknown = set(config) - set(_SNMP_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown SNMP settings: {', '.join(sorted(unknown))}")
+    if config.get("port") in (None, ""):
+        config.pop("port", None)
+    return snmp.SnmpTarget(key=key, **config)
+
+
+def _run_snmp(targets, timeout_s: float = 1.0, concurrency: int = 500) -> list[ProbeResult]:
+    return snmp.get_many_sync(list(targets), None, timeout_s, concurrency)
+
+
+PROBES: dict[str, ProbeKind] = {
+    "ping": ProbeKind("ping", _build_ping, _run_ping, "ICMP echo: ok with rtt_ms, or a timeout"),
+    "snmp": ProbeKind("snmp", _build_snmp, _run_snmp,
+                      "SNMP GET (v2c/v3): sys_uptime_s, sys_descr, sys_object_id, if_down, vendor health"),
+}
+
+
+def register(kind: ProbeKind) -> None:
+    """Add a probe kind (e.g. "snapshot" from probes.snapshot)."""
+    PROBES[kind.name] = kind
+
+
+def get(name: str) -> ProbeKind:
+    try:
+        return PROBES[name]
+    except KeyError:
+        raise ValueError(f"未知探测类型 / unknown probe kind {name!r}; one of: {', '.join(sorted(PROBES))}") from None
+
+
+def build_target(name: str, key: str, **config):
+    """A checked target for probe kind `name`; ValueError with a sentence when the config is wrong."""
+    return get(name).build(key, **config)
+
+
+def run_many(name: str, targets, timeout_s: float = 1.0, concurrency: int | None = None) -> list[ProbeResult]:
+    kind = get(name)
+    if concurrency is None:
+        return kind.run_many(targets, timeout_s)
+    return kind.run_many(targets, timeout_s, concurrency)
