@@ -170,4 +170,4 @@ def accuracy(correct: int, judged: int, pending: int, target: float, confidence:
 
 def quota_due(target: int, elapsed_fraction: float) -> int:
     """Samples that should have been drawn by this point of the month, so the audit spreads over it."""
-    return min(target, math.ceil(target * max(0.0, min(1.0, elapsed_fraction)) + 1e-9))
+    return min(target, math.ceil(target * max(0.0, min(1.0, elapsed_fraction))))
