@@ -1,0 +1,179 @@
+"""Administration pages: users, API tokens, contract parameters (admin only) and the audit log (supervisor and admin)."""
+import json
+from urllib.parse import urlencode
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import func, select
+from wtforms import PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, Length, Optional
+
+from fleetops.domain.choices import Role
+from fleetops.domain.errors import FleetopsError, ValidationFailed
+from fleetops.models import ApiToken, AuditLog, User
+from fleetops.services import accounts, parameters
+from fleetops.web import current_locale, db_session, nav, roles_required
+from fleetops.web.inventory import choices
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+nav.register("admin.audit_log", "Audit log", roles=("supervisor", "admin"), order=90)
+nav.register("admin.users", "Administration", roles=("admin",), order=95)
+
+AUDIT_PER_PAGE = 50
+
+
+class UserForm(FlaskForm):
+    username = StringField("User name", validators=[DataRequired(), Length(max=80)])
+    display_name = StringField("Display name", validators=[Length(max=100)])
+    role = SelectField("Role")
+    district = StringField("District", validators=[Length(max=50)])
+    password = PasswordField("Password", validators=[Optional(), Length(min=8)])
+
+
+class TokenForm(FlaskForm):
+    username = SelectField("User")
+    name = StringField("What the token is for", validators=[DataRequired(), Length(max=100)])
+
+
+# ---------------------------------------------------------------- users
+
+@bp.route("/users", methods=["GET", "POST"])
+@roles_required()
+def users():
+    s = db_session()
+    form = UserForm()
+    form.role.choices = choices(Role.choices(current_locale()))
+    new_password = None
+    if request.method == "POST" and form.validate():
+        try:
+            user, password = accounts.create_user(s, form.username.data, form.role.data, form.password.data or None,
+                                                  display_name=form.display_name.data or "",
+                                                  district=form.district.data or "", actor=current_user)
+        except FleetopsError as err:
+            s.rollback()
+            flash(err.message, "error")
+        else:
+            s.commit()
+            flash(_("User %(name)s created.", name=user.username), "success")
+            if not form.password.data:
+                new_password = password  # generated: shown once, on this response only
+            form = UserForm(formdata=None)
+            form.role.choices = choices(Role.choices(current_locale()))
+    rows = s.scalars(select(User).order_by(User.username)).all()
+    return render_template("admin/users.html", form=form, rows=rows, new_password=new_password,
+                           role_label=lambda r: Role(r).label(current_locale()) if r in Role._value2member_map_ else r)
+
+
+# ---------------------------------------------------------------- API tokens
+
+@bp.route("/tokens", methods=["GET", "POST"])
+@roles_required()
+def tokens():
+    s = db_session()
+    form = TokenForm()
+    form.username.choices = choices((u, u) for u in s.scalars(select(User.username).where(User.active.is_(True))
+                                                              .order_by(User.username)))
+    new_token = None
+    if request.method == "POST" and form.validate():
+        _row, new_token = accounts.create_token(s, form.username.data, form.name.data, actor=current_user)
+        s.commit()
+        flash(_("Token created. Copy it now: it is shown only once."), "success")
+    rows = s.scalars(select(ApiToken).order_by(ApiToken.created_at.desc())).all()
+    return render_template("admin/tokens.html", form=form, rows=rows, new_token=new_token)
+
+
+@bp.route("/tokens/<int:token_id>/revoke", methods=["POST"])
+@roles_required()
+def revoke_token(token_id):
+    s = db_session()
+    accounts.revoke_token(s, token_id, actor=current_user)
+    s.commit()
+    flash(_("Token revoked."), "success")
+    return redirect(url_for(".tokens"))
+
+
+# ---------------------------------------------------------------- contract parameters
+
+def parse_parameter(text: str):
+    """A number, or any JSON value (list, object, string in quotes, true/false)."""
+    t = (text or "").strip()
+    if not t:
+        raise ValidationFailed("值不能为空 / A value is required.")
+    try:
+        return json.loads(t)
+    except json.JSONDecodeError as err:
+        raise ValidationFailed(f"不是有效的数字或 JSON：{err.msg}（第 {err.colno} 个字符） / Not a number or valid "
+                               f"JSON: {err.msg} at character {err.colno}.") from None
+
+
+@bp.route("/parameters", methods=["GET", "POST"])
+@roles_required()
+def parameters_page():
+    s = db_session()
+    if request.method == "POST":
+        key = request.form.get("key", "")
+        known = {p["key"]: p for p in parameters.all_parameters(s)}
+        if key not in known:
+            flash(_("Unknown parameter."), "error")
+            return redirect(url_for(".parameters_page"))
+        try:
+            value = parse_parameter(request.form.get("value", ""))
+            old = known[key]["value"]
+            if isinstance(old, (int, float)) and not isinstance(old, bool) and (
+                    isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise ValidationFailed(f"{key} 应为数字 / {key} must be a number.")
+        except ValidationFailed as err:
+            flash(err.message, "error")
+        else:
+            if value != old:
+                parameters.set_value(s, key, value, current_user)
+                s.commit()
+            flash(_("Parameter %(key)s saved.", key=key), "success")
+        return redirect(url_for(".parameters_page") + f"#p-{key}")
+    rows = parameters.all_parameters(s)
+    return render_template("admin/parameters.html", rows=rows,
+                           as_json=lambda v: json.dumps(v, ensure_ascii=False))
+
+
+# ---------------------------------------------------------------- audit log
+
+@bp.route("/audit")
+@roles_required("supervisor")
+def audit_log():
+    s = db_session()
+    f = {k: request.args.get(k, "").strip() for k in ("entity_type", "entity_id", "actor", "action")}
+    conds = []
+    if f["entity_type"]:
+        conds.append(AuditLog.entity_type == f["entity_type"])
+    if f["entity_id"]:
+        conds.append(AuditLog.entity_id == f["entity_id"])
+    if f["actor"]:
+        conds.append(AuditLog.actor_name == f["actor"])
+    if f["action"]:
+        conds.append(AuditLog.action == f["action"])
+    try:
+        page = max(1, int(request.args.get("page") or 1))
+    except ValueError:
+        page = 1
+    total = s.scalar(select(func.count(AuditLog.id)).where(*conds))
+    pages = max(1, -(-total // AUDIT_PER_PAGE))
+    page = min(page, pages)
+    rows = s.scalars(select(AuditLog).where(*conds).order_by(AuditLog.at.desc(), AuditLog.id.desc())
+                     .limit(AUDIT_PER_PAGE).offset((page - 1) * AUDIT_PER_PAGE)).all()
+    entity_types = s.scalars(select(AuditLog.entity_type).distinct().order_by(AuditLog.entity_type)).all()
+    actors = s.scalars(select(AuditLog.actor_name).distinct().order_by(AuditLog.actor_name)).all()
+    args = {k: v for k, v in f.items() if v}
+    return render_template("admin/audit.html", rows=rows, f=f, page=page, pages=pages, total=total,
+                           entity_types=entity_types, actors=actors,
+                           args=lambda p: urlencode({**args, "page": p}), entity_url=_entity_url)
+
+
+def _entity_url(entry: AuditLog) -> str | None:
+    if entry.entity_type == "device" and entry.entity_id:
+        return url_for("inventory.device", code=entry.entity_id)
+    if entry.entity_type == "site" and entry.entity_id:
+        return url_for("inventory.site", code=entry.entity_id)
+    return None

@@ -1,0 +1,377 @@
+"""Inventory pages: site and device lists, details, edit forms (supervisor/admin), spreadsheet import and export.
+
+Other areas add a panel to the device page by appending to DEVICE_PANELS, e.g.
+`DEVICE_PANELS.append(DevicePanel("quality/_device_panel.html", context=my_context_fn))`;
+`context(session, device) -> dict` is merged into the panel's template context.
+"""
+import io
+import re
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+from urllib.parse import urlencode
+
+from flask import (
+    Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import BooleanField, HiddenField, PasswordField, SelectField, StringField, TextAreaField
+
+try:
+    from wtforms import SelectChoice
+except ImportError:  # WTForms < 3.3
+    SelectChoice = None
+
+from fleetops.domain.choices import DeviceKind, DeviceStatus, Lifecycle
+from fleetops.domain.errors import ValidationFailed
+from fleetops.models import Depot, Device
+from fleetops.services import inventory, inventory_import
+from fleetops.services.inventory import AUTH_PROTOCOLS, PRIV_PROTOCOLS
+from fleetops.web import current_locale, db_session, nav, roles_required
+
+bp = Blueprint("inventory", __name__)
+EDITORS = ("supervisor",)  # admin always passes; crew may look, not edit (issue 2)
+READERS = ("crew", "supervisor")
+
+nav.register("inventory.devices", "Devices", roles=("crew", "supervisor", "admin"), order=30)
+nav.register("inventory.sites", "Sites", roles=("crew", "supervisor", "admin"), order=31)
+
+
+@dataclass(frozen=True)
+class DevicePanel:
+    template: str
+    context: Callable | None = None  # (session, device) -> dict
+
+
+DEVICE_PANELS: list[DevicePanel] = []
+
+
+def choices(pairs) -> list:
+    """(value, label) pairs as WTForms options (SelectChoice where available: tuples are deprecated in 3.3)."""
+    return [SelectChoice(v, l) for v, l in pairs] if SelectChoice else list(pairs)
+
+
+SECRET_LABELS = {"snmp_community": "SNMP community", "snmp_v3_auth_key": "SNMPv3 auth key",
+                 "snmp_v3_priv_key": "SNMPv3 privacy key", "snapshot_password": "Snapshot password"}
+
+
+# ---------------------------------------------------------------- forms (English labels, translated in _macros.field)
+
+class DeviceForm(FlaskForm):
+    code = StringField("Device code")
+    name = StringField("Name")
+    kind = SelectField("Device kind")
+    site_code = StringField("Site code")
+    cabinet_code = StringField("Cabinet code")
+    parent_code = StringField("Parent device")
+    vendor = StringField("Vendor")
+    model = StringField("Model")
+    serial = StringField("Serial number")
+    ip_address = StringField("IP address")
+    lifecycle = SelectField("Lifecycle state")
+    installed_on = StringField("Installed on")
+    liveness_probe = SelectField("Liveness probe", choices=choices([("ping", "Ping"), ("snmp", "SNMP")]))
+    snmp_version = SelectField("SNMP version", choices=choices([("", "—"), ("v2c", "v2c"), ("v3", "v3")]))
+    snmp_port = StringField("SNMP port", default="161")
+    snmp_community = PasswordField("SNMP community")
+    snmp_v3_user = StringField("SNMPv3 user")
+    snmp_v3_auth_protocol = SelectField("SNMPv3 auth protocol", choices=choices((p, p or "—") for p in AUTH_PROTOCOLS))
+    snmp_v3_auth_key = PasswordField("SNMPv3 auth key")
+    snmp_v3_priv_protocol = SelectField("SNMPv3 privacy protocol", choices=choices((p, p or "—") for p in PRIV_PROTOCOLS))
+    snmp_v3_priv_key = PasswordField("SNMPv3 privacy key")
+    snapshot_url = StringField("Snapshot URL")
+    snapshot_username = StringField("Snapshot user")
+    snapshot_password = PasswordField("Snapshot password")
+    notes = TextAreaField("Notes")
+    version = HiddenField()
+
+    SECRETS = ("snmp_community", "snmp_v3_auth_key", "snmp_v3_priv_key", "snapshot_password")
+
+    def set_choices(self, locale: str) -> None:
+        self.kind.choices = choices(DeviceKind.choices(locale))
+        self.lifecycle.choices = choices(Lifecycle.choices(locale))
+
+
+class SiteForm(FlaskForm):
+    code = StringField("Site code")
+    name = StringField("Name")
+    road = StringField("Road")
+    direction = StringField("Direction")
+    district = StringField("District")
+    latitude = StringField("Latitude")
+    longitude = StringField("Longitude")
+    key_site = BooleanField("Key assessment site")
+    road_distance_km = StringField("Road distance from depot (km)")
+    depot = SelectField("Depot")
+    notes = TextAreaField("Notes")
+    version = HiddenField()
+
+
+def _form_errors(form, err: ValidationFailed) -> None:
+    errors = (err.details or {}).get("errors") or {}
+    for name, message in errors.items():
+        target = getattr(form, name, None)
+        if target is not None:
+            target.errors = list(target.errors or []) + [message]
+    if not errors or any(getattr(form, n, None) is None for n in errors):
+        flash(err.message, "error")
+
+
+def _pager_args():
+    args = {k: v for k, v in request.args.items() if k != "page" and v != ""}
+    return lambda page: urlencode({**args, "page": page})
+
+
+def _can_edit() -> bool:
+    return current_user.is_authenticated and current_user.role in ("admin", *EDITORS)
+
+
+@bp.app_context_processor
+def inject_inventory_helpers():
+    return {"kind_label": lambda v: _label(DeviceKind, v), "lifecycle_label": lambda v: _label(Lifecycle, v),
+            "status_label": lambda v: _label(DeviceStatus, v), "can_edit_inventory": _can_edit}
+
+
+def _label(enum, value) -> str:
+    try:
+        return enum(value).label(current_locale())
+    except ValueError:
+        return value or ""
+
+
+# ---------------------------------------------------------------- devices
+
+@bp.route("/devices")
+@roles_required(*READERS)
+def devices():
+    s = db_session()
+    f = {k: request.args.get(k, "") for k in ("q", "kind", "district", "lifecycle", "status", "key_site")}
+    try:
+        page = inventory.list_devices(s, page=request.args.get("page"), per_page=request.args.get("per_page"), **f)
+    except ValidationFailed as err:  # a hand-edited URL: say so on the page itself
+        flash(err.message, "error")
+        page = inventory.Page([], 0, 1, 50)
+    return render_template("inventory/devices.html", page=page, f=f, districts=inventory.districts(s),
+                           kinds=DeviceKind.choices(current_locale()), lifecycles=Lifecycle.choices(current_locale()),
+                           statuses=DeviceStatus.choices(current_locale()), args=_pager_args())
+
+
+@bp.route("/devices/<code>")
+@roles_required(*READERS)
+def device(code):
+    s = db_session()
+    dev = inventory.get_device(s, code)
+    children = s.scalars(select(Device).where(Device.parent_id == dev.id).order_by(Device.code)).all()
+    panels = []
+    for panel in DEVICE_PANELS:
+        ctx = panel.context(s, dev) if panel.context else {}
+        panels.append((panel.template, ctx or {}))
+    return render_template("inventory/device.html", device=dev, children=children, panels=panels,
+                           certificates=sorted(dev.certificates, key=lambda c: c.valid_until, reverse=True),
+                           secrets_set=[SECRET_LABELS[f] for f in Device.SECRET_FIELDS if getattr(dev, f)])
+
+
+@bp.route("/devices/new", methods=["GET", "POST"])
+@roles_required(*EDITORS)
+def device_new():
+    form = DeviceForm(site_code=request.args.get("site", ""))
+    form.set_choices(current_locale())
+    if request.method == "POST" and form.validate():
+        raw = {k: v for k, v in form.data.items() if k in inventory.DEVICE_FIELDS}
+        try:
+            dev = inventory.save_device(db_session(), None, raw, current_user, new_code=form.code.data)
+        except ValidationFailed as err:
+            db_session().rollback()
+            _form_errors(form, err)
+        else:
+            db_session().commit()
+            flash(_("Device %(code)s created.", code=dev.code), "success")
+            return redirect(url_for(".device", code=dev.code))
+    return render_template("inventory/device_form.html", form=form, device=None), (422 if form.errors else 200)
+
+
+@bp.route("/devices/<code>/edit", methods=["GET", "POST"])
+@roles_required(*EDITORS)
+def device_edit(code):
+    s = db_session()
+    dev = inventory.get_device(s, code)
+    if request.method == "GET":
+        snap = inventory.device_snapshot(dev)
+        data = {k: ("" if v is None else str(v)) for k, v in snap.items() if k not in Device.SECRET_FIELDS}
+        form = DeviceForm(data={**data, "version": str(dev.version)})
+    else:
+        form = DeviceForm()
+    form.set_choices(current_locale())
+    if request.method == "POST" and form.validate():
+        raw = {k: v for k, v in form.data.items() if k in inventory.DEVICE_FIELDS}
+        try:
+            inventory.save_device(s, code, raw, current_user, expected_version=form.version.data)
+        except ValidationFailed as err:
+            s.rollback()
+            _form_errors(form, err)
+        else:
+            s.commit()
+            flash(_("Saved."), "success")
+            return redirect(url_for(".device", code=code))
+    secrets_set = [f for f in Device.SECRET_FIELDS if getattr(dev, f)]
+    return (render_template("inventory/device_form.html", form=form, device=dev, secrets_set=secrets_set),
+            422 if form.errors else 200)
+
+
+@bp.route("/devices/<code>/retire", methods=["POST"])
+@roles_required(*EDITORS)
+def device_retire(code):
+    s = db_session()
+    inventory.retire_device(s, code, current_user, expected_version=request.form.get("version"))
+    s.commit()
+    flash(_("Device %(code)s retired.", code=code), "success")
+    return redirect(url_for(".device", code=code))
+
+
+# ---------------------------------------------------------------- sites
+
+@bp.route("/sites")
+@roles_required(*READERS)
+def sites():
+    s = db_session()
+    f = {k: request.args.get(k, "") for k in ("q", "district", "key_site")}
+    try:
+        page = inventory.list_sites(s, page=request.args.get("page"), per_page=request.args.get("per_page"), **f)
+    except ValidationFailed as err:
+        flash(err.message, "error")
+        page = inventory.Page([], 0, 1, 50)
+    return render_template("inventory/sites.html", page=page, f=f, districts=inventory.districts(s),
+                           args=_pager_args())
+
+
+@bp.route("/sites/<code>")
+@roles_required(*READERS)
+def site(code):
+    site_, devices_ = inventory.site_detail(db_session(), code)
+    return render_template("inventory/site.html", site=site_, devices=devices_)
+
+
+def _site_form(obj=None) -> SiteForm:
+    if obj is not None and request.method == "GET":
+        data = {k: ("" if v is None else v) for k, v in inventory.site_snapshot(obj).items()}
+        data["latitude"], data["longitude"] = repr(obj.latitude), repr(obj.longitude)
+        data["road_distance_km"] = "" if obj.road_distance_km is None else repr(obj.road_distance_km)
+        form = SiteForm(data={**data, "depot": obj.depot.name if obj.depot else "", "version": str(obj.version)})
+    else:
+        form = SiteForm()
+    form.depot.choices = choices([("", "—")] + [(n, n) for n in db_session().scalars(select(Depot.name).order_by(Depot.name))])
+    return form
+
+
+def _site_raw(form: SiteForm) -> dict:
+    raw = {k: v for k, v in form.data.items() if k in inventory.SITE_FIELDS or k == "depot"}
+    raw["key_site"] = "yes" if form.key_site.data else "no"
+    return raw
+
+
+@bp.route("/sites/new", methods=["GET", "POST"])
+@roles_required(*EDITORS)
+def site_new():
+    form = _site_form()
+    if request.method == "POST" and form.validate():
+        try:
+            site_ = inventory.save_site(db_session(), None, _site_raw(form), current_user, new_code=form.code.data)
+        except ValidationFailed as err:
+            db_session().rollback()
+            _form_errors(form, err)
+        else:
+            db_session().commit()
+            flash(_("Site %(code)s created.", code=site_.code), "success")
+            return redirect(url_for(".site", code=site_.code))
+    return render_template("inventory/site_form.html", form=form, site=None), (422 if form.errors else 200)
+
+
+@bp.route("/sites/<code>/edit", methods=["GET", "POST"])
+@roles_required(*EDITORS)
+def site_edit(code):
+    s = db_session()
+    site_ = inventory.get_site(s, code)
+    form = _site_form(site_)
+    if request.method == "POST" and form.validate():
+        try:
+            inventory.save_site(s, code, _site_raw(form), current_user, expected_version=form.version.data)
+        except ValidationFailed as err:
+            s.rollback()
+            _form_errors(form, err)
+        else:
+            s.commit()
+            flash(_("Saved."), "success")
+            return redirect(url_for(".site", code=code))
+    return render_template("inventory/site_form.html", form=form, site=site_), (422 if form.errors else 200)
+
+
+# ---------------------------------------------------------------- import and export
+
+TOKEN_RE = re.compile(r"^[0-9a-f]{32}\.(csv|xlsx)$")
+
+
+def _upload_dir() -> Path:
+    path = Path(current_app.config["UPLOAD_DIR"]) / "inventory"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@bp.route("/inventory/import", methods=["GET", "POST"])
+@roles_required(*EDITORS)
+def import_page():
+    """Upload → dry run showing every error → confirm (the file waits in the upload folder)."""
+    if request.method == "GET":
+        return render_template("inventory/import.html", result=None)
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        flash(_("Choose a CSV or XLSX file first."), "error")
+        return redirect(url_for(".import_page"))
+    data = upload.read()
+    ext = "xlsx" if data.startswith(inventory_import.XLSX_MAGIC) else "csv"
+    result = inventory_import.import_inventory(db_session(), data, upload.filename, current_user, dry_run=True)
+    db_session().rollback()
+    token = None
+    if result.ok:
+        token = f"{uuid.uuid4().hex}.{ext}"
+        (_upload_dir() / token).write_bytes(data)
+    return (render_template("inventory/import.html", result=result, token=token, filename=upload.filename),
+            200 if result.ok else 422)
+
+
+@bp.route("/inventory/import/confirm", methods=["POST"])
+@roles_required(*EDITORS)
+def import_confirm():
+    token = request.form.get("token", "")
+    if not TOKEN_RE.match(token) or not (_upload_dir() / token).exists():
+        flash(_("The uploaded file has expired; please upload it again."), "error")
+        return redirect(url_for(".import_page"))
+    path = _upload_dir() / token
+    filename = request.form.get("filename", "")[:200] or token
+    s = db_session()
+    result = inventory_import.import_inventory(s, path.read_bytes(), filename, current_user)
+    if not result.ok:  # the inventory changed since the preview
+        s.rollback()
+        return render_template("inventory/import.html", result=result, token=None, filename=filename), 422
+    s.commit()
+    path.unlink(missing_ok=True)
+    flash(_("Imported: %(created)d created, %(updated)d updated, %(unchanged)d unchanged.",
+            created=result.created, updated=result.updated, unchanged=result.unchanged), "success")
+    return redirect(url_for(".devices"))
+
+
+@bp.route("/inventory/export")
+@roles_required(*EDITORS)
+def export():
+    fmt = request.args.get("format", "xlsx")
+    if fmt not in ("xlsx", "csv"):
+        abort(404)
+    language = "en" if request.args.get("lang") == "en" else "zh"
+    data = inventory_import.export_inventory(db_session(), fmt, language)
+    mimetype = ("text/csv" if fmt == "csv"
+                else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    return send_file(io.BytesIO(data), mimetype=mimetype, as_attachment=True,
+                     download_name=f"fleetops-inventory.{fmt}")
