@@ -510,7 +510,8 @@ def score_image(bgr: np.ndarray, thresholds: Thresholds | None = None, *, faces:
     if reader is not None:
         for p in plates[:2]:
             x1, y1, x2, y2 = p.bbox
-            p.text = reader.read(bgr[y1:y2, x1:x2])
+            pad_x, pad_y = (x2 - x1) // 8, (y2 - y1) // 3  # the reader needs a margin round the characters
+            p.text = reader.read(bgr[max(0, y1 - pad_y):y2 + pad_y, max(0, x1 - pad_x):x2 + pad_x])
     main = plates[0] if plates else None
     face_list = (find_faces(bgr, face_search_region(bgr.shape, main), t, main.width_px if main else None)
                  if faces else [])

@@ -1,0 +1,79 @@
+"""Image-quality commands: score image files, sample camera snapshots now, import pass records from a folder."""
+import json
+import sys
+
+import click
+
+from fleetops.cli import echo_json, fail, get_app, main, session
+
+HIDDEN_KEYS = ("fingerprint",)  # internal comparison data, not for people
+
+
+def _public(result: dict) -> dict:
+    return {k: v for k, v in result.items() if k not in HIDDEN_KEYS}
+
+
+@main.command("score-image")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON array, one object per file, in input order.")
+@click.option("--read", "read_text", is_flag=True, help="Also read plate text with the optional reader (~1 s/image).")
+def score_image(files, as_json, read_text):
+    """Score snapshot FILES: sharpness, exposure, plates (legible?), faces (visible?), with the reasons."""
+    from probes import imaging, plate_reader
+
+    reader = plate_reader.default_reader() if read_text else None
+    if read_text and reader is None:
+        click.echo("提示 / note: no plate reader installed; plates are scored, not read", err=True)
+    results = [_public(imaging.score_file(path, reader=reader)) for path in files]
+    if as_json:
+        click.echo(json.dumps(results, ensure_ascii=False, indent=2))
+    else:
+        for r in results:
+            if "error" in r:
+                click.echo(f"{r['file']}: 错误 / error: {r['error']}")
+                continue
+            main_plate = r["plates"][0] if r["plates"] else None
+            plate = (f"plate {main_plate['width_px']} px {'legible' if r['plate_legible'] else 'NOT legible'}"
+                     + (f" {main_plate['text']}" if main_plate and main_plate.get("text") else "")
+                     if main_plate else "no plate")
+            click.echo(f"{r['file']}: sharpness={r['sharpness']:.0f} mean_luma={r['exposure']['mean_luma']:.0f} "
+                       f"{plate}; faces={len(r['faces'])} visible={r['faces_visible']}"
+                       + (f"; reasons: {'; '.join(r['reasons'])}" if r["reasons"] else ""))
+    if any("error" in r for r in results):
+        sys.exit(1)
+
+
+@main.command("sample-snapshots")
+@click.option("--device", "code", default=None, help="One camera's code (default: every camera with a snapshot source).")
+@click.option("--timeout", "timeout_s", default=5.0, show_default=True, help="Seconds per snapshot.")
+def sample_snapshots(code, timeout_s):
+    """Take a snapshot of cameras now, score it, and update findings and tickets (Q3)."""
+    from fleetops.services import quality
+
+    app = get_app()
+    with app.app_context(), session() as s:
+        devices = [quality.get_device(s, code)] if code else quality.cameras(s)
+        if code and not devices[0].snapshot_url:
+            fail(f"{code} 没有配置抓拍地址 / has no snapshot source configured")
+        counts = quality.sample_cameras(s, devices, store_dir=app.config["UPLOAD_DIR"], trigger="on_demand",
+                                        timeout_s=timeout_s)
+        rows = []
+        for d in devices:
+            sample = quality.latest_samples(s, d.id, 1)[0]
+            rows.append({"device": d.code, "ok": sample.ok, "period": sample.period, "problems": sample.problems,
+                         "detail": sample.detail, "image": sample.image_path})
+    echo_json({"counts": counts, "samples": rows})
+
+
+@main.command("import-passes")
+@click.argument("folder", type=click.Path(file_okay=False))
+def import_passes(folder):
+    """Import pass records from FOLDER (files <DEVICE>_<YYYYmmddHHMMSS>_<PLATE>.jpg) for the plate audit (Q1)."""
+    from fleetops.services import quality
+
+    app = get_app()
+    with app.app_context(), session() as s:
+        result = quality.import_pass_folder(s, folder, store_dir=app.config["UPLOAD_DIR"])
+    echo_json(result)
+    if result["errors"]:
+        sys.exit(1)
