@@ -66,6 +66,7 @@ class Simulator:
         self.tick_s = tick_s
         self._silent: frozenset[str] = frozenset()
         self._dead_addrs: frozenset[str] = frozenset()
+        self._dead_codes: frozenset[str] = frozenset()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
@@ -174,6 +175,7 @@ class Simulator:
             if self.nft is not None and addrs != self._dead_addrs:
                 self.nft.set_dead(addrs)
             self._dead_addrs = addrs
+            self._dead_codes = frozenset(dead)
 
     def add_fault(self, kind: str, device: str | None = None, site: str | None = None, **params) -> dict:
         if (kind or "").replace("-", "_") == SNAPSHOT_FAULT:
@@ -215,7 +217,7 @@ class Simulator:
             faults += [{"id": f"snapshot:{c}", "kind": SNAPSHOT_FAULT, "device": c, "fault": f}
                        for c, f in dict(self.snapshots.faults).items()]
         return {"mode": self.mode, "devices": len(self.devices), "faults": faults,
-                "dead_now": sorted(c for c, d in self.devices.items() if d.address in self._dead_addrs),
+                "dead_now": sorted(self._dead_codes),
                 "silent_now": sorted(self._silent)}
 
     def address(self, code: str) -> tuple[str, int]:
