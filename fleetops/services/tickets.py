@@ -7,8 +7,10 @@ deadline_breached(ticket_id, which, due_at), where `which` is respond, arrive or
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Callable
 from zoneinfo import ZoneInfo
 
@@ -23,7 +25,7 @@ from fleetops.domain.errors import ConflictError, NotFound, ValidationFailed
 from fleetops.models import Device, Site, User
 from fleetops.models.base import utcnow
 from fleetops.models.tickets import (
-    CrewQualification, RequestKey, SlaPolicyRow, Ticket, TicketBreach, TicketEvent,
+    CrewQualification, RequestKey, SlaPolicyRow, Ticket, TicketBreach, TicketEvent, TicketPhoto,
 )
 from fleetops.services import audit, events, parameters
 
@@ -406,6 +408,8 @@ def record_arrival(session: Session, ticket_id, *, actor, at: datetime | None = 
     was = t.state
     _move(session, t, "arrive", actor, at, data={"lat": lat, "lon": lon})
     t.arrived_at, t.arrival_lat, t.arrival_lon = at, lat, lon
+    if t.assignee_id is None and getattr(actor, "role", None) == Role.CREW:  # an unassigned ticket is taken on arrival
+        t.assignee_id, t.assignee = actor.id, actor
     if was == "dispatched":
         t.departed_at = t.departed_at or at
         _record_if_late(session, t, "respond", t.respond_by, at)
@@ -581,6 +585,61 @@ def add_note(session: Session, ticket_id, note: str, *, actor, request_id: str |
     _log(session, t, "note_added", actor, from_state=t.state, note=note)
     audit.record(session, actor, "ticket_note_added", "ticket", t.id, summary=note[:200])
     return t
+
+
+def may_act(user: User, t: Ticket) -> bool:
+    """Crew act on their own tickets and unassigned ones of their district; supervisors and admins on all."""
+    if user.role != Role.CREW:
+        return True
+    if t.assignee_id is not None:
+        return t.assignee_id == user.id
+    return not user.district or (t.site is not None and t.site.district == user.district)
+
+
+def add_photo(session: Session, ticket_id, phase: str, data: bytes, *, upload_dir: str, actor,
+              request_id: str | None = None) -> TicketPhoto:
+    """T7: a before/after photo: size-limited, JPEG/PNG only, EXIF location stripped unless the admin allows it,
+    stored under UPLOAD_DIR/tickets/<id>/ with a thumbnail."""
+    from probes import thumbnails
+
+    claim_request(session, request_id, "photo", ticket_id)
+    t = get_ticket(session, ticket_id)
+    if phase not in ("before", "after"):
+        raise ValidationFailed("照片应为维修前或维修后 / A photo is 'before' or 'after'.")
+    if t.state not in ("arrived", "repairing", "resolved"):
+        raise ConflictError("到场后才能上传现场照片 / Site photos are added after check-in.")
+    limit_mb = float(parameters.get(session, "photo_max_mb"))
+    if not data:
+        raise ValidationFailed("没有收到照片 / No photo was received.")
+    if len(data) > limit_mb * 1024 * 1024:
+        raise ValidationFailed(f"照片超过 {limit_mb:g} MB / The photo is larger than {limit_mb:g} MB.")
+    try:
+        content_type, _w, _h = thumbnails.sniff(data)
+    except thumbnails.PhotoError as err:
+        raise ValidationFailed(str(err)) from None
+    keep = bool(parameters.get(session, "photo_keep_location"))
+    if not keep:
+        data = thumbnails.strip_metadata(data)
+    folder = Path(upload_dir) / "tickets" / str(t.id)
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = f"{phase}-{uuid.uuid4().hex[:12]}"
+    ext = ".jpg" if content_type == "image/jpeg" else ".png"
+    path = folder / f"{stem}{ext}"
+    path.write_bytes(data)
+    thumb = thumbnails.make_thumbnail(data)
+    thumb_rel = ""
+    if thumb:
+        (folder / f"{stem}.thumb.jpg").write_bytes(thumb)
+        thumb_rel = f"tickets/{t.id}/{stem}.thumb.jpg"
+    photo = TicketPhoto(ticket_id=t.id, phase=phase, path=f"tickets/{t.id}/{stem}{ext}", thumb_path=thumb_rel,
+                        content_type=content_type, size_bytes=len(data), location_kept=keep,
+                        taken_by=actor_name(actor), taken_at=utcnow())
+    session.add(photo)
+    session.flush()
+    _log(session, t, "photo_added", actor, from_state=t.state, data={"phase": phase, "photo_id": photo.id})
+    audit.record(session, actor, "ticket_photo_added", "ticket", t.id, summary=f"{phase} {photo.path}",
+                 after={"phase": phase, "path": photo.path, "size_bytes": photo.size_bytes})
+    return photo
 
 
 # ---------------------------------------------------------------- deadlines, breaches, penalties

@@ -1,0 +1,358 @@
+"""Ticket pages: the crew's tablet (My tickets, one big button per step, checklist, parts, photos) and the supervisors' list, history, SLA policies, penalties."""
+import json
+import uuid
+from datetime import datetime, timezone
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_from_directory, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from fleetops.domain import tickets as rules
+from fleetops.domain.errors import ValidationFailed
+from fleetops.models import AuditLog, Device, Site, User
+from fleetops.models.base import utcnow
+from fleetops.models.tickets import TicketPhoto
+from fleetops.services import spares, tickets
+from fleetops.web import db_session, nav, roles_required
+
+bp = Blueprint("tickets", __name__, url_prefix="/tickets")
+
+nav.register("tickets.mine", "My tickets", roles=("crew",), order=10, home_for=("crew",))
+nav.register("tickets.index", "Tickets", roles=("supervisor",), order=30)
+
+
+def new_request_id() -> str:
+    """A fresh id per rendered form: a resend of the same form carries the same id and is applied once."""
+    return uuid.uuid4().hex
+
+
+@bp.app_context_processor
+def _helpers():
+    return {"new_request_id": new_request_id, "ticket_state_label": _state_label, "now_utc": utcnow,
+            "action_label": _action_label, "fault_label": _fault_label}
+
+
+def _state_label(state):
+    try:
+        return rules.TicketState(state).label(_loc())
+    except ValueError:
+        return state
+
+
+def _action_label(action):
+    zh, en = rules.ACTION_LABELS.get(action, (action, action))
+    return en if _loc() == "en" else zh
+
+
+def _fault_label(category):
+    try:
+        return rules.FaultCategory(category).label(_loc())
+    except ValueError:
+        return category
+
+
+def _loc():
+    from fleetops.web import current_locale
+
+    return current_locale()
+
+
+def _ticket_for_user(ticket_id):
+    t = tickets.get_ticket(db_session(), ticket_id)
+    if not tickets.may_act(current_user, t):
+        abort(403)
+    return t
+
+
+def _done(t, message):
+    """Commit, say so, and go back to the ticket (the tablet reloads the page it came from)."""
+    db_session().commit()
+    flash(message, "success")
+    return redirect(url_for("tickets.detail", ticket_id=t.id))
+
+
+def _float_or_none(name):
+    raw = (request.form.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValidationFailed(_("The location sent by the tablet is not a number.")) from None
+
+
+def _duplicate(ticket_id):
+    db_session().rollback()
+    flash(_("Already recorded: this form was sent before."), "info")
+    return redirect(url_for("tickets.detail", ticket_id=ticket_id))
+
+
+# ---------------------------------------------------------------- the crew's tablet
+
+@bp.route("/mine")
+@login_required
+def mine():
+    rows = tickets.my_tickets(db_session(), current_user)
+    return render_template("tickets/mine.html", rows=rows, now=utcnow())
+
+
+@bp.route("/<int:ticket_id>")
+@login_required
+def detail(ticket_id):
+    s = db_session()
+    t = tickets.get_ticket(s, ticket_id)
+    if current_user.role == "crew" and not tickets.may_act(current_user, t):
+        abort(403)
+    locations = spares.locations(s)
+    part_types = spares.part_types(s)
+    used = spares.ledger(s, ticket_id=t.id)
+    audit_rows = []
+    if current_user.role != "crew":
+        audit_rows = list(s.scalars(select(AuditLog).where(AuditLog.entity_type == "ticket",
+                                                            AuditLog.entity_id == str(t.id)).order_by(AuditLog.id)))
+    crews = list(s.scalars(select(User).where(User.role == "crew", User.active.is_(True)).order_by(User.username)))
+    problems = tickets.verification_problems(s, t, utcnow()) if t.state == "resolved" else []
+    return render_template("tickets/detail.html", t=t, next_action=tickets.next_action(t),
+                           checklist=rules.SAFETY_CHECKLIST, resolutions=list(rules.Resolution),
+                           locations=locations, part_types=part_types, used=used, audit_rows=audit_rows,
+                           crews=crews, problems=problems, now=utcnow(), breaches=tickets.breaches_of(t))
+
+
+@bp.route("/<int:ticket_id>/step", methods=["POST"])
+@login_required
+def step(ticket_id):
+    """The big button: set off, check in (with the browser's location when given), start the repair."""
+    t = _ticket_for_user(ticket_id)
+    action, rid = request.form.get("action", ""), request.form.get("request_id")
+    s = db_session()
+    try:
+        if action == "depart":
+            tickets.depart(s, t.id, actor=current_user, request_id=rid)
+            return _done(t, _("On the way."))
+        if action == "arrive":
+            tickets.record_arrival(s, t.id, actor=current_user, lat=_float_or_none("lat"),
+                                   lon=_float_or_none("lon"), request_id=rid)
+            return _done(t, _("Checked in on site."))
+        if action == "start_repair":
+            tickets.start_repair(s, t.id, actor=current_user, request_id=rid)
+            return _done(t, _("Repair started."))
+    except tickets.DuplicateRequest:
+        return _duplicate(t.id)
+    raise ValidationFailed(_("Unknown step."))
+
+
+@bp.route("/<int:ticket_id>/checklist", methods=["POST"])
+@login_required
+def checklist(ticket_id):
+    t = _ticket_for_user(ticket_id)
+    try:
+        tickets.tick_checklist(db_session(), t.id, request.form.getlist("items"), actor=current_user,
+                               request_id=request.form.get("request_id"))
+    except tickets.DuplicateRequest:
+        return _duplicate(t.id)
+    return _done(t, _("Safety checklist saved."))
+
+
+@bp.route("/<int:ticket_id>/part", methods=["POST"])
+@login_required
+def use_part(ticket_id):
+    t = _ticket_for_user(ticket_id)
+    f = request.form
+    try:
+        spares.issue_to_ticket(db_session(), t.id, f.get("part_type_id", ""), f.get("location_id", ""),
+                               f.get("quantity") or 1, serial=f.get("serial", ""), actor=current_user,
+                               request_id=f.get("request_id"))
+    except tickets.DuplicateRequest:
+        return _duplicate(t.id)
+    return _done(t, _("Part recorded."))
+
+
+@bp.route("/<int:ticket_id>/photo", methods=["POST"])
+@login_required
+def photo(ticket_id):
+    t = _ticket_for_user(ticket_id)
+    upload = request.files.get("photo")
+    if upload is None or not upload.filename:
+        raise ValidationFailed(_("Choose or take a photo first."))
+    try:
+        tickets.add_photo(db_session(), t.id, request.form.get("phase", "before"), upload.read(),
+                          upload_dir=current_app.config["UPLOAD_DIR"], actor=current_user,
+                          request_id=request.form.get("request_id"))
+    except tickets.DuplicateRequest:
+        return _duplicate(t.id)
+    return _done(t, _("Photo saved."))
+
+
+@bp.route("/<int:ticket_id>/photos/<int:photo_id>")
+@bp.route("/<int:ticket_id>/photos/<int:photo_id>/<any(thumb):size>")
+@login_required
+def photo_file(ticket_id, photo_id, size=None):
+    t = _ticket_for_user(ticket_id) if current_user.role == "crew" else tickets.get_ticket(db_session(), ticket_id)
+    p = db_session().get(TicketPhoto, photo_id)
+    if p is None or p.ticket_id != t.id:
+        abort(404)
+    rel = p.thumb_path if size == "thumb" and p.thumb_path else p.path
+    return send_from_directory(current_app.config["UPLOAD_DIR"], rel)
+
+
+@bp.route("/<int:ticket_id>/note", methods=["POST"])
+@login_required
+def note(ticket_id):
+    t = _ticket_for_user(ticket_id)
+    try:
+        tickets.add_note(db_session(), t.id, request.form.get("note", ""), actor=current_user,
+                         request_id=request.form.get("request_id"))
+    except tickets.DuplicateRequest:
+        return _duplicate(t.id)
+    return _done(t, _("Note saved."))
+
+
+@bp.route("/<int:ticket_id>/resolve", methods=["POST"])
+@login_required
+def resolve(ticket_id):
+    t = _ticket_for_user(ticket_id)
+    try:
+        tickets.resolve(db_session(), t.id, request.form.get("resolution", ""), actor=current_user,
+                        notes=request.form.get("notes", "").strip(), request_id=request.form.get("request_id"))
+    except tickets.DuplicateRequest:
+        return _duplicate(t.id)
+    return _done(t, _("Resolved. The ticket closes when the device is verified back online."))
+
+
+# ---------------------------------------------------------------- supervisors
+
+@bp.route("/")
+@roles_required("supervisor")
+def index():
+    s = db_session()
+    f = request.args
+    rows = tickets.list_tickets(s, state=f.get("state", ""), district=f.get("district", ""),
+                                device_code=f.get("device", "").strip(), overdue_only=bool(f.get("overdue")),
+                                open_only=bool(f.get("open")))
+    districts = sorted({d for d in s.scalars(select(Site.district).distinct()) if d})
+    return render_template("tickets/index.html", rows=rows, f=f, districts=districts, states=list(rules.TicketState),
+                           now=utcnow(), is_overdue=tickets.is_overdue)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@roles_required("supervisor")
+def new():
+    s = db_session()
+    if request.method == "POST":
+        f = request.form
+        code = f.get("device", "").strip()
+        device = s.scalar(select(Device).where(Device.code == code)) if code else None
+        site = s.scalar(select(Site).where(Site.code == f.get("site", "").strip())) if not device else None
+        if device is None and site is None:
+            raise ValidationFailed(_("Give a known device code or site code."))
+        try:
+            t = tickets.open_ticket(s, device_id=device.id if device else None, site_id=site.id if site else None,
+                                    category=f.get("category", ""), source=f.get("source", "supervisor"),
+                                    opened_by=current_user, summary=f.get("summary", "").strip(),
+                                    tier=f.get("tier", "ordinary"), policy_key=f.get("policy") or None,
+                                    request_id=f.get("request_id"))
+        except tickets.DuplicateRequest:
+            s.rollback()
+            flash(_("Already recorded: this form was sent before."), "info")
+            return redirect(url_for("tickets.index"))
+        return _done(t, _("Ticket opened."))
+    return render_template("tickets/new.html", categories=list(rules.FaultCategory),
+                           policies=tickets.list_policies(s))
+
+
+@bp.route("/<int:ticket_id>/dispatch", methods=["POST"])
+@roles_required("supervisor")
+def dispatch(ticket_id):
+    raw = request.form.get("assignee_id", "")
+    try:
+        t = tickets.dispatch(db_session(), ticket_id, assignee_id=int(raw) if raw.isdigit() else None,
+                             actor=current_user, request_id=request.form.get("request_id"))
+    except tickets.DuplicateRequest:
+        return _duplicate(ticket_id)
+    return _done(t, _("Dispatched."))
+
+
+@bp.route("/<int:ticket_id>/verify", methods=["POST"])
+@roles_required("supervisor")
+def verify(ticket_id):
+    try:
+        t = tickets.verify(db_session(), ticket_id, actor=current_user, request_id=request.form.get("request_id"))
+    except tickets.DuplicateRequest:
+        return _duplicate(ticket_id)
+    return _done(t, _("Verified."))
+
+
+@bp.route("/<int:ticket_id>/close", methods=["POST"])
+@roles_required("supervisor")
+def close(ticket_id):
+    try:
+        t = tickets.close(db_session(), ticket_id, actor=current_user, request_id=request.form.get("request_id"))
+    except tickets.DuplicateRequest:
+        return _duplicate(ticket_id)
+    return _done(t, _("Closed."))
+
+
+@bp.route("/<int:ticket_id>/cancel", methods=["POST"])
+@roles_required("supervisor")
+def cancel(ticket_id):
+    try:
+        t = tickets.cancel(db_session(), ticket_id, actor=current_user, reason=request.form.get("reason", ""),
+                           request_id=request.form.get("request_id"))
+    except tickets.DuplicateRequest:
+        return _duplicate(ticket_id)
+    return _done(t, _("Cancelled."))
+
+
+@bp.route("/<int:ticket_id>/reopen", methods=["POST"])
+@roles_required("supervisor")
+def reopen(ticket_id):
+    try:
+        t = tickets.reopen(db_session(), ticket_id, actor=current_user, reason=request.form.get("reason", ""),
+                           request_id=request.form.get("request_id"))
+    except tickets.DuplicateRequest:
+        return _duplicate(ticket_id)
+    return _done(t, _("Reopened."))
+
+
+@bp.route("/policies", methods=["GET", "POST"])
+@roles_required("supervisor")
+def policies():
+    """SLA policies as data: everyone with the supervisor role reads them; only an admin changes them (T5)."""
+    s = db_session()
+    if request.method == "POST":
+        if current_user.role != "admin":
+            abort(403)
+        try:
+            rules_ = json.loads(request.form.get("rules", ""))
+        except json.JSONDecodeError as err:
+            raise ValidationFailed(_("The policy is not valid JSON.") + f" ({err.msg}, line {err.lineno})") from None
+        tickets.save_policy(s, request.form.get("key", ""), rules_, current_user,
+                            make_default=bool(request.form.get("is_default")))
+        s.commit()
+        flash(_("Policy saved."), "success")
+        return redirect(url_for("tickets.policies"))
+    rows = tickets.list_policies(s)
+    s.commit()  # the presets seeded on first use
+    return render_template("tickets/policies.html", rows=rows, dumps=lambda v: json.dumps(v, ensure_ascii=False,
+                                                                                         indent=2))
+
+
+@bp.route("/penalties")
+@roles_required("supervisor")
+def penalties():
+    """T9: the penalty estimate for tickets opened in a period."""
+    s = db_session()
+
+    def day(name):
+        raw = request.args.get(name, "")
+        try:
+            return datetime.fromisoformat(raw).replace(tzinfo=timezone.utc) if raw else None
+        except ValueError:
+            raise ValidationFailed(_("Dates are written like 2026-06-01.")) from None
+
+    raw_cases = request.args.get("not_to_spec", "0") or "0"
+    if not raw_cases.isdigit():
+        raise ValidationFailed(_("The number of cases must be a whole number."))
+    est = tickets.penalty_estimate(s, since=day("since"), until=day("until"), not_to_spec_cases=int(raw_cases))
+    return render_template("tickets/penalties.html", est=est, f=request.args)
