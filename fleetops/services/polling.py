@@ -662,3 +662,142 @@ _UNSET = object()
 def _overlaps(a_start, a_end, b_start, b_end) -> bool:
     far = datetime.max.replace(tzinfo=timezone.utc)
     return a_start < (b_end or far) and b_start < (a_end or far)
+
+
+# ---------------------------------------------------------------------------------------------- polling
+
+def _targets(session: Session, cfg: IngestConfig, now: datetime):
+    """(ping targets, SNMP targets, config problems) for every in-service device with an address that is due."""
+    from probes.snmp import SnmpTarget
+
+    cols = (Device.id, Device.code, Device.kind, Device.ip_address, Device.liveness_probe, Device.snmp_version,
+            Device.snmp_port, Device.snmp_community, Device.snmp_v3_user, Device.snmp_v3_auth_protocol,
+            Device.snmp_v3_auth_key, Device.snmp_v3_priv_protocol, Device.snmp_v3_priv_key, MonitorState.last_at)
+    q = (select(*cols).outerjoin(MonitorState, and_(MonitorState.device_id == Device.id,
+                                                    MonitorState.probe == Device.liveness_probe))
+         .where(Device.lifecycle.in_([x.value for x in IN_SERVICE]), Device.ip_address.is_not(None),
+                Device.ip_address != ""))
+    pings, snmps, problems = [], [], []
+    for r in session.execute(q):
+        interval = int(cfg.interval_by_kind.get(r.kind, cfg.poll_interval_s))
+        if interval > cfg.poll_interval_s and r.last_at is not None and \
+                (now - r.last_at).total_seconds() < interval - cfg.poll_interval_s / 2:
+            continue  # a per-kind slower poll that is not due yet
+        if r.liveness_probe == "ping":
+            pings.append((r.code, r.ip_address))
+        if r.snmp_version:
+            try:
+                snmps.append(SnmpTarget(
+                    key=r.code, address=r.ip_address, port=r.snmp_port or 161, version=r.snmp_version,
+                    community=r.snmp_community, user=r.snmp_v3_user, auth_protocol=r.snmp_v3_auth_protocol,
+                    auth_key=r.snmp_v3_auth_key, priv_protocol=r.snmp_v3_priv_protocol,
+                    priv_key=r.snmp_v3_priv_key, kind=r.kind))
+            except ValueError as err:  # bad probe config: say which device, never the secret
+                problems.append(f"{r.code}: {err}")
+    return pings, snmps, problems
+
+
+def poll_once(app_or_factory, config: dict | None = None, now: datetime | None = None) -> IngestSummary:
+    """Probe every due in-service device (liveness by its probe, SNMP where configured) and ingest the results.
+
+    `app_or_factory` is the Flask app or a sessionmaker (then `config` gives the settings)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from probes import ping as ping_probe
+    from probes import snmp as snmp_probe
+
+    from fleetops.db import session_scope
+
+    if hasattr(app_or_factory, "extensions"):
+        factory, conf = app_or_factory.extensions["fleetops.sessionmaker"], app_or_factory.config
+    else:
+        factory, conf = app_or_factory, config or {}
+    cfg = IngestConfig.from_app_config(conf)
+    started = time.monotonic()
+    with session_scope(factory) as s:
+        pings, snmps, problems = _targets(s, cfg, now or utcnow())
+    for p in problems:
+        log.warning("job=poll bad_probe_config %s", p)
+    concurrency = int(conf.get("POLL_CONCURRENCY", 512))
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="poll") as pool:
+        ping_future = pool.submit(ping_probe.ping_many, pings, float(conf.get("PING_TIMEOUT_S", 1.0)), concurrency) \
+            if pings else None
+        snmp_future = pool.submit(snmp_probe.get_many_sync, snmps, None, float(conf.get("SNMP_TIMEOUT_S", 2.0)),
+                                  concurrency) if snmps else None
+        results = (ping_future.result() if ping_future else []) + (snmp_future.result() if snmp_future else [])
+    probed_s = time.monotonic() - started
+    with session_scope(factory) as s:
+        summary = ingest_results(s, results, cfg, now=now)
+    ok = sum(1 for r in results if r.ok)
+    log.info("job=poll devices=%d results=%d ok=%d failed=%d opened=%d closed=%d probe_s=%.1f duration_s=%.1f",
+             len({k for k, _ in pings} | {t.key for t in snmps}), len(results), ok, len(results) - ok,
+             summary.outages_opened, summary.outages_closed, probed_s, time.monotonic() - started)
+    return summary
+
+
+def sample_online_rate(session: Session, cfg: IngestConfig | None = None, now: datetime | None = None
+                       ) -> OnlineRateSample:
+    """U4: mark devices whose results stopped coming as unknown, then record the share of devices online now."""
+    from fleetops.domain.choices import CONTRACT_KINDS
+
+    cfg = cfg or IngestConfig()
+    now = now or utcnow()
+    stale = []
+    q = (select(Device.id, Device.kind, MonitorState.last_at)
+         .join(MonitorState, and_(MonitorState.device_id == Device.id, MonitorState.probe == Device.liveness_probe))
+         .where(Device.status != DeviceStatus.UNKNOWN.value))
+    for r in session.execute(q):
+        if r.last_at is not None and now - r.last_at > cfg.max_cover(r.kind):
+            stale.append({"did": r.id, "since": r.last_at + cfg.max_cover(r.kind)})
+    if stale:
+        table = Device.__table__
+        stmt = update(table).where(table.c.id == bindparam("did")).values(
+            status=DeviceStatus.UNKNOWN.value, status_since=bindparam("since"))
+        session.connection().execute(stmt, stale)
+    in_service = [x.value for x in IN_SERVICE]
+    base = select(func.count(Device.id)).where(Device.lifecycle.in_(in_service), Device.ip_address.is_not(None))
+    contract = base.where(Device.kind.in_([str(k) for k in CONTRACT_KINDS]))
+    up = Device.status == DeviceStatus.UP.value
+    sample = OnlineRateSample(at=now, in_service=session.scalar(base) or 0, online=session.scalar(base.where(up)) or 0,
+                              contract_in_service=session.scalar(contract) or 0,
+                              contract_online=session.scalar(contract.where(up)) or 0)
+    session.add(sample)
+    return sample
+
+
+def prune_results(session: Session, retention_days: int, now: datetime | None = None) -> int:
+    """Drop raw results past the retention window; outages, intervals and events stay forever."""
+    cutoff = (now or utcnow()) - timedelta(days=retention_days)
+    res = session.execute(ProbeResultRow.__table__.delete().where(ProbeResultRow.at < cutoff))
+    return res.rowcount or 0
+
+
+def _poll_job(app) -> None:
+    poll_once(app)
+
+
+def _sample_job(app) -> None:
+    from fleetops.db import session_scope
+
+    with session_scope(app.extensions["fleetops.sessionmaker"]) as s:
+        sample = sample_online_rate(s, IngestConfig.from_app_config(app.config))
+        log.info("job=online_rate in_service=%d online=%d", sample.in_service, sample.online)
+
+
+def _prune_job(app) -> None:
+    from fleetops.db import session_scope
+
+    with session_scope(app.extensions["fleetops.sessionmaker"]) as s:
+        n = prune_results(s, int(app.config.get("RESULT_RETENTION_DAYS", 30)))
+    log.info("job=prune_results deleted=%d", n)
+
+
+def _jobs():
+    from fleetops.scheduler import Job
+
+    return [Job("poll", _poll_job, 60, "POLL_INTERVAL_S"),
+            Job("online_rate", _sample_job, 300, "ONLINE_RATE_SAMPLE_S"),
+            Job("prune_results", _prune_job, 3600)]
+
+
+SCHEDULED_JOBS = _jobs()

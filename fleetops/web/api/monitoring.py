@@ -1,0 +1,110 @@
+"""Monitoring API: POST /probe-results (a remote agent's batch, the same ingest path), GET /uptime, /outages, /status."""
+import re
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import current_app, jsonify, request
+
+from fleetops.domain.errors import ValidationFailed
+from fleetops.services import uptime
+from fleetops.services.polling import IngestConfig, ingest_results
+from fleetops.web import db_session
+from fleetops.web.api import api_roles, bp, openapi
+
+MAX_BATCH = 50_000
+
+
+@bp.route("/probe-results", methods=["POST"])
+@api_roles("admin", "supervisor")
+def post_probe_results():
+    body = request.get_json(silent=True)
+    items = body.get("results") if isinstance(body, dict) else body
+    if not isinstance(items, list):
+        raise ValidationFailed("请求体必须是结果数组 / send a JSON array of results (or {\"results\": [...]})")
+    if len(items) > MAX_BATCH:
+        raise ValidationFailed(f"一次最多 {MAX_BATCH} 条 / at most {MAX_BATCH} results per batch")
+    s = db_session()
+    summary = ingest_results(s, items, IngestConfig.from_app_config(current_app.config))
+    s.commit()
+    return jsonify(summary.as_dict()), 200
+
+
+def _time_arg(name: str, required: bool = True) -> datetime | None:
+    value = request.args.get(name)
+    if not value:
+        if required:
+            raise ValidationFailed(f"缺少参数 {name} / '{name}' is required (ISO 8601)")
+        return None
+    if re.search(r" \d{2}:\d{2}$", value):  # an unencoded '+' in the offset arrives as a space
+        value = value[:-6] + "+" + value[-5:]
+    try:
+        at = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValidationFailed(f"{name} 不是 ISO 8601 时间 / '{name}' is not an ISO 8601 time: {value!r}") from None
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=ZoneInfo(current_app.config["TIMEZONE"]))
+    return at
+
+
+@bp.route("/uptime")
+@api_roles("supervisor", "crew")
+def get_uptime():
+    by = request.args.get("by", "fleet")
+    s = db_session()
+    target = uptime.target_pct(s)
+    rows = uptime.uptime_rows(s, _time_arg("from"), _time_arg("to"), by=by,
+                              local_tz=current_app.config["TIMEZONE"])
+    return jsonify({"by": by, "target_pct": target, "rows": [r.as_dict(target) for r in rows]})
+
+
+@bp.route("/outages")
+@api_roles("supervisor", "crew")
+def get_outages():
+    try:
+        limit = min(1000, max(1, int(request.args.get("limit", 200))))
+        offset = max(0, int(request.args.get("offset", 0)))
+    except ValueError:
+        raise ValidationFailed("limit/offset 必须是整数 / limit and offset must be integers") from None
+    rows, total = uptime.outages_between(
+        db_session(), _time_arg("from", False), _time_arg("to", False), device_code=request.args.get("device"),
+        cause=request.args.get("cause"), open_only=request.args.get("open") in ("1", "true"), limit=limit,
+        offset=offset)
+    return jsonify({"total": total, "outages": [uptime.outage_dict(o) for o in rows]})
+
+
+@bp.route("/status")
+@api_roles("supervisor", "crew")
+def get_status():
+    s = db_session()
+    status = uptime.fleet_status(s)
+    status["open_outages"] = [uptime.outage_dict(o) for o in uptime.open_outages(s, 200)]
+    status["site_incidents"] = [
+        {"id": i.id, "site": i.site.code, "site_name": i.site.name, "started_at": i.started_at.isoformat(),
+         "detected_at": i.detected_at.isoformat(), "device_count": i.device_count}
+        for i in uptime.open_incidents(s)]
+    return jsonify(status)
+
+
+_RESULT = {"type": "object", "required": ["device", "probe", "ok", "at"], "properties": {
+    "device": {"type": "string", "example": "K105-CAM1"}, "probe": {"enum": ["ping", "snmp"]},
+    "ok": {"type": "boolean"}, "at": {"type": "string", "format": "date-time"},
+    "metrics": {"type": "object", "properties": {"rtt_ms": {"type": "number"}, "sys_uptime_s": {"type": "number"}}},
+    "detail": {"type": "string"}}}
+openapi.schema("ProbeResult", _RESULT)
+openapi.path("/probe-results", "post", "Ingest a batch of probe results (idempotent; late and out-of-order ok)",
+             tags=["monitoring"],
+             request_body={"content": {"application/json": {"schema": {
+                 "type": "array", "items": {"$ref": "#/components/schemas/ProbeResult"}}}}},
+             responses={"200": {"description": "Summary: stored, duplicates, unknown_devices, rejected"},
+                        "422": {"description": "Not a list of results"}})
+_PERIOD = [openapi.query_param("from", "Start, ISO 8601", required=True),
+           openapi.query_param("to", "End (exclusive), ISO 8601", required=True)]
+openapi.path("/uptime", "get", "Raw and contractual uptime per device|site|kind|district|fleet", tags=["monitoring"],
+             parameters=_PERIOD + [openapi.query_param("by", "device, site, kind, district or fleet")])
+openapi.path("/outages", "get", "Outages overlapping a period", tags=["monitoring"],
+             parameters=[openapi.query_param("from", "Start"), openapi.query_param("to", "End"),
+                         openapi.query_param("device", "Device code"), openapi.query_param("cause", "Cause"),
+                         openapi.query_param("open", "1 = only open outages"),
+                         openapi.query_param("limit", "Page size", "integer"),
+                         openapi.query_param("offset", "Offset", "integer")])
+openapi.path("/status", "get", "Fleet status now: online rate, open outages, site incidents", tags=["monitoring"])

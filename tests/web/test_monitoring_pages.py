@@ -1,0 +1,165 @@
+"""Monitoring pages and API (U3, U4, A3): status, timeline, outage causes with evidence, uptime table + export, JSON."""
+import io
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import select
+
+from fleetops.models import AuditLog, Device, Site
+from fleetops.models.monitoring import Outage
+from fleetops.services.polling import IngestConfig, ingest_results
+
+UTC = timezone.utc
+MIN = timedelta(minutes=1)
+
+
+def recent(minutes_ago: int) -> datetime:
+    return datetime.now(UTC).replace(microsecond=0) - minutes_ago * MIN
+
+
+@pytest.fixture
+def down_camera(db):
+    site = Site(code="K105", name="K105 北门卡口", district="天山区", latitude=43.8, longitude=87.6)
+    db.add(site)
+    db.flush()
+    cam = Device(code="K105-CAM1", kind="checkpoint_camera", site_id=site.id, lifecycle="online",
+                 ip_address="127.0.0.9", snmp_version="v2c", snmp_community="s3cret-community")
+    ok_cam = Device(code="K105-CAM2", kind="epolice_camera", site_id=site.id, lifecycle="online",
+                    ip_address="127.0.0.10")
+    db.add_all([cam, ok_cam])
+    db.commit()
+    lines = [{"device": "K105-CAM1", "probe": "ping", "ok": i < 2, "at": recent(10 - i).isoformat()}
+             for i in range(6)]
+    lines += [{"device": "K105-CAM2", "probe": "ping", "ok": True, "at": recent(10 - i).isoformat()}
+              for i in range(6)]
+    ingest_results(db, lines, IngestConfig())
+    db.commit()
+    return cam
+
+
+def test_supervisor_lands_on_the_fleet_status(client_as, down_camera):
+    c = client_as("supervisor")
+    resp = c.get("/", follow_redirects=True)
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and "车队状态" in html
+    assert "K105-CAM1" in html and "50.0 %" in html  # one of two devices online
+    assert 'http-equiv="refresh"' in html
+    assert "s3cret-community" not in html
+
+
+def test_crew_sees_the_status_but_not_the_uptime_table(client_as, down_camera):
+    c = client_as("crew")
+    assert c.get("/monitoring/").status_code == 200
+    assert c.get("/monitoring/uptime").status_code == 403
+
+
+def test_device_timeline_shows_its_outage_and_results(client_as, down_camera):
+    html = client_as("crew").get("/monitoring/devices/K105-CAM1").get_data(as_text=True)
+    assert "仍未恢复" in html and "失败" in html and "离线" in html
+    assert client_as("crew").get("/monitoring/devices/NOPE").status_code == 404
+
+
+def test_supervisor_sets_an_excluding_cause_with_evidence_and_it_is_audited(client_as, down_camera, db, app):
+    [o] = db.scalars(select(Outage)).all()
+    c = client_as("supervisor")
+    resp = c.post(f"/monitoring/outages/{o.id}", data={
+        "cause": "power_utility", "reason": "国网停电通知第 118 号",
+        "evidence": (io.BytesIO(b"%PDF-1.4 notice"), "停电通知.pdf")}, content_type="multipart/form-data",
+        follow_redirects=True)
+    assert resp.status_code == 200 and "停机原因已记录" in resp.get_data(as_text=True)
+    db.expire_all()
+    o = db.get(Outage, o.id)
+    assert o.cause == "power_utility" and o.evidence_path.endswith(".pdf")
+    assert c.get(f"/monitoring/outages/{o.id}/evidence").data == b"%PDF-1.4 notice"
+    entry = db.scalars(select(AuditLog).where(AuditLog.action == "outage_cause_set")).one()
+    assert entry.actor_name == "supervisor"
+
+
+def test_excluding_cause_without_reason_is_refused_with_a_message(client_as, down_camera, db):
+    [o] = db.scalars(select(Outage)).all()
+    resp = client_as("supervisor").post(f"/monitoring/outages/{o.id}", data={"cause": "network_provider",
+                                                                            "reason": ""},
+                                        follow_redirects=True)
+    assert "必须填写依据" in resp.get_data(as_text=True)
+    db.expire_all()
+    assert db.get(Outage, o.id).cause == "device_fault"
+
+
+def test_crew_cannot_set_a_cause(client_as, down_camera, db):
+    [o] = db.scalars(select(Outage)).all()
+    resp = client_as("crew").post(f"/monitoring/outages/{o.id}", data={"cause": "power_utility", "reason": "x"})
+    assert resp.status_code == 403
+    db.expire_all()
+    assert db.get(Outage, o.id).cause == "device_fault"
+    assert db.scalars(select(AuditLog).where(AuditLog.action == "outage_cause_set")).all() == []
+
+
+def test_wrong_evidence_type_is_refused(client_as, down_camera, db):
+    [o] = db.scalars(select(Outage)).all()
+    resp = client_as("supervisor").post(f"/monitoring/outages/{o.id}", data={
+        "cause": "power_utility", "reason": "停电", "evidence": (io.BytesIO(b"MZ"), "x.exe")},
+        content_type="multipart/form-data", follow_redirects=True)
+    assert "证明材料须为" in resp.get_data(as_text=True)
+
+
+def test_outage_list_filters_by_cause(client_as, down_camera):
+    c = client_as("crew")
+    assert "K105-CAM1" in c.get("/monitoring/outages").get_data(as_text=True)
+    assert "K105-CAM1" not in c.get("/monitoring/outages?cause=power_utility").get_data(as_text=True)
+
+
+def test_uptime_table_and_its_exports(client_as, down_camera):
+    c = client_as("supervisor")
+    today = datetime.now(UTC).date().isoformat()
+    html = c.get(f"/monitoring/uptime?period=custom&from={today}&to={today}&by=device").get_data(as_text=True)
+    assert "K105-CAM1" in html and "考核在线率" in html
+    csv_resp = c.get(f"/monitoring/uptime?period=month&by=site&format=csv")
+    assert csv_resp.mimetype == "text/csv"
+    text = csv_resp.get_data(as_text=True)
+    assert "K105" in text and "考核在线率" in text
+    x = c.get("/monitoring/uptime?period=month&by=device&format=xlsx")
+    ws = load_workbook(io.BytesIO(x.data)).active
+    keys = [row[0] for row in ws.iter_rows(min_row=2, values_only=True) if row[0]]
+    assert "K105-CAM1" in keys and "s3cret-community" not in str(list(ws.values))
+
+
+def test_bad_dates_in_the_uptime_form_are_a_message_not_a_500(client_as, down_camera):
+    resp = client_as("supervisor").get("/monitoring/uptime?period=custom&from=21/06/2026", follow_redirects=True)
+    assert resp.status_code == 200 and "日期格式" in resp.get_data(as_text=True)
+
+
+# ------------------------------------------------------------------------------------------------- API
+
+def test_api_ingest_is_the_same_path_and_idempotent(app, db, api_headers, down_camera):
+    batch = [{"device": "K105-CAM2", "probe": "ping", "ok": False, "at": recent(3 - i).isoformat()}
+             for i in range(3)] + [{"device": "GHOST-1", "probe": "ping", "ok": True, "at": recent(1).isoformat()}]
+    c = app.test_client()
+    first = c.post("/api/v1/probe-results", json=batch, headers=api_headers("supervisor")).get_json()
+    again = c.post("/api/v1/probe-results", json={"results": batch}, headers=api_headers("supervisor")).get_json()
+    assert first["stored"] == 3 and first["unknown_devices"] == ["GHOST-1"] and first["outages_opened"] == 1
+    assert again["stored"] == 0 and again["duplicates"] == 3 and again["outages_opened"] == 0
+
+
+def test_api_ingest_needs_a_supervisor_or_admin_token(app, api_headers, down_camera):
+    resp = app.test_client().post("/api/v1/probe-results", json=[], headers=api_headers("crew"))
+    assert resp.status_code == 403
+    bad = app.test_client().post("/api/v1/probe-results", json={"x": 1}, headers=api_headers("admin"))
+    assert bad.status_code == 422 and "error" in bad.get_json()
+
+
+def test_api_uptime_outages_and_status(app, api_headers, down_camera):
+    c = app.test_client()
+    h = api_headers("supervisor")
+    start, end = (recent(60)).isoformat(), (recent(-1)).isoformat()
+    up = c.get("/api/v1/uptime", query_string={"from": start, "to": end, "by": "device"}, headers=h).get_json()
+    row = {r["key"]: r for r in up["rows"]}["K105-CAM1"]
+    assert set(row) >= {"key", "up_s", "down_s", "unknown_s", "excluded_s", "raw_pct", "contractual_pct"}
+    assert row["up_s"] == 120 and row["down_s"] > 0 and up["target_pct"] == 95.0
+    outs = c.get("/api/v1/outages", query_string={"open": "1"}, headers=h).get_json()
+    assert outs["total"] == 1 and outs["outages"][0]["device"] == "K105-CAM1"
+    status = c.get("/api/v1/status", headers=h).get_json()
+    assert status["in_service"] == 2 and status["online"] == 1 and status["online_rate_pct"] == 50.0
+    assert "s3cret" not in str(status)
+    missing = c.get("/api/v1/uptime", headers=h)
+    assert missing.status_code == 422 and "from" in missing.get_json()["error"]
