@@ -1,0 +1,64 @@
+"""Ticket and stock commands: `fleetops tickets [--json]`, `fleetops ticket-deadlines`, `fleetops stock [--json]`."""
+import click
+
+from fleetops.cli import echo_json, main, session
+
+
+@main.command("tickets")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per ticket (id, device/site, state, clocks, breaches).")
+@click.option("--state", default="", help="Only tickets in this state (new, dispatched, …, closed).")
+@click.option("--open", "open_only", is_flag=True, help="Only open tickets.")
+@click.option("--overdue", is_flag=True, help="Only tickets past their current deadline.")
+@click.option("--district", default="", help="Only sites in this district.")
+def tickets_cmd(as_json, state, open_only, overdue, district):
+    """List tickets, overdue first."""
+    from fleetops.domain.tickets import TicketState
+    from fleetops.services import tickets
+
+    if state:
+        try:
+            state = TicketState.parse(state).value
+        except ValueError:
+            raise click.BadParameter(f"unknown state {state!r}; one of {', '.join(s.value for s in TicketState)}",
+                                     param_hint="--state") from None
+    with session() as s:
+        rows = [tickets.ticket_row(t) for t in tickets.list_tickets(s, state=state, open_only=open_only,
+                                                                     overdue_only=overdue, district=district)]
+    if as_json:
+        echo_json(rows)
+        return
+    for r in rows:
+        late = ",".join(b["which"] for b in r["breaches"]) or "-"
+        click.echo(f"#{r['id']:<5} {r['state']:<11} {(r['device'] or r['site'] or ''):<14} {r['category']:<11} "
+                   f"arrive_by={r['arrive_by'] or '-'} repair_by={r['repair_by'] or '-'} {r['day_night'] or '-'} "
+                   f"km={r['distance_km'] if r['distance_km'] is not None else '-'} breaches={late}")
+    click.echo(f"{len(rows)} ticket(s)")
+
+
+@main.command("ticket-deadlines")
+def ticket_deadlines_cmd():
+    """Check every running deadline once (the scheduler does this each minute) and auto-verify returned devices."""
+    from fleetops.services import tickets
+
+    with session() as s:
+        counts = tickets.check_deadlines(s)
+        verified = tickets.auto_verify(s)
+    click.echo(f"approaching={counts['approaching']} breached={counts['breached']} "
+               f"verified={verified['verified']} closed={verified['closed']}")
+
+
+@main.command("stock")
+@click.option("--json", "as_json", is_flag=True, help="JSON rows per part type.")
+def stock_cmd(as_json):
+    """Spare-part stock per part type, with the below-minimum ones flagged (S1)."""
+    from fleetops.services import spares
+
+    with session() as s:
+        rows = [{"part_type": r["part_type"].code, "name": r["part_type"].name, "total": r["total"],
+                 "minimum": r["minimum"], "below_minimum": r["below_minimum"]} for r in spares.stock_overview(s)]
+    if as_json:
+        echo_json(rows)
+        return
+    for r in rows:
+        flag = "  ← 低于最低库存 / below minimum" if r["below_minimum"] else ""
+        click.echo(f"{r['part_type']:<12} {r['name']:<16} {r['total']:>4} / min {r['minimum']}{flag}")

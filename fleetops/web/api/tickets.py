@@ -1,0 +1,195 @@
+"""JSON API for tickets: list, one with its history, open, the crew's steps, verify/close/cancel, the penalty estimate."""
+from datetime import datetime
+
+from flask import g, jsonify, request
+
+from fleetops.domain.errors import ValidationFailed
+from fleetops.models import Device, Site
+from fleetops.services import tickets
+from fleetops.web import db_session
+from fleetops.web.api import api_roles, bp, openapi
+from sqlalchemy import select
+
+READERS = ("crew", "supervisor")
+
+openapi.schema("Ticket", {"type": "object", "properties": {
+    "id": {"type": "integer"}, "device": {"type": ["string", "null"]}, "site": {"type": ["string", "null"]},
+    "state": {"type": "string"}, "category": {"type": "string"}, "opened_at": {"type": "string", "format": "date-time"},
+    "notified_at": {"type": ["string", "null"]}, "arrive_by": {"type": ["string", "null"]},
+    "repair_by": {"type": ["string", "null"]}, "day_night": {"type": ["string", "null"]},
+    "distance_km": {"type": ["number", "null"]}, "breaches": {"type": "array", "items": {"type": "object"}}}})
+STEP_BODY = {"content": {"application/json": {"schema": {"type": "object", "properties": {
+    "request_id": {"type": "string", "description": "client-generated; a repeat is applied once"},
+    "lat": {"type": "number"}, "lon": {"type": "number"}, "items": {"type": "array", "items": {"type": "string"}},
+    "resolution": {"type": "string", "enum": ["repaired", "part_swapped", "device_replaced"]},
+    "notes": {"type": "string"}, "reason": {"type": "string"}, "assignee_id": {"type": ["integer", "null"]}}}}}}
+TICKET_REF = {"200": {"description": "The ticket", "content": {"application/json": {
+    "schema": {"$ref": "#/components/schemas/Ticket"}}}}}
+
+
+def _body() -> dict:
+    body = request.get_json(silent=True)
+    if body is None and not request.data:
+        return {}
+    if not isinstance(body, dict):
+        raise ValidationFailed("请求体应为 JSON 对象 / The request body must be a JSON object.")
+    return body
+
+
+def _visible(t):
+    if not tickets.may_act(g.api_user, t):
+        from flask import abort
+
+        abort(403)
+    return t
+
+
+@bp.route("/tickets")
+@api_roles(*READERS)
+def tickets_list():
+    s = db_session()
+    a = request.args
+    if g.api_user.role == "crew":
+        rows = tickets.my_tickets(s, g.api_user)
+    else:
+        rows = tickets.list_tickets(s, state=a.get("state", ""), district=a.get("district", ""),
+                                    device_code=a.get("device", ""), overdue_only=a.get("overdue") == "1",
+                                    open_only=a.get("open") == "1")
+    return jsonify({"items": [tickets.ticket_row(t) for t in rows]})
+
+
+openapi.path("/tickets", "get", "Tickets: a crew member's own list, or all with filters (overdue first)",
+             tags=["tickets"], parameters=[openapi.query_param(n, d) for n, d in (
+                 ("state", "ticket state"), ("district", "site district"), ("device", "device code contains"),
+                 ("overdue", "1: overdue only"), ("open", "1: open only"))])
+
+
+@bp.route("/tickets/<int:ticket_id>")
+@api_roles(*READERS)
+def ticket_one(ticket_id):
+    t = _visible(tickets.get_ticket(db_session(), ticket_id))
+    row = tickets.ticket_row(t)
+    row["history"] = [{"at": e.at.isoformat(), "actor": e.actor_name, "action": e.action, "from_state": e.from_state,
+                       "to_state": e.to_state, "note": e.note, "data": e.data} for e in t.events]
+    return jsonify(row)
+
+
+openapi.path("/tickets/{id}", "get", "One ticket with its history", tags=["tickets"], responses=TICKET_REF)
+
+
+@bp.route("/tickets", methods=["POST"])
+@api_roles("supervisor")
+def ticket_open():
+    s = db_session()
+    b = _body()
+    device = s.scalar(select(Device).where(Device.code == b.get("device"))) if b.get("device") else None
+    site = s.scalar(select(Site).where(Site.code == b.get("site"))) if b.get("site") and not device else None
+    if device is None and site is None:
+        raise ValidationFailed("需要已登记的 device 或 site 编号 / Give a known device or site code.")
+    detected = b.get("detected_at")
+    try:
+        detected = datetime.fromisoformat(detected) if detected else None
+    except (TypeError, ValueError):
+        raise ValidationFailed("detected_at 应为 ISO 8601 时间 / detected_at must be an ISO 8601 time.") from None
+    try:
+        t = tickets.open_ticket(s, device_id=device.id if device else None, site_id=site.id if site else None,
+                                category=b.get("category", ""), source=b.get("source", "api"), opened_by=g.api_user,
+                                summary=str(b.get("summary", "")), tier=b.get("tier", "ordinary"),
+                                policy_key=b.get("policy"), detected_at=detected, request_id=b.get("request_id"))
+    except tickets.DuplicateRequest:
+        s.rollback()
+        return jsonify({"duplicate": True, "error": "already applied"}), 200
+    s.commit()
+    return jsonify(tickets.ticket_row(t)), 201
+
+
+openapi.path("/tickets", "post", "Open a ticket for a device or a whole site", tags=["tickets"],
+             request_body={"content": {"application/json": {"schema": {"type": "object", "required": ["category"],
+                 "properties": {"device": {"type": "string"}, "site": {"type": "string"},
+                                "category": {"type": "string"}, "summary": {"type": "string"},
+                                "tier": {"type": "string"}, "policy": {"type": "string"},
+                                "detected_at": {"type": "string", "format": "date-time"},
+                                "request_id": {"type": "string"}}}}}},
+             responses={"201": {"description": "Opened"}, "422": {"description": "Bad input"}})
+
+
+def _step(ticket_id, action, body):
+    s = db_session()
+    t = _visible(tickets.get_ticket(s, ticket_id))
+    rid = body.get("request_id")
+    user = g.api_user
+    if action in ("dispatch", "verify", "close", "cancel", "reopen") and user.role == "crew":
+        from flask import abort
+
+        abort(403)
+
+    def num(name):
+        v = body.get(name)
+        if v is None:
+            return None
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise ValidationFailed(f"{name} 应为数字 / {name} must be a number.")
+        return float(v)
+
+    calls = {
+        "depart": lambda: tickets.depart(s, t.id, actor=user, request_id=rid),
+        "arrive": lambda: tickets.record_arrival(s, t.id, actor=user, lat=num("lat"), lon=num("lon"), request_id=rid),
+        "checklist": lambda: tickets.tick_checklist(s, t.id, body.get("items") or [], actor=user, request_id=rid),
+        "start_repair": lambda: tickets.start_repair(s, t.id, actor=user, request_id=rid),
+        "resolve": lambda: tickets.resolve(s, t.id, str(body.get("resolution", "")), actor=user,
+                                           notes=str(body.get("notes", "")), request_id=rid),
+        "note": lambda: tickets.add_note(s, t.id, str(body.get("notes", "")), actor=user, request_id=rid),
+        "dispatch": lambda: tickets.dispatch(s, t.id, assignee_id=body.get("assignee_id"), actor=user, request_id=rid),
+        "verify": lambda: tickets.verify(s, t.id, actor=user, request_id=rid),
+        "close": lambda: tickets.close(s, t.id, actor=user, request_id=rid),
+        "cancel": lambda: tickets.cancel(s, t.id, actor=user, reason=str(body.get("reason", "")), request_id=rid),
+        "reopen": lambda: tickets.reopen(s, t.id, actor=user, reason=str(body.get("reason", "")), request_id=rid),
+    }
+    try:
+        calls[action]()
+    except tickets.DuplicateRequest:
+        s.rollback()
+        out = tickets.ticket_row(tickets.get_ticket(s, ticket_id))
+        out["duplicate"] = True
+        return jsonify(out), 200
+    s.commit()
+    return jsonify(tickets.ticket_row(t)), 200
+
+
+STEPS = ("depart", "arrive", "checklist", "start_repair", "resolve", "note", "dispatch", "verify", "close", "cancel",
+         "reopen")
+
+
+@bp.route("/tickets/<int:ticket_id>/<any(" + ", ".join(STEPS) + "):action>", methods=["POST"])
+@api_roles(*READERS)
+def ticket_step(ticket_id, action):
+    return _step(ticket_id, action, _body())
+
+
+for _action in STEPS:
+    openapi.path(f"/tickets/{{id}}/{_action}", "post", f"Ticket step: {_action} (request_id makes it idempotent)",
+                 tags=["tickets"], request_body=STEP_BODY, responses=TICKET_REF)
+
+
+@bp.route("/tickets/penalty-estimate")
+@api_roles("supervisor")
+def penalty():
+    a = request.args
+    try:
+        since = datetime.fromisoformat(a["since"]) if a.get("since") else None
+        until = datetime.fromisoformat(a["until"]) if a.get("until") else None
+        cases = int(a.get("not_to_spec", "0") or 0)
+    except ValueError:
+        raise ValidationFailed("since/until 应为 ISO 日期，not_to_spec 为整数 / since and until are ISO dates, "
+                               "not_to_spec a whole number.") from None
+    from datetime import timezone
+
+    since = since.replace(tzinfo=since.tzinfo or timezone.utc) if since else None
+    until = until.replace(tzinfo=until.tzinfo or timezone.utc) if until else None
+    return jsonify(tickets.penalty_estimate(db_session(), since=since, until=until, not_to_spec_cases=cases))
+
+
+openapi.path("/tickets/penalty-estimate", "get", "T9: penalty estimate for tickets opened in a period",
+             tags=["tickets"], parameters=[openapi.query_param("since", "ISO date"),
+                                           openapi.query_param("until", "ISO date"),
+                                           openapi.query_param("not_to_spec", "cases not to spec", "integer")])
