@@ -582,3 +582,17 @@ def degrade(bgr: np.ndarray, fault: str) -> np.ndarray:
 
 
 FAULTS = ("blur", "dark", "glare", "colour_cast", "shifted", "frozen")
+
+
+def crop_jpeg(data: bytes, bbox: list[int] | None, pad: float = 0.25, height: int = 160) -> bytes:
+    """A JPEG of the region round `bbox` (the plate for the audit queue), scaled to `height` px; whole image if none."""
+    img = decode_image(data)
+    if bbox:
+        x1, y1, x2, y2 = bbox
+        px, py = int((x2 - x1) * pad), int((y2 - y1) * pad * 2)
+        img = img[max(0, y1 - py):y2 + py, max(0, x1 - px):x2 + px]
+    if img.size == 0:
+        raise ImageError("裁剪区域为空 / empty crop")
+    scale = height / img.shape[0]
+    img = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+    return encode_jpeg(img, 90)

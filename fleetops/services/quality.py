@@ -586,6 +586,20 @@ def import_pass_folder(session: Session, folder: str | Path, *, store_dir: str |
 
 # ---------------------------------------------------------------- lists for pages and the API
 
+def plate_crop(store_dir: str | Path, sample: AuditSample) -> bytes | None:
+    """The plate region of an audited record's image, for the human audit queue."""
+    path = image_file(store_dir, sample.pass_record.image_path)
+    if path is None:
+        return None
+    try:
+        return imaging.crop_jpeg(path.read_bytes(), sample.plate_bbox)
+    except (imaging.ImageError, OSError):
+        return None
+
+
+def current_month(tz_name: str = "Asia/Shanghai") -> str:
+    return utcnow().astimezone(ZoneInfo(tz_name)).strftime("%Y-%m")
+
 def findings(session: Session, state: str = "open", device_id: int | None = None, limit: int = 200) -> list[QualityFinding]:
     q = select(QualityFinding).order_by(QualityFinding.last_seen_at.desc()).limit(limit)
     if state:
