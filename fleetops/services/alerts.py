@@ -532,6 +532,52 @@ def resolve_by_hand(session: Session, alert_id: int, user: User, now: datetime |
     return alert
 
 
+def save_preference(session: Session, user: User, *, email_enabled: bool, min_severity: str) -> NotificationPreference:
+    """A person's own choice: alert e-mail on or off, and from which severity."""
+    if min_severity not in SEVERITIES:
+        raise ValidationFailed(f"未知级别 {min_severity!r} / Unknown severity {min_severity!r}.")
+    pref = session.scalar(select(NotificationPreference).where(NotificationPreference.user_id == user.id))
+    if pref is None:
+        pref = NotificationPreference(user_id=user.id)
+        session.add(pref)
+    pref.email_enabled, pref.min_severity = bool(email_enabled), min_severity
+    audit.record(session, user, "notification_preference_saved", "user", user.id,
+                 after={"email_enabled": pref.email_enabled, "min_severity": min_severity})
+    return pref
+
+
+def preference_of(session: Session, user: User) -> NotificationPreference:
+    pref = session.scalar(select(NotificationPreference).where(NotificationPreference.user_id == user.id))
+    return pref or NotificationPreference(user_id=user.id, email_enabled=True, min_severity="warning")
+
+
+def delivery_log(session: Session, limit: int = 200, state: str = "") -> list[AlertDelivery]:
+    q = select(AlertDelivery).order_by(AlertDelivery.id.desc()).limit(limit)
+    if state:
+        q = q.where(AlertDelivery.state == state)
+    return list(session.scalars(q))
+
+
+def attempts_of(session: Session, delivery_ids: list[int]) -> dict[int, list[AlertDeliveryAttempt]]:
+    out: dict[int, list[AlertDeliveryAttempt]] = {}
+    for a in session.scalars(select(AlertDeliveryAttempt).where(AlertDeliveryAttempt.delivery_id.in_(
+            delivery_ids or [0])).order_by(AlertDeliveryAttempt.id)):
+        out.setdefault(a.delivery_id, []).append(a)
+    return out
+
+
+def alert_dict(alert: Alert) -> dict:
+    return {"id": alert.id, "key": alert.key, "kind": alert.kind, "severity": alert.severity, "state": alert.state,
+            "title": alert.title, "body": alert.body, "district": alert.district,
+            "site": alert.site.code if alert.site is not None else None,
+            "device": alert.device.code if alert.device is not None else None,
+            "quiet_reason": alert.quiet_reason, "cause": alert.cause, "occurrences": alert.occurrences,
+            "escalated": alert.escalated, "ticket_id": alert.ticket_id,
+            "opened_at": alert.opened_at.isoformat(),
+            "acknowledged_at": alert.acknowledged_at.isoformat() if alert.acknowledged_at else None,
+            "resolved_at": alert.resolved_at.isoformat() if alert.resolved_at else None}
+
+
 def can_see(user: User, alert: Alert) -> bool:
     if user.role != "crew" or not user.district:
         return True

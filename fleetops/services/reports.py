@@ -95,7 +95,7 @@ def _finding_label(kind: str) -> str:
 
 
 def month_bounds(month: str) -> tuple[datetime, datetime]:
-    if not re.fullmatch(r"\d{4}-\d{2}", month or ""):
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month or ""):
         raise ValidationFailed(f"月份格式应为 YYYY-MM / The month must look like 2026-10, not {month!r}.")
     return uptime.period_bounds("month", month, TZ)
 

@@ -1,0 +1,201 @@
+"""Alert pages: open alerts with an acknowledge button, one alert's deliveries, the delivery log, channel settings
+(admin; secrets write-only), routing rules, and each person's e-mail preferences."""
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from fleetops.domain.choices import DeviceKind
+from fleetops.models.alerts import Alert, AlertChannel, AlertDelivery, AlertRoute
+from fleetops.services import alerts
+from fleetops.web import db_session, nav, roles_required
+
+bp = Blueprint("alerts", __name__, url_prefix="/alerts")
+
+nav.register("alerts.index", "Alerts", roles=("crew", "supervisor"), order=35)
+nav.register("alerts.channels", "Alert channels", roles=(), order=85)
+
+SEVERITY_LABELS = {"info": ("提示", "Info"), "warning": ("警告", "Warning"), "critical": ("严重", "Critical")}
+STATE_LABELS = {"open": ("未确认", "Open"), "acknowledged": ("已确认", "Acknowledged"),
+                "resolved": ("已恢复", "Resolved")}
+DELIVERY_LABELS = {"pending": ("待发送", "Pending"), "delivered": ("已送达", "Delivered"),
+                   "failed": ("发送失败", "Failed"), "cancelled": ("已撤回", "Withdrawn")}
+PURPOSE_LABELS = {"opened": ("告警", "Alert"), "repeated": ("重复提醒", "Repeat"), "escalated": ("升级", "Escalation"),
+                  "resolved": ("恢复", "Recovery")}
+FIELD_LABELS = {
+    "host": ("服务器", "Host"), "port": ("端口", "Port"), "starttls": ("STARTTLS 加密", "STARTTLS"),
+    "username": ("用户名", "User name"), "from_addr": ("发件人", "From"), "to_addrs": ("收件人（逗号分隔）", "To (comma-separated)"),
+    "ca_file": ("CA 证书文件", "CA file"), "timeout_s": ("超时（秒）", "Timeout (s)"), "url": ("URL", "URL"),
+    "base_url": ("接口地址", "Endpoint"), "topic": ("主题", "Topic"), "qos": ("QoS", "QoS"),
+    "password": ("密码", "Password"), "token": ("Bearer 令牌", "Bearer token"),
+    "access_token": ("access_token", "access_token"), "secret": ("加签密钥", "Signing secret"), "key": ("key", "key"),
+}
+
+
+def _loc() -> str:
+    from fleetops.web import current_locale
+
+    return current_locale()
+
+
+def _pick(table: dict, value: str) -> str:
+    zh, en = table.get(value, (value, value))
+    return en if _loc() == "en" else zh
+
+
+@bp.app_context_processor
+def _helpers():
+    return {"alert_severity_label": lambda v: _pick(SEVERITY_LABELS, v),
+            "alert_state_label": lambda v: _pick(STATE_LABELS, v),
+            "delivery_state_label": lambda v: _pick(DELIVERY_LABELS, v),
+            "delivery_purpose_label": lambda v: _pick(PURPOSE_LABELS, v),
+            "channel_field_label": lambda v: _pick(FIELD_LABELS, v),
+            "channel_kind_label": lambda v: alerts.CHANNEL_KIND_LABELS.get(v, v)}
+
+
+@bp.route("/")
+@login_required
+def index():
+    show = request.args.get("show", "open")
+    states = ("resolved",) if show == "resolved" else ("open", "acknowledged")
+    rows = alerts.visible_alerts(db_session(), current_user, states=states)
+    return render_template("alerts/index.html", alerts=rows, show=show)
+
+
+def _visible_or_404(alert_id: int) -> Alert:
+    alert = db_session().get(Alert, alert_id)
+    if alert is None or not alerts.can_see(current_user, alert):
+        abort(404)
+    return alert
+
+
+@bp.route("/<int:alert_id>")
+@login_required
+def detail(alert_id):
+    alert = _visible_or_404(alert_id)
+    s = db_session()
+    deliveries = list(s.scalars(select(AlertDelivery).where(AlertDelivery.alert_id == alert.id)
+                                .order_by(AlertDelivery.id)))
+    grouped = list(s.scalars(select(Alert).where(Alert.group_id == alert.id).order_by(Alert.id)))
+    return render_template("alerts/detail.html", alert=alert, deliveries=deliveries, grouped=grouped,
+                           attempts=alerts.attempts_of(s, [d.id for d in deliveries]))
+
+
+@bp.route("/<int:alert_id>/ack", methods=["POST"])
+@login_required
+def acknowledge(alert_id):
+    s = db_session()
+    alerts.acknowledge(s, alert_id, current_user)
+    s.commit()
+    flash(_("Alert acknowledged: repeats and escalations stop."), "success")
+    return redirect(request.form.get("next") or url_for("alerts.index"))
+
+
+@bp.route("/<int:alert_id>/resolve", methods=["POST"])
+@roles_required("supervisor")
+def resolve(alert_id):
+    s = db_session()
+    alerts.resolve_by_hand(s, alert_id, current_user)
+    s.commit()
+    flash(_("Alert closed."), "success")
+    return redirect(url_for("alerts.index"))
+
+
+@bp.route("/deliveries")
+@roles_required("supervisor")
+def deliveries():
+    s = db_session()
+    state = request.args.get("state", "")
+    rows = alerts.delivery_log(s, state=state if state in DELIVERY_LABELS else "")
+    return render_template("alerts/deliveries.html", deliveries=rows, state=state,
+                           attempts=alerts.attempts_of(s, [d.id for d in rows]))
+
+
+@bp.route("/channels")
+@roles_required()
+def channels():
+    s = db_session()
+    chans = list(s.scalars(select(AlertChannel).order_by(AlertChannel.name)))
+    routes = list(s.scalars(select(AlertRoute).order_by(AlertRoute.channel_id, AlertRoute.id)))
+    return render_template("alerts/channels.html", channels=[alerts.channel_view(c) for c in chans],
+                           routes=routes, kinds=alerts.CHANNEL_KINDS, severities=alerts.SEVERITIES,
+                           device_kinds=DeviceKind.choices(_loc()))
+
+
+@bp.route("/channels/new", methods=["GET", "POST"])
+@bp.route("/channels/<int:channel_id>/edit", methods=["GET", "POST"])
+@roles_required()
+def channel_form(channel_id=None):
+    s = db_session()
+    channel = s.get(AlertChannel, channel_id) if channel_id else None
+    if channel_id and channel is None:
+        abort(404)
+    kind = request.values.get("kind") or (channel.kind if channel else "webhook")
+    if kind not in alerts.CHANNEL_KINDS:
+        abort(404)
+    if request.method == "POST":
+        settings = {k: request.form.get(k, "") for k in alerts.PLAIN_FIELDS[kind]}
+        if "starttls" in alerts.PLAIN_FIELDS[kind]:
+            settings["starttls"] = bool(request.form.get("starttls"))
+        secrets = {k: request.form.get(k, "") for k in alerts.SECRET_FIELDS[kind]}
+        saved = alerts.save_channel(s, current_user, name=request.form.get("name", ""), kind=kind,
+                                    settings=settings, secrets=secrets, enabled=bool(request.form.get("enabled")),
+                                    channel_id=channel_id)
+        s.commit()
+        flash(_("Channel saved."), "success")
+        return redirect(url_for("alerts.channels", _anchor=f"channel-{saved.id}"))
+    view = alerts.channel_view(channel) if channel else {
+        "name": "", "kind": kind, "enabled": True, "settings": dict(alerts.CHANNEL_DEFAULTS[kind]),
+        "secrets_set": {k: False for k in alerts.SECRET_FIELDS[kind]}}
+    return render_template("alerts/channel_form.html", channel=view, channel_id=channel_id, kind=kind,
+                           kinds=alerts.CHANNEL_KINDS, plain=alerts.PLAIN_FIELDS[kind],
+                           secret=alerts.SECRET_FIELDS[kind])
+
+
+@bp.route("/channels/<int:channel_id>/test", methods=["POST"])
+@roles_required()
+def channel_test(channel_id):
+    answer = alerts.send_test_message(db_session(), channel_id, current_user)
+    flash(_("Test message sent: %(answer)s", answer=answer), "success")
+    return redirect(url_for("alerts.channels"))
+
+
+@bp.route("/routes", methods=["POST"])
+@roles_required()
+def add_route():
+    s = db_session()
+    try:
+        channel_id = int(request.form.get("channel_id", ""))
+    except ValueError:
+        flash(_("Choose a channel."), "error")
+        return redirect(url_for("alerts.channels"))
+    alerts.save_route(s, current_user, channel_id=channel_id, district=request.form.get("district", ""),
+                      device_kind=request.form.get("device_kind", ""),
+                      min_severity=request.form.get("min_severity", "info"), role=request.form.get("role", ""))
+    s.commit()
+    flash(_("Routing rule added."), "success")
+    return redirect(url_for("alerts.channels"))
+
+
+@bp.route("/routes/<int:route_id>/delete", methods=["POST"])
+@roles_required()
+def delete_route(route_id):
+    s = db_session()
+    alerts.delete_route(s, current_user, route_id)
+    s.commit()
+    flash(_("Routing rule deleted."), "success")
+    return redirect(url_for("alerts.channels"))
+
+
+@bp.route("/preferences", methods=["GET", "POST"])
+@login_required
+def preferences():
+    s = db_session()
+    if request.method == "POST":
+        alerts.save_preference(s, current_user, email_enabled=bool(request.form.get("email_enabled")),
+                               min_severity=request.form.get("min_severity", "warning"))
+        s.commit()
+        flash(_("Preferences saved."), "success")
+        return redirect(url_for("alerts.preferences"))
+    return render_template("alerts/preferences.html", pref=alerts.preference_of(s, current_user),
+                           severities=alerts.SEVERITIES)

@@ -1,0 +1,93 @@
+"""Supervisors' dashboard (inline SVG charts, no CDN), monthly/weekly report downloads (XLSX, PDF) and /metrics."""
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, Response, abort, current_app, render_template, request
+from flask_babel import gettext as _
+
+from fleetops.services import reports
+from fleetops.web import db_session, nav, roles_required
+
+bp = Blueprint("reports", __name__)  # no prefix: /metrics sits at the root, where Prometheus expects it
+
+nav.register("reports.dashboard", "Dashboard", roles=("supervisor",), order=5, home_for=("supervisor",))
+nav.register("reports.downloads", "Reports", roles=("supervisor",), order=60)
+
+MIME = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "pdf": "application/pdf"}
+
+
+def _svg_line(series, target, width=640, height=160) -> dict:
+    """Points for an inline SVG polyline of (time, pct); the y axis spans the data and the target."""
+    if not series:
+        return {"points": "", "width": width, "height": height, "target_y": None, "lo": None, "hi": None}
+    values = [v for _t, v in series]
+    lo = max(0.0, min(values + [target]) - 2)
+    hi = min(100.0, max(values + [target]) + 1)
+    span = (hi - lo) or 1
+    t0, t1 = series[0][0], series[-1][0]
+    total = (t1 - t0).total_seconds() or 1
+
+    def y(v):
+        return round(height - 20 - (v - lo) / span * (height - 30), 1)
+
+    pts = " ".join(f"{round(40 + (t - t0).total_seconds() / total * (width - 50), 1)},{y(v)}" for t, v in series)
+    return {"points": pts, "width": width, "height": height, "target_y": y(target), "lo": round(lo, 1),
+            "hi": round(hi, 1), "y_lo": y(lo), "y_hi": y(hi)}
+
+
+@bp.route("/reports/")
+@roles_required("supervisor")
+def dashboard():
+    data = reports.dashboard(db_session())
+    buckets = data["tickets_by_deadline"]
+    biggest = max(buckets.values()) or 1
+    return render_template("reports/dashboard.html", d=data, line=_svg_line(data["series"], data["target_pct"]),
+                           buckets=buckets, biggest=biggest)
+
+
+def _last_month() -> str:
+    today = datetime.now(ZoneInfo(reports.TZ)).date().replace(day=1)
+    return (today - timedelta(days=1)).strftime("%Y-%m")
+
+
+def _last_week() -> str:
+    y, w, _d = (datetime.now(ZoneInfo(reports.TZ)).date() - timedelta(days=7)).isocalendar()
+    return f"{y}-W{w:02d}"
+
+
+@bp.route("/reports/downloads")
+@roles_required("supervisor")
+def downloads():
+    return render_template("reports/downloads.html", month=_last_month(), week=_last_week())
+
+
+def _send(report, fmt: str, name: str) -> Response:
+    if fmt not in MIME:
+        abort(404)
+    body = reports.export(report, fmt)
+    return Response(body, mimetype=MIME[fmt], headers={
+        "Content-Disposition": f"attachment; filename={name}.{fmt}", "Cache-Control": "no-store"})
+
+
+@bp.route("/reports/monthly.<fmt>")
+@roles_required("supervisor")
+def monthly(fmt):
+    month = request.args.get("month") or _last_month()
+    return _send(reports.monthly_report(db_session(), month), fmt, f"fleetops-monthly-{month}")
+
+
+@bp.route("/reports/weekly.<fmt>")
+@roles_required("supervisor")
+def weekly(fmt):
+    week = request.args.get("week") or _last_week()
+    return _send(reports.weekly_quality_report(db_session(), week), fmt, f"fleetops-quality-{week}")
+
+
+@bp.route("/metrics")
+def metrics():
+    """Prometheus text format. Open, unless METRICS_TOKEN is configured (then a bearer token is required)."""
+    token = current_app.config.get("METRICS_TOKEN")
+    if token and request.headers.get("Authorization", "") != f"Bearer {token}":
+        return Response(_("Missing or invalid metrics token.") + "\n", status=401, mimetype="text/plain")
+    return Response(reports.metrics_text(db_session()), mimetype="text/plain; version=0.0.4; charset=utf-8")
+

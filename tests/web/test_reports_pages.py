@@ -1,0 +1,99 @@
+"""A2/U4 in the UI, the API and the CLI: the dashboard with its charts, report downloads (XLSX opens, PDF is a PDF),
+bad periods refused in words, /metrics in Prometheus text format."""
+import io
+
+from click.testing import CliRunner
+from openpyxl import load_workbook
+
+import fleetops.cli as cli
+from tests.services.test_alerts_delivery import make_site
+from tests.services.test_reports_monthly import END, october  # noqa: F401 - the month of data as a fixture
+
+
+def test_supervisor_dashboard_shows_figures_and_inline_svg_charts(db, users, client_as, october):  # noqa: F811
+    october["cam1"].status = "down"
+    db.commit()
+    html = client_as("supervisor").get("/reports/").get_data(as_text=True)
+    assert "总览" in html and "<svg" in html and "未完成工单（按时限）" in html
+    assert 'id="stat-down">1<' in html and "K105-CAM1" in html
+    assert "cdn" not in html.lower() and "https://" not in html
+
+
+def test_the_crew_cannot_open_the_dashboard(client_as):
+    assert client_as("crew").get("/reports/").status_code == 403
+
+
+def test_monthly_report_downloads_as_xlsx_and_pdf(db, users, client_as, october):  # noqa: F811
+    c = client_as("supervisor")
+    x = c.get("/reports/monthly.xlsx?month=2026-10")
+    assert x.status_code == 200 and "attachment" in x.headers["Content-Disposition"]
+    wb = load_workbook(io.BytesIO(x.data))
+    summary = {r[0]: r[1] for r in wb["概要"].iter_rows(min_row=2, values_only=True)}
+    assert summary["工单数"] == 2
+    p = c.get("/reports/monthly.pdf?month=2026-10")
+    assert p.status_code == 200 and p.data.startswith(b"%PDF") and p.mimetype == "application/pdf"
+    w = c.get("/reports/weekly.xlsx?week=2026-W40")
+    assert w.status_code == 200 and "问题类型" in load_workbook(io.BytesIO(w.data)).sheetnames
+
+
+def test_a_bad_month_in_the_url_is_a_message_not_a_500(users, client_as):
+    resp = client_as("supervisor").get("/reports/monthly.xlsx?month=2026-13", follow_redirects=True)
+    assert resp.status_code == 200 and "YYYY-MM" in resp.get_data(as_text=True)
+    assert client_as("supervisor").get("/reports/monthly.doc?month=2026-10").status_code == 404
+
+
+def test_metrics_are_in_prometheus_text_format(db, users, app):
+    _s, (a, b) = make_site(db, n=2)
+    a.status, b.status = "up", "down"
+    db.commit()
+    resp = app.test_client().get("/metrics")
+    assert resp.status_code == 200 and resp.mimetype == "text/plain"
+    text = resp.get_data(as_text=True)
+    assert "# TYPE fleetops_devices_down gauge" in text and "fleetops_devices_down 1" in text
+    assert 'fleetops_online_ratio{scope="contract"} 0.5' in text
+    assert "fleetops_tickets_open 0" in text and 'fleetops_deadline_breaches_total{which="arrive"} 0' in text
+    for line in text.splitlines():  # every sample line is "name{labels} number"
+        if line and not line.startswith("#"):
+            name_part, value = line.rsplit(" ", 1)
+            float(value)
+            assert name_part.split("{")[0].startswith("fleetops_")
+
+
+def test_metrics_can_require_a_token(make_app, users):
+    app = make_app(METRICS_TOKEN="scrape-me")
+    c = app.test_client()
+    assert c.get("/metrics").status_code == 401
+    assert c.get("/metrics", headers={"Authorization": "Bearer scrape-me"}).status_code == 200
+
+
+def test_api_monthly_report_and_dashboard(db, users, api_headers, app, october):  # noqa: F811
+    c = app.test_client()
+    body = c.get("/api/v1/reports/monthly?month=2026-10", headers=api_headers("supervisor")).get_json()
+    summary = {r[0]: r[1] for r in next(s for s in body["sections"] if s["key"] == "summary")["rows"]}
+    assert summary["到场及时率(%)"] == 50.0
+    assert c.get("/api/v1/reports/monthly?month=oct", headers=api_headers("supervisor")).status_code == 422
+    dash = c.get("/api/v1/reports/dashboard", headers=api_headers("supervisor")).get_json()
+    assert dash["stock_below_minimum"] == [{"part": "FL-01", "on_hand": 2, "minimum": 3}]
+
+
+def test_cli_writes_the_monthly_report_by_extension(db, users, app, october, tmp_path, monkeypatch):  # noqa: F811
+    monkeypatch.setattr(cli, "_app", app)
+    r = CliRunner()
+    out = r.invoke(cli.main, ["report", "monthly", "--month", "2026-10", "--out", str(tmp_path / "m.xlsx")])
+    assert out.exit_code == 0, out.output
+    assert "概要" in load_workbook(tmp_path / "m.xlsx").sheetnames
+    out = r.invoke(cli.main, ["report", "monthly", "--month", "2026-10", "--out", str(tmp_path / "m.pdf")])
+    assert out.exit_code == 0 and (tmp_path / "m.pdf").read_bytes().startswith(b"%PDF")
+    out = r.invoke(cli.main, ["report", "weekly", "--week", "2026-W40", "--out", str(tmp_path / "w.pdf")])
+    assert out.exit_code == 0, out.output
+
+
+def test_cli_refuses_bad_input_with_a_sentence(db, users, app, tmp_path, monkeypatch):
+    monkeypatch.setattr(cli, "_app", app)
+    r = CliRunner()
+    out = r.invoke(cli.main, ["report", "monthly", "--month", "2026-10", "--out", str(tmp_path / "m.doc")])
+    assert out.exit_code == 1 and ".xlsx" in out.output and "Traceback" not in out.output
+    out = r.invoke(cli.main, ["report", "monthly", "--month", "10/2026", "--out", str(tmp_path / "m.pdf")])
+    assert out.exit_code == 1 and "YYYY-MM" in out.output and not (tmp_path / "m.pdf").exists()
+    out = r.invoke(cli.main, ["report", "monthly", "--month", "2026-10", "--out", str(tmp_path / "no" / "m.pdf")])
+    assert out.exit_code == 1 and "目录不存在" in out.output
