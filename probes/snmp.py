@@ -403,22 +403,29 @@ class SnmpPoller:
         self._ids = itertools.count(random.randrange(1, 1 << 30))
         self._engine = None
         self._loop = None
+        self._opening: asyncio.Task | None = None
 
     async def _open_v2c(self):
         if self._transport is None:
-            self._loop = asyncio.get_running_loop()
-            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            _rcvbuf(sock, self.rcvbuf)  # thousands of replies in flight must not overflow the buffer
-            sock.bind(("", 0))
-            sock.setblocking(False)
-            self._transport, _ = await self._loop.create_datagram_endpoint(
-                lambda: _V2cProtocol(self), sock=sock)
+            if self._opening is None:  # the first request opens the socket; concurrent ones wait for it
+                self._opening = asyncio.get_running_loop().create_task(self._make_socket())
+            await asyncio.shield(self._opening)
         return self._transport
+
+    async def _make_socket(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        _rcvbuf(sock, self.rcvbuf)  # thousands of replies in flight must not overflow the buffer
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)  # nor a burst of requests
+        sock.bind(("", 0))
+        sock.setblocking(False)
+        self._transport, _ = await self._loop.create_datagram_endpoint(lambda: _V2cProtocol(self), sock=sock)
 
     def close(self) -> None:
         if self._transport is not None:
             self._transport.close()
             self._transport = None
+        self._opening = None
         if self._engine is not None:
             self._engine.close_dispatcher()
             self._engine = None
