@@ -13,6 +13,14 @@ bp = Blueprint("spares", __name__, url_prefix="/spares")
 nav.register("spares.index", "Spare parts", roles=("crew", "supervisor"), order=40)
 
 
+@bp.before_request
+def _fetch_follow():
+    """See fleetops.web.tickets._fetch_follow: keep the flash for the page the tablet loads after a fetch."""
+    if request.method == "GET" and request.headers.get("X-Requested-With") == "fetch":
+        return "", 204
+    return None
+
+
 @bp.route("/")
 @login_required
 def index():

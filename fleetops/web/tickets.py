@@ -22,6 +22,15 @@ nav.register("tickets.mine", "My tickets", roles=("crew",), order=10, home_for=(
 nav.register("tickets.index", "Tickets", roles=("supervisor",), order=30)
 
 
+@bp.before_request
+def _fetch_follow():
+    """tickets.js sends forms with fetch, which follows the redirect itself: answer that hop empty so the flash
+    message is kept for the page the tablet then loads."""
+    if request.method == "GET" and request.headers.get("X-Requested-With") == "fetch":
+        return "", 204
+    return None
+
+
 def new_request_id() -> str:
     """A fresh id per rendered form: a resend of the same form carries the same id and is applied once."""
     return uuid.uuid4().hex

@@ -71,7 +71,8 @@
     buttons.forEach(function (b) { b.disabled = true; });
     saveDraft(form);
     locate(form).then(function () {
-      return fetch(form.action, {method: "POST", body: new FormData(form), credentials: "same-origin",
+      // getAttribute: a field named "action" shadows form.action
+      return fetch(form.getAttribute("action") || window.location.href, {method: "POST", body: new FormData(form), credentials: "same-origin",
                                  headers: {"X-Requested-With": "fetch"}});
     }).then(function (resp) {
       if (resp.status >= 500) { throw new Error("server " + resp.status); }
