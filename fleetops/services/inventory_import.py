@@ -3,7 +3,6 @@ import csv
 import io
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, contains_eager
@@ -304,8 +303,9 @@ def _plan(session: Session, rows: list[_Row], header_of: dict, result: ImportRes
         if code in sites:
             continue
         line = min(r.line for r in rows if r.site_code == code)
+        already = {(e.line, e.column) for e in result.errors}
         for f in ("name", "latitude", "longitude"):
-            if f not in vals:
+            if f not in vals and (line, col("site." + f)) not in already:  # a bad value was reported already
                 result.errors.append(RowError(line, col("site." + f), f"新点位 {code} 缺少{next(c.zh for c in COLUMNS if c.field == 'site.' + f)} / "
                                                                        f"New site {code} needs its {f}."))
     # Device rules, parents, IP uniqueness over the final state.
@@ -564,25 +564,18 @@ def export_inventory(session: Session, fmt: str = "xlsx", language: str = "zh") 
 
     wb = Workbook(write_only=True)
     ws = wb.create_sheet("设备清单" if language == "zh" else "inventory")
-    from openpyxl.cell import WriteOnlyCell
-
     for row in export_rows(session, language):
-        cells = []
-        for v in row:
-            cell = WriteOnlyCell(ws, value=v)
-            if isinstance(v, str) and v.startswith("="):
-                cell.data_type = "s"  # text, never a formula
-            cells.append(cell)
-        ws.append(cells)
+        ws.append([_text_cell(ws, v) if isinstance(v, str) and v.startswith("=") else v for v in row])
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
 
 
-def export_to_path(session: Session, path: str | Path, language: str = "zh") -> int:
-    """Write the export to `path` (format from its suffix); returns the number of devices."""
-    path = Path(path)
-    data = export_inventory(session, path.suffix, language)
-    path.write_bytes(data)
-    return session.query(Device).count()
+def _text_cell(ws, value: str):
+    """A cell that stays text: openpyxl would store "=…" as a formula (and Excel would run it)."""
+    from openpyxl.cell import WriteOnlyCell
+
+    cell = WriteOnlyCell(ws, value=value)
+    cell.data_type = "s"
+    return cell
 

@@ -188,3 +188,18 @@ def test_a_new_cabinet_code_creates_the_cabinet_at_the_site(db, users):
     cab = db.scalar(select(Cabinet).where(Cabinet.code == "K105-JG"))
     assert cab.site.code == "K105"
     assert db.scalar(select(Device).where(Device.code == "K105-CAM1")).cabinet is cab
+
+
+def test_a_cell_that_looks_like_a_formula_is_exported_as_text(db, users):
+    import io
+
+    from openpyxl import load_workbook
+
+    assert import_inventory(db, csv_bytes([device_row(name="=HYPERLINK(\"http://x\")")]), "a.csv", users["admin"]).ok
+    db.commit()
+    data = export_inventory(db, "xlsx")
+    ws = load_workbook(io.BytesIO(data)).active
+    cell = ws.cell(row=2, column=2)
+    assert cell.data_type == "s" and cell.value.startswith("=HYPERLINK")
+    result = import_inventory(db, data, "export.xlsx", users["admin"])
+    assert result.ok and result.unchanged == 1
