@@ -265,3 +265,73 @@ def test_dead_and_power_cut_drop_ping_and_snmp_with_nftables_in_a_namespace():
     assert out["power_cut"]["snmp"] == {"K105-CAM1": True, "K105-SW": True, "K106-CAM1": False}
     assert out["cleared"]["ping"] == everyone and all(out["cleared"]["snmp"].values())
     assert "fleetops_sim_test" not in tables  # the simulator removed its table on stop
+
+
+def test_image_faults_are_forwarded_to_the_snapshot_server():
+    from fleetops.simulator.snapshots import SnapshotServer
+
+    snaps = SnapshotServer({"K105-CAM1": ("admin", "pw-not-shown")}, "127.0.0.1", 0)  # not started: faults only
+    devices = [SimDevice("K105-CAM1", "K105", "127.0.0.1", port=0, community="a")]
+    with Simulator(devices, firewall=False, control_port=0, snapshot_server=snaps) as s:
+        status, body = _api(s, "POST", "/faults", {"kind": "snapshot", "device": "K105-CAM1", "fault": "blur"})
+        assert status == 201 and snaps.faults == {"K105-CAM1": "blur"}
+        status, body = _api(s, "POST", "/faults", {"kind": "snapshot", "device": "K105-CAM1", "fault": "melted"})
+        assert status == 400 and "unknown image fault" in body["error"]
+        assert {"id": "snapshot:K105-CAM1", "kind": "snapshot", "device": "K105-CAM1", "fault": "blur"} in \
+            _api(s, "GET", "/faults")[1]["faults"]
+        status, body = _api(s, "DELETE", "/faults/K105-CAM1")
+        assert status == 200 and snaps.faults == {}
+
+
+@pytest.mark.netns
+@needs_root
+def test_fleetops_simulate_drops_a_dead_device_with_nftables_and_removes_its_table_on_sigterm(tmp_path):
+    """The whole command inside a namespace of our own, on its own SQLite file (PostgreSQL on 127.0.0.1
+    is not reachable from inside a fresh namespace)."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    from fleetops.models import Base, Device, Site
+
+    url = f"sqlite:///{tmp_path / 'sim.sqlite3'}"
+    engine = create_engine(url)
+    Base.metadata.create_all(engine)
+    with Session(engine) as s:
+        site = Site(code="K105", name="K-105 北门卡口", latitude=45.6, longitude=84.9)
+        s.add(site)
+        s.flush()
+        s.add_all([Device(code="K105-CAM1", kind="checkpoint_camera", site_id=site.id, ip_address="127.20.0.1",
+                          snmp_version="v2c", snmp_community="cam-secret", lifecycle="online"),
+                   Device(code="K105-SW", kind="switch", site_id=site.id, ip_address="127.20.0.2",
+                          snmp_version="v2c", snmp_community="sw-secret", lifecycle="online")])
+        s.commit()
+    engine.dispose()
+    env = dict(os.environ, FLEETOPS_DATABASE_URL=url, FLEETOPS_INSTANCE_PATH=str(tmp_path))
+    fleetops = [sys.executable, "-m", "fleetops.cli"]
+    with NetNamespace("fo-test") as ns:
+        proc = subprocess.Popen(ns.argv(*fleetops, "simulate", "--snapshot-port", "0"), cwd=PROJECT, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline, r = time.monotonic() + 30, None
+            while time.monotonic() < deadline:
+                r = subprocess.run(ns.argv(*fleetops, "fault", "dead", "K105-CAM1"), cwd=PROJECT, env=env,
+                                   capture_output=True, text=True)
+                if r.returncode == 0 or proc.poll() is not None:
+                    break
+                time.sleep(0.3)
+            assert r is not None and r.returncode == 0, (r and r.stderr, proc.poll())
+            assert "mode=nftables" in r.stdout
+            table = subprocess.run(ns.argv("nft", "list", "table", "inet", "fleetops_sim"), capture_output=True,
+                                   text=True).stdout
+            assert "127.20.0.1" in table and "127.20.0.2" not in table
+            code = ("from probes.ping import ping_many; import json; "
+                    "print(json.dumps([r.ok for r in ping_many([('a','127.20.0.1'),('b','127.20.0.2')], 0.5)]))")
+            pings = subprocess.run(ns.argv(sys.executable, "-c", code), cwd=PROJECT, capture_output=True, text=True)
+            assert json.loads(pings.stdout) == [False, True], pings.stderr
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=30)
+        tables = subprocess.run(ns.argv("nft", "list", "tables"), capture_output=True, text=True).stdout
+    assert proc.returncode == 0, err
+    assert "fleetops_sim" not in tables
+    assert "cam-secret" not in out + err
