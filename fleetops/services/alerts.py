@@ -693,25 +693,27 @@ def on_site_incident_closed(session: Session, incident_id, site_id, ended_at=Non
 
 @events.subscribe("outage_cause_set")
 def on_outage_cause_set(session: Session, outage_id, cause, by=None, **_):
-    """A1: quiet when the cause is known — no repeats, no escalations; unsent messages withdrawn."""
-    rows = session.scalars(select(Alert).where(Alert.source_type.in_(("outage", "site_incident")),
-                                               Alert.source_id == str(outage_id),
-                                               Alert.open_key.is_not(None))).all()
+    """A1: quiet when the cause is known — no repeats, no escalations; unsent messages withdrawn. The cause of an
+    outage inside a site blackout is the blackout's cause too (U5)."""
+    from fleetops.models.monitoring import Outage
+
+    outage = session.get(Outage, outage_id)
+    if outage is None:
+        return
+    targets = [a for a in (get_open(session, f"device:{outage.device_id}:down"),) if a is not None]
+    site_id = outage.device.site_id if outage.device is not None else None
+    site_alert = get_open(session, f"site:{site_id}:dark") if site_id is not None else None
+    if site_alert is not None and (outage.site_incident_id is not None or any(a.group_id == site_alert.id
+                                                                             for a in targets)):
+        targets.append(site_alert)
     quiet = cause in _quiet_causes(session)
-    for alert in rows:
-        alert.cause = cause or ""
-        targets = [alert]
-        if alert.group_id is not None:
-            parent = session.get(Alert, alert.group_id)
-            if parent is not None and parent.open_key is not None:
-                parent.cause = cause or ""
-                targets.append(parent)
-        for a in targets:
-            if quiet:
-                a.quiet_reason = f"已知原因：{cause}"
-                _cancel_unsent(session, a, "已知原因 / cause already known")
-            elif a.quiet_reason.startswith("已知原因"):
-                a.quiet_reason = ""
+    for a in targets:
+        a.cause = cause or ""
+        if quiet:
+            a.quiet_reason = f"已知原因：{cause}"
+            _cancel_unsent(session, a, "已知原因 / cause already known")
+        elif a.quiet_reason.startswith("已知原因"):
+            a.quiet_reason = ""
 
 
 def _device_event(session, device_id, kind, severity, title, now):

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from fleetops.domain.errors import PermissionDenied
 from fleetops.models import MetrologyCertificate
 from fleetops.models.alerts import Alert, AlertDelivery
+from fleetops.models.monitoring import Outage
 from fleetops.services import alerts, events, parameters
 from tests.services.test_alerts_delivery import T0, make_site
 
@@ -24,6 +25,14 @@ def outbox(db, purpose=None, state="pending"):
     q = select(AlertDelivery).order_by(AlertDelivery.id)
     rows = db.scalars(q).all()
     return [d for d in rows if (purpose is None or d.purpose == purpose) and (state is None or d.state == state)]
+
+
+def outage(db, device, at=T0) -> int:
+    """A real monitoring outage row (the cause handler looks the outage up)."""
+    o = Outage(device_id=device.id, started_at=at, detected_at=at)
+    db.add(o)
+    db.flush()
+    return o.id
 
 
 def emit(db, event, **payload):
@@ -85,13 +94,14 @@ def test_a_device_still_down_when_its_site_returns_is_announced_on_its_own(db, u
 def test_quiet_when_the_cause_is_known_but_the_recovery_is_still_sent(db, users):
     hook(db, users)
     _s, (cam,) = make_site(db)
-    emit(db, "outage_opened", outage_id=3, device_id=cam.id, started_at=T0, detected_at=T0)
-    emit(db, "outage_cause_set", outage_id=3, cause="power_utility", by="supervisor")
+    oid = outage(db, cam)
+    emit(db, "outage_opened", outage_id=oid, device_id=cam.id, started_at=T0, detected_at=T0)
+    emit(db, "outage_cause_set", outage_id=oid, cause="power_utility", by="supervisor")
     alert = db.scalar(select(Alert))
     assert alert.quiet_reason and outbox(db) == []  # the held "down" message is withdrawn
     assert alerts.repeat_and_escalate(db, now=T0 + timedelta(hours=3)) == {"repeated": 0, "escalated": 0}
 
-    emit(db, "outage_closed", outage_id=3, device_id=cam.id, ended_at=T0 + timedelta(hours=4))
+    emit(db, "outage_closed", outage_id=oid, device_id=cam.id, ended_at=T0 + timedelta(hours=4))
     (recovery,) = outbox(db, "resolved")
     assert recovery.payload["device"] == cam.code and "power_utility" in recovery.payload["text"]
 
@@ -99,9 +109,11 @@ def test_quiet_when_the_cause_is_known_but_the_recovery_is_still_sent(db, users)
 def test_a_new_outage_at_a_site_with_a_recorded_power_cut_is_quiet_from_the_start(db, users):
     hook(db, users)
     _s, (a, b) = make_site(db, n=2)
-    emit(db, "outage_opened", outage_id=1, device_id=a.id, started_at=T0, detected_at=T0)
-    emit(db, "outage_cause_set", outage_id=1, cause="power_utility", by="supervisor")
-    emit(db, "outage_opened", outage_id=2, device_id=b.id, started_at=T0, detected_at=T0 + timedelta(minutes=5))
+    oid = outage(db, a)
+    emit(db, "outage_opened", outage_id=oid, device_id=a.id, started_at=T0, detected_at=T0)
+    emit(db, "outage_cause_set", outage_id=oid, cause="power_utility", by="supervisor")
+    emit(db, "outage_opened", outage_id=outage(db, b), device_id=b.id, started_at=T0,
+         detected_at=T0 + timedelta(minutes=5))
     assert outbox(db) == []
     assert db.scalar(select(Alert).where(Alert.device_id == b.id)).quiet_reason
 
@@ -109,8 +121,9 @@ def test_a_new_outage_at_a_site_with_a_recorded_power_cut_is_quiet_from_the_star
 def test_a_cause_that_is_not_excused_keeps_the_alert_loud(db, users):
     hook(db, users)
     _s, (cam,) = make_site(db)
-    emit(db, "outage_opened", outage_id=3, device_id=cam.id, started_at=T0, detected_at=T0)
-    emit(db, "outage_cause_set", outage_id=3, cause="hardware", by="crew")
+    oid = outage(db, cam)
+    emit(db, "outage_opened", outage_id=oid, device_id=cam.id, started_at=T0, detected_at=T0)
+    emit(db, "outage_cause_set", outage_id=oid, cause="device_fault", by="crew")
     assert len(outbox(db, "opened")) == 1 and db.scalar(select(Alert)).quiet_reason == ""
 
 
