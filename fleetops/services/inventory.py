@@ -392,7 +392,8 @@ def save_device(session: Session, code: str | None, raw: dict, actor, expected_v
     _raise_if(errors)
 
     if creating:
-        device = Device(code=new_code, site=site, kind=values["kind"], status=DeviceStatus.UNKNOWN.value)
+        device = Device(code=new_code, site=site, kind=values["kind"], status=DeviceStatus.UNKNOWN.value,
+                        lifecycle=Lifecycle.INSTALLED.value, liveness_probe="ping", snmp_port=161)
         session.add(device)
         before = None
     else:

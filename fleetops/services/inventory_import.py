@@ -299,10 +299,13 @@ def _plan(session: Session, rows: list[_Row], header_of: dict, result: ImportRes
                                                                          f"/ Differs from line {lines[f]} for site {r.site_code}."))
             elif f not in known:
                 known[f], lines[f] = v, r.line
+    site_first_line: dict[str, int] = {}
+    for r in rows:
+        site_first_line.setdefault(r.site_code, r.line)
     for code, vals in site_values.items():
         if code in sites:
             continue
-        line = min(r.line for r in rows if r.site_code == code)
+        line = site_first_line[code]
         already = {(e.line, e.column) for e in result.errors}
         for f in ("name", "latitude", "longitude"):
             if f not in vals and (line, col("site." + f)) not in already:  # a bad value was reported already
@@ -468,7 +471,7 @@ def _write(session, rows, devices, sites, cabinets, site_values, actor, result, 
             progress(n, total)
     if dry_run:
         return
-    session.flush()
+    # Parents as objects before the one flush: the unit of work inserts parents first (no UPDATE per row).
     for device, code in pending_parent:
         device.parent = devices[code] if code else None
     session.flush()

@@ -6,8 +6,10 @@ Other areas add a panel to the device page by appending to DEVICE_PANELS, e.g.
 """
 import io
 import re
+import time
 import uuid
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Callable
 from urllib.parse import urlencode
@@ -36,6 +38,7 @@ from fleetops.web import current_locale, db_session, nav, roles_required
 bp = Blueprint("inventory", __name__)
 EDITORS = ("supervisor",)  # admin always passes; crew may look, not edit (issue 2)
 READERS = ("crew", "supervisor")
+CERT_DUE_SOON_DAYS = 30  # F5: flag 检定 certificates that run out within a month
 
 nav.register("inventory.devices", "Devices", roles=("crew", "supervisor", "admin"), order=30)
 nav.register("inventory.sites", "Sites", roles=("crew", "supervisor", "admin"), order=31)
@@ -171,6 +174,7 @@ def device(code):
         ctx = panel.context(s, dev) if panel.context else {}
         panels.append((panel.template, ctx or {}))
     return render_template("inventory/device.html", device=dev, children=children, panels=panels,
+                           today=date.today(), due_soon=date.today() + timedelta(days=CERT_DUE_SOON_DAYS),
                            certificates=sorted(dev.certificates, key=lambda c: c.valid_until, reverse=True),
                            secrets_set=[SECRET_LABELS[f] for f in Device.SECRET_FIELDS if getattr(dev, f)])
 
@@ -314,10 +318,21 @@ def site_edit(code):
 TOKEN_RE = re.compile(r"^[0-9a-f]{32}\.(csv|xlsx)$")
 
 
+UPLOAD_KEEP_S = 24 * 3600
+
+
 def _upload_dir() -> Path:
     path = Path(current_app.config["UPLOAD_DIR"]) / "inventory"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def _forget_old_uploads() -> None:
+    """Checked files that were never confirmed are dropped after a day (they may hold secrets)."""
+    cutoff = time.time() - UPLOAD_KEEP_S
+    for path in _upload_dir().iterdir():
+        if TOKEN_RE.match(path.name) and path.stat().st_mtime < cutoff:
+            path.unlink(missing_ok=True)
 
 
 @bp.route("/inventory/import", methods=["GET", "POST"])
@@ -335,6 +350,7 @@ def import_page():
     result = inventory_import.import_inventory(db_session(), data, upload.filename, current_user, dry_run=True)
     db_session().rollback()
     token = None
+    _forget_old_uploads()
     if result.ok:
         token = f"{uuid.uuid4().hex}.{ext}"
         (_upload_dir() / token).write_bytes(data)

@@ -82,3 +82,13 @@ def test_every_inventory_operation_is_in_the_openapi_document(app):
     assert {"get", "post"} <= set(doc["paths"]["/devices"]) and {"get", "patch"} <= set(doc["paths"]["/devices/{code}"])
     assert {"get", "post"} <= set(doc["paths"]["/sites"]) and {"get", "patch"} <= set(doc["paths"]["/sites/{code}"])
     assert "Device" in doc["components"]["schemas"]
+
+
+def test_a_device_created_without_a_lifecycle_is_installed_and_in_service(app, db, users, api_headers):
+    c = app.test_client()
+    h = api_headers("admin")
+    assert c.post("/api/v1/sites", json={"code": "K400", "name": "卡口", "latitude": 45.6, "longitude": 84.9},
+                  headers=h).status_code == 201
+    body = c.post("/api/v1/devices", json={"code": "K400-SW", "kind": "switch", "site_code": "K400"}, headers=h).get_json()
+    assert body["lifecycle"] == "installed" and body["liveness_probe"] == "ping" and body["snmp_port"] == 161
+    assert db.scalar(select(Device.in_service_from).where(Device.code == "K400-SW")) is not None

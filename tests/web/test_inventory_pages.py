@@ -1,6 +1,7 @@
 """Inventory pages: lists with filters and paging, details, edits by role, secrets never rendered, import and export."""
 import io
 import re
+from datetime import date
 
 import pytest
 from sqlalchemy import select
@@ -190,3 +191,14 @@ def test_device_panels_from_other_areas_are_rendered(client_as, fleet, app):
         assert f"PANEL {code}" in client_as("crew").get(f"/devices/{code}").get_data(as_text=True)
     finally:
         web_inventory.DEVICE_PANELS.remove(panel)
+
+
+def test_speed_camera_page_flags_an_expired_certificate(client_as, db, users):
+    from fleetops.models import MetrologyCertificate
+    from fleetops.services.demo import load_demo_fleet
+
+    load_demo_fleet(db, seed=7)
+    db.commit()
+    expired = next(c for c in db.scalars(select(MetrologyCertificate)) if c.valid_until < date.today())
+    html = client_as("crew").get(f"/devices/{expired.device.code}").get_data(as_text=True)
+    assert expired.certificate_no in html and "已过期" in html
