@@ -92,19 +92,26 @@ def ping_many(targets: list[tuple[str, str]], timeout_s: float = 1.0, concurrenc
     """One echo request to each (key, address), at most `concurrency` outstanding, one socket, one thread.
 
     Results come back in the order of `targets`. Each target gets its own `timeout_s` from the moment
-    its request left, so a dead device never delays the others.
+    its request left, so a dead device never delays the others. An address that is not IPv4 gives that
+    target a failed result ("bad address: …"); check configs with validate_address() when they are saved.
     """
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
-    addresses = [validate_address(addr) for _key, addr in targets]
     now_utc = datetime.now(timezone.utc)
     results: list[ProbeResult | None] = [None] * len(targets)
+    addresses: list[str | None] = []
+    for i, (key, addr) in enumerate(targets):
+        try:
+            addresses.append(validate_address(addr))
+        except ValueError as err:  # one bad row must not sink the whole poll: that device fails, in words
+            addresses.append(None)
+            results[i] = ProbeResult(key, PROBE, False, now_utc, {}, f"bad address: {err}")
     if not targets:
         return []
     try:
         sock, raw = _open_socket(rcvbuf)
     except PermissionError:
-        return [ProbeResult(key, PROBE, False, now_utc, {}, NOT_PERMITTED) for key, _ in targets]
+        return [r or ProbeResult(key, PROBE, False, now_utc, {}, NOT_PERMITTED) for r, (key, _) in zip(results, targets)]
 
     base_ident = (os.getpid() ^ int.from_bytes(os.urandom(2), "big")) & 0xFFFF
     inflight: dict[tuple[str, int, int], tuple[int, float]] = {}  # (addr, ident, seq) → (index, sent)
@@ -125,6 +132,9 @@ def ping_many(targets: list[tuple[str, str]], timeout_s: float = 1.0, concurrenc
             # Send while there is room; the kernel may push back (ENOBUFS) — then just wait a moment.
             while next_index < len(targets) and len(inflight) < concurrency:
                 i = next_index
+                if addresses[i] is None:
+                    next_index += 1
+                    continue
                 ident = (base_ident + (i >> 16)) & 0xFFFF
                 seq = i & 0xFFFF
                 sent = time.monotonic()

@@ -18,6 +18,8 @@ import weakref
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from pysnmp.error import PySnmpError
+
 from probes.base import ProbeResult
 
 PROBE = "snmp"
@@ -534,6 +536,8 @@ class SnmpPoller:
         except OSError as err:
             return ProbeResult(target.key, PROBE, False, datetime.now(timezone.utc), {},
                                f"send failed: {err.strerror or err}")
+        except PySnmpError as err:  # v3 engine trouble for this target (keys, transport): its result, not a crash
+            return ProbeResult(target.key, PROBE, False, datetime.now(timezone.utc), {}, f"SNMP error: {err}")
 
     async def get_many(self, targets: list[SnmpTarget], oids: dict[str, str] | None = None,
                        timeout: float = 1.0, concurrency: int = 500) -> list[ProbeResult]:

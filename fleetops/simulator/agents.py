@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import errno
 import ipaddress
 import logging
 import math
@@ -161,7 +162,9 @@ class AgentFleet:
                 sock.bind((dev.address, dev.port))
             except OSError as err:
                 sock.close()
-                raise OSError(err.errno, f"cannot bind {dev.address}:{dev.port} for {dev.code}: {err.strerror}")
+                hint = (" (ports below 1024 need root, or sysctl net.ipv4.ip_unprivileged_port_start=161)"
+                        if err.errno == errno.EACCES else "")
+                raise OSError(err.errno, f"cannot bind {dev.address}:{dev.port} for {dev.code}: {err.strerror}{hint}")
             sock.setblocking(False)
             self.bound[dev.code] = sock.getsockname()[:2]
             if dev.version == "v3":

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from fleetops.simulator.faults import NetNamespace
-from probes.ping import ping_many, ping_one
+from probes.ping import ping_many, ping_one, validate_address
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to create a network namespace (CI is root)")
 
@@ -34,7 +34,13 @@ def test_a_bad_address_is_rejected_at_config_time():
     with pytest.raises(ValueError, match="not an IPv4 address"):
         ping_one("127.0.0.300", 1.0)
     with pytest.raises(ValueError, match="not an IPv4 address"):
-        ping_many([("K1", "camera.local")], 1.0)
+        validate_address("camera.local")
+
+
+def test_one_bad_address_in_a_batch_fails_only_that_device():
+    results = ping_many([("K1", "127.0.0.1"), ("K2", "camera.local"), ("K3", "127.0.0.2")], 1.0)
+    assert [r.ok for r in results] == [True, False, True]
+    assert results[1].target == "K2" and results[1].detail.startswith("bad address:")
 
 
 def test_ping_many_of_nothing_is_nothing():

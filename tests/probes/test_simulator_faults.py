@@ -335,3 +335,34 @@ def test_fleetops_simulate_drops_a_dead_device_with_nftables_and_removes_its_tab
     assert proc.returncode == 0, err
     assert "fleetops_sim" not in tables
     assert "cam-secret" not in out + err
+
+
+NOT_ROOT = """
+import json, os
+from fleetops.simulator import Simulator
+from fleetops.simulator.agents import SimDevice
+from probes.ping import ping_many
+from probes.snmp import SnmpTarget, get_many_sync
+os.setgid(65534); os.setuid(65534)  # nobody, after the imports (it cannot read root's Python)
+sim = Simulator([SimDevice("K105-CAM1", "K105", "127.0.0.1", port=0, community="a")], control_port=None).start()
+try:
+    sim.add_fault("dead", device="K105-CAM1")
+    t = SnmpTarget("K105-CAM1", "127.0.0.1", sim.address("K105-CAM1")[1], community="a")
+    print(json.dumps({"mode": sim.mode, "ping": ping_many([("K105-CAM1", "127.0.0.1")], 0.5)[0].ok,
+                      "snmp": get_many_sync([t], None, 0.5)[0].ok}))
+finally:
+    sim.stop()
+"""
+
+
+@pytest.mark.netns
+@needs_root
+def test_without_root_dead_is_snmp_only_and_says_so():
+    with NetNamespace("fo-test") as ns:
+        # let unprivileged users ping inside our namespace, as many distributions do
+        subprocess.run(ns.argv("sysctl", "-qw", "net.ipv4.ping_group_range=0 2147483647"), check=True)
+        proc = subprocess.run(ns.argv(sys.executable, "-c", NOT_ROOT), capture_output=True, text=True,
+                              timeout=60, cwd=PROJECT)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == {"mode": "snmp-only", "ping": True, "snmp": False}
+    assert "SNMP-only" in proc.stderr  # the warning in the log
