@@ -19,7 +19,7 @@ NOT_PERMITTED = ("ICMP not permitted: run as root, or allow unprivileged ping wi
                  "sysctl net.ipv4.ping_group_range")
 
 _ECHO_REQUEST, _ECHO_REPLY = 8, 0
-_ICMP_FILTER = 1  # linux/icmp.h: a bitmask of ICMP types a raw socket must NOT receive
+_SOL_RAW, _ICMP_FILTER = 255, 1  # linux/icmp.h: a bitmask of ICMP types a raw socket must NOT receive
 _PAYLOAD = b"fleetops-ping..."  # 16 bytes, like ping's default minimum
 
 
@@ -75,7 +75,7 @@ def _open_socket(rcvbuf: int) -> tuple[socket.socket, bool]:
         sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
         raw = True
         # Receive echo replies only: not our own requests looping back, nor other ICMP noise.
-        sock.setsockopt(socket.SOL_IP, _ICMP_FILTER, struct.pack("I", 0xFFFFFFFF & ~(1 << _ECHO_REPLY)))
+        sock.setsockopt(_SOL_RAW, _ICMP_FILTER, struct.pack("I", 0xFFFFFFFF & ~(1 << _ECHO_REPLY)))
     except PermissionError:
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_ICMP)  # may raise too
         raw = False
