@@ -59,6 +59,8 @@ parameters.register_default("alerts.no_data_baseline_days", 7, "U7: compare with
 parameters.register_default("alerts.no_data_min_history_days", 3, "U7: need at least N previous days with counts")
 parameters.register_default("alerts.pass_count_interval_s", 3600, "U7: length of one pass-count slot")
 parameters.register_default("alerts.certificate_warn_days", 30, "F5: warn N days before a certificate expires")
+parameters.register_default("alerts.probe_silent_min", 10,
+                            "U2: no probe result from a district for N minutes means its probe agent is silent")
 
 
 def _rank(severity: str) -> int:
@@ -368,7 +370,7 @@ def get_open(session: Session, key: str) -> Alert | None:
 def raise_alert(session: Session, key: str, kind: str, severity: str, title: str, body: str = "", *,
                 device: Device | None = None, site: Site | None = None, audience=("crew", "supervisor"),
                 source_type: str = "", source_id="", now: datetime | None = None, quiet_reason: str = "",
-                group: Alert | None = None, hold_s: int = 0) -> tuple[Alert, bool]:
+                group: Alert | None = None, hold_s: int = 0, district: str | None = None) -> tuple[Alert, bool]:
     """Open an alert for `key`, or count one more occurrence of the open one (A1: dedup). Returns (alert, new)."""
     now = now or utcnow()
     existing = get_open(session, key)
@@ -379,7 +381,8 @@ def raise_alert(session: Session, key: str, kind: str, severity: str, title: str
         site = device.site
     alert = Alert(key=key, open_key=key, kind=kind, severity=severity, state="open", title=title[:300], body=body,
                   device_id=device.id if device else None, site_id=site.id if site else None,
-                  district=(site.district if site else "") or "", device_kind=device.kind if device else "",
+                  district=district if district is not None else ((site.district if site else "") or ""),
+                  device_kind=device.kind if device else "",
                   audience=list(audience), source_type=source_type, source_id=str(source_id or ""),
                   quiet_reason=quiet_reason, group_id=group.id if group else None, opened_at=now,
                   occurrences=1, notify_count=0)
@@ -1029,6 +1032,37 @@ def check_certificates(session: Session, today: date | None = None, now: datetim
     return out
 
 
+def check_probe_silence(session: Session, now: datetime | None = None) -> dict:
+    """U2: a district whose in-service devices produced no probe result at all for N minutes has a silent probe
+    agent (or poller) — nobody would notice its devices going down. One alert per district; cleared when results
+    arrive again. Only the recent window of the results index is read."""
+    from fleetops.models.monitoring import ProbeResultRow
+
+    now = now or utcnow()
+    window = timedelta(minutes=float(parameters.get(session, "alerts.probe_silent_min")))
+    watched = set(session.scalars(select(Site.district).join(Device, Device.site_id == Site.id).where(
+        Device.lifecycle.in_([s.value for s in IN_SERVICE]), Device.ip_address.is_not(None)).distinct()))
+    heard = set(session.scalars(select(Site.district).select_from(ProbeResultRow)
+                                .join(Device, Device.id == ProbeResultRow.device_id)
+                                .join(Site, Site.id == Device.site_id)
+                                .where(ProbeResultRow.at >= now - window).distinct()))
+    opened = resolved = 0
+    for district in sorted(watched):
+        key = f"agent:{district or '-'}:silent"
+        if district in heard:
+            alert = get_open(session, key)
+            if alert is not None:
+                resolve(session, alert, now)
+                resolved += 1
+            continue
+        _a, new = raise_alert(session, key, "probe_agent_silent", "critical",
+                              f"探测中断：{district or '未分区'} 已 {int(window.total_seconds() // 60)} 分钟没有探测结果",
+                              "该辖区设备离线将无法被发现（U2），请检查探测程序及其网络", audience=("supervisor",),
+                              source_type="agent", source_id=district, now=now, district=district)
+        opened += new
+    return {"silent": len(watched - heard), "opened": opened, "resolved": resolved}
+
+
 # --------------------------------------------------------------------------------------------------------------
 # The outbox worker
 # --------------------------------------------------------------------------------------------------------------
@@ -1142,6 +1176,13 @@ def job_no_data(app) -> None:
     log.info("job=alerts_no_data opened=%s resolved=%s slot=%s", stats["opened"], stats["resolved"], stats["slot"])
 
 
+def job_probe_silence(app) -> None:
+    stats = _with_session(app, check_probe_silence)
+    if stats["silent"] or stats["resolved"]:
+        log.info("job=alerts_probe_silence silent=%s opened=%s resolved=%s", stats["silent"], stats["opened"],
+                 stats["resolved"])
+
+
 def job_certificates(app) -> None:
     stats = _with_session(app, check_certificates)
     log.info("job=alerts_certificates expired=%s due=%s resolved=%s", stats["expired"], stats["due"],
@@ -1154,6 +1195,7 @@ def _jobs():
     return [Job("alerts_deliver", job_deliver, 10, "ALERT_DELIVER_INTERVAL_S"),
             Job("alerts_repeat", job_repeat, 60),
             Job("alerts_no_data", job_no_data, 300),
+            Job("alerts_probe_silence", job_probe_silence, 60),
             Job("alerts_certificates", job_certificates, 3600)]
 
 

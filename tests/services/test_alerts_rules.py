@@ -225,3 +225,24 @@ def test_channel_secrets_are_write_only(db, users):
     assert ch.secrets == {"access_token": "tok-1", "secret": "SEC-1"}  # blank keeps the stored secret
     view = alerts.channel_view(ch)
     assert "tok-1" not in str(view) and view["secrets_set"] == {"access_token": True, "secret": True}
+
+
+def test_a_district_without_probe_results_for_ten_minutes_has_a_silent_probe_agent(db, users):
+    from fleetops.models.monitoring import ProbeResultRow
+
+    hook(db, users, name="tianshan-supervisors", district="天山区", role="supervisor")
+    _a, (cam_a,) = make_site(db, code="K105", district="天山区")
+    _b, (cam_b,) = make_site(db, code="S210", district="沙依巴克区")
+    for minute in range(0, 30, 1):
+        db.add(ProbeResultRow(device_id=cam_b.id, probe="ping", at=T0 + timedelta(minutes=minute), ok=True))
+    db.add(ProbeResultRow(device_id=cam_a.id, probe="ping", at=T0, ok=True))  # then nothing from 天山区
+    db.flush()
+
+    assert alerts.check_probe_silence(db, now=T0 + timedelta(minutes=5)) == {"silent": 0, "opened": 0, "resolved": 0}
+    assert alerts.check_probe_silence(db, now=T0 + timedelta(minutes=25)) == {"silent": 1, "opened": 1, "resolved": 0}
+    (msg,) = outbox(db)
+    assert msg.channel.name == "tianshan-supervisors" and "天山区" in msg.payload["title"]
+    db.add(ProbeResultRow(device_id=cam_a.id, probe="ping", at=T0 + timedelta(minutes=26), ok=True))
+    db.flush()
+    assert alerts.check_probe_silence(db, now=T0 + timedelta(minutes=27))["resolved"] == 1
+    assert [d.purpose for d in outbox(db)] == ["opened", "resolved"]
