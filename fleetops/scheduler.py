@@ -67,8 +67,9 @@ def build_scheduler(app) -> BlockingScheduler:
     for job in collect_jobs():
         interval = app.config.get(job.interval_config, job.interval_s) if job.interval_config else job.interval_s
         scheduler.add_job(run_job, "interval", seconds=int(interval), args=(app, job), id=job.id,
-                          name=job.id, next_run_time=None)
-        scheduler.get_job(job.id).modify(next_run_time=_now())
+                          name=job.id, next_run_time=_now())
+    # Our jobs log one key=value line each; APScheduler's per-run INFO lines are noise.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     return scheduler
 
 
