@@ -17,6 +17,9 @@ class PlateReader(Protocol):
     def read(self, bgr_crop) -> str | None:
         """The plate text in a crop around one plate, or None when nothing plate-like is read."""
 
+    def read_plates(self, bgr) -> list[tuple[str, list[int]]]:
+        """Every plate-like text in a whole frame, with its box [x1, y1, x2, y2] in the frame's pixels."""
+
 
 def normalise_plate(text: str) -> str:
     """'浙A·502CX' / '浙A 502cx' → '浙A502CX' (the form pass records and audits compare)."""
@@ -34,6 +37,8 @@ class RapidOcrReader:
         for noisy in ("RapidOCR", "rapidocr"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
         self._engine = RapidOCR()
+        for noisy in ("RapidOCR", "rapidocr"):  # it sets up its own INFO handler while loading
+            logging.getLogger(noisy).setLevel(logging.WARNING)
 
     def read(self, bgr_crop) -> str | None:
         if bgr_crop is None or getattr(bgr_crop, "size", 0) == 0:
@@ -43,6 +48,25 @@ class RapidOcrReader:
         joined = normalise_plate("".join(texts))
         match = PLATE_RE.search(joined)
         return match.group(0) if match else None
+
+
+    def read_plates(self, bgr) -> list[tuple[str, list[int]]]:
+        import cv2  # the reader's own dependency; probes.imaging stays the scorer's only cv2 user
+
+        h, w = bgr.shape[:2]
+        scale = min(1.0, 1600 / max(w, 1))
+        img = cv2.resize(bgr, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else bgr
+        result = self._engine(img)
+        texts = getattr(result, "txts", None) or ()
+        boxes = getattr(result, "boxes", None)
+        out = []
+        for i, text in enumerate(texts):
+            match = PLATE_RE.search(normalise_plate(text))
+            if not match or boxes is None:
+                continue
+            xs, ys = boxes[i][:, 0] / scale, boxes[i][:, 1] / scale
+            out.append((match.group(0), [int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max())]))
+        return out
 
 
 _default: PlateReader | None = None

@@ -39,13 +39,13 @@ DEFAULT_THRESHOLDS = {
     "max_shift_pct": 5.0,  # centre moved, % of the width, against the reference view
     "min_inlier_ratio": 0.25,
     # The main plate and the front-seat faces (probes.imaging.Thresholds).
-    "plate_min_width_px": 80.0,
+    "plate_min_width_px": 60.0,
     "plate_max_width_px": 600.0,
     "plate_min_char_contrast": 0.15,
-    "plate_min_sharpness": 0.2,
+    "plate_min_sharpness": 0.18,
     "face_min_px": 20.0,
     "face_min_sharpness": 6.0,
-    "face_min_luma": 35.0,
+    "face_min_luma": 25.0,
     "face_max_luma": 225.0,
     "check_faces_at_night": True,  # Q2
 }
