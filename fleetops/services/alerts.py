@@ -1073,8 +1073,10 @@ def backoff_s(attempts: int, base_s: float = 30, max_s: float = 3600) -> float:
 
 def deliver_due(session: Session, now: datetime | None = None, limit: int = 100, base_s: float = 30,
                 max_s: float = 3600, max_attempts: int = 15, workers: int = 8) -> dict:
-    """Send due outbox messages, each in its own thread with its own timeout, so one dead channel never
-    blocks the others. Every attempt is logged; failures back off exponentially. Commits its own work."""
+    """Send due outbox messages. Each channel is a lane of its own thread (channels run in parallel, each send
+    with its own timeout), so a dead channel never holds up the others; within a lane the first failure opens
+    the circuit: that channel's remaining messages wait for its back-off without an attempt. Every attempt is
+    logged; failures back off exponentially. Commits its own work."""
     now = now or utcnow()
     lease = now + timedelta(minutes=5)
     due = session.scalars(select(AlertDelivery).where(
@@ -1098,40 +1100,56 @@ def deliver_due(session: Session, now: datetime | None = None, limit: int = 100,
             claimed.append(d)
     session.commit()
     if not claimed:
-        return {"sent": 0, "failed": 0}
-    jobs = {d.id: (d.channel.kind, dict(d.channel.settings or {}), dict(d.channel.secrets or {}), dict(d.payload))
-            for d in claimed}
-
-    def attempt(job):
-        started = time.monotonic()
-        try:
-            return True, send(*job), time.monotonic() - started
-        except ChannelError as err:
-            return False, str(err), time.monotonic() - started
-
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(jobs)))) as pool:
-        futures = {did: pool.submit(attempt, job) for did, job in jobs.items()}
-        results = {did: f.result() for did, f in futures.items()}
-    sent = failed = 0
+        return {"sent": 0, "failed": 0, "deferred": 0}
+    lanes: dict[int, list[tuple[int, tuple]]] = {}
     for d in claimed:
+        lanes.setdefault(d.channel_id, []).append(
+            (d.id, (d.channel.kind, dict(d.channel.settings or {}), dict(d.channel.secrets or {}), dict(d.payload))))
+
+    def run_lane(jobs):
+        out = {}
+        for did, job in jobs:
+            started = time.monotonic()
+            try:
+                out[did] = (True, send(*job), time.monotonic() - started)
+            except ChannelError as err:
+                out[did] = (False, str(err), time.monotonic() - started)
+                break  # circuit open for this round
+        return out
+
+    results: dict[int, tuple] = {}
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(lanes)))) as pool:
+        for lane_result in pool.map(run_lane, lanes.values()):
+            results.update(lane_result)
+    sent = failed = deferred = 0
+    retry_at: dict[int, datetime] = {}
+    for d in claimed:
+        d.claimed_until = None
+        if d.id not in results:
+            continue
         ok, result, duration = results[d.id]
         session.add(AlertDeliveryAttempt(delivery_id=d.id, at=now, ok=ok, duration_ms=int(duration * 1000),
                                          result=result[:2000]))
         d.attempts += 1
-        d.claimed_until = None
         if ok:
             d.state, d.delivered_at, d.last_error = "delivered", now, ""
             sent += 1
         else:
             d.last_error = result[:2000]
             d.next_attempt_at = now + timedelta(seconds=backoff_s(d.attempts, base_s, max_s))
+            retry_at[d.channel_id] = d.next_attempt_at
             if d.attempts >= max_attempts:
                 d.state = "failed"
             failed += 1
             log.warning("alert delivery=%s channel=%s attempt=%s failed: %s", d.id, d.channel.name, d.attempts,
                         result[:200])
+    for d in claimed:
+        if d.id not in results:  # not attempted: its channel just failed; wait with it
+            d.next_attempt_at = retry_at.get(d.channel_id, now + timedelta(seconds=base_s))
+            d.last_error = "通道故障，本轮未发送 / channel failing, not attempted this round"
+            deferred += 1
     session.commit()
-    return {"sent": sent, "failed": failed}
+    return {"sent": sent, "failed": failed, "deferred": deferred}
 
 
 def send_test_message(session: Session, channel_id: int, actor=None) -> str:
@@ -1163,7 +1181,8 @@ def job_deliver(app) -> None:
         s, base_s=float(app.config.get("ALERT_RETRY_BASE_S", 30)),
         max_s=float(app.config.get("ALERT_RETRY_MAX_S", 3600))))
     if stats["sent"] or stats["failed"]:
-        log.info("job=alerts_deliver sent=%s failed=%s", stats["sent"], stats["failed"])
+        log.info("job=alerts_deliver sent=%s failed=%s deferred=%s", stats["sent"], stats["failed"],
+                 stats["deferred"])
 
 
 def job_repeat(app) -> None:

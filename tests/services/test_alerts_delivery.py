@@ -19,7 +19,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from fleetops.models import Cabinet, Device, Site
 from fleetops.models.alerts import Alert, AlertDelivery, AlertDeliveryAttempt
@@ -201,7 +201,7 @@ def test_one_outage_reaches_smtp_webhook_dingtalk_wecom_and_mqtt(db, users, rece
 
     stats = alerts.deliver_due(db, now=LATER)
 
-    assert stats == {"sent": 5, "failed": 0}
+    assert stats == {"sent": 5, "failed": 0, "deferred": 0}
     (rcpts, mail, tls_used), = sink.messages
     assert sorted(rcpts) == ["crew@fleet.example", "duty@fleet.example"] and tls_used
     assert "设备离线" in mail["Subject"] and "K105-CAM1" in mail.get_content()
@@ -232,12 +232,12 @@ def test_a_dead_channel_is_retried_with_backoff_and_the_message_arrives_after_a_
     down(db, cam)
     db.commit()
 
-    assert alerts.deliver_due(db, now=LATER) == {"sent": 0, "failed": 1}
+    assert alerts.deliver_due(db, now=LATER) == {"sent": 0, "failed": 1, "deferred": 0}
     d = db.scalar(select(AlertDelivery))
     assert d.state == "pending" and d.attempts == 1 and "Connection" in d.last_error
     assert d.next_attempt_at == LATER + timedelta(seconds=30)
-    assert alerts.deliver_due(db, now=LATER + timedelta(seconds=10)) == {"sent": 0, "failed": 0}  # backing off
-    assert alerts.deliver_due(db, now=LATER + timedelta(seconds=31)) == {"sent": 0, "failed": 1}
+    assert alerts.deliver_due(db, now=LATER + timedelta(seconds=10)) == {"sent": 0, "failed": 0, "deferred": 0}  # backing off
+    assert alerts.deliver_due(db, now=LATER + timedelta(seconds=31)) == {"sent": 0, "failed": 1, "deferred": 0}
     assert db.scalar(select(AlertDelivery)).next_attempt_at == LATER + timedelta(seconds=31 + 60)
     db.close()
 
@@ -245,11 +245,11 @@ def test_a_dead_channel_is_retried_with_backoff_and_the_message_arrives_after_a_
     app2 = make_app()
     s2 = app2.extensions["fleetops.sessionmaker"]()
     hook = receiver(port=port)
-    assert alerts.deliver_due(s2, now=LATER + timedelta(seconds=200)) == {"sent": 1, "failed": 0}
+    assert alerts.deliver_due(s2, now=LATER + timedelta(seconds=200)) == {"sent": 1, "failed": 0, "deferred": 0}
     assert len(hook.requests) == 1 and hook.requests[0]["json"]["device"] == "K105-CAM1"
     tries = s2.scalars(select(AlertDeliveryAttempt).order_by(AlertDeliveryAttempt.id)).all()
     assert [t.ok for t in tries] == [False, False, True]
-    assert alerts.deliver_due(s2, now=LATER + timedelta(hours=1)) == {"sent": 0, "failed": 0}  # sent once only
+    assert alerts.deliver_due(s2, now=LATER + timedelta(hours=1)) == {"sent": 0, "failed": 0, "deferred": 0}  # sent once only
     s2.close()
 
 
@@ -259,16 +259,22 @@ def test_one_dead_channel_never_blocks_the_others(db, users, receiver):
     channel(db, users, "webhook", {"url": stuck.url, "timeout_s": 1}, name="stuck")
     channel(db, users, "dingtalk", {"base_url": healthy.url, "timeout_s": 5}, {"access_token": "tok-123"},
             name="healthy")
-    _site, (cam,) = make_site(db)
-    down(db, cam)
+    _site, cams = make_site(db, n=3)
+    for cam in cams:
+        down(db, cam)
     db.commit()
 
     stats = alerts.deliver_due(db, now=LATER)
 
-    assert stats == {"sent": 1, "failed": 1}
-    by_channel = {d.channel.name: d for d in db.scalars(select(AlertDelivery))}
-    assert by_channel["healthy"].state == "delivered" and len(healthy.requests) == 1
-    assert by_channel["stuck"].state == "pending" and "timed out" in by_channel["stuck"].last_error.lower()
+    # The healthy robot got all three; the stuck webhook was tried once (timeout), its other two wait for its
+    # back-off without an attempt instead of costing a timeout each.
+    assert stats == {"sent": 3, "failed": 1, "deferred": 2}
+    assert len(healthy.requests) == 3
+    stuck_rows = [d for d in db.scalars(select(AlertDelivery)) if d.channel.name == "stuck"]
+    assert sorted(d.attempts for d in stuck_rows) == [0, 0, 1]
+    assert "timed out" in next(d for d in stuck_rows if d.attempts).last_error.lower()
+    assert len({d.next_attempt_at for d in stuck_rows}) == 1 and all(d.state == "pending" for d in stuck_rows)
+    assert db.scalar(select(func.count()).select_from(AlertDeliveryAttempt)) == 4
 
 
 def test_robot_errcode_is_a_failure_and_secrets_never_reach_the_log(db, users, receiver):
@@ -282,7 +288,7 @@ def test_robot_errcode_is_a_failure_and_secrets_never_reach_the_log(db, users, r
     down(db, cam)
     db.commit()
 
-    assert alerts.deliver_due(db, now=LATER) == {"sent": 0, "failed": 2}
+    assert alerts.deliver_due(db, now=LATER) == {"sent": 0, "failed": 2, "deferred": 0}
     errors = {d.channel.name: d.last_error for d in db.scalars(select(AlertDelivery))}
     assert "310000" in errors["ding"]
     logged = " ".join(errors.values()) + " ".join(a.result for a in db.scalars(select(AlertDeliveryAttempt)))
@@ -298,7 +304,7 @@ def test_smtp_login_with_a_wrong_password_is_a_logged_failure(db, users, smtp_se
     down(db, cam)
     db.commit()
 
-    assert alerts.deliver_due(db, now=LATER) == {"sent": 0, "failed": 1}
+    assert alerts.deliver_due(db, now=LATER) == {"sent": 0, "failed": 1, "deferred": 0}
     assert sink.messages == [] and "535" in db.scalar(select(AlertDelivery)).last_error
     assert "wrong-password" not in db.scalar(select(AlertDelivery)).last_error
 
@@ -308,5 +314,5 @@ def test_mqtt_broker_down_is_retried(db, users):
     _site, (cam,) = make_site(db)
     down(db, cam)
     db.commit()
-    assert alerts.deliver_due(db, now=LATER) == {"sent": 0, "failed": 1}
+    assert alerts.deliver_due(db, now=LATER) == {"sent": 0, "failed": 1, "deferred": 0}
     assert db.scalar(select(AlertDelivery)).state == "pending"
