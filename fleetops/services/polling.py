@@ -273,6 +273,10 @@ class _Recompute:
         self.pending_events: list[tuple[str, dict]] = []
 
     def run(self) -> None:
+        with self.s.no_autoflush:  # flushes happen where ids are needed, not before every query
+            self._run()
+
+    def _run(self) -> None:
         states = self._load_states()
         liveness = {d: p for d, p in ((d, self.devices[d].liveness_probe) for d in self.devices)}
         for probe in PROBES:
@@ -300,27 +304,36 @@ class _Recompute:
         return out
 
     def _plan(self, device_id: int, probe: str, rows: list[dict], st: MonitorState | None) -> dict:
-        """Where to recompute from: (anchor time or None for all history, prior run state, previous ok reading)."""
+        """Where to recompute from: the anchor time (results before it cannot change), the run carried into it,
+        and the last ok reading before it (for reboots)."""
         t0 = min(r["at"] for r in rows)
+        if st is None:  # nothing of this probe was ever processed for the device: the new rows are its history
+            return {"anchor": t0, "prior": None, "prev": None}
         if st is not None and st.last_at is not None and t0 > st.last_at:
             if st.run_detected_at is not None:
                 prior = av.RunState(st.run_start, st.run_count, st.run_detected_at)
                 prev = av.Observation(st.last_ok_at, True, st.last_ok_value) if st.last_ok_at else None
                 return {"anchor": st.last_at, "prior": prior, "prev": prev}
+            # pending failures (or none): recompute from the last success, or from the run's first failure
+            return {"anchor": st.last_ok_at or st.run_start or st.last_at, "prior": None, "prev": None}
+        if st.last_ok_at is not None and st.last_ok_at < t0:
             return {"anchor": st.last_ok_at, "prior": None, "prev": None}
-        if st is not None and st.last_ok_at is not None and st.last_ok_at < t0:
-            return {"anchor": st.last_ok_at, "prior": None, "prev": None}
-        anchor = self.s.scalar(select(func.max(ProbeResultRow.at)).where(
-            ProbeResultRow.device_id == device_id, ProbeResultRow.probe == probe, ProbeResultRow.ok.is_(True),
-            ProbeResultRow.at < t0))
-        return {"anchor": anchor, "prior": None, "prev": None}
+        # late results: from the last success before the earliest of them, else from the first result stored
+        base = select(func.max(ProbeResultRow.at)).where(
+            ProbeResultRow.device_id == device_id, ProbeResultRow.probe == probe)
+        anchor = self.s.scalar(base.where(ProbeResultRow.ok.is_(True), ProbeResultRow.at < t0))
+        if anchor is None:
+            anchor = self.s.scalar(select(func.min(ProbeResultRow.at)).where(
+                ProbeResultRow.device_id == device_id, ProbeResultRow.probe == probe))
+        return {"anchor": min(anchor, t0) if anchor is not None else t0, "prior": None, "prev": None}
 
     def _load_observations(self, probe: str, plans: dict) -> dict[int, list[av.Observation]]:
         out: dict[int, list[av.Observation]] = {d: [] for d in plans}
         anchors = [p["anchor"] for p in plans.values() if p["anchor"] is not None]
         newest = max(anchors) if anchors else None
         bulk = [d for d, p in plans.items() if p["anchor"] is not None and p["anchor"] >= newest - BULK_LOOKBACK]
-        single = [d for d in plans if d not in set(bulk)]
+        in_bulk = set(bulk)
+        single = [d for d in plans if d not in in_bulk]
         cols = (ProbeResultRow.device_id, ProbeResultRow.at, ProbeResultRow.ok, ProbeResultRow.sys_uptime_s)
         if bulk:
             since = min(plans[d]["anchor"] for d in bulk)
@@ -364,14 +377,20 @@ class _Recompute:
                 q = q.where(StatusInterval.end_s >= since_s)
             for iv in self.s.scalars(q):
                 existing_iv[iv.device_id].append(iv)
-        for d in ids:
+        derived = {}
+        for d in ids:  # outages first, all devices, then one flush gives the new ones their ids
             plan, o = plans[d], obs[d]
             dev = self.devices[d]
             runs, final = av.debounce(o, self.cfg.down_after, plan["prior"])
             anchor = plan["anchor"]
             mine = [x for x in existing_outages[d] if anchor is None or x.ended_at is None or x.ended_at > anchor]
-            run_rows = self._persist_outages(dev, runs, mine)
-            intervals = av.coverage(o, runs, self.cfg.max_cover(dev.kind))
+            derived[d] = (runs, final, self._persist_outages(dev, runs, mine))
+        self.s.flush()
+        for d in ids:
+            plan, o = plans[d], obs[d]
+            runs, final, run_rows = derived[d]
+            anchor = plan["anchor"]
+            intervals = av.coverage(o, runs, self.cfg.max_cover(self.devices[d].kind))
             ivs = [iv for iv in existing_iv[d] if anchor is None or iv.end_s >= _epoch_s(anchor)]
             self._persist_intervals(d, anchor, intervals, run_rows, ivs)
             self._save_state(states, d, probe, o, final)
@@ -421,8 +440,6 @@ class _Recompute:
             if id(x) not in used:
                 x.retracted_at = self.now
                 self._site_changed(dev.site_id, x.started_at)
-        if self.opened:
-            self.s.flush()
         return out
 
     def _site_changed(self, site_id: int, at: datetime) -> None:

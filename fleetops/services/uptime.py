@@ -45,12 +45,36 @@ def _epoch_pg(element, compiler, **kw):
     return "CAST(FLOOR(EXTRACT(EPOCH FROM %s)) AS BIGINT)" % compiler.process(element.clauses, **kw)
 
 
-def _greatest(a, b):
-    return case((a > b, a), else_=b)
+class greatest(FunctionElement):
+    """GREATEST(a, b) — spelled max(a, b) on SQLite, whose scalar max() takes several arguments."""
+
+    type = BigInteger()
+    inherit_cache = True
 
 
-def _least(a, b):
-    return case((a < b, a), else_=b)
+class least(FunctionElement):
+    type = BigInteger()
+    inherit_cache = True
+
+
+@compiles(greatest, "sqlite")
+def _greatest_sqlite(element, compiler, **kw):
+    return "max(%s)" % compiler.process(element.clauses, **kw)
+
+
+@compiles(greatest)
+def _greatest_default(element, compiler, **kw):
+    return "GREATEST(%s)" % compiler.process(element.clauses, **kw)
+
+
+@compiles(least, "sqlite")
+def _least_sqlite(element, compiler, **kw):
+    return "min(%s)" % compiler.process(element.clauses, **kw)
+
+
+@compiles(least)
+def _least_default(element, compiler, **kw):
+    return "LEAST(%s)" % compiler.process(element.clauses, **kw)
 
 
 def _to_s(at: datetime) -> int:
@@ -109,38 +133,46 @@ def uptime_rows(session: Session, start: datetime, end: datetime, by: str = "dev
     from_s, to_s = _to_s(start), _to_s(end)
     offset_s = int(ZoneInfo(local_tz).utcoffset(datetime(2026, 1, 1)).total_seconds())
 
+    # Each device's in-service window clipped to the period, computed once per device (a materialised CTE).
     svc_start = func.coalesce(epoch_s(Device.in_service_from), epoch_s(Device.installed_on) - offset_s)
-    lo = _greatest(func.coalesce(svc_start, from_s), literal(from_s))
-    hi = _least(func.coalesce(epoch_s(Device.retired_at), to_s), literal(to_s))
+    lo = greatest(func.coalesce(svc_start, from_s), literal(from_s, BigInteger))
+    hi = least(func.coalesce(epoch_s(Device.retired_at), to_s), literal(to_s, BigInteger))
     key, label = _group_columns(by)
-    base_filter = [Device.lifecycle != "planned"]
+    filters = [Device.lifecycle != "planned"]
     if kinds:
-        base_filter.append(Device.kind.in_([str(k) for k in kinds]))
+        filters.append(Device.kind.in_([str(k) for k in kinds]))
+    win = (select(Device.id.label("device_id"), key.label("key"), label.label("label"), lo.label("lo"),
+                  hi.label("hi"))
+           .select_from(Device).join(Site, Site.id == Device.site_id).where(*filters)
+           .cte("win").prefix_with("MATERIALIZED"))
 
-    in_service = func.sum(case((hi > lo, hi - lo), else_=0))
-    q1 = (select(key.label("key"), label.label("label"), in_service.label("in_service_s"),
-                 func.count(Device.id).label("devices"))
-          .select_from(Device).join(Site, Site.id == Device.site_id).where(*base_filter)
-          .group_by(key, label))
+    q1 = (select(win.c.key, func.max(win.c.label).label("label"),
+                 func.sum(case((win.c.hi > win.c.lo, win.c.hi - win.c.lo), else_=0)).label("in_service_s"),
+                 func.count().label("devices"))
+          .group_by(win.c.key))
     rows = {r.key: UptimeRow(str(r.key), str(r.label or r.key), int(r.in_service_s or 0), 0, 0, 0, int(r.devices))
             for r in session.execute(q1)}
 
-    clipped = _greatest(_least(StatusInterval.end_s, hi) - _greatest(StatusInterval.start_s, lo), literal(0))
-    excluded = and_(StatusInterval.state == "down", Outage.cause.in_(sorted(EXCLUDED_CAUSES)))
-    q2 = (select(key.label("key"),
-                 func.sum(case((StatusInterval.state == "up", clipped), else_=0)).label("up_s"),
-                 func.sum(case((StatusInterval.state == "down", clipped), else_=0)).label("down_s"),
-                 func.sum(case((excluded, clipped), else_=0)).label("excluded_s"))
-          .select_from(StatusInterval)
-          .join(Device, Device.id == StatusInterval.device_id)
-          .join(Site, Site.id == Device.site_id)
-          .outerjoin(Outage, Outage.id == StatusInterval.outage_id)
-          .where(*base_filter, StatusInterval.end_s > from_s, StatusInterval.start_s < to_s)
-          .group_by(key))
+    si = StatusInterval
+    clipped = greatest(least(si.end_s, win.c.hi) - greatest(si.start_s, win.c.lo), literal(0, BigInteger))
+    excluded = case((Outage.cause.in_(sorted(EXCLUDED_CAUSES)), 1), else_=0)
+    q2 = (select(win.c.key, si.state, excluded.label("excluded"), func.sum(clipped).label("secs"))
+          .select_from(win)
+          .join(si, si.device_id == win.c.device_id)
+          .outerjoin(Outage, Outage.id == si.outage_id)
+          .where(si.end_s > from_s, si.start_s < to_s)
+          .group_by(win.c.key, si.state, excluded))
     for r in session.execute(q2):
         row = rows.get(r.key)
-        if row is not None:
-            row.up_s, row.down_s, row.excluded_s = int(r.up_s or 0), int(r.down_s or 0), int(r.excluded_s or 0)
+        if row is None:
+            continue
+        secs = int(r.secs or 0)
+        if r.state == "up":
+            row.up_s += secs
+        elif r.state == "down":
+            row.down_s += secs
+            if r.excluded:
+                row.excluded_s += secs
     out = sorted(rows.values(), key=lambda r: r.key)
     if by == "kind":
         for r in out:
