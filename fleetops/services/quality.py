@@ -186,6 +186,11 @@ def record_capture(session: Session, device: Device, cap: Capture, *, store_dir:
                                cap.data if cap.data[:2] == b"\xff\xd8" else imaging.encode_jpeg(cap.image))
     session.add(sample)
     session.flush()
+    if ref is None and not problems:
+        # The first good view becomes the reference, so a camera knocked out of aim later is noticed (Q3).
+        session.add(ReferenceImage(device_id=device.id, image_path=sample.image_path, set_at=cap.at, set_by="quality"))
+        audit.record(session, "quality", "quality_reference_set", "device", device.id,
+                     summary=f"{device.code} reference view (first good snapshot)", after={"image_path": sample.image_path})
     update_findings(session, device, sample)
     return sample
 

@@ -88,10 +88,12 @@ class SnapshotServer:
 
     # -- images
     def _scene(self, code: str) -> np.ndarray:
-        if code not in self._scenes:
-            rel = SCENES[int(hashlib.sha1(code.encode()).hexdigest(), 16) % len(SCENES)]
-            self._scenes[code] = imaging.read_image_file(str(self.data_dir / rel))
-        return self._scenes[code]
+        """The camera's view: one of the real images, chosen by its code; decoded once per image, not per camera."""
+        rel = SCENES[int(hashlib.sha1(code.encode()).hexdigest(), 16) % len(SCENES)]
+        with self._lock:
+            if rel not in self._scenes:
+                self._scenes[rel] = imaging.read_image_file(str(self.data_dir / rel))
+            return self._scenes[rel]
 
     def picture(self, code: str) -> bytes:
         """A new frame: the camera's scene with light jitter (a live camera never repeats a frame) and its fault."""

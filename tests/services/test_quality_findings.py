@@ -127,10 +127,21 @@ def test_a_good_snapshot_clears_the_finding_and_the_ticket_verifies_only_after_i
     assert tickets.get_ticket(db, t.id).state == "verified"
 
 
-def test_a_frozen_camera_and_a_knocked_camera_are_found(db, cam, cams, store, users):
+def test_the_first_good_view_becomes_the_reference_and_a_supervisor_can_replace_it(db, cam, store, users):
+    from fleetops.models.quality import ReferenceImage
+
     first = sample(db, cam, store, NOON)
-    quality.set_reference(db, cam, first.id, users["supervisor"])
+    ref = db.scalar(select(ReferenceImage))
+    assert ref.image_path == first.image_path and ref.set_by == "quality"
+    second = sample(db, cam, store, NOON + timedelta(hours=1))
+    quality.set_reference(db, cam, second.id, users["supervisor"])
     db.commit()
+    assert db.scalar(select(ReferenceImage)).image_path == second.image_path
+    assert db.scalar(select(AuditLog).where(AuditLog.action == "quality_reference_set", AuditLog.actor_name == "supervisor"))
+
+
+def test_a_frozen_camera_and_a_knocked_camera_are_found(db, cam, cams, store, users):
+    sample(db, cam, store, NOON)  # the first good view becomes the reference
     cams.set_fault("K105-CAM1", "shifted")
     s = sample(db, cam, store, NOON + timedelta(hours=1))
     assert "scene_shift" in s.problems
