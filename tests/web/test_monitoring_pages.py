@@ -38,9 +38,12 @@ def down_camera(db):
     return cam
 
 
-def test_supervisor_lands_on_the_fleet_status(client_as, down_camera):
+def test_fleet_status_is_a_supervisor_home_page(client_as, down_camera):
+    from fleetops.web import nav
+
+    assert any(i.endpoint == "monitoring.status" and "supervisor" in i.home_for for i in nav._items)
     c = client_as("supervisor")
-    resp = c.get("/", follow_redirects=True)
+    resp = c.get("/monitoring/")
     html = resp.get_data(as_text=True)
     assert resp.status_code == 200 and "车队状态" in html
     assert "K105-CAM1" in html and "50.0 %" in html  # one of two devices online
