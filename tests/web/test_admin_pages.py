@@ -54,8 +54,8 @@ def test_token_is_shown_once_works_and_can_be_revoked(client_as, app, db):
     assert api.get("/api/v1/devices", headers={"Authorization": f"Bearer {token}"}).status_code == 401
 
 
-def test_parameter_edit_is_audited_and_bad_json_is_refused(client_as, db):
-    parameters.register_default("test_inventory.online_target_pct", 95, "U3: online-rate target")
+def test_parameter_edit_is_audited_and_bad_json_is_refused(client_as, db, monkeypatch):
+    monkeypatch.setitem(parameters.DEFAULTS, "test_inventory.online_target_pct", (95, "U3: online-rate target"))
     c = client_as("admin")
     assert "test_inventory.online_target_pct" in c.get("/admin/parameters").get_data(as_text=True)
     resp = c.post("/admin/parameters", data={"key": "test_inventory.online_target_pct", "value": "[1,"},
