@@ -1,7 +1,7 @@
 """`fleetops alerts …`: deliver the outbox once, run the periodic alert checks, list open alerts."""
 import click
 
-from fleetops.cli import echo_json, get_app, main, session
+from fleetops.cli import echo_json, fail, get_app, main, session
 
 
 @main.group("alerts")
@@ -47,3 +47,41 @@ def list_alerts(show_all):
         if not show_all:
             q = q.where(Alert.open_key.is_not(None))
         echo_json([alerts.alert_dict(a) for a in s.scalars(q)])
+
+
+@alerts_group.command("add-channel")
+@click.argument("name")
+@click.option("--kind", type=click.Choice(["email", "webhook", "dingtalk", "wecom", "mqtt"]), required=True)
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
+              help="A setting, e.g. --set url=http://127.0.0.1:8088/hook (repeatable).")
+@click.option("--secret", "secret_keys", multiple=True, metavar="KEY",
+              help="A secret to be asked for without echo, e.g. --secret access_token (repeatable).")
+@click.option("--route/--no-route", default=True, show_default=True,
+              help="Also add a rule sending every alert (any district, kind, role) to it.")
+def add_channel(name, kind, settings, secret_keys, route):
+    """Add an alert channel (secrets are prompted for, never taken from the command line)."""
+    from fleetops.services import alerts
+
+    values = {}
+    for item in settings:
+        key, sep, value = item.partition("=")
+        if not sep:
+            fail(f"--set 需要 KEY=VALUE / --set needs KEY=VALUE, not {item!r}")
+        values[key.strip()] = value
+    unknown = sorted(set(values) - set(alerts.PLAIN_FIELDS[kind]))
+    if unknown:
+        fail(f"{kind} 没有这些设置 / {kind} has no setting {', '.join(unknown)}; "
+             f"known: {', '.join(alerts.PLAIN_FIELDS[kind])}")
+    secrets = {}
+    for key in secret_keys:
+        if key not in alerts.SECRET_FIELDS[kind]:
+            fail(f"{kind} 没有密钥 {key} / {kind} has no secret {key}; known: {', '.join(alerts.SECRET_FIELDS[kind])}")
+        secrets[key] = click.prompt(key, hide_input=True)
+    if "starttls" in values:
+        values["starttls"] = values["starttls"].lower() in ("1", "true", "yes", "on")
+    with session() as s:
+        ch = alerts.save_channel(s, "cli", name=name, kind=kind, settings=values, secrets=secrets)
+        if route:
+            alerts.save_route(s, "cli", channel_id=ch.id)
+        channel_id = ch.id
+    click.echo(f"channel {name} ({kind}) saved as #{channel_id}" + (" with a catch-all route" if route else ""))

@@ -765,8 +765,10 @@ def on_quality_finding_opened(session: Session, finding_id, device_id, kind="", 
     device = session.get(Device, device_id)
     if device is None:
         return
+    from fleetops.services.reports import FINDING_LABELS
+
     raise_alert(session, f"quality:{finding_id}", "quality_finding", "warning",
-                f"图像质量问题：{device.site.name} {device.code} {kind}", device=device,
+                f"图像质量问题：{device.site.name} {device.code} {FINDING_LABELS.get(kind, kind)}", device=device,
                 source_type="quality_finding", source_id=finding_id)
 
 
@@ -1150,6 +1152,20 @@ def deliver_due(session: Session, now: datetime | None = None, limit: int = 100,
             deferred += 1
     session.commit()
     return {"sent": sent, "failed": failed, "deferred": deferred}
+
+
+def retry_delivery(session: Session, delivery_id: int, actor) -> AlertDelivery:
+    """Put a message that gave up (or was withdrawn) back in the outbox, due now. Audited."""
+    d = session.get(AlertDelivery, delivery_id)
+    if d is None:
+        raise NotFound("找不到该消息 / Message not found.")
+    if d.state not in ("failed", "cancelled"):
+        raise ValidationFailed("只有发送失败或已撤回的消息可以重发 / Only failed or withdrawn messages can be resent.")
+    before = d.state
+    d.state, d.next_attempt_at, d.claimed_until = "pending", utcnow(), None
+    audit.record(session, actor, "alert_delivery_retried", "alert_delivery", d.id,
+                 before={"state": before}, after={"state": "pending"})
+    return d
 
 
 def send_test_message(session: Session, channel_id: int, actor=None) -> str:

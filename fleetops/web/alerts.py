@@ -111,6 +111,16 @@ def deliveries():
                            attempts=alerts.attempts_of(s, [d.id for d in rows]))
 
 
+@bp.route("/deliveries/<int:delivery_id>/retry", methods=["POST"])
+@roles_required("supervisor")
+def retry_delivery(delivery_id):
+    s = db_session()
+    alerts.retry_delivery(s, delivery_id, current_user)
+    s.commit()
+    flash(_("The message is back in the outbox."), "success")
+    return redirect(url_for("alerts.deliveries"))
+
+
 @bp.route("/channels")
 @roles_required()
 def channels():

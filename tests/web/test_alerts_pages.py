@@ -1,5 +1,7 @@
 """A1 in the UI and the API: the crew sees and acknowledges its district's alerts, admins set channels whose secrets
 are never shown back, the delivery log shows every attempt, U7 counts are pushed through the API, the CLI delivers."""
+from datetime import timedelta
+
 from click.testing import CliRunner
 from sqlalchemy import select
 
@@ -129,6 +131,40 @@ def test_cli_deliver_once_sends_the_outbox(db, users, app, monkeypatch):
         monkeypatch.setattr(cli, "_app", app)
         out = CliRunner().invoke(cli.main, ["alerts", "deliver-once"])
         assert out.exit_code == 0 and "sent=1 failed=0" in out.output
+        assert len(hook.requests) == 1
+    finally:
+        hook.close()
+
+
+def test_cli_adds_a_channel_with_a_prompted_secret_and_a_route(db, users, app, monkeypatch):
+    monkeypatch.setattr(cli, "_app", app)
+    r = CliRunner()
+    out = r.invoke(cli.main, ["alerts", "add-channel", "演示群", "--kind", "dingtalk",
+                              "--set", "base_url=http://127.0.0.1:9/robot/send", "--secret", "access_token"],
+                   input="at-from-prompt\n")
+    assert out.exit_code == 0, out.output
+    assert "at-from-prompt" not in out.output.replace("access_token:", "")
+    ch = db.scalar(select(AlertChannel))
+    assert ch.secrets == {"access_token": "at-from-prompt"} and ch.settings["base_url"].startswith("http://127.0.0.1")
+    bad = r.invoke(cli.main, ["alerts", "add-channel", "x", "--kind", "webhook", "--set", "colour=blue"])
+    assert bad.exit_code == 1 and "colour" in bad.output and "Traceback" not in bad.output
+
+
+def test_a_message_that_gave_up_can_be_sent_again_from_the_log(db, users, client_as):
+    hook = Receiver()
+    try:
+        ch = alerts.save_channel(db, users["admin"], name="hook", kind="webhook", settings={"url": hook.url})
+        alerts.save_route(db, users["admin"], channel_id=ch.id)
+        _outage(db)
+        from fleetops.models.alerts import AlertDelivery
+
+        d = db.scalar(select(AlertDelivery))
+        d.state, d.attempts = "failed", 15
+        db.commit()
+        c = client_as("supervisor")
+        assert "重新发送" in c.get("/alerts/deliveries").get_data(as_text=True)
+        c.post(f"/alerts/deliveries/{d.id}/retry")
+        assert alerts.deliver_due(db, now=alerts.utcnow() + timedelta(seconds=1))["sent"] == 1
         assert len(hook.requests) == 1
     finally:
         hook.close()
