@@ -1,7 +1,8 @@
-"""Ticket and stock commands: `fleetops tickets [--json]`, `fleetops ticket-deadlines`, `fleetops stock [--json]`."""
+"""Ticket and stock commands: `fleetops tickets [--json]`, `fleetops ticket-deadlines`, `fleetops stock [--json]`,
+`fleetops add-qualification`."""
 import click
 
-from fleetops.cli import echo_json, main, session
+from fleetops.cli import echo_json, fail, main, session
 
 
 @main.command("tickets")
@@ -62,3 +63,26 @@ def stock_cmd(as_json):
     for r in rows:
         flag = "  ← 低于最低库存 / below minimum" if r["below_minimum"] else ""
         click.echo(f"{r['part_type']:<12} {r['name']:<16} {r['total']:>4} / min {r['minimum']}{flag}")
+
+
+@main.command("add-qualification")
+@click.argument("username")
+@click.argument("kind", type=click.Choice(["work_at_height", "electrician", "security_systems"]))
+@click.option("--until", "valid_until", type=click.DateTime(["%Y-%m-%d"]), required=True, help="Last valid day.")
+@click.option("--from", "valid_from", type=click.DateTime(["%Y-%m-%d"]), default=None, help="First valid day.")
+@click.option("--number", default="", help="Certificate number.")
+def add_qualification_cmd(username, kind, valid_until, valid_from, number):
+    """T8: record a crew member's certificate (work at height, electrician, security systems)."""
+    from sqlalchemy import select
+
+    from fleetops.models import User
+    from fleetops.services import tickets
+
+    with session() as s:
+        user = s.scalar(select(User).where(User.username == username))
+        if user is None:
+            fail(f"没有用户 {username} / no user {username}")
+        tickets.add_qualification(s, user.id, kind, valid_until.date(),
+                                  valid_from=valid_from.date() if valid_from else None, certificate_no=number,
+                                  actor="cli")
+    click.echo(f"{username}: {kind} valid until {valid_until.date()}")

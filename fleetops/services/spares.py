@@ -20,13 +20,14 @@ from fleetops.services.tickets import _log as ticket_log, actor_name, claim_requ
 
 log = logging.getLogger(__name__)
 
-MOVEMENT_KINDS = ("received", "issued", "returned", "sent_for_repair", "scrapped")
+MOVEMENT_KINDS = ("received", "issued", "returned", "sent_for_repair", "scrapped", "transferred")
 MOVEMENT_LABELS = {
     "received": ("入库", "Received"),
     "issued": ("领用", "Issued"),
     "returned": ("退回", "Returned"),
     "sent_for_repair": ("送修", "Sent for repair"),
     "scrapped": ("报废", "Scrapped"),
+    "transferred": ("调拨", "Transferred"),
 }
 # Where a serialised unit is after each kind of movement.
 SERIAL_STATUS_AFTER = {"received": "in_stock", "returned": "in_stock", "issued": "installed",
@@ -295,6 +296,31 @@ def return_to_stock(session: Session, part_type_id, location_id, quantity=1, *, 
         n = _quantity(quantity)
     _put(session, pt, loc, n)
     return _record(session, "returned", pt, loc, n, actor, unit=unit, note=note)
+
+
+def transfer(session: Session, part_type_id, from_location_id, to_location_id, quantity=1, *, serial: str = "",
+             actor, note: str = "", request_id: str | None = None) -> StockMovement:
+    """Move stock between locations (warehouse → a crew's van and back): two ledger rows, −n and +n."""
+    claim_request(session, request_id, "stock_transferred")
+    pt = _part_type(session, part_type_id)
+    src, dst = _location(session, from_location_id), _location(session, to_location_id)
+    if src.id == dst.id:
+        raise ValidationFailed("调出和调入库位相同 / The two locations are the same.")
+    unit = None
+    if pt.serialised:
+        unit = _serial_unit(session, pt, (serial or "").strip())
+        if unit is None or unit.location_id != src.id or unit.status != "in_stock":
+            raise ValidationFailed(f"{src.name} 没有序列号为 {serial!r} 的 {pt.name} / "
+                                   f"No {pt.code} with serial {serial!r} in stock at {src.code}.")
+        n = 1
+    else:
+        n = _quantity(quantity)
+    _take(session, pt, src, n)
+    _put(session, pt, dst, n)
+    if unit is not None:
+        _move_serial(session, unit, "in_stock", "in_stock", dst.id, None)
+    _record(session, "transferred", pt, src, -n, actor, unit=unit, note=f"→ {dst.code} {note}".strip())
+    return _record(session, "transferred", pt, dst, n, actor, unit=unit, note=f"← {src.code} {note}".strip())
 
 
 # ---------------------------------------------------------------- reading

@@ -450,6 +450,12 @@ def qualifications_of(session: Session, user_id: int) -> list[rules.Qualificatio
 
 def add_qualification(session: Session, user_id: int, kind: str, valid_until, *, valid_from=None,
                       certificate_no: str = "", actor=None) -> CrewQualification:
+    """T8: record a crew member's certificate and its validity (audited)."""
+    user = session.get(User, user_id)
+    if user is None or user.role != Role.CREW:
+        raise ValidationFailed(f"用户 {user_id} 不是运维人员 / User {user_id} is not a crew member.")
+    if valid_from is not None and valid_from > valid_until:
+        raise ValidationFailed("有效期起始晚于截止 / The certificate ends before it starts.")
     try:
         kind = rules.QualificationKind(kind).value
     except ValueError:
@@ -461,6 +467,12 @@ def add_qualification(session: Session, user_id: int, kind: str, valid_until, *,
     audit.record(session, actor, "qualification_added", "user", user_id, summary=f"{kind} → {valid_until}",
                  after={"kind": kind, "valid_until": valid_until, "certificate_no": certificate_no})
     return q
+
+
+def list_qualifications(session: Session) -> list[CrewQualification]:
+    return list(session.scalars(select(CrewQualification).options(selectinload(CrewQualification.user))
+                                .order_by(CrewQualification.user_id, CrewQualification.kind,
+                                          CrewQualification.valid_until)))
 
 
 def start_repair(session: Session, ticket_id, *, actor, at: datetime | None = None,

@@ -45,12 +45,16 @@ MOVES = {
 def move():
     f = request.form
     kind = f.get("kind", "")
-    if kind not in MOVES:
+    if kind not in MOVES and kind != "transferred":
         raise ValidationFailed(_("Unknown stock movement."))
     s = db_session()
     serials = [x for x in f.get("serials", "").replace(",", "\n").splitlines() if x.strip()]
     try:
-        if kind == "received":
+        if kind == "transferred":
+            spares.transfer(s, f.get("part_type_id", ""), f.get("location_id", ""), f.get("to_location_id", ""),
+                            f.get("quantity") or 1, serial=(serials[0] if serials else ""), actor=current_user,
+                            note=f.get("note", ""), request_id=f.get("request_id"))
+        elif kind == "received":
             spares.receive(s, f.get("part_type_id", ""), f.get("location_id", ""), f.get("quantity") or None,
                            serials=serials, actor=current_user, note=f.get("note", ""), request_id=f.get("request_id"))
         else:

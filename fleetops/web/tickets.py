@@ -1,7 +1,7 @@
 """Ticket pages: the crew's tablet (My tickets, one big button per step, checklist, parts, photos) and the supervisors' list, history, SLA policies, penalties."""
 import json
 import uuid
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_from_directory, url_for
 from flask_babel import gettext as _
@@ -365,3 +365,31 @@ def penalties():
         raise ValidationFailed(_("The number of cases must be a whole number."))
     est = tickets.penalty_estimate(s, since=day("since"), until=day("until"), not_to_spec_cases=int(raw_cases))
     return render_template("tickets/penalties.html", est=est, f=request.args)
+
+
+@bp.route("/qualifications", methods=["GET", "POST"])
+@roles_required("supervisor")
+def qualifications():
+    """T8: crew certificates and their validity; an admin records new ones."""
+    s = db_session()
+    if request.method == "POST":
+        if current_user.role != "admin":
+            abort(403)
+        f = request.form
+        try:
+            until = date.fromisoformat(f.get("valid_until", ""))
+            since = date.fromisoformat(f["valid_from"]) if f.get("valid_from") else None
+        except ValueError:
+            raise ValidationFailed(_("Dates are written like 2026-06-01.")) from None
+        raw_user = f.get("user_id", "")
+        if not raw_user.isdigit():
+            raise ValidationFailed(_("Choose a crew member."))
+        tickets.add_qualification(s, int(raw_user), f.get("kind", ""), until, valid_from=since,
+                                  certificate_no=f.get("certificate_no", "").strip(), actor=current_user)
+        s.commit()
+        flash(_("Qualification recorded."), "success")
+        return redirect(url_for("tickets.qualifications"))
+    crews = list(s.scalars(select(User).where(User.role == "crew").order_by(User.username)))
+    return render_template("tickets/qualifications.html", rows=tickets.list_qualifications(s), crews=crews,
+                           kinds=list(rules.QualificationKind), today=date.today(),
+                           kind_labels={k.value: k.label(_loc()) for k in rules.QualificationKind})

@@ -147,3 +147,14 @@ def test_parts_are_taken_only_on_site(db, users):
     pt, loc = stock(db)
     with pytest.raises(Exception, match="on site"):
         spares.issue_to_ticket(db, t.id, pt.id, loc.id, 1, actor=users["crew"])
+
+
+def test_transfer_to_a_van_moves_stock_and_never_more_than_is_there(db, users):
+    pt, wh = stock(db, on_hand=3)
+    van = spares.create_location(db, "VAN-1", "一号运维车", kind="van", actor="test")
+    spares.transfer(db, pt.id, wh.id, van.id, 2, actor=users["supervisor"])
+    assert (spares.on_hand(db, pt.id, wh.id), spares.on_hand(db, pt.id, van.id), spares.on_hand(db, pt.id)) == (1, 2, 3)
+    with pytest.raises(InsufficientStock):
+        spares.transfer(db, pt.id, wh.id, van.id, 2, actor=users["supervisor"])
+    rows = [(m.kind, m.location.code, m.quantity) for m in spares.ledger(db, part_type_id=pt.id)][:2]
+    assert rows == [("transferred", "VAN-1", 2), ("transferred", "WH", -2)]

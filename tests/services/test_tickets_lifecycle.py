@@ -244,3 +244,13 @@ def test_quality_tickets_carry_their_evidence_and_reuse_an_open_one(db, fleet):
     b = tickets.open_ticket(db, **kw)
     assert a.id == b.id and a.evidence_path.endswith(".jpg")
     assert a.needs_height
+
+
+def test_photos_over_the_size_limit_are_refused_and_nothing_is_written(app, db, fleet, users, shared_data, tmp_path):
+    parameters.set_value(db, "photo_max_mb", 0.05, "test")
+    t = tickets.open_ticket(db, device_id=fleet["cam"].id, category="offline", source="inspection", opened_by="t")
+    tickets.record_arrival(db, t.id, actor=users["crew"])
+    jpeg = (shared_data / "plates" / "ccpdsample_blur_0.jpg").read_bytes()  # 82 kB
+    with pytest.raises(Exception, match="larger than 0.05 MB"):
+        tickets.add_photo(db, t.id, "before", jpeg, upload_dir=str(tmp_path), actor=users["crew"])
+    assert not any(tmp_path.rglob("*.jpg"))

@@ -67,3 +67,22 @@ def test_cli_tickets_json_lists_the_row_fields(app, opened, monkeypatch):
     assert ROW_FIELDS <= set(rows[0]) and rows[0]["day_night"] in ("day", "night")
     bad = CliRunner().invoke(cli.main, ["tickets", "--state", "sleeping"])
     assert bad.exit_code == 2 and "unknown state" in bad.output and "Traceback" not in bad.output
+
+
+def test_admin_records_a_qualification_and_the_cli_does_too(app, client_as, db, users, monkeypatch):
+    from fleetops.models.tickets import CrewQualification
+    import fleetops.cli as cli
+
+    admin = client_as("admin")
+    resp = admin.post("/tickets/qualifications", data={"user_id": users["crew"].id, "kind": "work_at_height",
+                                                       "valid_until": "2027-03-31", "certificate_no": "T-0815"})
+    assert resp.status_code == 302
+    assert "高处作业证" in client_as("supervisor").get("/tickets/qualifications").get_data(as_text=True)
+    assert client_as("supervisor").post("/tickets/qualifications", data={}).status_code == 403
+    monkeypatch.setattr(cli, "_app", app)
+    ok = CliRunner().invoke(cli.main, ["add-qualification", "crew", "electrician", "--until", "2026-12-31"])
+    assert ok.exit_code == 0, ok.output
+    bad = CliRunner().invoke(cli.main, ["add-qualification", "supervisor", "electrician", "--until", "2026-12-31"])
+    assert bad.exit_code == 1 and "not a crew member" in bad.output
+    db.expire_all()
+    assert sorted(q.kind for q in db.query(CrewQualification)) == ["electrician", "work_at_height"]

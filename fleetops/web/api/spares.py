@@ -57,6 +57,9 @@ def movement():
             mv = spares.issue_to_ticket(s, t.id, pt, loc, b.get("quantity", 1), serial=str(b.get("serial", "")), **common)
         elif user.role == "crew":
             return jsonify({"error": "只有监管人员可以登记此类出入库 / Only supervisors record this movement."}), 403
+        elif kind == "transferred":
+            mv = spares.transfer(s, pt, loc, str(b.get("to_location_id", "")), b.get("quantity", 1),
+                                 serial=str(b.get("serial", "")), **common)
         elif kind == "received":
             mv = spares.receive(s, pt, loc, b.get("quantity"), serials=list(b.get("serials") or []), **common)
         elif kind in ("returned", "sent_for_repair", "scrapped"):
@@ -75,7 +78,8 @@ def movement():
 openapi.path("/spares/movements", "post", "Record a stock movement (409 when the stock is not there)", tags=["spares"],
              request_body={"content": {"application/json": {"schema": {"type": "object", "required": ["kind"],
                  "properties": {"kind": {"type": "string", "enum": ["received", "issued", "returned",
-                                                                    "sent_for_repair", "scrapped"]},
+                                                                    "sent_for_repair", "scrapped", "transferred"]},
+                                "to_location_id": {"type": "integer"},
                                 "part_type_id": {"type": "integer"}, "location_id": {"type": "integer"},
                                 "quantity": {"type": "integer"}, "serial": {"type": "string"},
                                 "serials": {"type": "array", "items": {"type": "string"}},
