@@ -49,6 +49,9 @@ def create_part_type(session: Session, code: str, name: str, *, device_kind: str
                   minimum_stock=int(minimum_stock))
     session.add(pt)
     session.flush()
+    # A zero row per location up front: later receipts are plain UPDATEs, so two at once cannot race on the insert.
+    for loc_id in session.scalars(select(StockLocation.id)):
+        session.add(StockLevel(part_type_id=pt.id, location_id=loc_id, on_hand=0))
     audit.record(session, actor, "part_type_created", "part_type", pt.id, summary=f"{code} {name}",
                  after={"code": code, "name": name, "minimum_stock": pt.minimum_stock, "serialised": pt.serialised})
     return pt
@@ -76,6 +79,9 @@ def create_location(session: Session, code: str, name: str, *, kind: str = "ware
         raise ConflictError(f"库位 {code} 已存在 / Location {code} already exists.")
     loc = StockLocation(code=code, name=name, kind=kind, user_id=user_id)
     session.add(loc)
+    session.flush()
+    for pt_id in session.scalars(select(PartType.id)):
+        session.add(StockLevel(part_type_id=pt_id, location_id=loc.id, on_hand=0))
     session.flush()
     audit.record(session, actor, "stock_location_created", "stock_location", loc.id, summary=f"{code} {name}",
                  after={"code": code, "name": name, "kind": kind})

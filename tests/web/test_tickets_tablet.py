@@ -173,3 +173,24 @@ def test_penalty_page_prices_the_delay(client_as, db, opened):
     db.commit()
     html = client_as("supervisor").get("/tickets/penalties?not_to_spec=1").get_data(as_text=True)
     assert 'id="days-late">1<' in html and "¥55000.00" in html  # 1 day × 0.5 % + 5 %
+
+
+def test_supervisor_opens_a_ticket_by_hand_once_and_unknown_codes_are_explained(client_as, db, users):
+    make_fleet(db, users["crew"])
+    db.commit()
+    c = client_as("supervisor")
+    form = {"device": "K105-CAM2", "category": "inspection", "source": "inspection", "policy": "checkpoint_om",
+            "tier": "ordinary", "summary": "巡检发现立杆倾斜", "request_id": "new-1"}
+    assert c.post("/tickets/new", data=form).status_code == 302
+    assert c.post("/tickets/new", data=form).status_code == 302  # sent twice
+    assert len(db.scalars(select(Ticket)).all()) == 1
+    resp = c.post("/tickets/new", data={**form, "device": "NOPE-1", "request_id": "new-2"},
+                  headers={"Referer": "/tickets/new"}, follow_redirects=True)
+    assert "请填写已登记的设备编号或点位编号" in resp.get_data(as_text=True)
+
+
+def test_the_tablet_speaks_english_when_asked(client_as, opened):
+    c = client_as("crew")
+    c.get("/lang/en")
+    html = c.get(f"/tickets/{opened['ticket'].id}").get_data(as_text=True)
+    assert "Set off" in html and "Device offline" in html
