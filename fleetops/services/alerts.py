@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 import requests
 from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -386,8 +387,15 @@ def raise_alert(session: Session, key: str, kind: str, severity: str, title: str
                   audience=list(audience), source_type=source_type, source_id=str(source_id or ""),
                   quiet_reason=quiet_reason, group_id=group.id if group else None, opened_at=now,
                   occurrences=1, notify_count=0)
-    session.add(alert)
-    session.flush()
+    try:
+        with session.begin_nested():  # another process may raise the same incident at the same moment
+            session.add(alert)
+    except IntegrityError:
+        existing = get_open(session, key)
+        if existing is None:
+            raise
+        existing.occurrences += 1
+        return existing, False
     if not quiet_reason and group is None:
         enqueue(session, alert, "opened", now=now, due=now + timedelta(seconds=hold_s))
     events.emit(session, "alert_raised", alert_id=alert.id, key=key, kind=kind)
@@ -660,8 +668,12 @@ def on_site_incident_opened(session: Session, incident_id, site_id, started_at=N
     children = session.scalars(select(Alert).where(Alert.site_id == site_id, Alert.open_key.is_not(None),
                                                    Alert.kind.in_(("device_down", "device_hung")),
                                                    Alert.group_id.is_(None))).all()
-    n_devices = session.scalar(select(func.count()).select_from(Device).where(
-        Device.site_id == site_id, Device.lifecycle.in_([s.value for s in IN_SERVICE])))
+    from fleetops.models.monitoring import SiteIncident
+
+    incident = session.get(SiteIncident, incident_id)
+    n_devices = (incident.device_count if incident is not None and incident.device_count else
+                 session.scalar(select(func.count()).select_from(Device).where(
+                     Device.site_id == site_id, Device.lifecycle.in_([s.value for s in IN_SERVICE]))))
     cause = _known_cause_at_site(session, site_id)
     alert, new = raise_alert(
         session, f"site:{site_id}:dark", "site_dark", "critical", f"点位整体离线：{site.code} {site.name}",

@@ -246,3 +246,29 @@ def test_a_district_without_probe_results_for_ten_minutes_has_a_silent_probe_age
     db.flush()
     assert alerts.check_probe_silence(db, now=T0 + timedelta(minutes=27))["resolved"] == 1
     assert [d.purpose for d in outbox(db)] == ["opened", "resolved"]
+
+
+def test_a_second_process_raising_the_same_incident_does_not_break_its_transaction(app, db, users, monkeypatch):
+    """Two sessions (two processes) see the same device go down at once: the loser's insert hits the unique
+    open key, and it counts an occurrence instead of failing its (the emitter's) transaction."""
+    hook(db, users)
+    _s, (cam,) = make_site(db)
+    db.commit()
+    other = app.extensions["fleetops.sessionmaker"]()
+    try:
+        emit(db, "outage_opened", outage_id=1, device_id=cam.id, started_at=T0, detected_at=T0)
+        db.commit()
+        real_get_open, looked = alerts.get_open, []
+
+        def raced_get_open(session, key):  # the other process looked before the first one committed
+            looked.append(key)
+            return None if len(looked) == 1 else real_get_open(session, key)
+
+        monkeypatch.setattr(alerts, "get_open", raced_get_open)
+        alert, new = alerts.raise_alert(other, f"device:{cam.id}:down", "device_down", "critical", "x",
+                                        device=other.get(type(cam), cam.id), now=T0)
+        other.commit()
+    finally:
+        other.close()
+    assert not new and alert.occurrences == 2
+    assert len(db.scalars(select(Alert)).all()) == 1
