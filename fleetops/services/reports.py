@@ -526,7 +526,7 @@ def dashboard(session: Session, now: datetime | None = None) -> dict:
     }
 
 
-def metrics_text(session: Session) -> str:
+def metrics_text(session: Session, poll_interval_s: int = 60) -> str:
     """Prometheus text exposition (version 0.0.4) for an existing Grafana."""
     status = uptime.fleet_status(session)
     now = utcnow()
@@ -539,7 +539,7 @@ def metrics_text(session: Session) -> str:
     alerts_open = dict(session.execute(select(Alert.severity, func.count()).where(
         Alert.open_key.is_not(None), Alert.group_id.is_(None)).group_by(Alert.severity)).all())
     outbox = dict(session.execute(select(AlertDelivery.state, func.count()).group_by(AlertDelivery.state)).all())
-    poll = _last_poll()
+    poll = last_poll(session, poll_interval_s, now)
     lines = []
 
     def metric(name, kind, help_, samples):
@@ -568,21 +568,26 @@ def metrics_text(session: Session) -> str:
     metric("fleetops_alert_deliveries", "gauge", "Alert outbox messages by state.",
            [({"state": s}, outbox.get(s, 0)) for s in ("pending", "delivered", "failed", "cancelled")])
     if poll is not None:
-        metric("fleetops_poll_cycle_duration_seconds", "gauge", "Duration of the last poll cycle.",
-               [({}, poll["duration_s"])])
-        metric("fleetops_poll_last_run_timestamp_seconds", "gauge", "When the last poll cycle finished.",
-               [({}, poll["at"])])
+        metric("fleetops_poll_cycle_duration_seconds", "gauge",
+               "Probe phase of the latest poll cycle: spread of its results' probe times.", [({}, poll["duration_s"])])
+        metric("fleetops_poll_last_result_age_seconds", "gauge", "Seconds since the newest probe result.",
+               [({}, poll["age_s"])])
     return "\n".join(lines) + "\n"
 
 
-def _last_poll() -> dict | None:
-    """The monitoring area's last poll cycle, when it publishes one (polling.LAST_CYCLE)."""
-    try:
-        from fleetops.services import polling
-    except ModuleNotFoundError:
+def last_poll(session: Session, poll_interval_s: int = 60, now: datetime | None = None) -> dict | None:
+    """The latest poll cycle as the stored results show it (the poller runs in another process): each result carries
+    its own probe time, so the spread of the times within the last cycle is how long probing the fleet took."""
+    from fleetops.models.monitoring import ProbeResultRow
+
+    now = now or utcnow()
+    latest = session.scalar(select(func.max(ProbeResultRow.at)).where(ProbeResultRow.at >= now - timedelta(days=1)))
+    if latest is None:
         return None
-    last = getattr(polling, "LAST_CYCLE", None)
-    return last if isinstance(last, dict) and "duration_s" in last else None
+    first = session.scalar(select(func.min(ProbeResultRow.at)).where(
+        ProbeResultRow.at > latest - timedelta(seconds=poll_interval_s / 2)))
+    return {"duration_s": round((latest - first).total_seconds(), 3), "age_s": round((now - latest).total_seconds(), 3),
+            "at": latest.timestamp()}
 
 
 def _esc(v) -> str:

@@ -89,5 +89,6 @@ def metrics():
     token = current_app.config.get("METRICS_TOKEN")
     if token and request.headers.get("Authorization", "") != f"Bearer {token}":
         return Response(_("Missing or invalid metrics token.") + "\n", status=401, mimetype="text/plain")
-    return Response(reports.metrics_text(db_session()), mimetype="text/plain; version=0.0.4; charset=utf-8")
+    body = reports.metrics_text(db_session(), int(current_app.config.get("POLL_INTERVAL_S", 60)))
+    return Response(body, mimetype="text/plain; version=0.0.4; charset=utf-8")
 

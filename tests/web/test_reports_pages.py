@@ -43,14 +43,23 @@ def test_a_bad_month_in_the_url_is_a_message_not_a_500(users, client_as):
 
 
 def test_metrics_are_in_prometheus_text_format(db, users, app):
+    from datetime import datetime, timedelta, timezone
+
+    from fleetops.models.monitoring import ProbeResultRow
+
     _s, (a, b) = make_site(db, n=2)
     a.status, b.status = "up", "down"
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    for cycle_start in (now - timedelta(seconds=70), now - timedelta(seconds=10)):  # two poll cycles
+        db.add(ProbeResultRow(device_id=a.id, probe="ping", at=cycle_start, ok=True))
+        db.add(ProbeResultRow(device_id=b.id, probe="ping", at=cycle_start + timedelta(seconds=4), ok=False))
     db.commit()
     resp = app.test_client().get("/metrics")
     assert resp.status_code == 200 and resp.mimetype == "text/plain"
     text = resp.get_data(as_text=True)
     assert "# TYPE fleetops_devices_down gauge" in text and "fleetops_devices_down 1" in text
     assert 'fleetops_online_ratio{scope="contract"} 0.5' in text
+    assert "fleetops_poll_cycle_duration_seconds 4.0" in text  # the latest cycle probed for 4 s
     assert "fleetops_tickets_open 0" in text and 'fleetops_deadline_breaches_total{which="arrive"} 0' in text
     for line in text.splitlines():  # every sample line is "name{labels} number"
         if line and not line.startswith("#"):
