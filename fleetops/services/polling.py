@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from fleetops.domain import availability as av
@@ -35,6 +35,7 @@ CHUNK = 900  # ids per IN (...) — well under SQLite's parameter limit
 FUTURE_SLACK = timedelta(minutes=5)
 # Devices whose anchor lies further back than this are recomputed one by one, not in the bulk query.
 BULK_LOOKBACK = timedelta(hours=6)
+INGEST_LOCK_ID = 0x466C6569  # PostgreSQL advisory lock serialising ingests
 
 
 @dataclass
@@ -192,6 +193,9 @@ def ingest_results(session: Session, results, config: IngestConfig | None = None
         seen.add(key)
         rows.append({"device_id": dev.id, "probe": r["probe"], "at": r["at"], "ok": r["ok"],
                      "rtt_ms": r["rtt_ms"], "sys_uptime_s": r["sys_uptime_s"], "detail": r["detail"]})
+    if session.get_bind().dialect.name == "postgresql":
+        # One ingest at a time (scheduler poll vs. an agent's push): each recomputes from the saved state.
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": INGEST_LOCK_ID})
     inserted = _insert_new(session, rows)
     summary.stored = len(inserted)
     summary.duplicates += len(rows) - len(inserted)
@@ -566,26 +570,41 @@ class _Recompute:
 
     # -- site blackouts (U5)
     def _site_incidents(self) -> None:
+        """U5: re-derive the incidents of every site whose outages changed (three queries for all of them)."""
         if not self.changed_sites:
             return
         self.s.flush()
         window = self.cfg.site_window
-        for site_id, since in sorted(self.changed_sites.items()):
-            lookback = since - window - timedelta(days=1)
-            q = (select(Outage, Device.kind).join(Device, Device.id == Outage.device_id)
-                 .where(Device.site_id == site_id, Outage.retracted_at.is_(None),
-                        or_(Outage.ended_at.is_(None), Outage.ended_at >= lookback), Outage.started_at >= lookback))
-            rows = list(self.s.execute(q))
-            n_devices = self.s.scalar(select(func.count(Device.id)).where(
-                Device.site_id == site_id, Device.lifecycle.in_([x.value for x in IN_SERVICE])))
+        site_ids = sorted(self.changed_sites)
+        lookback = {sid: at - window - timedelta(days=1) for sid, at in self.changed_sites.items()}
+        earliest = min(lookback.values())
+        outages: dict[int, list] = {sid: [] for sid in site_ids}
+        counts: dict[int, int] = {}
+        incidents: dict[int, list[SiteIncident]] = {sid: [] for sid in site_ids}
+        for chunk in _chunks(site_ids):
+            q = (select(Outage, Device.kind, Device.site_id).join(Device, Device.id == Outage.device_id)
+                 .where(Device.site_id.in_(chunk), Outage.retracted_at.is_(None), Outage.started_at >= earliest))
+            for o, kind, sid in self.s.execute(q):
+                if o.started_at >= lookback[sid]:
+                    outages[sid].append((o, kind))
+            counts.update(self.s.execute(
+                select(Device.site_id, func.count(Device.id))
+                .where(Device.site_id.in_(chunk), Device.lifecycle.in_([x.value for x in IN_SERVICE]))
+                .group_by(Device.site_id)).all())
+            for inc in self.s.scalars(select(SiteIncident).where(
+                    SiteIncident.site_id.in_(chunk), SiteIncident.retracted_at.is_(None),
+                    or_(SiteIncident.ended_at.is_(None), SiteIncident.ended_at >= earliest))):
+                incidents[inc.site_id].append(inc)
+        created: list[tuple[SiteIncident, av.SiteIncident]] = []
+        members: list[tuple[Outage, SiteIncident | None]] = []
+        for sid in site_ids:
+            rows = outages[sid]
             outage_by_id = {o.id: o for o, _k in rows}
-            site_outages = [av.SiteOutage(o.id, o.device_id, o.started_at, o.ended_at, kind in INFRASTRUCTURE_KINDS)
-                            for o, kind in rows]
-            found = av.site_incidents(site_outages, n_devices or 0, window,
-                                      detected={o.id: o.detected_at for o, _k in rows})
-            existing = list(self.s.scalars(select(SiteIncident).where(
-                SiteIncident.site_id == site_id, SiteIncident.retracted_at.is_(None),
-                or_(SiteIncident.ended_at.is_(None), SiteIncident.ended_at >= lookback))))
+            found = av.site_incidents(
+                [av.SiteOutage(o.id, o.device_id, o.started_at, o.ended_at, kind in INFRASTRUCTURE_KINDS)
+                 for o, kind in rows], counts.get(sid, 0), window,
+                detected={o.id: o.detected_at for o, _k in rows})
+            existing = [e for e in incidents[sid] if e.ended_at is None or e.ended_at >= lookback[sid]]
             used = set()
             member_of: dict[int, SiteIncident] = {}
             for inc in found:
@@ -593,21 +612,14 @@ class _Recompute:
                     any(outage_by_id[k].site_incident_id == e.id for k in inc.members)
                     or _overlaps(e.started_at, e.ended_at, inc.start, inc.end))), None)
                 if match is None:
-                    match = SiteIncident(site_id=site_id, started_at=inc.start, detected_at=inc.detected_at,
+                    match = SiteIncident(site_id=sid, started_at=inc.start, detected_at=inc.detected_at,
                                          ended_at=inc.end, device_count=len(inc.members))
                     self.s.add(match)
-                    self.s.flush()
-                    self.summary.incidents_opened += 1
-                    self.pending_events.insert(0, ("site_incident_opened", {
-                        "incident_id": match.id, "site_id": site_id, "started_at": inc.start,
-                        "detected_at": inc.detected_at}))
-                    if inc.end is not None:
-                        self.pending_events.append(("site_incident_closed", {
-                            "incident_id": match.id, "site_id": site_id, "ended_at": inc.end}))
+                    created.append((match, inc))
                 else:
                     if match.ended_at is None and inc.end is not None:
                         self.pending_events.append(("site_incident_closed", {
-                            "incident_id": match.id, "site_id": site_id, "ended_at": inc.end}))
+                            "incident_id": match.id, "site_id": sid, "ended_at": inc.end}))
                     match.started_at, match.detected_at, match.ended_at = inc.start, inc.detected_at, inc.end
                     match.device_count = len(inc.members)
                 used.add(id(match))
@@ -616,23 +628,43 @@ class _Recompute:
             for e in existing:
                 if id(e) not in used:
                     e.retracted_at = self.now
-            for o, _k in rows:
-                inc = member_of.get(o.id)
-                o.site_incident_id = inc.id if inc is not None else None
+            members += [(o, member_of.get(o.id)) for o, _k in rows]
+        if created:
+            self.s.flush()  # one flush gives every new incident its id
+        for match, inc in created:
+            self.summary.incidents_opened += 1
+            self.pending_events.insert(0, ("site_incident_opened", {
+                "incident_id": match.id, "site_id": match.site_id, "started_at": inc.start,
+                "detected_at": inc.detected_at}))
+            if inc.end is not None:
+                self.pending_events.append(("site_incident_closed", {
+                    "incident_id": match.id, "site_id": match.site_id, "ended_at": inc.end}))
+        for o, inc in members:
+            o.site_incident_id = inc.id if inc is not None else None
 
     # -- Device.status and events
     def _update_devices(self, states) -> None:
         updates = []
+        need_outage = [d for d in self.devices if d not in self.open_run]
+        need_hung = [d for d in self.devices if d not in self.open_hung and self.devices[d].snmp_version]
+        stored_outage: dict[int, Outage] = {}
+        stored_hung: dict[int, DeviceEvent] = {}
+        for chunk in _chunks(need_outage):  # no liveness result in this batch: status follows what is stored
+            for o in self.s.scalars(select(Outage).where(Outage.device_id.in_(chunk), Outage.ended_at.is_(None),
+                                                         Outage.retracted_at.is_(None))):
+                stored_outage[o.device_id] = o
+        for chunk in _chunks(need_hung):
+            for e in self.s.scalars(select(DeviceEvent).where(DeviceEvent.device_id.in_(chunk),
+                                                              DeviceEvent.kind == "hung",
+                                                              DeviceEvent.ended_at.is_(None))):
+                stored_hung[e.device_id] = e
         for d, dev in self.devices.items():
             new_rows = [r for rows in self.new_rows[d].values() for r in rows]
             seen = max((r["at"] for r in new_rows if r["ok"]), default=None)
             last_seen = max(x for x in (dev.last_seen_at, seen) if x is not None) if (dev.last_seen_at or seen) \
                 else None
-            outage = self.open_run.get(d, _UNSET)
-            if outage is _UNSET:  # no liveness result in this batch: status follows the stored open outage
-                outage = self.s.scalar(select(Outage).where(Outage.device_id == d, Outage.ended_at.is_(None),
-                                                            Outage.retracted_at.is_(None)).limit(1))
-            hung = self.open_hung.get(d)
+            outage = self.open_run[d] if d in self.open_run else stored_outage.get(d)
+            hung = self.open_hung[d] if d in self.open_hung else stored_hung.get(d)
             if outage is not None:
                 in_incident = outage.site_incident_id is not None and dev.kind not in INFRASTRUCTURE_KINDS
                 status = DeviceStatus.UNREACHABLE if in_incident else DeviceStatus.DOWN
@@ -673,8 +705,6 @@ class _Recompute:
             events.emit(self.s, "outage_closed", outage_id=o.id, device_id=o.device_id, ended_at=o.ended_at)
 
 
-_UNSET = object()
-
 
 def _overlaps(a_start, a_end, b_start, b_end) -> bool:
     far = datetime.max.replace(tzinfo=timezone.utc)
@@ -702,6 +732,8 @@ def _targets(session: Session, cfg: IngestConfig, now: datetime):
             continue  # a per-kind slower poll that is not due yet
         if r.liveness_probe == "ping":
             pings.append((r.code, r.ip_address))
+        elif not r.snmp_version:
+            problems.append(f"{r.code}: liveness by SNMP but no SNMP version set / 未配置 SNMP，无法判断在线")
         if r.snmp_version:
             try:
                 snmps.append(SnmpTarget(
