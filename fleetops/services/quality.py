@@ -63,7 +63,9 @@ def period_at(device: Device, at: datetime) -> str:
 
 
 def _thresholds(session: Session, device: Device, period: str) -> dict:
-    return rules.thresholds_for(parameters.get(session, "quality_thresholds") or {}, device.kind, period)
+    t = rules.thresholds_for(parameters.get(session, "quality_thresholds") or {}, device.kind, period)
+    t["_night"] = period == rules.NIGHT and bool(t.get("check_faces_at_night"))
+    return t
 
 
 def _imaging_thresholds(t: dict) -> imaging.Thresholds:
@@ -135,7 +137,8 @@ def capture(device_id: int, code: str, source: str, username: str, password: str
         img = imaging.decode_image(result.data)
     except imaging.ImageError as err:
         return Capture(device_id, at, False, f"抓拍图片无效 / snapshot is not a usable image: {err}")
-    scores = imaging.score_image(img, _imaging_thresholds(thresholds))
+    # Q2: faces are judged at night only; by day the face search (the costliest score) is skipped.
+    scores = imaging.score_image(img, _imaging_thresholds(thresholds), faces=bool(thresholds.get("_night")))
     return Capture(device_id, at, True, "", result.data, img, scores)
 
 
