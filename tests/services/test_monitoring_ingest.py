@@ -251,3 +251,43 @@ def test_results_are_stored_compactly_once(db):
     ingest(db, lines(cam.code, ".x."))
     ingest(db, lines(cam.code, ".x."))
     assert db.query(ProbeResultRow).count() == 3
+
+
+def _events(db, device):
+    return sorted((e.kind, e.at, e.ended_at) for e in db.scalars(
+        select(DeviceEvent).where(DeviceEvent.device_id == device.id)))
+
+
+@pytest.mark.parametrize("seed", [5, 6])
+def test_reboots_hung_and_flapping_do_not_depend_on_arrival_order_or_repeats(db, captured, seed):
+    _, (a, b) = make_site(db, kinds=("checkpoint_camera", "epolice_camera"), snmp_version="v2c")
+    ping = ".x.x.x.x......."
+    snmp = "....xxxx......."
+    up = [100 + 60 * i for i in range(15)]
+    up[9:] = [5 + 60 * k for k in range(6)]  # rebooted just before minute 9
+    def batch(code):
+        return lines(code, ping) + lines(code, snmp, probe="snmp", uptimes=up)
+    ingest(db, batch(a.code))
+    n_events = len(captured)
+    ingest(db, batch(a.code))
+    assert len(captured) == n_events  # a replay announces nothing again
+    shuffled = batch(b.code)
+    random.Random(seed).shuffle(shuffled)
+    for i in range(0, len(shuffled), 4):
+        ingest(db, shuffled[i:i + 4])
+    kinds = [k for k, _at, _end in _events(db, a)]
+    assert sorted(kinds) == ["flapping", "hung", "rebooted"]
+    assert _events(db, a) == _events(db, b)
+
+
+@pytest.mark.parametrize("seed", [7, 8])
+def test_a_site_blackout_replayed_out_of_order_is_still_one_incident(db, seed):
+    site, devs = make_site(db, kinds=("switch", "checkpoint_camera", "checkpoint_camera", "fill_light"))
+    batch = [r for d in devs for r in lines(d.code, "..xxxxx..")]
+    random.Random(seed).shuffle(batch)
+    for i in range(0, len(batch), 6):
+        ingest(db, batch[i:i + 6])
+    ingest(db, batch)  # and once more, all of it
+    [inc] = db.scalars(select(SiteIncident).where(SiteIncident.retracted_at.is_(None))).all()
+    assert (inc.started_at, inc.ended_at, inc.device_count) == (T0 + 2 * MIN, T0 + 7 * MIN, 4)
+    assert {o.site_incident_id for o in db.scalars(select(Outage))} == {inc.id}

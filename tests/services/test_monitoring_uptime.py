@@ -155,3 +155,25 @@ def test_site_power_cut_cause_applies_to_every_device_of_the_incident(db, users)
     assert len(changed) == 3
     fleet_row = uptime_rows(db, start, start + 7 * H, by="fleet")[0]
     assert fleet_row.contractual_pct == 100.0 and fleet_row.raw_pct == pytest.approx(100 * 4 / 7)
+
+
+def test_installed_on_counts_from_local_midnight_and_retired_at_ends_the_service(db):
+    from datetime import date
+
+    site = Site(code="K400", name="K400 新疆大学", district="沙依巴克区", latitude=43.8, longitude=87.6)
+    db.add(site)
+    db.flush()
+    db.add_all([
+        Device(code="K400-CAM1", kind="checkpoint_camera", site_id=site.id, lifecycle="online",
+               installed_on=date(2026, 6, 16)),
+        Device(code="K400-CAM2", kind="checkpoint_camera", site_id=site.id, lifecycle="retired",
+               retired_at=datetime(2026, 6, 11, 12, tzinfo=UTC)),
+        Device(code="K400-CAM3", kind="checkpoint_camera", site_id=site.id, lifecycle="planned"),
+    ])
+    db.commit()
+    rows = by_key(uptime_rows(db, *JUNE))
+    # 16 June 00:00 Beijing time = 15 June 16:00 UTC → 15 days 8 hours to 1 July
+    assert rows["K400-CAM1"].in_service_s == 15 * 86400 + 8 * 3600
+    assert rows["K400-CAM2"].in_service_s == 10 * 86400 + 12 * 3600
+    assert "K400-CAM3" not in rows  # planned devices are not in service
+    assert rows["K400-CAM1"].raw_pct is None and rows["K400-CAM1"].unknown_s == rows["K400-CAM1"].in_service_s
