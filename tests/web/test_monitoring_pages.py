@@ -166,3 +166,30 @@ def test_api_uptime_outages_and_status(app, api_headers, down_camera):
     assert "s3cret" not in str(status)
     missing = c.get("/api/v1/uptime", headers=h)
     assert missing.status_code == 422 and "from" in missing.get_json()["error"]
+
+
+def test_a_site_power_cut_shows_as_one_incident_and_one_form_sets_every_cause(client_as, db):
+    from fleetops.models.monitoring import SiteIncident
+
+    site = Site(code="K300", name="K300 机场路", district="新市区", latitude=43.9, longitude=87.4)
+    db.add(site)
+    db.flush()
+    devs = [Device(code=f"K300-{k}", kind=k, site_id=site.id, lifecycle="online", ip_address=f"127.0.3.{i}")
+            for i, k in enumerate(("switch", "checkpoint_camera", "epolice_camera"), start=1)]
+    db.add_all(devs)
+    db.commit()
+    ingest_results(db, [{"device": d.code, "probe": "ping", "ok": i < 1, "at": recent(5 - i).isoformat()}
+                        for d in devs for i in range(5)], IngestConfig())
+    db.commit()
+    c = client_as("supervisor")
+    html = c.get("/monitoring/").get_data(as_text=True)
+    assert html.count('class="incident"') == 1 and "K300 机场路" in html
+    assert "上级设备故障" in html  # the cameras are unreachable via the switch
+    inc = db.scalars(select(SiteIncident)).one()
+    resp = c.post(f"/monitoring/incidents/{inc.id}", data={"cause": "power_utility", "reason": "供电局 停电通知 7 号"},
+                  follow_redirects=True)
+    assert "3" in resp.get_data(as_text=True)
+    db.expire_all()
+    assert {o.cause for o in db.scalars(select(Outage))} == {"power_utility"}
+    assert len(db.scalars(select(AuditLog).where(AuditLog.action == "outage_cause_set")).all()) == 3
+    assert client_as("crew").post(f"/monitoring/incidents/{inc.id}", data={"cause": "device_fault"}).status_code == 403
