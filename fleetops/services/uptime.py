@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import BigInteger, Integer, and_, case, func, literal, select
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.sql.functions import FunctionElement
 
 from fleetops.domain.choices import CONTRACT_KINDS, DeviceKind
@@ -290,14 +290,18 @@ def fleet_status(session: Session) -> dict:
     }
 
 
+_WITH_DEVICE = joinedload(Outage.device).joinedload(Device.site)
+
+
 def open_outages(session: Session, limit: int = 500) -> list[Outage]:
     return list(session.scalars(
-        select(Outage).where(Outage.ended_at.is_(None), Outage.retracted_at.is_(None))
+        select(Outage).options(_WITH_DEVICE).where(Outage.ended_at.is_(None), Outage.retracted_at.is_(None))
         .order_by(Outage.started_at.desc()).limit(limit)))
 
 
 def open_incidents(session: Session) -> list[SiteIncident]:
-    return list(session.scalars(select(SiteIncident).where(SiteIncident.ended_at.is_(None),
+    return list(session.scalars(select(SiteIncident).options(joinedload(SiteIncident.site))
+                                .where(SiteIncident.ended_at.is_(None),
                                                            SiteIncident.retracted_at.is_(None))
                                 .order_by(SiteIncident.started_at.desc())))
 
@@ -318,7 +322,8 @@ def outages_between(session: Session, start: datetime | None = None, end: dateti
     if open_only:
         q = q.where(Outage.ended_at.is_(None))
     total = session.scalar(select(func.count()).select_from(q.subquery()))
-    rows = session.scalars(q.order_by(Outage.started_at.desc()).limit(limit).offset(offset)).all()
+    rows = session.scalars(q.options(_WITH_DEVICE).order_by(Outage.started_at.desc()).limit(limit)
+                           .offset(offset)).all()
     return list(rows), int(total or 0)
 
 

@@ -1,9 +1,11 @@
 """Monitoring API: POST /probe-results (a remote agent's batch, the same ingest path), GET /uptime, /outages, /status."""
+import logging
 import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask import current_app, jsonify, request
+from sqlalchemy.exc import OperationalError
 
 from fleetops.domain.errors import ValidationFailed
 from fleetops.services import uptime
@@ -12,6 +14,7 @@ from fleetops.web import db_session
 from fleetops.web.api import api_roles, bp, openapi
 
 MAX_BATCH = 50_000
+log = logging.getLogger(__name__)
 
 
 @bp.route("/probe-results", methods=["POST"])
@@ -24,8 +27,14 @@ def post_probe_results():
     if len(items) > MAX_BATCH:
         raise ValidationFailed(f"一次最多 {MAX_BATCH} 条 / at most {MAX_BATCH} results per batch")
     s = db_session()
-    summary = ingest_results(s, items, IngestConfig.from_app_config(current_app.config))
-    s.commit()
+    try:
+        summary = ingest_results(s, items, IngestConfig.from_app_config(current_app.config))
+        s.commit()
+    except OperationalError:  # SQLite busy with the scheduler's own poll: nothing was kept, send again
+        s.rollback()
+        log.warning("probe-results batch of %d refused: database busy", len(items))
+        return jsonify({"error": "数据库繁忙，本批未写入，请稍后重发 / database busy; nothing was written, "
+                                 "send the batch again"}), 503
     return jsonify(summary.as_dict()), 200
 
 
