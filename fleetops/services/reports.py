@@ -399,6 +399,20 @@ def suggestions(session, month, sections, contractual, target, sla, ranked, devi
         if n / total >= 0.3:
             items.append((f"针对「{_label('fleetops.domain.tickets', 'FaultCategory', cat)}」开展专项排查和预防性维护",
                           f"占本月工单 {100 * n / total:.0f}%（{n}/{total}）"))
+    replace = session.execute(select(Device.code, Ticket.replacement_reason).join(
+        Ticket, Ticket.device_id == Device.id).where(Ticket.requires_replacement.is_(True),
+                                                     Ticket.opened_at < _month_end(month))
+        .where(Ticket.state != "cancelled").distinct()).all()
+    for code, reason in replace[:10]:
+        items.append((f"更换 {code}（整机换新，不再维修）", f"T4：{reason or '同一故障连续两次维修后再次发生'}"))
+    from fleetops.models import Site
+
+    key_sites = {c for (c,) in session.execute(select(Site.code).where(Site.key_site.is_(True)))}
+    site_sec = next((s for s in sections if s.key == "uptime_site"), None)
+    for row in (site_sec.rows if site_sec else []):
+        if row[0] in key_sites and row[9] is not None and row[9] < target:
+            items.append((f"重点点位 {row[0]} {row[1]} 未达标，列为优先保障对象并加密巡检",
+                          f"合同在线率 {row[9]}% < {target:g}%（F2 考核重要点位）"))
     excl = next((s for s in sections if s.key == "uptime_district"), None)
     if excl:
         for row in excl.rows:
@@ -424,6 +438,10 @@ def suggestions(session, month, sections, contractual, target, sla, ranked, devi
         items.append(("本月各项指标正常，保持现有巡检计划", f"合同在线率 {_pct(contractual)}%"))
     sec.rows = [[i, text, why] for i, (text, why) in enumerate(items, 1)]
     return sec
+
+
+def _month_end(month: str) -> datetime:
+    return month_bounds(month)[1]
 
 
 def weekly_quality_report(session: Session, week: str, now: datetime | None = None) -> Report:

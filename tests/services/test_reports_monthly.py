@@ -59,7 +59,7 @@ def _up_rest(db, device, downs):
 def october(db, users):
     """Three contract cameras at two sites; cam1 fails 3 times (10 h, contractor's fault), cam2 loses 20 h to a
     power-utility cut (excluded), cam3 never fails; two tickets (one arrival late by 2 h), one spare issued."""
-    a = Site(code="K105", name="北门卡口", district="天山区", latitude=43.82, longitude=87.61)
+    a = Site(code="K105", name="北门卡口", district="天山区", latitude=43.82, longitude=87.61, key_site=True)
     b = Site(code="S210", name="外环测速", district="沙依巴克区", latitude=43.79, longitude=87.55)
     db.add_all([a, b])
     db.flush()
@@ -84,7 +84,8 @@ def october(db, users):
     late = Ticket(device_id=cam1.id, site_id=a.id, outage_id=outs[1].id, source="outage", category="offline",
                   state="closed", opened_at=t1, detected_at=t1, arrive_by=t1 + timedelta(hours=2),
                   arrived_at=t1 + timedelta(hours=4), repair_by=t1 + timedelta(hours=8),
-                  resolved_at=t1 + timedelta(hours=5), opened_by="system")
+                  resolved_at=t1 + timedelta(hours=5), opened_by="system", requires_replacement=True,
+                  replacement_reason="同一设备同一故障已连续维修 2 次")
     db.add_all([on_time, late])
     db.flush()
     db.add(TicketBreach(ticket_id=late.id, which="arrive", kind="breached", due_at=late.arrive_by,
@@ -148,6 +149,8 @@ def test_monthly_xlsx_has_the_right_uptime_sla_penalty_and_spares_figures(db, oc
     assert metrology[0][0] == "S210-SPD1" and "到期" in metrology[0][5]
     advice = " ".join(r[1] for r in _sheet(wb, "改进建议")["rows"])
     assert "K105-CAM1" in advice and "补光灯" in advice and "计量检定" in advice and "到场" in advice
+    assert "更换 K105-CAM1" in advice  # T4
+    assert "重点点位" not in advice  # the key site K105 met the target (99.32 %)
 
 
 def test_monthly_pdf_is_a4_and_renders_chinese_text(db, october, tmp_path):
@@ -195,3 +198,11 @@ def test_an_empty_month_still_makes_a_report_without_inventing_figures(db, users
     summary = {r[0]: r[1] for r in report.section("summary").rows}
     assert summary["原始在线率(%)"] is None and summary["到场及时率(%)"] is None
     assert reports.to_pdf(report).startswith(b"%PDF") and reports.to_xlsx(report)[:2] == b"PK"
+
+
+def test_a_key_site_below_target_is_named_first_for_attention(db, users, october):
+    parameters.set_value(db, "uptime_target_pct", 99.5, users["admin"])  # K105 made 99.32 % this month
+    db.commit()
+    advice = reports.monthly_report(db, "2026-10", now=END).section("suggestions").rows
+    assert any("重点点位 K105" in row[1] for row in advice)
+    assert not any("重点点位 S210" in row[1] for row in advice)  # not a key site
