@@ -1112,13 +1112,13 @@ def deliver_due(session: Session, now: datetime | None = None, limit: int = 100,
         if got:
             set_committed_value(d, "claimed_until", lease)  # the UPDATE bypassed the ORM
             claimed.append(d)
-    session.commit()
-    if not claimed:
-        return {"sent": 0, "failed": 0, "deferred": 0}
     lanes: dict[int, list[tuple[int, tuple]]] = {}
     for d in claimed:
         lanes.setdefault(d.channel_id, []).append(
             (d.id, (d.channel.kind, dict(d.channel.settings or {}), dict(d.channel.secrets or {}), dict(d.payload))))
+    session.commit()  # the claims are visible to other workers; no transaction stays open while sending
+    if not claimed:
+        return {"sent": 0, "failed": 0, "deferred": 0}
 
     def run_lane(jobs):
         out = {}

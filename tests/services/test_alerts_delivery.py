@@ -316,3 +316,18 @@ def test_mqtt_broker_down_is_retried(db, users):
     db.commit()
     assert alerts.deliver_due(db, now=LATER) == {"sent": 0, "failed": 1, "deferred": 0}
     assert db.scalar(select(AlertDelivery)).state == "pending"
+
+
+def test_a_worker_that_died_mid_send_leaves_its_messages_to_be_sent_after_the_lease(db, users, receiver):
+    hook = receiver()
+    channel(db, users, "webhook", {"url": hook.url})
+    _site, (cam,) = make_site(db)
+    down(db, cam)
+    db.commit()
+    d = db.scalar(select(AlertDelivery))
+    d.claimed_until = LATER + timedelta(minutes=5)  # claimed by a worker that was killed before it finished
+    db.commit()
+
+    assert alerts.deliver_due(db, now=LATER + timedelta(minutes=1)) == {"sent": 0, "failed": 0, "deferred": 0}
+    assert alerts.deliver_due(db, now=LATER + timedelta(minutes=6)) == {"sent": 1, "failed": 0, "deferred": 0}
+    assert len(hook.requests) == 1
