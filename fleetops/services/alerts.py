@@ -4,7 +4,9 @@ channel senders (SMTP, JSON webhook, DingTalk, WeCom, MQTT); repeats, escalation
 Events listened to: outage_opened/closed, site_incident_opened/closed, outage_cause_set, device_rebooted,
 device_flapping, device_hung, stock_below_minimum, quality_finding_opened/cleared,
 plate_accuracy_below_target(device_id, accuracy, target), deadline_approaching/deadline_breached(ticket_id, which,
-due_at), ticket_transitioned, probe_agent_silent(agent, last_seen_at).
+due_at), ticket_transitioned, and — for a remote probe agent that reports its own heartbeat —
+probe_agent_silent(agent, last_seen_at) / probe_agent_back(agent). Without those, check_probe_silence() finds a
+district whose devices produced no probe result for N minutes.
 Events emitted: alert_raised(alert_id, key, kind), alert_resolved(alert_id, key, kind).
 """
 import base64
