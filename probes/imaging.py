@@ -240,8 +240,8 @@ def _gray(img: np.ndarray) -> np.ndarray:
 
 # HSV ranges (OpenCV H is 0–180) for the Chinese plate backgrounds.
 _PLATE_COLOURS = {
-    "blue": ((100, 60, 35), (125, 255, 255)),
-    "yellow": ((12, 60, 70), (35, 255, 255)),
+    "blue": ((100, 80, 40), (125, 255, 255)),
+    "yellow": ((12, 90, 90), (35, 255, 255)),
     "green": ((36, 50, 70), (85, 255, 255)),
 }
 
