@@ -40,3 +40,26 @@ def test_sample_snapshots_for_an_unknown_device_is_a_clear_error(app, monkeypatc
     monkeypatch.setattr(cli, "_app", app)
     result = CliRunner().invoke(main, ["sample-snapshots", "--device", "NOPE"])
     assert result.exit_code == 1 and "NOPE" in result.output and "Traceback" not in result.output
+
+
+def test_sample_snapshots_samples_a_camera_and_prints_its_result(app, db, monkeypatch):
+    import fleetops.cli as cli
+    from fleetops.models import Device, Site
+    from fleetops.simulator.snapshots import SnapshotServer
+
+    server = SnapshotServer({"K105-CAM1": ("admin", "Cam-pass-1")}, port=0).start()
+    try:
+        site = Site(code="K-105", name="K-105 北门卡口", latitude=45.65, longitude=84.95)
+        db.add(site)
+        db.flush()
+        db.add(Device(code="K105-CAM1", kind="checkpoint_camera", site_id=site.id, snapshot_url=server.url_for("K105-CAM1"),
+                      snapshot_username="admin", snapshot_password="Cam-pass-1"))
+        db.commit()
+        monkeypatch.setattr(cli, "_app", app)
+        result = CliRunner().invoke(main, ["sample-snapshots", "--device", "K105-CAM1"])
+    finally:
+        server.stop()
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert out["counts"]["sampled"] == 1 and out["samples"][0]["ok"] is True
+    assert "Cam-pass-1" not in result.output
