@@ -1,7 +1,8 @@
 """Benchmark: the uptime report over one year for 10,000 devices with a realistic outage history (target < 2 s on
 SQLite and on PostgreSQL), and ingesting one poll cycle of 10,000 results. Prints seconds.
 
-    .venv/bin/python benchmarks/uptime_report.py [--devices 10000] [--pg postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
+    .venv/bin/python benchmarks/uptime_report.py [--devices 10000]
+        [--pg postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
 
 PostgreSQL runs in a fresh database created and dropped on that server; pass --pg '' to skip it.
 """
@@ -93,7 +94,8 @@ def build_history(engine, n_devices: int, seed: int = 7) -> dict:
             c.execute(insert(Outage), outages[chunk:chunk + 5000])
         if c.dialect.name == "postgresql":  # ids were given explicitly: move the sequences past them
             for table in ("sites", "devices", "outages"):
-                c.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"))
+                c.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                               f"(SELECT max(id) FROM {table}))"))
         for chunk in range(0, len(intervals), 10000):
             c.execute(insert(StatusInterval), [dict(outage_id=None, **iv) if "outage_id" not in iv else iv
                                                for iv in intervals[chunk:chunk + 10000]])

@@ -1,4 +1,4 @@
-"""Availability rules (pure): probe observations → debounced outages, up/down coverage, flapping, hung runs, reboots, site blackouts."""
+"""Availability rules (pure): results → debounced outages, up/down coverage, flapping, hung, reboots, site blackouts."""
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 

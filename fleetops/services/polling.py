@@ -35,6 +35,7 @@ CHUNK = 900  # ids per IN (...) — well under SQLite's parameter limit
 FUTURE_SLACK = timedelta(minutes=5)
 # Devices whose anchor lies further back than this are recomputed one by one, not in the bulk query.
 BULK_LOOKBACK = timedelta(hours=6)
+LAST_SEEN_STEP = timedelta(minutes=5)
 INGEST_LOCK_ID = 0x466C6569  # PostgreSQL advisory lock serialising ingests
 
 
@@ -676,6 +677,9 @@ class _Recompute:
                 status = DeviceStatus.UP if st is not None and st.last_ok_at is not None else DeviceStatus.UNKNOWN
                 first_ok = min((r["at"] for r in new_rows if r["ok"]), default=None)
                 since = dev.status_since if dev.status == status.value else (self.last_end.get(d) or first_ok)
+            unchanged = status.value == dev.status and since == dev.status_since
+            if unchanged and not _seen_moved(dev.last_seen_at, last_seen):
+                continue  # nothing worth a write: 10,000 devices a minute would churn the inventory table
             updates.append({"did": d, "st": status.value, "since": since, "seen": last_seen})
         table = Device.__table__
         # A plain UPDATE: monitoring must not bump the inventory's optimistic-lock version.
@@ -704,6 +708,13 @@ class _Recompute:
             self.summary.outages_closed += 1
             events.emit(self.s, "outage_closed", outage_id=o.id, device_id=o.device_id, ended_at=o.ended_at)
 
+
+
+def _seen_moved(old: datetime | None, new: datetime | None) -> bool:
+    """Device.last_seen_at is kept to the minute granularity people read it at: written when 5 min newer."""
+    if new is None:
+        return False
+    return old is None or new - old >= LAST_SEEN_STEP
 
 
 def _overlaps(a_start, a_end, b_start, b_end) -> bool:

@@ -1,4 +1,4 @@
-"""Monitoring pages: fleet status now, a device's timeline, outages with their causes, the uptime table and its export."""
+"""Monitoring pages: fleet status now, a device's timeline, outages and their causes, the uptime table and export."""
 import csv
 import io
 import os
@@ -250,7 +250,8 @@ EXPORT_COLUMNS = ("key", "label", "devices", "in_service_s", "up_s", "down_s", "
 
 def _export(rows, target, by, start, end, fmt):
     header = [_("Key"), _("Name"), _("Devices"), _("In service (s)"), _("Up (s)"), _("Down (s)"),
-              _("Unknown (s)"), _("Excluded (s)"), _("Raw uptime") + " %", _("Contractual uptime") + " %", _("Meets target")]
+              _("Unknown (s)"), _("Excluded (s)"), _("Raw uptime") + " %", _("Contractual uptime") + " %",
+              _("Meets target")]
     data = [[r.as_dict(target)[c] for c in EXPORT_COLUMNS] for r in rows]
     name = f"uptime-{by}-{start:%Y%m%d}-{end:%Y%m%d}"
     if fmt == "csv":

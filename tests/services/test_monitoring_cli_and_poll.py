@@ -74,7 +74,8 @@ def test_a_malformed_file_writes_nothing_and_names_the_lines(runner, db, site, t
     start = datetime.now(UTC) - 10 * MIN
     path = jsonl(tmp_path, result_lines("K105-CAM1", "...", start),
                  extra_lines=['{"device": "K105-CAM1", "probe": "ping", "ok": tru',
-                              '{"device": "K105-CAM1", "probe": "ping", "ok": "yes", "at": "2026-06-21T21:30:00+08:00"}'])
+                              '{"device": "K105-CAM1", "probe": "ping", "ok": "yes",'
+                              ' "at": "2026-06-21T21:30:00+08:00"}'])
     out = runner.invoke(cli.main, ["ingest-results", str(path)])
     assert out.exit_code == 1 and "Traceback" not in out.output
     assert "line 4" in out.output and "line 5" in out.output and "nothing was written" in out.output

@@ -1,4 +1,4 @@
-"""Monitoring API: POST /probe-results (a remote agent's batch, the same ingest path), GET /uptime, /outages, /status."""
+"""Monitoring API: POST /probe-results (an agent's batch, the one ingest path), GET /uptime, /outages, /status."""
 import logging
 import re
 from datetime import datetime
