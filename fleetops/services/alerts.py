@@ -173,7 +173,10 @@ def _send_dingtalk(settings: dict, secrets: dict, payload: dict) -> str:
     if secrets.get("secret"):
         ts = int(time.time() * 1000)
         query += f"&timestamp={ts}&sign={dingtalk_sign(secrets['secret'], ts)}"
-    body = {"msgtype": "markdown", "markdown": {"title": payload["title"][:60], "text": payload["markdown"]}}
+    mobiles = list(payload.get("at_mobiles") or [])
+    text = payload["markdown"] + ("\n\n" + " ".join(f"@{m}" for m in mobiles) if mobiles else "")
+    body = {"msgtype": "markdown", "markdown": {"title": payload["title"][:60], "text": text},
+            "at": {"atMobiles": mobiles, "isAtAll": False}}
     return _robot_post(f"{settings['base_url']}?{query}", body, settings)
 
 
@@ -422,9 +425,10 @@ def matching_routes(session: Session, alert: Alert, audience=None) -> list[Alert
     return out
 
 
-def _people_for(session: Session, role: str, alert: Alert) -> list[str]:
-    """E-mail addresses of active users with `role` who want this alert (district and severity preferences)."""
-    users = session.scalars(select(User).where(User.role == role, User.active.is_(True), User.email != "")).all()
+def _people_for(session: Session, role: str, alert: Alert, email: bool = True) -> list[User]:
+    """Active users with `role` who want this alert: a crew only for its district, each person's own minimum
+    severity, and (for e-mail) whether they want alert e-mail at all."""
+    users = session.scalars(select(User).where(User.role == role, User.active.is_(True))).all()
     prefs = {p.user_id: p for p in session.scalars(select(NotificationPreference).where(
         NotificationPreference.user_id.in_([u.id for u in users] or [0]))).all()}
     out = []
@@ -432,9 +436,10 @@ def _people_for(session: Session, role: str, alert: Alert) -> list[str]:
         if role == "crew" and u.district and alert.district and u.district != alert.district:
             continue  # a crew hears only about its district
         pref = prefs.get(u.id)
-        if pref is not None and (not pref.email_enabled or _rank(alert.severity) < _rank(pref.min_severity)):
+        if pref is not None and ((email and not pref.email_enabled) or
+                                 _rank(alert.severity) < _rank(pref.min_severity)):
             continue
-        out.append(u.email)
+        out.append(u)
     return out
 
 
@@ -479,9 +484,13 @@ def enqueue(session: Session, alert: Alert, purpose: str, now: datetime | None =
         payload = per_channel.get(route.channel_id)
         if payload is None:
             payload = per_channel[route.channel_id] = render(alert, purpose, now)
-            payload["to"] = []
-        if route.channel.kind == "email" and route.role:
-            payload["to"] = sorted(set(payload["to"]) | set(_people_for(session, route.role, alert)))
+            payload["to"], payload["at_mobiles"] = [], []
+        if route.role and route.channel.kind in ("email", "dingtalk"):
+            people = _people_for(session, route.role, alert, email=route.channel.kind == "email")
+            if route.channel.kind == "email":
+                payload["to"] = sorted(set(payload["to"]) | {u.email for u in people if u.email})
+            else:  # DingTalk mentions the people of the route's role by their phone numbers
+                payload["at_mobiles"] = sorted(set(payload["at_mobiles"]) | {u.phone for u in people if u.phone})
     out = []
     for channel_id, payload in per_channel.items():
         d = AlertDelivery(alert_id=alert.id, channel_id=channel_id, purpose=purpose, payload=payload,

@@ -187,12 +187,13 @@ def test_one_outage_reaches_smtp_webhook_dingtalk_wecom_and_mqtt(db, users, rece
     sink, smtp_port, cert = smtp_server
     topic, mqtt_got = mqtt_listener
     hook, ding, wecom = receiver(), receiver(), receiver()
-    users["crew"].email, users["crew"].district = "crew@fleet.example", "天山区"
+    users["crew"].email, users["crew"].district, users["crew"].phone = "crew@fleet.example", "天山区", "13800000001"
     channel(db, users, "email", {"host": "127.0.0.1", "port": smtp_port, "starttls": True, "ca_file": str(cert),
                                  "username": "alerts@fleet.example", "from_addr": "alerts@fleet.example",
                                  "to_addrs": "duty@fleet.example"}, {"password": "smtp-s3cret"}, role="crew")
     channel(db, users, "webhook", {"url": hook.url}, {"token": "hook-token-9"})
-    channel(db, users, "dingtalk", {"base_url": ding.url}, {"access_token": "ding-at-1", "secret": "SECdingsecret"})
+    channel(db, users, "dingtalk", {"base_url": ding.url}, {"access_token": "ding-at-1", "secret": "SECdingsecret"},
+            role="crew")
     channel(db, users, "wecom", {"base_url": wecom.url}, {"key": "wecom-key-1"})
     channel(db, users, "mqtt", {"host": "127.0.0.1", "port": 1883, "topic": topic})
     _site, (cam,) = make_site(db)
@@ -216,6 +217,8 @@ def test_one_outage_reaches_smtp_webhook_dingtalk_wecom_and_mqtt(db, users, rece
     assert q["sign"][0] == expected.decode() and q["access_token"] == ["ding-at-1"]
     assert abs(int(ts) - d["at_ms"]) < 60_000  # DingTalk refuses signatures older than an hour
     assert d["json"]["msgtype"] == "markdown" and "K105-CAM1" in d["json"]["markdown"]["text"]
+    assert d["json"]["at"] == {"atMobiles": ["13800000001"], "isAtAll": False}  # the district's crew is @-ed
+    assert "@13800000001" in d["json"]["markdown"]["text"]
     (w,) = wecom.requests
     assert "key=wecom-key-1" in w["path"] and w["json"]["msgtype"] == "markdown"
     assert "设备离线" in w["json"]["markdown"]["content"]

@@ -272,3 +272,23 @@ def test_a_second_process_raising_the_same_incident_does_not_break_its_transacti
         other.close()
     assert not new and alert.occurrences == 2
     assert len(db.scalars(select(Alert)).all()) == 1
+
+
+def test_email_goes_to_the_routes_role_in_the_district_as_each_person_prefers(db, users):
+    from fleetops.services import accounts
+
+    other, _pw = accounts.create_user(db, "crew2", "crew", "crew2-pass-123", district="沙依巴克区")
+    other.email = "crew2@fleet.example"
+    users["crew"].email, users["crew"].district = "crew@fleet.example", "天山区"
+    users["supervisor"].email = "boss@fleet.example"
+    ch = alerts.save_channel(db, users["admin"], name="mail", kind="email",
+                             settings={"host": "127.0.0.1", "from_addr": "alerts@fleet.example"})
+    alerts.save_route(db, users["admin"], channel_id=ch.id, role="crew")
+    alerts.save_route(db, users["admin"], channel_id=ch.id, role="supervisor")
+    alerts.save_preference(db, users["supervisor"], email_enabled=True, min_severity="critical")
+    _s, (cam,) = make_site(db, district="天山区")
+    emit(db, "device_rebooted", device_id=cam.id, at=T0)  # a warning: below the supervisor's minimum
+    emit(db, "outage_opened", outage_id=1, device_id=cam.id, started_at=T0, detected_at=T0)  # critical
+    to = {d.payload["kind"]: d.payload["to"] for d in outbox(db)}
+    assert to == {"device_rebooted": ["crew@fleet.example"],
+                  "device_down": ["boss@fleet.example", "crew@fleet.example"]}
