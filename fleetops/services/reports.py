@@ -289,6 +289,9 @@ def monthly_report(session: Session, month: str, now: datetime | None = None) ->
     for b, t in breaches:
         breach_sec.rows.append([t.id, t.device.code if t.device else t.site.code, which.get(b.which, b.which),
                                 _local(b.due_at), _local(b.recorded_at)])
+    breach_sec.pdf_limit = 40
+    if len(breach_sec.rows) > 40:
+        breach_sec.note = f"共 {len(breach_sec.rows)} 条，PDF 列出前 40 条，完整清单见 XLSX。"
     sections += [sla_sec, breach_sec]
 
     usage = session.execute(select(PartType.code, PartType.name, func.count(StockMovement.id),
@@ -326,7 +329,8 @@ def monthly_report(session: Session, month: str, now: datetime | None = None) ->
 
     today = (end - timedelta(seconds=1)).astimezone(ZoneInfo(TZ)).date()
     met = Section("metrology", "计量检定", ["设备编号", "设备名称", "类型", "证书编号", "有效期至", "状态"],
-                  metrology_rows(session, today), note=f"状态按 {today.isoformat()} 计算（F5）")
+                  metrology_rows(session, today), note=f"状态按 {today.isoformat()} 计算（F5），按有效期先后排列；"
+                                                       "PDF 列出前 40 台，完整清单见 XLSX。", pdf_limit=40)
     sections.append(met)
 
     pen_sec = Section("penalty", "罚款估算", ["项目", "数值"], [
@@ -366,7 +370,10 @@ def _plate_section(session: Session, month: str) -> Section:
         sec.rows.append([r["device_code"], "白天" if r["period"] == "day" else "夜间", r["correct"], r["judged"],
                          r["pending"], None if r["rate"] is None else round(100 * r["rate"], 2),
                          round(100 * r["target"], 2), "是" if r["flagged"] else "否"])
-    sec.note = "Q1：白天 ≥ 98%，夜间 ≥ 95%；抽样复核结果。"
+    # Worst first: the cameras below target, then by accuracy (unjudged last).
+    sec.rows.sort(key=lambda r: (r[7] != "是", r[5] is None, r[5] if r[5] is not None else 0))
+    sec.pdf_limit = 30
+    sec.note = "Q1：白天 ≥ 98%，夜间 ≥ 95%；抽样复核结果，按准确率从低到高排列；PDF 列出前 30 行，完整清单见 XLSX。"
     return sec
 
 
