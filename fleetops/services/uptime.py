@@ -293,6 +293,17 @@ def fleet_status(session: Session) -> dict:
 _WITH_DEVICE = joinedload(Outage.device).joinedload(Device.site)
 
 
+def online_rate_series(session: Session, start: datetime, end: datetime) -> list[dict]:
+    """U4: the sampled real-time online rate (every ONLINE_RATE_SAMPLE_S) between start and end, for reports."""
+    from fleetops.models.monitoring import OnlineRateSample
+
+    rows = session.scalars(select(OnlineRateSample).where(OnlineRateSample.at >= start, OnlineRateSample.at < end)
+                           .order_by(OnlineRateSample.at))
+    return [{"at": r.at.isoformat(), "in_service": r.in_service, "online": r.online,
+             "online_rate_pct": _round(r.rate_pct),
+             "contract_online_rate_pct": _round(pct(r.contract_online, r.contract_in_service))} for r in rows]
+
+
 def open_outages(session: Session, limit: int = 500) -> list[Outage]:
     return list(session.scalars(
         select(Outage).options(_WITH_DEVICE).where(Outage.ended_at.is_(None), Outage.retracted_at.is_(None))

@@ -158,3 +158,19 @@ def test_results_older_than_retention_are_refused(db, site):
     s = ingest_results(db, result_lines("K105-CAM1", ".", datetime.now(UTC) - timedelta(days=40)),
                        IngestConfig(retention_days=30))
     assert s.stored == 0 and "retention" in s.rejected[0]["reason"]
+
+
+def test_a_slower_poll_interval_per_kind_skips_devices_not_yet_due(db, site):
+    from fleetops.services.polling import _targets
+
+    add(db, site, "K105-CAM1", ip_address="127.0.0.1")
+    add(db, site, "K105-LIGHT1", kind="fill_light", ip_address="127.0.0.2")
+    now = datetime.now(UTC)
+    ingest_results(db, [{"device": c, "probe": "ping", "ok": True, "at": (now - 2 * MIN).isoformat()}
+                        for c in ("K105-CAM1", "K105-LIGHT1")], IngestConfig())
+    db.commit()
+    cfg = IngestConfig(poll_interval_s=60, interval_by_kind={"fill_light": 600})
+    pings, _snmp, _problems = _targets(db, cfg, now)
+    assert [k for k, _a in pings] == ["K105-CAM1"]
+    pings, _snmp, _problems = _targets(db, cfg, now + 10 * MIN)
+    assert sorted(k for k, _a in pings) == ["K105-CAM1", "K105-LIGHT1"]

@@ -193,3 +193,16 @@ def test_a_site_power_cut_shows_as_one_incident_and_one_form_sets_every_cause(cl
     assert {o.cause for o in db.scalars(select(Outage))} == {"power_utility"}
     assert len(db.scalars(select(AuditLog).where(AuditLog.action == "outage_cause_set")).all()) == 3
     assert client_as("crew").post(f"/monitoring/incidents/{inc.id}", data={"cause": "device_fault"}).status_code == 403
+
+
+def test_api_online_rate_series(app, db, api_headers, down_camera):
+    from fleetops.services.polling import sample_online_rate
+
+    sample_online_rate(db, IngestConfig(), now=recent(5))  # when the last results came in
+    db.commit()
+    c = app.test_client()
+    got = c.get("/api/v1/online-rate", query_string={"from": recent(60).isoformat(), "to": recent(-5).isoformat()},
+                headers=api_headers("supervisor")).get_json()
+    [s] = got["samples"]
+    assert (s["in_service"], s["online"], s["online_rate_pct"]) == (2, 1, 50.0)
+    assert "/online-rate" in c.get("/api/v1/openapi.json").get_json()["paths"]

@@ -94,6 +94,12 @@ def get_status():
     return jsonify(status)
 
 
+@bp.route("/online-rate")
+@api_roles("supervisor", "crew")
+def get_online_rate():
+    return jsonify({"samples": uptime.online_rate_series(db_session(), _time_arg("from"), _time_arg("to"))})
+
+
 _RESULT = {"type": "object", "required": ["device", "probe", "ok", "at"], "properties": {
     "device": {"type": "string", "example": "K105-CAM1"}, "probe": {"enum": ["ping", "snmp"]},
     "ok": {"type": "boolean"}, "at": {"type": "string", "format": "date-time"},
@@ -116,4 +122,6 @@ openapi.path("/outages", "get", "Outages overlapping a period", tags=["monitorin
                          openapi.query_param("open", "1 = only open outages"),
                          openapi.query_param("limit", "Page size", "integer"),
                          openapi.query_param("offset", "Offset", "integer")])
+openapi.path("/online-rate", "get", "The sampled real-time online rate over a period", tags=["monitoring"],
+             parameters=_PERIOD)
 openapi.path("/status", "get", "Fleet status now: online rate, open outages, site incidents", tags=["monitoring"])
