@@ -24,10 +24,14 @@ DEFAULTS = {
     "UPLOAD_DIR": None,  # default: instance/uploads
     "MAX_CONTENT_LENGTH": 32 * 1024 * 1024,
     "SIMULATOR_API": "",  # e.g. http://127.0.0.1:5081 when `fleetops simulate` runs
+    "METRICS_TOKEN": "",  # when set, /metrics needs `Authorization: Bearer <token>`
+    "ALERT_RETRY_BASE_S": 30,
+    "ALERT_RETRY_MAX_S": 3600,
+    "ALERT_DELIVER_INTERVAL_S": 10,
 }
 
 # Keys that must never be printed or logged.
-SECRET_KEYS = frozenset({"SECRET_KEY", "DATABASE_URL"})
+SECRET_KEYS = frozenset({"SECRET_KEY", "DATABASE_URL", "METRICS_TOKEN"})
 
 
 class ConfigError(RuntimeError):
