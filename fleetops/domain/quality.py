@@ -58,10 +58,16 @@ def thresholds_for(table: dict, kind: str, period: str) -> dict:
     out = dict(DEFAULT_THRESHOLDS)
     if period == NIGHT:
         out.update(NIGHT_OVERRIDES)
+    table = table if isinstance(table, dict) else {}
     for key in ("default", kind):
-        layer = (table or {}).get(key) or {}
-        out.update(layer.get("all") or {})
-        out.update(layer.get(period) or {})
+        layer = table.get(key)
+        if not isinstance(layer, dict):
+            continue
+        for part in (layer.get("all"), layer.get(period)):
+            # An edited parameter with a typo must not stop sampling: unknown keys and non-numbers are ignored.
+            for name, value in (part.items() if isinstance(part, dict) else ()):
+                if name in DEFAULT_THRESHOLDS and isinstance(value, (int, float)):
+                    out[name] = value
     return out
 
 

@@ -33,9 +33,10 @@ from probes import imaging, plate_reader, snapshot
 log = logging.getLogger(__name__)
 
 parameters.register_default(
-    "quality_thresholds", {"default": {"day": {}, "night": {}}},
-    "Q3: image thresholds by camera kind and day/night, as overrides of the built-in defaults, e.g. "
-    '{"default": {"night": {"min_mean_luma": 30}}, "speed_camera": {"day": {"min_sharpness": 60}}}')
+    "quality_thresholds",
+    {"default": {"all": dict(rules.DEFAULT_THRESHOLDS), "night": dict(rules.NIGHT_OVERRIDES)}},
+    "Q3: image thresholds: default.all, then default.day / default.night, then the same per camera kind, "
+    'e.g. add "speed_camera": {"day": {"min_sharpness": 60}}')
 parameters.register_default("quality_persist_samples", 3,
                             "Q3: consecutive bad snapshots before a finding (and its ticket) opens")
 parameters.register_default("quality_sample_interval_min", 60,

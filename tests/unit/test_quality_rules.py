@@ -98,3 +98,11 @@ def test_empty_road_is_not_a_plate_fault_but_an_illegible_plate_is():
     good_plate = {"legible": True, "reasons": []}
     assert [k for k, _ in q.frame_problems(_scores(plates=[good_plate]), t, "night")] == ["faces_not_visible"]
     assert q.frame_problems(_scores(plates=[good_plate]), q.thresholds_for({}, "x", "day"), "day") == []
+
+
+def test_a_malformed_thresholds_parameter_falls_back_to_the_defaults():
+    assert q.thresholds_for(["oops"], "x", "day") == q.DEFAULT_THRESHOLDS
+    table = {"default": {"day": {"min_sharpness": "high", "no_such_key": 3, "min_mean_luma": 50}}, "x": 7}
+    t = q.thresholds_for(table, "x", "day")
+    assert t["min_sharpness"] == q.DEFAULT_THRESHOLDS["min_sharpness"] and t["min_mean_luma"] == 50
+    assert "no_such_key" not in t
