@@ -119,11 +119,11 @@ def _round(v):
 
 
 def uptime_rows(session: Session, start: datetime, end: datetime, by: str = "device", kinds=None,
-                local_tz: str = "Asia/Shanghai", locale: str = "zh") -> list[UptimeRow]:
+                local_tz: str = "Asia/Shanghai", locale: str = "zh", codes=None) -> list[UptimeRow]:
     """Raw and contractual uptime for [start, end) grouped `by` device|site|kind|district|fleet.
 
     Devices count from in_service_from (else installed_on, local midnight) until retired_at. `kinds` limits
-    the devices; the fleet figure defaults to the contract kinds (U3)."""
+    the devices (`codes` to some devices); the fleet figure defaults to the contract kinds (U3)."""
     if by not in GROUPS:
         raise ValidationFailed(f"分组方式无效 / --by must be one of {', '.join(GROUPS)}")
     if end <= start:
@@ -141,6 +141,8 @@ def uptime_rows(session: Session, start: datetime, end: datetime, by: str = "dev
     filters = [Device.lifecycle != "planned"]
     if kinds:
         filters.append(Device.kind.in_([str(k) for k in kinds]))
+    if codes is not None:
+        filters.append(Device.code.in_(list(codes)))
     win = (select(Device.id.label("device_id"), key.label("key"), label.label("label"), lo.label("lo"),
                   hi.label("hi"))
            .select_from(Device).join(Site, Site.id == Device.site_id).where(*filters)

@@ -101,7 +101,7 @@ def device(code):
     results = list(s.scalars(select(ProbeResultRow).where(ProbeResultRow.device_id == dev.id)
                              .order_by(ProbeResultRow.at.desc()).limit(120)))
     end = utcnow()
-    rows = uptime.uptime_rows(s, end - timedelta(days=30), end, by="device", kinds=[dev.kind])
+    rows = uptime.uptime_rows(s, end - timedelta(days=30), end, by="device", codes=[dev.code])
     figures = next((r for r in rows if r.key == dev.code), None)
     return render_template("monitoring/device.html", device=dev, outages=outages, events=events,
                            results=results, figures=figures)

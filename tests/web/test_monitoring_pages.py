@@ -60,6 +60,8 @@ def test_crew_sees_the_status_but_not_the_uptime_table(client_as, down_camera):
 def test_device_timeline_shows_its_outage_and_results(client_as, down_camera):
     html = client_as("crew").get("/monitoring/devices/K105-CAM1").get_data(as_text=True)
     assert "仍未恢复" in html and "失败" in html and "离线" in html
+    # up 2 min; down from the first failure until the last result + 2 polls = 5 min → 2/7
+    assert "近 30 天原始在线率</dt><dd>28.571 %" in html
     assert client_as("crew").get("/monitoring/devices/NOPE").status_code == 404
 
 
