@@ -14,8 +14,11 @@ UTC = timezone.utc
 MIN = timedelta(minutes=1)
 
 
+_BASE = datetime.now(UTC).replace(microsecond=0)  # one clock for the whole module: exact 60 s spacing
+
+
 def recent(minutes_ago: int) -> datetime:
-    return datetime.now(UTC).replace(microsecond=0) - minutes_ago * MIN
+    return _BASE - minutes_ago * MIN
 
 
 @pytest.fixture
