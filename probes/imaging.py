@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import struct
+import threading
 from dataclasses import dataclass, field
 
 import cv2
@@ -419,17 +420,19 @@ def judge_plate(plate: Plate, t: Thresholds) -> None:
 
 # ------------------------------------------------------------------------------------------ faces
 
-_face_cascade = None
+_local = threading.local()
 
 
 def _cascade():
-    global _face_cascade
-    if _face_cascade is None:
+    """One classifier per thread: a CascadeClassifier shared between threads corrupts its scale data."""
+    cascade = getattr(_local, "face_cascade", None)
+    if cascade is None:
         path = os.path.join(cv2.data.haarcascades, "haarcascade_frontalface_default.xml")
-        _face_cascade = cv2.CascadeClassifier(path)
-        if _face_cascade.empty():
+        cascade = cv2.CascadeClassifier(path)
+        if cascade.empty():
             raise RuntimeError(f"Haar cascade missing at {path}")
-    return _face_cascade
+        _local.face_cascade = cascade
+    return cascade
 
 
 @dataclass

@@ -138,8 +138,12 @@ def capture(device_id: int, code: str, source: str, username: str, password: str
         img = imaging.decode_image(result.data)
     except imaging.ImageError as err:
         return Capture(device_id, at, False, f"抓拍图片无效 / snapshot is not a usable image: {err}")
-    # Q2: faces are judged at night only; by day the face search (the costliest score) is skipped.
-    scores = imaging.score_image(img, _imaging_thresholds(thresholds), faces=bool(thresholds.get("_night")))
+    try:
+        # Q2: faces are judged at night only; by day the face search (the costliest score) is skipped.
+        scores = imaging.score_image(img, _imaging_thresholds(thresholds), faces=bool(thresholds.get("_night")))
+    except Exception:  # a scorer bug on one frame must not stop the other cameras' samples
+        log.exception("scoring the snapshot of %s failed", code)
+        return Capture(device_id, at, False, "评分失败 (已记录) / scoring failed; logged for the developers")
     return Capture(device_id, at, True, "", result.data, img, scores)
 
 

@@ -167,3 +167,22 @@ def test_the_schedule_samples_only_cameras_that_are_due(db, cam, store):
     assert counts == {"sampled": 1, "failed": 0, "problems": 0}
     assert quality.due_cameras(db, NOON + timedelta(minutes=10)) == []
     assert [d.code for d in quality.due_cameras(db, NOON + timedelta(hours=1))] == ["K105-CAM1"]
+
+
+def test_many_cameras_sampled_in_parallel_at_night_each_get_their_own_result(db, cams, store):
+    site = Site(code="K-200", name="K-200 南门卡口", latitude=45.65, longitude=84.95)
+    db.add(site)
+    db.flush()
+    codes = [f"K200-CAM{i}" for i in range(8)]
+    for code in codes:
+        cams.add_device(code, "admin", "pw-" + code)
+        db.add(Device(code=code, kind="checkpoint_camera", site_id=site.id, snapshot_url=cams.url_for(code),
+                      snapshot_username="admin", snapshot_password="pw-" + code))
+    db.commit()
+    cams.set_fault("K200-CAM3", "dark")
+    devices = list(db.scalars(select(Device).where(Device.code.in_(codes)).order_by(Device.code)))
+    counts = quality.sample_cameras(db, devices, store_dir=store, now=MIDNIGHT)  # night: faces searched in 8 threads
+    db.commit()
+    assert counts == {"sampled": 8, "failed": 0, "problems": 1}
+    dark = quality.latest_samples(db, devices[3].id, 1)[0]
+    assert dark.problems == ["dark"] and dark.period == "night"
