@@ -306,10 +306,13 @@ def online_rate_series(session: Session, start: datetime, end: datetime) -> list
              "contract_online_rate_pct": _round(pct(r.contract_online, r.contract_in_service))} for r in rows]
 
 
-def open_outages(session: Session, limit: int = 500) -> list[Outage]:
-    return list(session.scalars(
-        select(Outage).options(_WITH_DEVICE).where(Outage.ended_at.is_(None), Outage.retracted_at.is_(None))
-        .order_by(Outage.started_at.desc()).limit(limit)))
+def open_outages(session: Session, limit: int = 500, district: str = "") -> list[Outage]:
+    """Devices down now, newest first; `district` narrows to one district (a crew's own)."""
+    q = select(Outage).options(_WITH_DEVICE).where(Outage.ended_at.is_(None), Outage.retracted_at.is_(None))
+    if district:
+        q = q.join(Device, Device.id == Outage.device_id).join(Site, Site.id == Device.site_id).where(
+            Site.district == district)
+    return list(session.scalars(q.order_by(Outage.started_at.desc()).limit(limit)))
 
 
 def open_incidents(session: Session) -> list[SiteIncident]:

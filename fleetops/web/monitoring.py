@@ -76,13 +76,14 @@ def _label(enum, value, loc):
 def status():
     s = db_session()
     figures = uptime.fleet_status(s)
-    outages = uptime.open_outages(s, 300)
+    district = current_user.district if current_user.role == "crew" else ""  # a crew sees its own district
+    outages = uptime.open_outages(s, 300, district=district)
     incidents = uptime.open_incidents(s)
     samples = list(s.scalars(select(OnlineRateSample).order_by(OnlineRateSample.at.desc()).limit(288)))[::-1]
     hung = list(s.scalars(select(DeviceEvent).where(DeviceEvent.kind == "hung", DeviceEvent.ended_at.is_(None))
                           .order_by(DeviceEvent.at.desc()).limit(100)))
     return render_template("monitoring/status.html", figures=figures, outages=outages, incidents=incidents,
-                           samples=samples, hung=hung, refresh_s=60)
+                           samples=samples, hung=hung, refresh_s=60, district=district)
 
 
 # ------------------------------------------------------------------------------------------ device timeline

@@ -211,3 +211,13 @@ def test_api_online_rate_series(app, db, api_headers, down_camera):
     [s] = got["samples"]
     assert (s["in_service"], s["online"], s["online_rate_pct"]) == (2, 1, 50.0)
     assert "/online-rate" in c.get("/api/v1/openapi.json").get_json()["paths"]
+
+
+def test_a_crew_with_a_district_sees_the_devices_down_in_it(client_as, down_camera, db, users):
+    users["crew"].district = "新市区"
+    db.commit()
+    html = client_as("crew").get("/monitoring/").get_data(as_text=True)
+    assert "K105-CAM1" not in html and "新市区" in html  # K105 is in 天山区
+    users["crew"].district = "天山区"
+    db.commit()
+    assert "K105-CAM1" in client_as("crew").get("/monitoring/").get_data(as_text=True)
