@@ -18,6 +18,7 @@ FACE_WORK_PX = 32.0  # expected face size in the searched image (the cascade's w
 FACE_SCALE_STEP = 1.15
 
 cv2.setNumThreads(max(1, (os.cpu_count() or 1)))
+_local = threading.local()  # per-thread cascades: a CascadeClassifier must not be shared between threads
 
 
 class ImageError(ValueError):
@@ -418,10 +419,32 @@ def judge_plate(plate: Plate, t: Thresholds) -> None:
     plate.legible = not reasons
 
 
+def cascade_plates(bgr: np.ndarray, gray_full: np.ndarray | None = None, max_plates: int = 3) -> list[Plate]:
+    """Plate candidates from OpenCV's bundled plate cascade (trained on Russian plates: the same 7-character shape)."""
+    gray_full = _gray(bgr) if gray_full is None else gray_full
+    small, scale = _resize_to_width(gray_full, 800)
+    height = bgr.shape[0]
+    rects = _plate_cascade().detectMultiScale(small, scaleFactor=1.1, minNeighbors=3, minSize=(40, 10))
+    out = []
+    for (x, y, w, h) in (rects if len(rects) else []):
+        x1, y1, x2, y2 = int(x / scale), int(y / scale), int((x + w) / scale), int((y + h) / scale)
+        if y1 < height * 0.05 or w > small.shape[1] * 0.5:  # OSD band; a "plate" half the frame wide is not one
+            continue
+        contrast, sharp = plate_crop_metrics(gray_full[y1:y2, x1:x2])
+        out.append(Plate([x1, y1, x2, y2], "unknown", x2 - x1, contrast, sharp, float(w * h * contrast)))
+    out.sort(key=lambda p: -p.score)
+    return out[:max_plates]
+
+
+def _plate_cascade():
+    cascade = getattr(_local, "plate_cascade", None)
+    if cascade is None:
+        cascade = cv2.CascadeClassifier(os.path.join(cv2.data.haarcascades, "haarcascade_russian_plate_number.xml"))
+        _local.plate_cascade = cascade
+    return cascade
+
+
 # ------------------------------------------------------------------------------------------ faces
-
-_local = threading.local()
-
 
 def _cascade():
     """One classifier per thread: a CascadeClassifier shared between threads corrupts its scale data."""
@@ -475,18 +498,21 @@ def find_faces(bgr: np.ndarray, region: tuple[int, int, int, int], t: Thresholds
         # A front-seat face is about a quarter of the plate width; bring it to ~32 px for the 24 px cascade.
         scale = float(np.clip(FACE_WORK_PX / (0.25 * plate_width), 0.3, 2.0))
         lo, hi = 0.15 * plate_width * scale, 0.6 * plate_width * scale
-    else:
-        scale = min(1.0, 900.0 / roi.shape[1])
-        lo, hi = t.face_min_px * scale * 0.8, roi.shape[0] * scale / 2
+        step = FACE_SCALE_STEP
+    else:  # no plate to anchor on: a coarser search of the whole upper frame, to bound the cost
+        scale = min(1.0, 640.0 / roi.shape[1])
+        lo, hi = t.face_min_px * scale * 0.8, roi.shape[0] * scale / 4
+        step = 1.2
     if roi.shape[1] * scale > 1400:  # bound the work on huge frames
-        scale = 1400.0 / roi.shape[1]
-        lo, hi = lo * scale, hi * scale
+        new_scale = 1400.0 / roi.shape[1]
+        lo, hi = lo * new_scale / scale, hi * new_scale / scale
+        scale = new_scale
     interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
     work = cv2.resize(roi, None, fx=scale, fy=scale, interpolation=interp) if scale != 1 else roi
     work = cv2.equalizeHist(work)
     min_side = int(max(20, lo))
     max_side = int(max(min_side + 4, hi))
-    rects = _cascade().detectMultiScale(work, scaleFactor=FACE_SCALE_STEP, minNeighbors=5, minSize=(min_side, min_side),
+    rects = _cascade().detectMultiScale(work, scaleFactor=step, minNeighbors=5, minSize=(min_side, min_side),
                                         maxSize=(max_side, max_side))
     faces = []
     for (fx, fy, fw, fh) in (rects if len(rects) else []):
@@ -551,6 +577,12 @@ def score_image(bgr: np.ndarray, thresholds: Thresholds | None = None, *, faces:
     plates = find_plates(bgr, gray_full=gray_full)
     for p in plates:
         judge_plate(p, t)
+    if not any(p.legible for p in plates):
+        # Second look, only when colour and edges found nothing legible (glare, haze): a plate-shape cascade.
+        extra = [p for p in cascade_plates(bgr, gray_full) if not any(_iou(p.bbox, q.bbox) > 0.3 for q in plates)]
+        for p in extra:
+            judge_plate(p, t)
+        plates = sorted(extra, key=lambda p: not p.legible) + plates if any(p.legible for p in extra) else plates + extra
     if reader is not None:
         plates = _apply_reader(bgr, gray_full, plates, reader)
     main = plates[0] if plates else None
