@@ -451,17 +451,19 @@ def _maybe_audit(session: Session, device: Device, rec: PassRecord, img, reader,
     if plan.selected >= rules.quota_due(plan.target_samples, _month_fraction(device, rec.captured_at)):
         return None
     plan.selected += 1
-    plates = imaging.find_plates(img)
-    bbox = plates[0].bbox if plates else None
+    plates = imaging.score_image(img, faces=False)["plates"]
+    bbox = plates[0]["bbox"] if plates else None
     auto_text, result = "", "no_reader"
     if reader is not None:
-        read = None
-        if bbox:
-            x1, y1, x2, y2 = bbox
-            pad_x, pad_y = (x2 - x1) // 8, (y2 - y1) // 3
-            read = reader.read(img[max(0, y1 - pad_y):y2 + pad_y, max(0, x1 - pad_x):x2 + pad_x])
-        auto_text = read or ""
-        result = "unread" if not read else ("agree" if read == rec.reported_plate else "disagree")
+        # The reference reader reads the whole frame: the reported plate may be any vehicle's in view.
+        reads = reader.read_plates(img)
+        same = [(text, box) for text, box in reads if text == rec.reported_plate]
+        if same:
+            (auto_text, bbox), result = same[0], "agree"
+        elif reads:
+            (auto_text, bbox), result = reads[0], "disagree"
+        else:
+            result = "unread"
     sample = AuditSample(pass_record_id=rec.id, device_id=device.id, month=month, period=rec.period,
                          auto_text=auto_text, auto_result=result, plate_bbox=bbox)
     share = float(parameters.get(session, "quality_audit_human_share"))

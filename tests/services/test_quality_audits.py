@@ -26,6 +26,9 @@ class FakeReader:
     def read(self, crop):
         return self.next
 
+    def read_plates(self, frame):
+        return [(self.next, [10, 10, 120, 40])] if self.next else []
+
 
 @pytest.fixture
 def cam(db):
