@@ -537,6 +537,11 @@ def accuracy_table(session: Session, month: str) -> list[dict]:
 def flag_low_accuracy(session: Session, month: str) -> list[QualityFinding]:
     """Q1: cameras whose whole interval is below target get a finding and a ticket (once per month and period)."""
     opened = []
+    for old in session.scalars(select(QualityFinding).where(
+            QualityFinding.kind == "accuracy_low", QualityFinding.state == "open",
+            QualityFinding.detail.not_like(f"{month} %"))):
+        if old.detail[:7] < month:  # a new month is a new audit: last month's verdict is closed
+            _clear_finding(session, old, None, note=f"new audit month {month}")
     for row in accuracy_table(session, month):
         if not row["flagged"]:
             continue

@@ -114,6 +114,10 @@ def test_human_verdicts_feed_the_accuracy_and_a_bad_camera_is_flagged_with_a_tic
     assert finding.kind == "accuracy_low" and finding.ticket_id
     assert tickets.get_ticket(db, finding.ticket_id).source == "quality"
     assert quality.flag_low_accuracy(db, "2026-06") == []  # once per month and period
+    quality.flag_low_accuracy(db, "2026-07")  # a new month: last month's finding is closed
+    db.commit()
+    db.refresh(finding)
+    assert finding.state == "cleared"
     assert db.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.action == "plate_audit_reviewed")) == 7
 
 
