@@ -88,3 +88,49 @@ def test_unsupported_or_missing_source_is_reported():
 def test_rtsp_stream_that_does_not_answer_is_a_clear_failure():
     result = snapshot.fetch_snapshot("K1", "rtsp://127.0.0.1:9/stream", timeout_s=1.0)
     assert not result.ok and result.detail
+
+
+@pytest.fixture
+def basic_cam(shared_data):
+    """A Dahua-style /cgi-bin/snapshot.cgi that only speaks HTTP basic auth."""
+    import base64
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    jpeg = (shared_data / "plates" / "ccpd_blue_14.jpg").read_bytes()
+    good = "Basic " + base64.b64encode(b"admin:dahua-Pw1").decode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            return
+
+        def do_GET(self):  # noqa: N802
+            if self.headers.get("Authorization") != good:
+                self.send_response(401)
+                self.send_header("WWW-Authenticate", 'Basic realm="cam"')
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "image/jpeg")
+            self.send_header("Content-Length", str(len(jpeg)))
+            self.end_headers()
+            self.wfile.write(jpeg)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/cgi-bin/snapshot.cgi?channel=1"
+    server.shutdown()
+    server.server_close()
+
+
+def test_basic_auth_camera_answers_when_the_server_asks_for_basic(basic_cam):
+    ok = snapshot.fetch_snapshot("D1", basic_cam, "admin", "dahua-Pw1")
+    assert ok.ok and ok.data[:2] == b"\xff\xd8"
+    bad = snapshot.fetch_snapshot("D1", basic_cam, "admin", "nope")
+    assert not bad.ok and "authentication failed" in bad.detail
+
+
+def test_a_snapshot_larger_than_the_limit_is_refused(cams):
+    result = snapshot.fetch_snapshot("K105-CAM1", cams.url_for("K105-CAM1"), "admin", "s3cret-Pw", max_bytes=10_000)
+    assert not result.ok and "too large" in result.detail
