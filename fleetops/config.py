@@ -24,6 +24,10 @@ DEFAULTS = {
     "UPLOAD_DIR": None,  # default: instance/uploads
     "MAX_CONTENT_LENGTH": 32 * 1024 * 1024,
     "SIMULATOR_API": "",  # e.g. http://127.0.0.1:5081 when `fleetops simulate` runs
+    "POLL_INTERVAL_BY_KIND": {},  # e.g. {"fill_light": 300}; JSON in FLEETOPS_POLL_INTERVAL_BY_KIND
+    "RESULT_RETENTION_DAYS": 30,
+    "FLAP_WINDOW_S": 1800,
+    "FLAP_THRESHOLD": 6,
     "METRICS_TOKEN": "",  # when set, /metrics needs `Authorization: Bearer <token>`
     "ALERT_RETRY_BASE_S": 30,
     "ALERT_RETRY_MAX_S": 3600,
@@ -39,6 +43,14 @@ class ConfigError(RuntimeError):
 
 
 def _coerce(default, raw: str):
+    if isinstance(default, (dict, list)):
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError as err:
+            raise ValueError(str(err)) from err
+        if not isinstance(value, type(default)):
+            raise ValueError(f"expected a JSON {type(default).__name__}")
+        return value
     if isinstance(default, bool):
         return raw.lower() in ("1", "true", "yes", "on")
     if isinstance(default, int):
