@@ -191,17 +191,21 @@ def hash_distance(a: str, b: str) -> int:
 
 
 def frame_fingerprint(gray: np.ndarray) -> str:
-    """A stricter identity check than the hash: a 16×16 thumbnail, exact frames repeat it byte for byte."""
-    small = cv2.resize(gray, (16, 16), interpolation=cv2.INTER_AREA)
-    return small.tobytes().hex()
+    """16×16 block means at 1/16 grey-level precision (hex): sensor noise moves them, a resent frame does not."""
+    small = cv2.resize(gray.astype(np.float32), (16, 16), interpolation=cv2.INTER_AREA)
+    return np.round(small * 16).astype(">u2").tobytes().hex()
 
 
-def is_frozen(fp_a: str, fp_b: str, tolerance: float = 1.0) -> bool:
-    """Two fingerprints of the same frozen frame differ by at most compression noise."""
+def is_frozen(fp_a: str, fp_b: str, tolerance: float = 0.05) -> bool:
+    """Two fingerprints of the same frame re-compressed differ by ~0.01–0.05 grey levels on average. Careful:
+    a static, denoised night scene from a live camera can be as close, so callers prefer byte identity."""
     if not fp_a or not fp_b or len(fp_a) != len(fp_b):
         return False
-    a = np.frombuffer(bytes.fromhex(fp_a), np.uint8).astype(np.int16)
-    b = np.frombuffer(bytes.fromhex(fp_b), np.uint8).astype(np.int16)
+    try:
+        a = np.frombuffer(bytes.fromhex(fp_a), ">u2").astype(np.float64) / 16
+        b = np.frombuffer(bytes.fromhex(fp_b), ">u2").astype(np.float64) / 16
+    except ValueError:
+        return False
     return float(np.abs(a - b).mean()) <= tolerance
 
 

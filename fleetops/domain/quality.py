@@ -38,6 +38,9 @@ DEFAULT_THRESHOLDS = {
     "max_colour_cast": 18.0,  # Lab units from neutral
     "max_shift_pct": 5.0,  # centre moved, % of the width, against the reference view
     "min_inlier_ratio": 0.25,
+    # Frozen = the camera resends the same bytes. Above 0, also frames whose 16×16 thumbnails differ by at most
+    # this many grey levels (catches a re-encoded frozen frame, but may flag a static denoised night scene).
+    "frozen_max_diff": 0.0,
     # The main plate and the front-seat faces (probes.imaging.Thresholds).
     "plate_min_width_px": 60.0,
     "plate_max_width_px": 600.0,

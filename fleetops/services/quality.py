@@ -5,6 +5,7 @@ Events emitted: quality_finding_opened(finding_id, device_id, kind), quality_fin
 from __future__ import annotations
 
 import calendar
+import hashlib
 import logging
 import random
 import re
@@ -172,8 +173,11 @@ def record_capture(session: Session, device: Device, cap: Capture, *, store_dir:
     prev = session.scalar(select(SnapshotSample).where(
         SnapshotSample.device_id == device.id, SnapshotSample.ok.is_(True))
         .order_by(SnapshotSample.taken_at.desc(), SnapshotSample.id.desc()).limit(1))
-    frozen = bool(prev and prev.scores and imaging.is_frozen(prev.scores.get("fingerprint", ""),
-                                                             cap.scores.get("fingerprint", "")))
+    data_sha1 = hashlib.sha1(cap.data).hexdigest()
+    frozen = bool(prev and prev.scores and (
+        prev.scores.get("data_sha1") == data_sha1
+        or (float(t["frozen_max_diff"]) > 0 and imaging.is_frozen(
+            prev.scores.get("fingerprint", ""), cap.scores.get("fingerprint", ""), float(t["frozen_max_diff"])))))
     shift = None
     ref = session.scalar(select(ReferenceImage).where(ReferenceImage.device_id == device.id))
     ref_path = image_file(store_dir, ref.image_path) if ref else None
@@ -184,6 +188,7 @@ def record_capture(session: Session, device: Device, cap: Capture, *, store_dir:
             log.warning("reference image of %s unusable: %s", device.code, err)
     problems = rules.frame_problems(cap.scores, t, period, frozen=frozen, shift=shift)
     scores = dict(cap.scores)
+    scores["data_sha1"] = data_sha1
     if shift is not None:
         scores["scene_shift"] = shift
     scores["problem_reasons"] = {k: why for k, why in problems}
