@@ -181,7 +181,8 @@ def record_capture(session: Session, device: Device, cap: Capture, *, store_dir:
     shift = None
     ref = session.scalar(select(ReferenceImage).where(ReferenceImage.device_id == device.id))
     ref_path = image_file(store_dir, ref.image_path) if ref else None
-    if ref_path is not None:
+    # Aim is checked by day only: a night frame shares too few features with a daylight reference.
+    if ref_path is not None and period == rules.DAY:
         try:
             shift = imaging.scene_shift(imaging.read_image_file(str(ref_path)), cap.image)
         except imaging.ImageError as err:
@@ -199,7 +200,7 @@ def record_capture(session: Session, device: Device, cap: Capture, *, store_dir:
                                cap.data if cap.data[:2] == b"\xff\xd8" else imaging.encode_jpeg(cap.image))
     session.add(sample)
     session.flush()
-    if ref is None and not problems:
+    if ref is None and not problems and period == rules.DAY:
         # The first good view becomes the reference, so a camera knocked out of aim later is noticed (Q3).
         session.add(ReferenceImage(device_id=device.id, image_path=sample.image_path, set_at=cap.at, set_by="quality"))
         audit.record(session, "quality", "quality_reference_set", "device", device.id,

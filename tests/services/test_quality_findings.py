@@ -186,3 +186,15 @@ def test_many_cameras_sampled_in_parallel_at_night_each_get_their_own_result(db,
     assert counts == {"sampled": 8, "failed": 0, "problems": 1}
     dark = quality.latest_samples(db, devices[3].id, 1)[0]
     assert dark.problems == ["dark"] and dark.period == "night"
+
+
+def test_aim_is_checked_against_a_daylight_reference_only_by_day(db, cam, cams, store):
+    from fleetops.models.quality import ReferenceImage
+
+    night = sample(db, cam, store, MIDNIGHT)
+    assert night.problems == [] and db.scalar(select(ReferenceImage)) is None  # no night reference
+    sample(db, cam, store, NOON)
+    assert db.scalar(select(ReferenceImage)) is not None
+    cams.set_fault("K105-CAM1", "shifted")
+    assert "scene_shift" not in sample(db, cam, store, MIDNIGHT + timedelta(days=1)).problems
+    assert "scene_shift" in sample(db, cam, store, NOON + timedelta(days=1)).problems
