@@ -33,9 +33,9 @@ DEFAULT_THRESHOLDS = {
     "min_sharpness": 40.0,  # variance of Laplacian; a dirty lens falls well below
     "min_mean_luma": 45.0,
     "max_mean_luma": 215.0,
-    "max_highlights_pct": 12.0,  # share of clipped pixels (glare)
+    "max_highlights_pct": 25.0,  # share of clipped pixels (glare); sunny roads reach 13–20 % (benchmarks data)
     "max_shadows_pct": 60.0,
-    "max_colour_cast": 18.0,  # Lab units from neutral
+    "max_colour_cast": 30.0,  # Lab units from neutral; a frame filled by one coloured car reaches ~25
     "max_shift_pct": 5.0,  # centre moved, % of the width, against the reference view
     "min_inlier_ratio": 0.25,
     # Frozen = the camera resends the same bytes. Above 0, also frames whose 16×16 thumbnails differ by at most
@@ -53,7 +53,7 @@ DEFAULT_THRESHOLDS = {
     "check_faces_at_night": True,  # Q2
 }
 
-NIGHT_OVERRIDES = {"min_mean_luma": 25.0, "max_highlights_pct": 20.0, "max_shadows_pct": 80.0}
+NIGHT_OVERRIDES = {"min_mean_luma": 25.0, "max_shadows_pct": 80.0}
 
 
 def thresholds_for(table: dict, kind: str, period: str) -> dict:

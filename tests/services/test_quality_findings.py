@@ -198,3 +198,13 @@ def test_aim_is_checked_against_a_daylight_reference_only_by_day(db, cam, cams, 
     cams.set_fault("K105-CAM1", "shifted")
     assert "scene_shift" not in sample(db, cam, store, MIDNIGHT + timedelta(days=1)).problems
     assert "scene_shift" in sample(db, cam, store, NOON + timedelta(days=1)).problems
+
+
+@pytest.mark.parametrize("fault, kind, category", [("glare", "overexposed", "strobe"), ("colour_cast", "colour_cast", "exposure")])
+def test_strobe_glare_and_colour_cast_at_night_are_named_and_ticketed(db, cam, cams, store, fault, kind, category):
+    cams.set_fault("K105-CAM1", fault)
+    for i in range(3):
+        s = sample(db, cam, store, MIDNIGHT + timedelta(minutes=20 * i))
+        assert kind in s.problems
+    finding = db.scalar(select(QualityFinding).where(QualityFinding.kind == kind))
+    assert tickets.get_ticket(db, finding.ticket_id).category == category
