@@ -120,3 +120,16 @@ def test_api_lists_findings_and_accuracy(app, api_headers, cam):
     assert c.get("/api/v1/quality/accuracy?month=13", headers=api_headers("supervisor")).status_code == 422
     spec = c.get("/api/v1/openapi.json").get_json()
     assert "/pass-records" in spec["paths"] and "/quality/accuracy" in spec["paths"]
+
+
+def test_a_failed_snapshot_is_shown_with_its_reason_in_english_too(app, client_as, cam, cams, db):
+    cams.stop()
+    quality.sample_device(db, cam, store_dir=app.config["UPLOAD_DIR"], now=NOON, timeout_s=1.0)
+    db.commit()
+    client = client_as("supervisor")
+    page = client.get("/quality/camera/K105-CAM1").get_data(as_text=True)
+    assert "抓拍失败" in page and "cannot connect" in page
+    client.get("/lang/en")
+    page = client.get("/quality/camera/K105-CAM1").get_data(as_text=True)
+    assert "Snapshot failed" in page and "Sample now" in page
+    assert client.get("/quality/devices").status_code == 200
