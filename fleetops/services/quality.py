@@ -42,6 +42,8 @@ parameters.register_default("quality_persist_samples", 3,
                             "Q3: consecutive bad snapshots before a finding (and its ticket) opens")
 parameters.register_default("quality_sample_interval_min", 60,
                             "Q3: minutes between scheduled snapshots of one camera (day and night alike)")
+parameters.register_default("quality_keep_good_images_days", 14,
+                            "Q3: days to keep the images of good snapshots (evidence and problem frames are kept)")
 parameters.register_default("quality_plate_target_day", 0.98, "Q1: plate recognition accuracy by day")
 parameters.register_default("quality_plate_target_night", 0.95, "Q1: plate recognition accuracy at night")
 parameters.register_default("quality_audit_margin_day", 0.01, "Q1: audit precision by day (±, at the confidence)")
@@ -647,6 +649,25 @@ def finding_dict(f: QualityFinding) -> dict:
             "cleared_at": f.cleared_at.isoformat() if f.cleared_at else None}
 
 
+def prune_images(session: Session, store_dir: str | Path, now: datetime | None = None, batch: int = 2000) -> int:
+    """Delete the image files of old good snapshots (a camera a hour is ~2.6 TB a year across a fleet); problem
+    frames, evidence and reference views are kept. The sample rows and their scores stay."""
+    now = now or utcnow()
+    cutoff = now - timedelta(days=float(parameters.get(session, "quality_keep_good_images_days")))
+    keep = set(session.scalars(select(QualityFinding.evidence_path))) | set(session.scalars(select(ReferenceImage.image_path)))
+    removed = 0
+    for sample in session.scalars(select(SnapshotSample).where(
+            SnapshotSample.taken_at < cutoff, SnapshotSample.image_path != "").order_by(SnapshotSample.id).limit(batch)):
+        if sample.problems or sample.image_path in keep:
+            continue
+        path = image_file(store_dir, sample.image_path)
+        if path is not None:
+            path.unlink(missing_ok=True)
+        sample.image_path = ""
+        removed += 1
+    return removed
+
+
 # ---------------------------------------------------------------- scheduled job
 
 def _job_sample(app) -> None:
@@ -674,10 +695,19 @@ def _job_accuracy(app) -> None:
              imported and imported["imported"])
 
 
+def _job_prune(app) -> None:
+    from fleetops.db import session_scope
+
+    with session_scope(app.extensions["fleetops.sessionmaker"]) as s:
+        removed = prune_images(s, app.config["UPLOAD_DIR"])
+    log.info("job=quality_prune_images removed=%d", removed)
+
+
 def _scheduled_jobs():
     from fleetops.scheduler import Job
 
-    return [Job("quality_sample", _job_sample, 60), Job("quality_accuracy", _job_accuracy, 900)]
+    return [Job("quality_sample", _job_sample, 60), Job("quality_accuracy", _job_accuracy, 900),
+            Job("quality_prune_images", _job_prune, 3600)]
 
 
 SCHEDULED_JOBS = _scheduled_jobs()

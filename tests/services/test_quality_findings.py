@@ -208,3 +208,21 @@ def test_strobe_glare_and_colour_cast_at_night_are_named_and_ticketed(db, cam, c
         assert kind in s.problems
     finding = db.scalar(select(QualityFinding).where(QualityFinding.kind == kind))
     assert tickets.get_ticket(db, finding.ticket_id).category == category
+
+
+def test_old_good_images_are_pruned_but_evidence_and_problem_frames_are_kept(db, cam, cams, store):
+    good_old = sample(db, cam, store, NOON)  # also the reference view: kept
+    good_old2 = sample(db, cam, store, NOON + timedelta(hours=1))
+    cams.set_fault("K105-CAM1", "blur")
+    bad = [sample(db, cam, store, NOON + timedelta(hours=2 + i)) for i in range(3)]
+    finding = db.scalar(select(QualityFinding))
+    old_file = store / good_old2.image_path
+    assert old_file.is_file()
+    removed = quality.prune_images(db, store, now=NOON + timedelta(days=30))
+    db.commit()
+    assert removed == 1
+    assert good_old2.image_path == "" and not old_file.exists()
+    assert (store / good_old.image_path).is_file()  # reference view
+    assert all((store / b.image_path).is_file() for b in bad)
+    assert (store / finding.evidence_path).is_file()
+    assert good_old2.scores["sharpness"] > 0  # the scores stay
