@@ -655,16 +655,22 @@ def prune_images(session: Session, store_dir: str | Path, now: datetime | None =
     now = now or utcnow()
     cutoff = now - timedelta(days=float(parameters.get(session, "quality_keep_good_images_days")))
     keep = set(session.scalars(select(QualityFinding.evidence_path))) | set(session.scalars(select(ReferenceImage.image_path)))
-    removed = 0
-    for sample in session.scalars(select(SnapshotSample).where(
-            SnapshotSample.taken_at < cutoff, SnapshotSample.image_path != "").order_by(SnapshotSample.id).limit(batch)):
-        if sample.problems or sample.image_path in keep:
-            continue
-        path = image_file(store_dir, sample.image_path)
-        if path is not None:
-            path.unlink(missing_ok=True)
-        sample.image_path = ""
-        removed += 1
+    removed, last_id = 0, 0
+    while removed < batch:  # kept frames stay in the scan, so walk on by id instead of re-reading them
+        chunk = list(session.scalars(select(SnapshotSample).where(
+            SnapshotSample.taken_at < cutoff, SnapshotSample.image_path != "", SnapshotSample.id > last_id)
+            .order_by(SnapshotSample.id).limit(500)))
+        if not chunk:
+            break
+        last_id = chunk[-1].id
+        for sample in chunk:
+            if sample.problems or sample.image_path in keep:
+                continue
+            path = image_file(store_dir, sample.image_path)
+            if path is not None:
+                path.unlink(missing_ok=True)
+            sample.image_path = ""
+            removed += 1
     return removed
 
 
