@@ -9,6 +9,10 @@ FINDING_KINDS = ("blur", "dark", "overexposed", "colour_cast", "frozen", "scene_
                  "plate_illegible", "faces_not_visible", "accuracy_low")
 
 
+# Faults that only show in one light (a dead fill light by night): cleared and verified in that period only.
+PERIOD_BOUND_KINDS = frozenset({"dark", "overexposed", "faces_not_visible", "plate_illegible"})
+
+
 def ticket_category(kind: str, period: str) -> str:
     """Q3: the ticket category for a finding; at night darkness means the fill light, glare the strobe."""
     if kind == "blur":

@@ -229,7 +229,9 @@ def update_findings(session: Session, device: Device, sample: SnapshotSample) ->
         elif rules.persists(history, kind, needed):
             _open_finding(session, device, kind, sample, reasons.get(kind, ""), needed)
     for kind, finding in open_findings.items():
-        if kind not in (sample.problems or []):
+        # A dead fill light is invisible by day: night-only faults clear only on a good frame of their period.
+        if kind not in (sample.problems or []) and (kind not in rules.PERIOD_BOUND_KINDS
+                                                     or finding.period == sample.period):
             _clear_finding(session, finding, sample)
 
 
@@ -328,25 +330,32 @@ def sample_cameras(session: Session, devices: list[Device], *, store_dir: str | 
 # ---------------------------------------------------------------- ticket verification (T6)
 
 def _verify_with_snapshot(session: Session, ticket, now: datetime) -> str | None:
-    """T6: a quality ticket verifies only on a good snapshot taken after the repair."""
+    """T6: a quality ticket verifies only on a good snapshot taken after the repair (at night for night faults)."""
     if getattr(ticket, "source", "") != "quality" or ticket.device_id is None:
         return None
     since = ticket.resolved_at or ticket.opened_at
-    kinds = set(session.scalars(select(QualityFinding.kind).where(QualityFinding.ticket_id == ticket.id)))
-    latest = session.scalar(select(SnapshotSample).where(
-        SnapshotSample.device_id == ticket.device_id, SnapshotSample.ok.is_(True), SnapshotSample.taken_at >= since)
-        .order_by(SnapshotSample.taken_at.desc(), SnapshotSample.id.desc()).limit(1))
+    found = session.execute(select(QualityFinding.kind, QualityFinding.period)
+                            .where(QualityFinding.ticket_id == ticket.id)).all()
+    kinds = {k for k, _ in found}
+    periods = {p for k, p in found if k in rules.PERIOD_BOUND_KINDS and p}
+    q = select(SnapshotSample).where(SnapshotSample.device_id == ticket.device_id, SnapshotSample.ok.is_(True),
+                                     SnapshotSample.taken_at >= since)
+    if len(periods) == 1:
+        q = q.where(SnapshotSample.period == next(iter(periods)))
+    latest = session.scalar(q.order_by(SnapshotSample.taken_at.desc(), SnapshotSample.id.desc()).limit(1))
     if latest is None:
-        latest = _sample_for_verification(session, ticket.device_id)
+        latest = _sample_for_verification(session, ticket.device_id, periods)
     if latest is None:
-        return "需要维修后的一张合格抓拍 / Needs a good snapshot taken after the repair."
+        night = periods == {rules.NIGHT}
+        return (f"需要维修后{'夜间' if night else ''}的一张合格抓拍 / "
+                f"Needs a good snapshot taken {'at night ' if night else ''}after the repair.")
     still = [k for k in latest.problems or [] if not kinds or k in kinds]
     if still:
         return f"维修后抓拍仍有问题 / The snapshot after the repair still shows: {', '.join(still)}."
     return None
 
 
-def _sample_for_verification(session: Session, device_id: int) -> SnapshotSample | None:
+def _sample_for_verification(session: Session, device_id: int, periods: set) -> SnapshotSample | None:
     """Inside the app, take a fresh snapshot when verifying (Q3: 'when a ticket is verified')."""
     try:
         from flask import current_app
@@ -355,7 +364,7 @@ def _sample_for_verification(session: Session, device_id: int) -> SnapshotSample
     except (ImportError, RuntimeError, KeyError):
         return None
     device = session.get(Device, device_id)
-    if device is None or not device.snapshot_url:
+    if device is None or not device.snapshot_url or (len(periods) == 1 and period_at(device, utcnow()) not in periods):
         return None
     sample = sample_device(session, device, store_dir=store_dir, trigger="verify")
     return sample if sample.ok else None

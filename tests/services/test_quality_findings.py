@@ -226,3 +226,21 @@ def test_old_good_images_are_pruned_but_evidence_and_problem_frames_are_kept(db,
     assert all((store / b.image_path).is_file() for b in bad)
     assert (store / finding.evidence_path).is_file()
     assert good_old2.scores["sharpness"] > 0  # the scores stay
+
+
+def test_a_dead_fill_light_is_not_cleared_by_a_daylight_frame_only_by_a_good_night_one(db, cam, cams, store):
+    cams.set_fault("K105-CAM1", "dark")
+    for i in range(3):
+        sample(db, cam, store, MIDNIGHT + timedelta(minutes=20 * i))
+    finding = db.scalar(select(QualityFinding))
+    cams.set_fault("K105-CAM1", None)
+    sample(db, cam, store, NOON + timedelta(days=1))  # daylight hides the dead fill light
+    db.refresh(finding)
+    assert finding.state == "open"
+    t = tickets.get_ticket(db, finding.ticket_id)
+    t.opened_at = MIDNIGHT + timedelta(hours=1)  # the test's clock: the ticket opened after the third dark frame
+    assert "at night" in quality._verify_with_snapshot(db, t, NOON + timedelta(days=1, hours=1))
+    good_night = sample(db, cam, store, MIDNIGHT + timedelta(days=1))
+    db.refresh(finding)
+    assert finding.state == "cleared" and finding.cleared_at == good_night.taken_at
+    assert quality._verify_with_snapshot(db, t, MIDNIGHT + timedelta(days=1, minutes=5)) is None
