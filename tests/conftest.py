@@ -3,6 +3,7 @@ FLEETOPS_TEST_DATABASE_URL is set), the app, clients logged in per role, API tok
 import os
 import re
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -35,15 +36,24 @@ def _postgres_database(base_url: str):
     return url, drop
 
 
-@pytest.fixture(scope="session")
-def database_url(tmp_path_factory):
+@contextmanager
+def fresh_database(folder: Path):
+    """An empty database: a new one on the PostgreSQL server when FLEETOPS_TEST_DATABASE_URL is set, else SQLite."""
     base = os.environ.get("FLEETOPS_TEST_DATABASE_URL")
     if base:
         url, drop = _postgres_database(base)
-        yield url
-        drop()
+        try:
+            yield url
+        finally:
+            drop()
     else:
-        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+        yield f"sqlite:///{folder / 'test.sqlite3'}"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    with fresh_database(tmp_path_factory.mktemp("db")) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,4 @@
 """Migrations: one head; `upgrade head` on an empty database; the models match (`alembic check`); downgrade works."""
-import os
-
 import pytest
 from alembic import command
 from alembic.config import Config
@@ -9,18 +7,13 @@ from sqlalchemy import create_engine, inspect
 
 from fleetops.config import PROJECT_ROOT
 from fleetops.models import Base
-from tests.conftest import _postgres_database
+from tests.conftest import fresh_database
 
 
 @pytest.fixture
 def empty_database_url(tmp_path):
-    base = os.environ.get("FLEETOPS_TEST_DATABASE_URL")
-    if base:
-        url, drop = _postgres_database(base)
+    with fresh_database(tmp_path) as url:
         yield url
-        drop()
-    else:
-        yield f"sqlite:///{tmp_path / 'migrate.sqlite3'}"
 
 
 def _config(url: str) -> Config:

@@ -32,16 +32,15 @@ OutageCause._LABELS = {
 EXCLUDED_CAUSES = frozenset({OutageCause.POWER_UTILITY.value, OutageCause.NETWORK_PROVIDER.value})
 
 
-@dataclass(frozen=True)
-class Figures:
-    in_service_s: float
-    up_s: float
-    down_s: float
-    excluded_s: float  # part of down_s
+class UptimeArithmetic:
+    """U3: raw = up / (in service − unknown); contractual also leaves the excluded outages out.
+
+    Mixed into anything with in_service_s, up_s, down_s and excluded_s (excluded_s is part of down_s).
+    """
 
     @property
-    def unknown_s(self) -> float:
-        return max(0.0, self.in_service_s - self.up_s - self.down_s)
+    def unknown_s(self):
+        return max(0, self.in_service_s - self.up_s - self.down_s)
 
     @property
     def raw_pct(self) -> float | None:
@@ -50,6 +49,14 @@ class Figures:
     @property
     def contractual_pct(self) -> float | None:
         return pct(self.up_s, self.up_s + self.down_s - self.excluded_s)
+
+
+@dataclass(frozen=True)
+class Figures(UptimeArithmetic):
+    in_service_s: float
+    up_s: float
+    down_s: float
+    excluded_s: float  # part of down_s
 
     def __add__(self, other: "Figures") -> "Figures":
         return Figures(self.in_service_s + other.in_service_s, self.up_s + other.up_s,

@@ -14,7 +14,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from fleetops.domain.choices import CONTRACT_KINDS, DeviceKind
 from fleetops.domain.errors import NotFound, PermissionDenied, ValidationFailed
-from fleetops.domain.uptime import EXCLUDED_CAUSES, OutageCause, pct
+from fleetops.domain.uptime import EXCLUDED_CAUSES, OutageCause, UptimeArithmetic, pct
 from fleetops.models import Device, Site
 from fleetops.models.base import utcnow
 from fleetops.models.monitoring import Outage, SiteIncident, StatusInterval
@@ -84,7 +84,7 @@ def _to_s(at: datetime) -> int:
 
 
 @dataclass
-class UptimeRow:
+class UptimeRow(UptimeArithmetic):
     key: str
     label: str
     in_service_s: int
@@ -92,18 +92,6 @@ class UptimeRow:
     down_s: int
     excluded_s: int
     devices: int
-
-    @property
-    def unknown_s(self) -> int:
-        return max(0, self.in_service_s - self.up_s - self.down_s)
-
-    @property
-    def raw_pct(self) -> float | None:
-        return pct(self.up_s, self.up_s + self.down_s)
-
-    @property
-    def contractual_pct(self) -> float | None:
-        return pct(self.up_s, self.up_s + self.down_s - self.excluded_s)
 
     def as_dict(self, target_pct: float | None = None) -> dict:
         d = {"key": self.key, "label": self.label, "devices": self.devices, "in_service_s": self.in_service_s,
