@@ -10,18 +10,18 @@ import argparse
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy import create_engine  # noqa: E402
 from sqlalchemy.orm import sessionmaker  # noqa: E402
 
 from uptime_report import build_history  # noqa: E402  (the monitoring benchmark's year of history)
 
 from fleetops.services import reports  # noqa: E402
+from _common import scratch_postgres  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 
 def run(label: str, url: str, n: int, month: str) -> None:
@@ -62,16 +62,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         run("sqlite", f"sqlite:///{d}/bench.sqlite3", args.devices, args.month)
     if args.pg:
-        name = f"fleetops_bench_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(args.pg, isolation_level="AUTOCOMMIT")
-        with admin.connect() as c:
-            c.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            run("postgresql", args.pg.rsplit("/", 1)[0] + f"/{name}", args.devices, args.month)
-        finally:
-            with admin.connect() as c:
-                c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
+        with scratch_postgres(args.pg) as url:
+            run("postgresql", url, args.devices, args.month)
 
 
 if __name__ == "__main__":

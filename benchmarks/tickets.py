@@ -15,13 +15,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.orm import sessionmaker  # noqa: E402
 
 from fleetops.db import make_engine  # noqa: E402
 from fleetops.models import Base, Depot, Device, Site, User  # noqa: E402
 from fleetops.models.base import utcnow  # noqa: E402
 from fleetops.services import events, spares, tickets  # noqa: E402
+from _common import scratch_postgres  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 DISTRICTS = ["天山区", "沙依巴克区", "新市区", "水磨沟区"]
 
@@ -108,17 +108,9 @@ def main():
         print(f"SQLite, {args.tickets} sites/tickets")
         run(f"sqlite:///{tmp}/bench.sqlite3", args.tickets)
     if args.pg:
-        name = f"fleetops_bench_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(args.pg, isolation_level="AUTOCOMMIT")
-        with admin.connect() as c:
-            c.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
+        with scratch_postgres(args.pg) as url:
             print(f"PostgreSQL, {args.tickets} sites/tickets")
-            run(args.pg.rsplit("/", 1)[0] + f"/{name}", args.tickets)
-        finally:
-            with admin.connect() as c:
-                c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
+            run(url, args.tickets)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ import random
 import sys
 import tempfile
 import time
-import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from fleetops.models import Base, Device, Site  # noqa: E402
 from fleetops.models.monitoring import Outage, StatusInterval  # noqa: E402
 from fleetops.services.polling import IngestConfig, ingest_results  # noqa: E402
 from fleetops.services.uptime import uptime_rows  # noqa: E402
+from _common import scratch_postgres  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 UTC = timezone.utc
 YEAR = (datetime(2025, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC))
@@ -154,16 +154,8 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         run("sqlite", f"sqlite:///{tmp}/bench.sqlite3", args.devices)
     if args.pg:
-        name = f"fleetops_bench_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(args.pg, isolation_level="AUTOCOMMIT")
-        with admin.connect() as c:
-            c.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            run("postgresql", args.pg.rsplit("/", 1)[0] + f"/{name}", args.devices)
-        finally:
-            with admin.connect() as c:
-                c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
+        with scratch_postgres(args.pg) as url:
+            run("postgresql", url, args.devices)
 
 
 if __name__ == "__main__":
