@@ -8,12 +8,16 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from fleetops.domain.choices import DeviceKind, Lifecycle
-from fleetops.models import Cabinet, Depot, Device, MetrologyCertificate, Site
+from fleetops.models import AuditLog, Cabinet, ContractParameter, Depot, Device, MetrologyCertificate, Site
 from fleetops.models.base import utcnow
-from fleetops.services import audit
+from fleetops.services import audit, parameters
 
 FIRST_IP = ipaddress.IPv4Address("127.20.0.1")  # the simulator answers for 127.20.0.0/14 on loopback
 SNAPSHOT_URL = "http://127.0.0.1:5082/cam/{code}/ISAPI/Streaming/channels/101/picture"
+# Contract numbers the demo database runs with, so a demo user sees things happen in minutes, not hours
+# (the production defaults stay as registered: e.g. one snapshot per camera an hour). Set once, when the
+# demo fleet is loaded, and audited with the actor "demo"; a value already stored is left alone.
+DEMO_PARAMETERS = {"quality_sample_interval_min": 2}
 
 # district → (centre lat, lon, spread in degrees, share of sites)
 DISTRICTS = {
@@ -212,13 +216,32 @@ def write_fleet(session: Session, fleet: Fleet) -> dict:
 
 
 def load_demo_fleet(session: Session, seed: int = 7, n_devices: int = 600, today: date | None = None) -> dict:
-    """Load the demo fleet into an empty inventory; does nothing (returns {}) when any site exists. Caller commits."""
+    """Load the demo fleet into an empty inventory; does nothing (returns {}) when any site exists. Caller commits.
+
+    The demo's contract numbers (DEMO_PARAMETERS) are stored with it, and also added to a database the demo fleet
+    was loaded into earlier (it has the "demo_fleet_loaded" audit row), never to any other inventory.
+    """
     if session.scalar(select(func.count(Site.id))):
+        if session.scalar(select(AuditLog.id).where(AuditLog.action == "demo_fleet_loaded").limit(1)) is not None:
+            set_demo_parameters(session)
         return {}
     summary = write_fleet(session, generate_fleet(n_devices, seed, today))
     audit.record(session, "system", "demo_fleet_loaded", "inventory", "demo",
                  summary=f"seed {seed}: {summary['sites']} sites, {summary['devices']} devices", after=summary)
+    set_demo_parameters(session)
     return summary
+
+
+def set_demo_parameters(session: Session) -> dict:
+    """Store the demo's contract numbers (DEMO_PARAMETERS) where none is stored yet; returns those set. Caller commits."""
+    from fleetops.services import quality  # noqa: F401 - registers the quality defaults (their descriptions)
+
+    changed = {}
+    for key, value in DEMO_PARAMETERS.items():
+        if session.get(ContractParameter, key) is None:
+            parameters.set_value(session, key, value, "demo")
+            changed[key] = value
+    return changed
 
 
 def fleet_rows(fleet: Fleet) -> list[dict]:

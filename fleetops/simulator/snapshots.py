@@ -136,6 +136,15 @@ class SnapshotServer:
             def log_message(self, fmt, *args):  # quiet: the simulator logs summaries, not every GET
                 return
 
+            def handle(self):
+                # A client that gives up (its timeout, a closed tab) mid-response is normal: one debug line,
+                # no traceback on the console.
+                try:
+                    super().handle()
+                except (ConnectionError, TimeoutError) as err:
+                    self.close_connection = True
+                    log.debug("snapshot client %s went away: %s", self.client_address[0], type(err).__name__)
+
             def _send(self, status: int, body: bytes, ctype: str = "text/plain; charset=utf-8", headers=None):
                 self.send_response(status)
                 self.send_header("Content-Type", ctype)
