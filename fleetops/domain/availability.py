@@ -1,4 +1,5 @@
 """Availability rules (pure): results → debounced outages, up/down coverage, flapping, hung, reboots, site blackouts."""
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
@@ -133,14 +134,56 @@ def bucket_start(bucket: int, bucket_s: int) -> datetime:
     return EPOCH + timedelta(seconds=bucket * bucket_s)
 
 
-def hung_runs(snmp_runs: list[Run], liveness_runs: list[Run]) -> list[Run]:
-    """Hung device: its SNMP agent stopped answering while the device itself was not down (it answers ping).
+def same_poll_ping(ping: list[Observation], at: datetime, interval: timedelta,
+                   slack: timedelta = timedelta(seconds=5)) -> Observation | None:
+    """The ping result of the poll an SNMP result at `at` belongs to: the nearest ping result from at most one
+    poll interval before `at` to `slack` after it (same poll = same timestamp ± a few seconds). On a tie the
+    failed one wins. None when there is none. `ping` must be sorted by time."""
+    keys = [p.at for p in ping]
+    cands = ping[bisect_left(keys, at - interval):bisect_right(keys, at + slack)]
+    if not cands:
+        return None
+    return min(cands, key=lambda p: (abs(p.at - at), p.ok))
 
-    An SNMP run counts as hung unless the device was in a liveness outage when the run was detected."""
-    def down_at(at: datetime) -> bool:
-        return any(r.start <= at and (r.end is None or at < r.end) for r in liveness_runs)
 
-    return [r for r in snmp_runs if not down_at(r.detected_at)]
+def hung_runs(snmp: list[Observation], ping: list[Observation], hung_after: int = 3,
+              interval: timedelta = timedelta(minutes=1), slack: timedelta = timedelta(seconds=5),
+              prior: RunState | None = None) -> tuple[list[Run], RunState]:
+    """Hung device: its SNMP agent stopped answering while the device itself answers ping.
+
+    A hung period is detected after `hung_after` consecutive SNMP failures each of whose own poll's ping result
+    (see `same_poll_ping`) succeeded. An SNMP failure whose ping failed too, or has no ping result, means
+    "maybe dying / unknown", never hung: it resets the count. Once detected, the period lasts until SNMP answers
+    again (a device that then goes down shows as down meanwhile). `snmp` and `ping` must be sorted by time;
+    `prior` continues the hung counter from before the first SNMP result. Returns the runs and the counter."""
+    if hung_after < 1:
+        raise ValueError("hung_after must be at least 1")
+    state = RunState(prior.run_start, prior.run_count, prior.detected_at) if prior else RunState()
+    runs: list[Run] = []
+    current = Run(state.run_start, state.detected_at) if state.in_run else None
+    for obs in snmp:
+        if obs.ok:
+            if current is not None:
+                current.end = obs.at
+                runs.append(current)
+                current = None
+            state = RunState()
+            continue
+        if current is not None:
+            continue  # already hung: stays so until SNMP answers
+        p = same_poll_ping(ping, obs.at, interval, slack)
+        if p is None or not p.ok:
+            state = RunState()  # maybe dying (or unknown): never evidence of hung
+            continue
+        if state.run_count == 0:
+            state.run_start = obs.at
+        state.run_count += 1
+        if state.run_count >= hung_after:
+            state.detected_at = obs.at
+            current = Run(state.run_start, obs.at)
+    if current is not None:
+        runs.append(current)
+    return runs, state
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,9 @@ FUTURE_SLACK = timedelta(minutes=5)
 # Devices whose anchor lies further back than this are recomputed one by one, not in the bulk query.
 BULK_LOOKBACK = timedelta(hours=6)
 LAST_SEEN_STEP = timedelta(minutes=5)
+# Hung (U6): an SNMP result pairs with the ping result of the same poll — same time ± this, or the nearest
+# ping result at most one poll interval older (av.same_poll_ping).
+SAME_POLL_SLACK = timedelta(seconds=5)
 INGEST_LOCK_ID = 0x466C6569  # PostgreSQL advisory lock serialising ingests
 
 
@@ -287,9 +290,12 @@ class _Recompute:
         for probe in PROBES:
             todo = {d: rows[probe] for d, rows in self.new_rows.items() if probe in rows
                     and (liveness[d] == probe or probe == "snmp")}
+            if probe == "snmp":
+                todo = self._snmp_todo(todo, states, liveness)
             if not todo:
                 continue
-            plans = {d: self._plan(d, probe, rows, states.get((d, probe))) for d, rows in todo.items()}
+            plans = {d: self._plan(d, probe, rows, states.get((d, probe)),
+                                   hung=probe == "snmp" and liveness[d] == "ping") for d, rows in todo.items()}
             obs = self._load_observations(probe, plans)
             live = [d for d in plans if liveness[d] == probe]
             if live:
@@ -300,6 +306,21 @@ class _Recompute:
         self._update_devices(states)
         self._emit()
 
+    def _snmp_todo(self, todo: dict, states, liveness) -> dict:
+        """Hung depends on the ping result of the same poll, so new ping results of a ping-liveness device
+        re-judge the SNMP results they pair with (those up to SAME_POLL_SLACK before them and later)."""
+        out = dict(todo)
+        for d, rows in self.new_rows.items():
+            if liveness[d] != "ping" or "ping" not in rows or not self.devices[d].snmp_version:
+                continue
+            st = states.get((d, "snmp"))
+            shifted = [{"at": r["at"] - SAME_POLL_SLACK} for r in rows["ping"]]
+            if d in out:
+                out[d] = list(out[d]) + shifted
+            elif st is not None and st.last_at is not None and min(r["at"] for r in shifted) <= st.last_at:
+                out[d] = shifted  # late ping results: SNMP results already judged may pair with them
+        return out
+
     # -- state and anchors
     def _load_states(self) -> dict:
         out = {}
@@ -308,12 +329,21 @@ class _Recompute:
                 out[(st.device_id, st.probe)] = st
         return out
 
-    def _plan(self, device_id: int, probe: str, rows: list[dict], st: MonitorState | None) -> dict:
+    def _plan(self, device_id: int, probe: str, rows: list[dict], st: MonitorState | None,
+              hung: bool = False) -> dict:
         """Where to recompute from: the anchor time (results before it cannot change), the run carried into it,
-        and the last ok reading before it (for reboots)."""
+        and the last ok reading before it (for reboots).
+
+        `hung`: the SNMP state of a ping-liveness device is its hung counter, which depends on ping results too;
+        in order, it is recomputed from the counter's first result (never carried), else from the last result."""
         t0 = min(r["at"] for r in rows)
         if st is None:  # nothing of this probe was ever processed for the device: the new rows are its history
             return {"anchor": t0, "prior": None, "prev": None}
+        if hung and st.last_at is not None and t0 > st.last_at:
+            anchor = st.run_start if (st.run_count or st.run_detected_at) and st.run_start else st.last_at
+            prev = av.Observation(st.last_ok_at, True, st.last_ok_value) \
+                if st.last_ok_at is not None and st.last_ok_at < anchor else None
+            return {"anchor": anchor, "prior": None, "prev": prev}
         if st is not None and st.last_at is not None and t0 > st.last_at:
             if st.run_detected_at is not None:
                 prior = av.RunState(st.run_start, st.run_count, st.run_detected_at)
@@ -483,8 +513,7 @@ class _Recompute:
         reboots_existing = self._existing_events("rebooted", ids, since, by_at=True)
         hung_existing = self._existing_events("hung", ids, since, by_at=False)
         hung_devices = [d for d in ids if liveness[d] == "ping"]
-        outages = self._existing(Outage, hung_devices, since, Outage.started_at, Outage.ended_at,
-                                 extra=Outage.retracted_at.is_(None)) if hung_devices else {}
+        pings = self._ping_observations(hung_devices, obs) if hung_devices else {}
         for d in ids:
             plan, o = plans[d], obs[d]
             anchor = plan["anchor"]
@@ -501,12 +530,39 @@ class _Recompute:
                 self.pending_events.append(("device_rebooted", {"device_id": d, "at": rb.at}))
             for stale in have.values():
                 self.s.delete(stale)
-            runs, final = av.debounce(o, self.cfg.down_after, plan["prior"])
             if liveness[d] == "ping":
-                live_runs = [av.Run(x.started_at, x.detected_at, x.ended_at) for x in outages.get(d, [])]
-                hung = av.hung_runs(runs, live_runs)
+                # the SNMP counter state of a ping-liveness device is its hung counter
+                hung, final = av.hung_runs(o, pings.get(d, []), self.cfg.down_after, self._interval(d),
+                                           SAME_POLL_SLACK, plan["prior"])
                 self.open_hung[d] = self._persist_hung(d, anchor, hung, hung_existing[d])
+            else:
+                _runs, final = av.debounce(o, self.cfg.down_after, plan["prior"])
             self._save_state(states, d, "snmp", o, final)
+
+    def _interval(self, device_id: int) -> timedelta:
+        return self.cfg.max_cover(self.devices[device_id].kind) / 2
+
+    def _ping_observations(self, ids, snmp_obs) -> dict[int, list[av.Observation]]:
+        """Each device's ping results that can pair with its SNMP results being judged (see av.same_poll_ping)."""
+        windows = {d: (snmp_obs[d][0].at - self._interval(d), snmp_obs[d][-1].at + SAME_POLL_SLACK)
+                   for d in ids if snmp_obs.get(d)}
+        out: dict[int, list[av.Observation]] = {d: [] for d in windows}
+        if not windows:
+            return out
+        newest = max(w[0] for w in windows.values())
+        bulk = sorted(d for d, w in windows.items() if w[0] >= newest - BULK_LOOKBACK)
+        groups = [list(c) for c in _chunks(bulk)] + [[d] for d in sorted(set(windows) - set(bulk))]
+        cols = (ProbeResultRow.device_id, ProbeResultRow.at, ProbeResultRow.ok)
+        for group in groups:
+            lo = min(windows[d][0] for d in group)
+            hi = max(windows[d][1] for d in group)
+            q = select(*cols).where(ProbeResultRow.device_id.in_(group), ProbeResultRow.probe == "ping",
+                                    ProbeResultRow.at >= lo, ProbeResultRow.at <= hi).order_by(ProbeResultRow.at)
+            for r in self.s.execute(q):
+                w = windows[r.device_id]
+                if w[0] <= r.at <= w[1]:
+                    out[r.device_id].append(av.Observation(r.at, r.ok))
+        return out
 
     def _existing_events(self, kind, ids, since, by_at: bool) -> dict[int, list[DeviceEvent]]:
         out: dict[int, list] = {d: [] for d in ids}

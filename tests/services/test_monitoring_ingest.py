@@ -233,6 +233,49 @@ def test_snmp_silent_while_ping_is_down_is_an_outage_not_hung(db):
     assert len(outages(db, cam)) == 1
 
 
+def _demo_dying_camera(code):
+    t = datetime(2026, 6, 21, 12, 55, 31, tzinfo=timezone.utc)
+    return [lines(code, p, start=t + i * MIN) + lines(code, "x", probe="snmp", start=t + i * MIN)
+            for i, p in enumerate(".xxx")]
+
+
+def test_a_dying_device_is_never_reported_hung(db, captured):
+    """Live demo: ICMP and SNMP both dropped; ping still debouncing must not read as "answers ping"."""
+    _, (cam,) = make_site(db, snmp_version="v2c")
+    for poll in _demo_dying_camera(cam.code):  # one poll at a time, as the scheduler ingests them
+        ingest(db, poll)
+        db.refresh(cam)
+        assert cam.status != "hung"
+    assert db.scalars(select(DeviceEvent).where(DeviceEvent.kind == "hung")).all() == []
+    assert [n for n, _ in captured] == ["outage_opened"]
+    assert outages(db, cam) == [(datetime(2026, 6, 21, 12, 56, 31, tzinfo=timezone.utc), None)]
+    assert cam.status == "down"
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_dying_device_replayed_in_any_order_is_never_hung(db, captured, seed):
+    _, (cam,) = make_site(db, snmp_version="v2c")
+    results = [r for poll in _demo_dying_camera(cam.code) for r in poll]
+    random.Random(seed).shuffle(results)
+    for r in results:
+        ingest(db, [r])
+    assert "device_hung" not in [n for n, _ in captured]
+    assert db.scalars(select(DeviceEvent).where(DeviceEvent.kind == "hung")).all() == []
+    db.refresh(cam)
+    assert cam.status == "down"
+
+
+def test_snmp_results_arriving_before_their_pings_are_judged_once_the_pings_arrive(db, captured):
+    _, (cam,) = make_site(db, snmp_version="v2c")
+    ingest(db, lines(cam.code, "..xxxx", probe="snmp"))
+    assert db.scalars(select(DeviceEvent).where(DeviceEvent.kind == "hung")).all() == []  # ping unknown yet
+    ingest(db, lines(cam.code, "......"))
+    [ev] = db.scalars(select(DeviceEvent).where(DeviceEvent.kind == "hung")).all()
+    assert (ev.at, ev.detected_at, ev.ended_at) == (T0 + 2 * MIN, T0 + 4 * MIN, None)
+    db.refresh(cam)
+    assert cam.status == "hung"
+
+
 def test_a_device_that_blocks_icmp_is_judged_by_snmp(db):
     _, (cam,) = make_site(db, snmp_version="v2c", liveness_probe="snmp")
     ingest(db, lines(cam.code, "xxxxxx") + lines(cam.code, "..xxx.", probe="snmp", uptimes=[5, 65, 0, 0, 0, 245]))
@@ -263,7 +306,7 @@ def _events(db, device):
 def test_reboots_hung_and_flapping_do_not_depend_on_arrival_order_or_repeats(db, captured, seed):
     _, (a, b) = make_site(db, kinds=("checkpoint_camera", "epolice_camera"), snmp_version="v2c")
     ping = ".x.x.x.x......."
-    snmp = "....xxxx......."
+    snmp = "..........xxx.."  # hung: SNMP silent for 3 polls whose own ping succeeded
     up = [100 + 60 * i for i in range(15)]
     up[9:] = [5 + 60 * k for k in range(6)]  # rebooted just before minute 9
     def batch(code):

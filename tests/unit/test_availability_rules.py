@@ -75,14 +75,51 @@ def test_a_few_changes_are_not_flapping():
 
 
 def test_hung_is_snmp_silent_while_the_device_answers_ping():
-    snmp_runs, _ = av.debounce(obs(".xxxx."), 3)
-    assert av.hung_runs(snmp_runs, liveness_runs=[]) == snmp_runs
+    runs, state = av.hung_runs(obs(".xxxx."), obs("......"), 3, MIN)
+    assert runs == [av.Run(T0 + MIN, T0 + 3 * MIN, T0 + 5 * MIN)] and not state.in_run
 
 
 def test_snmp_silent_during_an_outage_is_not_hung():
-    snmp_runs, _ = av.debounce(obs(".xxxx."), 3)
-    ping_runs, _ = av.debounce(obs(".xxxx."), 3)
-    assert av.hung_runs(snmp_runs, ping_runs) == []
+    runs, state = av.hung_runs(obs(".xxxx."), obs(".xxxx."), 3, MIN)
+    assert runs == [] and state.run_count == 0
+
+
+def test_a_dying_device_is_never_reported_hung():
+    """The live-demo camera: ping ok at 12:55:31 then failing; SNMP failing from 12:55:31. While ping was still
+    debouncing (failing, not yet down) the device must not count as "answers ping"."""
+    t = datetime(2026, 11, 23, 12, 55, 31, tzinfo=timezone.utc)
+    ping, snmp = obs(".xxx", start=t), obs("xxxx", start=t)
+    for n in range(1, len(snmp) + 1):  # at every step of the replay, not only at the end
+        runs, state = av.hung_runs(snmp[:n], ping[:n], 3, MIN)
+        assert runs == [] and not state.in_run
+    assert av.debounce(ping, 3)[0] == [av.Run(t + MIN, t + 3 * MIN)]  # … and it is reported down
+
+
+def test_hung_needs_the_ping_of_the_same_poll_not_an_older_success():
+    snmp = obs("xxx", start=T0 + timedelta(seconds=2))
+    assert av.hung_runs(snmp, obs("..."), 3, MIN)[0] == [av.Run(snmp[0].at, snmp[2].at)]  # ± a few seconds
+    assert av.hung_runs(snmp, obs("."), 3, MIN)[0] == []  # the ping of 2 min ago says nothing
+    assert av.hung_runs(snmp, [], 3, MIN)[0] == []  # no ping result: unknown, not hung
+    assert av.hung_runs(snmp, obs("..x"), 3, MIN)[0] == []
+
+
+def test_a_ping_slightly_older_than_the_snmp_result_pairs_with_it():
+    ping = obs("...", start=T0 - timedelta(seconds=20))
+    assert av.same_poll_ping(ping, T0, MIN) == ping[0]  # 20 s older; the next one is 40 s in the future
+    assert av.same_poll_ping(ping, T0 + MIN + timedelta(seconds=50), MIN) == ping[2]
+    assert av.same_poll_ping(ping, T0 + 4 * MIN, MIN) is None
+    assert av.same_poll_ping([av.Observation(T0 - timedelta(seconds=3), True),
+                              av.Observation(T0 + timedelta(seconds=3), False)], T0, MIN).ok is False
+
+
+def test_the_hung_counter_continues_across_batches_and_ends_when_snmp_answers():
+    ping = obs("......")
+    _, state = av.hung_runs(obs(".xx"), ping, 3, MIN)
+    assert state.run_count == 2 and not state.in_run
+    runs, state = av.hung_runs(obs("x", start=T0 + 3 * MIN), ping, 3, MIN, prior=state)
+    assert runs == [av.Run(T0 + MIN, T0 + 3 * MIN)] and state.in_run
+    runs, state = av.hung_runs(obs("x.", start=T0 + 4 * MIN), ping, 3, MIN, prior=state)
+    assert runs == [av.Run(T0 + MIN, T0 + 3 * MIN, T0 + 5 * MIN)] and not state.in_run
 
 
 def _up(at, uptime_s):
