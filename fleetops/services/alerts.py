@@ -1067,12 +1067,23 @@ def check_probe_silence(session: Session, now: datetime | None = None) -> dict:
     window = timedelta(minutes=float(parameters.get(session, "alerts.probe_silent_min")))
     watched = set(session.scalars(select(Site.district).join(Device, Device.site_id == Site.id).where(
         Device.lifecycle.in_([s.value for s in IN_SERVICE]), Device.ip_address.is_not(None)).distinct()))
-    heard = set(session.scalars(select(Site.district).select_from(ProbeResultRow)
-                                .join(Device, Device.id == ProbeResultRow.device_id)
-                                .join(Site, Site.id == Device.site_id)
-                                .where(ProbeResultRow.at >= now - window).distinct()))
+    def districts_heard(since: datetime, until: datetime) -> set:
+        return set(session.scalars(select(Site.district).select_from(ProbeResultRow)
+                                   .join(Device, Device.id == ProbeResultRow.device_id)
+                                   .join(Site, Site.id == Device.site_id)
+                                   .where(ProbeResultRow.at >= since, ProbeResultRow.at < until).distinct()))
+
+    heard = districts_heard(now - window, now + timedelta(days=1))
+    # A district is silent only if it was heard before the window: a fresh system (or a new district) whose
+    # first poll has not run yet is not an outage of the poller. An alert already open stays until results return.
+    heard_before = districts_heard(now - window - timedelta(days=1), now - window)
+    open_keys = {a.key for a in session.scalars(select(Alert).where(Alert.kind == "probe_agent_silent",
+                                                                    Alert.state != "resolved"))}
     opened = resolved = 0
     for district in sorted(watched):
+        if district not in heard and district not in heard_before and \
+                f"agent:{district or '-'}:silent" not in open_keys:
+            continue
         key = f"agent:{district or '-'}:silent"
         if district in heard:
             alert = get_open(session, key)
@@ -1085,7 +1096,8 @@ def check_probe_silence(session: Session, now: datetime | None = None) -> dict:
                               "该辖区设备离线将无法被发现（U2），请检查探测程序及其网络", audience=("supervisor",),
                               source_type="agent", source_id=district, now=now, district=district)
         opened += new
-    return {"silent": len(watched - heard), "opened": opened, "resolved": resolved}
+    silent = {d for d in watched - heard if d in heard_before or f"agent:{d or '-'}:silent" in open_keys}
+    return {"silent": len(silent), "opened": opened, "resolved": resolved}
 
 
 # --------------------------------------------------------------------------------------------------------------

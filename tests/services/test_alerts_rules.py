@@ -292,3 +292,17 @@ def test_email_goes_to_the_routes_role_in_the_district_as_each_person_prefers(db
     to = {d.payload["kind"]: d.payload["to"] for d in outbox(db)}
     assert to == {"device_rebooted": ["crew@fleet.example"],
                   "device_down": ["boss@fleet.example", "crew@fleet.example"]}
+
+
+def test_a_fresh_system_whose_first_poll_has_not_run_raises_no_silent_probe_alert(db, users):
+    from fleetops.models.monitoring import ProbeResultRow
+
+    hook(db, users, name="tianshan-supervisors", district="天山区", role="supervisor")
+    _a, (cam_a,) = make_site(db, code="K105", district="天山区")
+    db.flush()
+    assert alerts.check_probe_silence(db, now=T0 + timedelta(minutes=30)) == {"silent": 0, "opened": 0, "resolved": 0}
+    assert outbox(db) == []
+    # Once it has been heard, going quiet is an alert.
+    db.add(ProbeResultRow(device_id=cam_a.id, probe="ping", at=T0 + timedelta(minutes=31), ok=True))
+    db.flush()
+    assert alerts.check_probe_silence(db, now=T0 + timedelta(minutes=50))["opened"] == 1
