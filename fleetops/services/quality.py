@@ -291,6 +291,9 @@ def set_reference(session: Session, device: Device, sample_id: int, actor) -> Re
     return ref
 
 
+SAMPLE_SLACK = timedelta(seconds=30)
+
+
 def due_cameras(session: Session, now: datetime) -> list[Device]:
     """Cameras whose last snapshot is older than the sampling interval (several a day, by day and at night)."""
     interval = timedelta(minutes=float(parameters.get(session, "quality_sample_interval_min")))
@@ -301,7 +304,9 @@ def due_cameras(session: Session, now: datetime) -> list[Device]:
         seen = last.get(d.id)
         if seen is not None and seen.tzinfo is None:
             seen = seen.replace(tzinfo=timezone.utc)
-        if seen is None or now - seen >= interval:
+        # Half a job period of slack: the job runs every 60 s, and a camera sampled 1:59.9 ago is due now,
+        # not a minute later (otherwise a 2-min interval samples every 3 min).
+        if seen is None or now - seen >= interval - SAMPLE_SLACK:
             out.append(d)
     return out
 
