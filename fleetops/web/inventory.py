@@ -124,6 +124,19 @@ def _form_errors(form, err: ValidationFailed) -> None:
         flash(err.message, "error")
 
 
+def _save(form, save):
+    """Run `save()` in the request session: commit and return its result, or roll back, put the field errors
+    on the form and return None."""
+    try:
+        saved = save()
+    except ValidationFailed as err:
+        db_session().rollback()
+        _form_errors(form, err)
+        return None
+    db_session().commit()
+    return saved
+
+
 def _pager_args():
     args = {k: v for k, v in request.args.items() if k != "page" and v != ""}
     return lambda page: urlencode({**args, "page": page})
@@ -186,13 +199,9 @@ def device_new():
     form.set_choices(current_locale())
     if request.method == "POST" and form.validate():
         raw = {k: v for k, v in form.data.items() if k in inventory.DEVICE_FIELDS}
-        try:
-            dev = inventory.save_device(db_session(), None, raw, current_user, new_code=form.code.data)
-        except ValidationFailed as err:
-            db_session().rollback()
-            _form_errors(form, err)
-        else:
-            db_session().commit()
+        dev = _save(form, lambda: inventory.save_device(db_session(), None, raw, current_user,
+                                                        new_code=form.code.data))
+        if dev is not None:
             flash(_("Device %(code)s created.", code=dev.code), "success")
             return redirect(url_for(".device", code=dev.code))
     return render_template("inventory/device_form.html", form=form, device=None), (422 if form.errors else 200)
@@ -212,13 +221,8 @@ def device_edit(code):
     form.set_choices(current_locale())
     if request.method == "POST" and form.validate():
         raw = {k: v for k, v in form.data.items() if k in inventory.DEVICE_FIELDS}
-        try:
-            inventory.save_device(s, code, raw, current_user, expected_version=form.version.data)
-        except ValidationFailed as err:
-            s.rollback()
-            _form_errors(form, err)
-        else:
-            s.commit()
+        if _save(form, lambda: inventory.save_device(s, code, raw, current_user,
+                                                     expected_version=form.version.data)) is not None:
             flash(_("Saved."), "success")
             return redirect(url_for(".device", code=code))
     secrets_set = [f for f in Device.SECRET_FIELDS if getattr(dev, f)]
@@ -282,13 +286,9 @@ def _site_raw(form: SiteForm) -> dict:
 def site_new():
     form = _site_form()
     if request.method == "POST" and form.validate():
-        try:
-            site_ = inventory.save_site(db_session(), None, _site_raw(form), current_user, new_code=form.code.data)
-        except ValidationFailed as err:
-            db_session().rollback()
-            _form_errors(form, err)
-        else:
-            db_session().commit()
+        site_ = _save(form, lambda: inventory.save_site(db_session(), None, _site_raw(form), current_user,
+                                                        new_code=form.code.data))
+        if site_ is not None:
             flash(_("Site %(code)s created.", code=site_.code), "success")
             return redirect(url_for(".site", code=site_.code))
     return render_template("inventory/site_form.html", form=form, site=None), (422 if form.errors else 200)
@@ -301,13 +301,8 @@ def site_edit(code):
     site_ = inventory.get_site(s, code)
     form = _site_form(site_)
     if request.method == "POST" and form.validate():
-        try:
-            inventory.save_site(s, code, _site_raw(form), current_user, expected_version=form.version.data)
-        except ValidationFailed as err:
-            s.rollback()
-            _form_errors(form, err)
-        else:
-            s.commit()
+        if _save(form, lambda: inventory.save_site(s, code, _site_raw(form), current_user,
+                                                   expected_version=form.version.data)) is not None:
             flash(_("Saved."), "success")
             return redirect(url_for(".site", code=code))
     return render_template("inventory/site_form.html", form=form, site=site_), (422 if form.errors else 200)
