@@ -23,7 +23,8 @@ from sqlalchemy.orm import sessionmaker  # noqa: E402
 
 from fleetops.models import Base, Cabinet, Device, Site, User  # noqa: E402
 from fleetops.models.alerts import AlertDelivery  # noqa: E402
-from fleetops.services import alerts, events  # noqa: E402
+from fleetops.platform import events  # noqa: E402
+from fleetops.services import alerts  # noqa: E402
 
 
 class _Hook(BaseHTTPRequestHandler):

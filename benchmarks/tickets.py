@@ -20,7 +20,8 @@ from sqlalchemy.orm import sessionmaker  # noqa: E402
 from fleetops.db import make_engine  # noqa: E402
 from fleetops.models import Base, Depot, Device, Site, User  # noqa: E402
 from fleetops.models.base import utcnow  # noqa: E402
-from fleetops.services import events, spares, tickets  # noqa: E402
+from fleetops.platform import events  # noqa: E402
+from fleetops.services import spares, tickets  # noqa: E402
 from _common import scratch_postgres  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 DISTRICTS = ["天山区", "沙依巴克区", "新市区", "水磨沟区"]

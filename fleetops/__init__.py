@@ -1,4 +1,4 @@
-"""fleetops: create_app(config=None) builds the Flask application — config → db → i18n → auth → blueprints → errors."""
+"""fleetops: create_app(config=None) builds the Flask application — config → db → i18n → web → wiring."""
 import logging
 from pathlib import Path
 
@@ -26,7 +26,8 @@ def create_app(config: dict | None = None) -> Flask:
     app.extensions["fleetops.engine"] = engine
     app.extensions["fleetops.sessionmaker"] = make_sessionmaker(engine)
 
-    from fleetops import i18n
+    from fleetops import wiring
+    from fleetops.platform import i18n
     from fleetops.web import init_web
 
     translations = i18n.compile_catalogs(instance_path / "translations")
@@ -34,8 +35,5 @@ def create_app(config: dict | None = None) -> Flask:
     app.config["BABEL_DEFAULT_LOCALE"] = i18n.DEFAULT_LOCALE
     app.config["BABEL_DEFAULT_TIMEZONE"] = app.config["TIMEZONE"]
     init_web(app)
-
-    from fleetops.cli import register_app_commands
-
-    register_app_commands(app)
+    wiring.init_app(app)
     return app

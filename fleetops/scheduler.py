@@ -1,54 +1,26 @@
-"""The scheduler process: the JOBS every area declares, run by one APScheduler 3.x in its own process.
+"""The scheduler process: the jobs listed in `fleetops.wiring.JOBS` (handed over by create_app as
+`app.extensions["fleetops.jobs"]`), run by one APScheduler 3.x in its own process.
 
 Only one scheduler may run (APScheduler 3 in two processes runs every job twice): on PostgreSQL a
 session-level advisory lock makes a second one wait; on SQLite a lock file does.
 """
 import fcntl
-import importlib
 import logging
 import time
-from dataclasses import dataclass
-from typing import Callable
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy import text
 
+from fleetops.platform.jobs import Job, JobContext
+
 log = logging.getLogger(__name__)
 
-# Modules that may define SCHEDULED_JOBS = [Job(...), ...]; a missing one is skipped.
-JOB_MODULES = (
-    "fleetops.services.polling",
-    "fleetops.services.uptime",
-    "fleetops.services.tickets",
-    "fleetops.services.spares",
-    "fleetops.services.quality",
-    "fleetops.services.alerts",
-    "fleetops.services.reports",
-)
 ADVISORY_LOCK_ID = 0x466C6565  # "Flee"
 
 
-@dataclass(frozen=True)
-class Job:
-    """`func(app)` runs every `interval_s` seconds (or `interval_config` names the config key)."""
-
-    id: str
-    func: Callable
-    interval_s: int = 60
-    interval_config: str | None = None
-
-
-def collect_jobs() -> list[Job]:
-    jobs = []
-    for name in JOB_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as err:
-            if err.name == name:
-                continue
-            raise
-        jobs.extend(getattr(module, "SCHEDULED_JOBS", ()))
-    return jobs
+def collect_jobs(app) -> list[Job]:
+    """The jobs the wiring handed to this application."""
+    return list(app.extensions.get("fleetops.jobs", ()))
 
 
 def run_job(app, job: Job) -> None:
@@ -56,7 +28,7 @@ def run_job(app, job: Job) -> None:
     started = time.monotonic()
     try:
         with app.app_context():
-            job.func(app)
+            job.func(JobContext.from_app(app))
     except Exception:  # the scheduler must keep running whatever one job does
         log.exception("job=%s failed duration_s=%.2f", job.id, time.monotonic() - started)
 
@@ -64,9 +36,8 @@ def run_job(app, job: Job) -> None:
 def build_scheduler(app) -> BlockingScheduler:
     scheduler = BlockingScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1,
                                                                "misfire_grace_time": 30})
-    for job in collect_jobs():
-        interval = app.config.get(job.interval_config, job.interval_s) if job.interval_config else job.interval_s
-        scheduler.add_job(run_job, "interval", seconds=int(interval), args=(app, job), id=job.id,
+    for job in collect_jobs(app):
+        scheduler.add_job(run_job, "interval", seconds=job.interval(app.config), args=(app, job), id=job.id,
                           name=job.id, next_run_time=_now())
     # Our jobs log one key=value line each; APScheduler's per-run INFO lines are noise.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)

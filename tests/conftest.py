@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from fleetops import create_app
+from fleetops import create_app, wiring
 from fleetops.models import Base
+
+wiring.wire()  # translations, parameter defaults, subscribers — as create_app and the CLI do
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 if not SHARED_DATA.exists():  # a clone elsewhere: ../shared beside the project root

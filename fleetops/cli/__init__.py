@@ -1,5 +1,6 @@
-"""The `fleetops` command: database, accounts, and (from each area's module) import, polling, reports, simulator."""
-import importlib
+"""The `fleetops` command: the root group, database and account commands, and helpers for the area modules.
+
+Each area's commands live in a module of this package; `fleetops.wiring.CLI_COMMANDS` adds them to `main`."""
 import json
 import logging
 import sys
@@ -8,8 +9,7 @@ import click
 
 from fleetops.db import session_scope
 from fleetops.domain.errors import FleetopsError
-
-AREA_MODULES = ("run", "inventory", "monitoring", "tickets", "quality", "alerts", "reports", "simulator")
+from fleetops.domain.text import Msg
 
 _app = None
 
@@ -30,7 +30,7 @@ def session():
 
 
 def fail(message: str, code: int = 1):
-    click.echo(f"错误 / error: {message}", err=True)
+    click.echo(str(Msg("Error: %(message)s", message=message)), err=True)
     sys.exit(code)
 
 
@@ -121,15 +121,3 @@ def create_token(username, name):
     with session() as s:
         _row, token = accounts.create_token(s, username, name, actor="cli")
     click.echo(token)
-
-
-def register_app_commands(app) -> None:
-    """Nothing to add to `flask` — the `fleetops` command is the CLI."""
-
-
-for _area in AREA_MODULES:
-    try:
-        importlib.import_module(f"fleetops.cli.{_area}")
-    except ModuleNotFoundError as _err:
-        if _err.name != f"fleetops.cli.{_area}":
-            raise

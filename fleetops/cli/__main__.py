@@ -1,4 +1,5 @@
 """`python -m fleetops.cli` — the same as the `fleetops` console script."""
-from fleetops.cli import main
+from fleetops.wiring import cli
 
-main(prog_name="fleetops")
+if __name__ == "__main__":
+    cli()

@@ -1,10 +1,10 @@
 """`fleetops alerts …`: deliver the outbox once, run the periodic alert checks, list open alerts."""
 import click
 
-from fleetops.cli import echo_json, fail, get_app, main, session
+from fleetops.cli import echo_json, fail, get_app, session
 
 
-@main.group("alerts")
+@click.group("alerts")
 def alerts_group():
     """Alerts: outbox delivery, checks, the open list."""
 

@@ -3,10 +3,10 @@ from pathlib import Path
 
 import click
 
-from fleetops.cli import echo_json, fail, main, session
+from fleetops.cli import echo_json, fail, session
 
 
-@main.command("import-inventory")
+@click.command("import-inventory")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Check every row and report; write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
@@ -51,7 +51,7 @@ def import_inventory_cmd(file: Path, dry_run: bool, as_json: bool):
         fail(f"{len(result.errors)} 处问题，未导入任何数据 / {len(result.errors)} problems; nothing was imported.")
 
 
-@main.command("export-inventory")
+@click.command("export-inventory")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True,
               help="Column headers and labels.")
@@ -73,7 +73,7 @@ def export_inventory_cmd(file: Path, lang: str):
     click.echo(f"exported {n} devices to {file}")
 
 
-@main.command("load-demo")
+@click.command("load-demo")
 @click.option("--seed", default=7, show_default=True, type=int)
 @click.option("--devices", "n_devices", default=600, show_default=True, type=click.IntRange(1, 100_000))
 def load_demo_cmd(seed: int, n_devices: int):

@@ -9,10 +9,10 @@ from datetime import datetime
 
 import click
 
-from fleetops.cli import echo_json, fail, get_app, main, session
+from fleetops.cli import echo_json, fail, get_app, session
 
 
-@main.command("ingest-results")
+@click.command("ingest-results")
 @click.argument("path", type=click.Path(dir_okay=False, allow_dash=True))
 def ingest_results_cmd(path):
     """Replay timestamped probe results from a JSONL file (one result per line; see docs/results-format.md)."""
@@ -65,7 +65,7 @@ def _parse_time(value: str, name: str) -> datetime:
     return at
 
 
-@main.command("uptime")
+@click.command("uptime")
 @click.option("--from", "start", required=True, help="Start, ISO 8601 (local time when no offset).")
 @click.option("--to", "end", required=True, help="End (exclusive), ISO 8601.")
 @click.option("--by", type=click.Choice(["device", "site", "kind", "district", "fleet"]), default="fleet",
@@ -95,7 +95,7 @@ def _pct(v):
     return "—" if v is None else f"{v:.3f}"
 
 
-@main.command("poll-once")
+@click.command("poll-once")
 def poll_once_cmd():
     """Probe every in-service device once and ingest the results."""
     from fleetops.services.polling import poll_once

@@ -4,7 +4,7 @@ import sys
 
 import click
 
-from fleetops.cli import echo_json, fail, get_app, main, session
+from fleetops.cli import echo_json, fail, get_app, session
 
 HIDDEN_KEYS = ("fingerprint",)  # internal comparison data, not for people
 
@@ -13,7 +13,7 @@ def _public(result: dict) -> dict:
     return {k: v for k, v in result.items() if k not in HIDDEN_KEYS}
 
 
-@main.command("score-image")
+@click.command("score-image")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON array, one object per file, in input order.")
 @click.option("--read", "read_text", is_flag=True, help="Also read plate text with the optional reader (~1 s/image).")
@@ -43,7 +43,7 @@ def score_image(files, as_json, read_text):
         sys.exit(1)
 
 
-@main.command("sample-snapshots")
+@click.command("sample-snapshots")
 @click.option("--device", "code", default=None, help="One camera's code (default: every camera with a snapshot source).")
 @click.option("--timeout", "timeout_s", default=5.0, show_default=True, help="Seconds per snapshot.")
 def sample_snapshots(code, timeout_s):
@@ -65,7 +65,7 @@ def sample_snapshots(code, timeout_s):
     echo_json({"counts": counts, "samples": rows})
 
 
-@main.command("import-passes")
+@click.command("import-passes")
 @click.argument("folder", type=click.Path(file_okay=False))
 def import_passes(folder):
     """Import pass records from FOLDER (files <DEVICE>_<YYYYmmddHHMMSS>_<PLATE>.jpg) for the plate audit (Q1)."""

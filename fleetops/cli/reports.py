@@ -3,10 +3,10 @@ from pathlib import Path
 
 import click
 
-from fleetops.cli import fail, main, session
+from fleetops.cli import fail, session
 
 
-@main.group("report")
+@click.group("report")
 def report_group():
     """Reports for supervisors and the contract's acceptance (A2)."""
 

@@ -9,7 +9,7 @@ import time
 import click
 from sqlalchemy import func, select
 
-from fleetops.cli import db_upgrade, get_app, main, session
+from fleetops.cli import db_upgrade, get_app, session
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ def _wait_for_simulator(proc, url: str = "http://127.0.0.1:5081/faults", timeout
         click.echo("simulator not answering yet; starting the scheduler anyway", err=True)
 
 
-@main.command("run")
+@click.command("run")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--demo/--no-demo", default=True, show_default=True, help="Load the demo fleet into an empty database.")
@@ -110,7 +110,7 @@ def run(ctx, host, port, demo, simulator, scheduler, seed, threads):
         stop()
 
 
-@main.command("scheduler")
+@click.command("scheduler")
 def scheduler_cmd():
     """Run the scheduled jobs (polling, uptime sampling, SLA clocks, alerts) in this process."""
     from fleetops.scheduler import SingleSchedulerLock, build_scheduler, collect_jobs
@@ -119,7 +119,7 @@ def scheduler_cmd():
     lock = SingleSchedulerLock(app)
     lock.acquire()
     sched = build_scheduler(app)
-    click.echo("scheduler: " + ", ".join(j.id for j in collect_jobs()))
+    click.echo("scheduler: " + ", ".join(j.id for j in collect_jobs(app)))
     signal.signal(signal.SIGTERM, lambda *_: sched.shutdown(wait=False))
     try:
         sched.start()
@@ -129,7 +129,7 @@ def scheduler_cmd():
         lock.release()
 
 
-@main.command("set-password")
+@click.command("set-password")
 @click.argument("username")
 @click.password_option(envvar="FLEETOPS_NEW_PASSWORD")
 def set_password(username, password):

@@ -8,7 +8,7 @@ import urllib.request
 
 import click
 
-from fleetops.cli import echo_json, fail, main, session
+from fleetops.cli import echo_json, fail, session
 
 FAULT_ACTIONS = ("dead", "hung", "reboot", "flap", "link-down", "power-cut", "network-cut", "snapshot",
                  "clear", "list")
@@ -40,7 +40,7 @@ def _snapshot_server(devices, port: int):
     return SnapshotServer(creds, "127.0.0.1", port)
 
 
-@main.command("simulate")
+@click.command("simulate")
 @click.option("--host-range", default="127.0.0.0/8", show_default=True,
               help="Serve the devices whose address lies in this loopback range.")
 @click.option("--control-port", default=5081, show_default=True, type=int, help="Fault API on 127.0.0.1.")
@@ -113,7 +113,7 @@ def _call(method: str, path: str, port: int, body: dict | None = None):
         fail(f"模拟器未运行 / no simulator answers on 127.0.0.1:{port} (start it with `fleetops simulate`)")
 
 
-@main.command("fault")
+@click.command("fault")
 @click.argument("action", type=click.Choice(FAULT_ACTIONS))
 @click.argument("target", required=False)
 @click.option("--control-port", default=5081, show_default=True, type=int)

@@ -2,10 +2,10 @@
 `fleetops add-qualification`."""
 import click
 
-from fleetops.cli import echo_json, fail, main, session
+from fleetops.cli import echo_json, fail, session
 
 
-@main.command("tickets")
+@click.command("tickets")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per ticket (id, device/site, state, clocks, breaches).")
 @click.option("--state", default="", help="Only tickets in this state (new, dispatched, …, closed).")
 @click.option("--open", "open_only", is_flag=True, help="Only open tickets.")
@@ -36,7 +36,7 @@ def tickets_cmd(as_json, state, open_only, overdue, district):
     click.echo(f"{len(rows)} ticket(s)")
 
 
-@main.command("ticket-deadlines")
+@click.command("ticket-deadlines")
 def ticket_deadlines_cmd():
     """Check every running deadline once (the scheduler does this each minute) and auto-verify returned devices."""
     from fleetops.services import tickets
@@ -48,7 +48,7 @@ def ticket_deadlines_cmd():
                f"verified={verified['verified']} closed={verified['closed']}")
 
 
-@main.command("stock")
+@click.command("stock")
 @click.option("--json", "as_json", is_flag=True, help="JSON rows per part type.")
 def stock_cmd(as_json):
     """Spare-part stock per part type, with the below-minimum ones flagged (S1)."""
@@ -65,7 +65,7 @@ def stock_cmd(as_json):
         click.echo(f"{r['part_type']:<12} {r['name']:<16} {r['total']:>4} / min {r['minimum']}{flag}")
 
 
-@main.command("add-qualification")
+@click.command("add-qualification")
 @click.argument("username")
 @click.argument("kind", type=click.Choice(["work_at_height", "electrician", "security_systems"]))
 @click.option("--until", "valid_until", type=click.DateTime(["%Y-%m-%d"]), required=True, help="Last valid day.")

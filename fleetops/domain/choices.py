@@ -1,20 +1,33 @@
-"""Stored enumerations with their labels (Chinese, English): device kinds, lifecycle, status, roles.
+"""Stored enumerations with their labels: device kinds, lifecycle, status, roles.
 
-The value is what the database stores; never rename one (STYLE §6). Labels are looked up
-through `label(value, locale)`.
+The value is what the database stores; never rename one (STYLE §6). A label is an English msgid
+(`N_`), translated through the one catalogue (`translations/zh/domain.po`) by `member.label(locale)`.
 """
 from enum import StrEnum
 
+from fleetops.domain.text import Msg, N_
+
 
 class LabelledEnum(StrEnum):
-    """A StrEnum whose members carry a (zh, en) label pair in the class's `_LABELS`."""
+    """A StrEnum whose members carry a label msgid in the class's `_LABELS`.
 
-    def label(self, locale: str = "zh") -> str:
-        zh, en = type(self)._LABELS[self.value]
-        return en if locale.startswith("en") else zh
+    In the catalogue a label may carry `msgctxt "<ClassName>"` when the same English word needs another
+    Chinese word elsewhere ("Open" alert vs "Open" finding); without one, the plain msgid is used."""
+
+    def label(self, locale: str | None = None) -> str:
+        """The label in `locale` (default: the reader's language)."""
+        return Msg(type(self)._LABELS[self.value], context=type(self).__name__).render(locale)
 
     @classmethod
-    def choices(cls, locale: str = "zh") -> list[tuple[str, str]]:
+    def label_of(cls, value, locale: str | None = None) -> str:
+        """The label of a stored value; an unknown value is shown as it is."""
+        try:
+            return cls(value).label(locale)
+        except ValueError:
+            return "" if value is None else str(value)
+
+    @classmethod
+    def choices(cls, locale: str | None = None) -> list[tuple[str, str]]:
         return [(m.value, m.label(locale)) for m in cls]
 
     @classmethod
@@ -22,10 +35,21 @@ class LabelledEnum(StrEnum):
         """Accept the stored value, the Chinese label or the English label (case-insensitive)."""
         t = (text or "").strip()
         for m in cls:
-            zh, en = cls._LABELS[m.value]
-            if t.lower() in (m.value.lower(), en.lower()) or t == zh:
+            en = cls._LABELS[m.value]
+            if t.lower() in (m.value.lower(), en.lower()) or t == m.label("zh"):
                 return m
         raise ValueError(t)
+
+
+def enum_by_name(name: str) -> type[LabelledEnum] | None:
+    """The labelled enum called `name` (DeviceKind, TicketState, OutageCause …), wherever the domain defines it."""
+    todo = list(LabelledEnum.__subclasses__())
+    while todo:
+        cls = todo.pop()
+        if cls.__name__ == name:
+            return cls
+        todo.extend(cls.__subclasses__())
+    return None
 
 
 class DeviceKind(LabelledEnum):
@@ -47,19 +71,19 @@ class DeviceKind(LabelledEnum):
 
 
 DeviceKind._LABELS = {
-    "checkpoint_camera": ("卡口相机", "Checkpoint camera"),
-    "epolice_camera": ("电子警察", "E-police camera"),
-    "security_checkpoint": ("治安卡口", "Security checkpoint"),
-    "speed_camera": ("固定测速", "Fixed speed camera"),
-    "fill_light": ("补光灯", "Fill light"),
-    "strobe_light": ("爆闪灯", "Strobe light"),
-    "capture_unit": ("抓拍单元", "Capture unit"),
-    "speed_radar": ("测速雷达", "Speed radar"),
-    "terminal": ("终端机", "Terminal"),
-    "switch": ("交换机", "Switch"),
-    "fibre_transceiver": ("光纤收发器", "Fibre transceiver"),
-    "cabinet": ("控制机柜", "Control cabinet"),
-    "power_supply": ("电源", "Power supply"),
+    "checkpoint_camera": N_("Checkpoint camera"),
+    "epolice_camera": N_("E-police camera"),
+    "security_checkpoint": N_("Security checkpoint"),
+    "speed_camera": N_("Fixed speed camera"),
+    "fill_light": N_("Fill light"),
+    "strobe_light": N_("Strobe light"),
+    "capture_unit": N_("Capture unit"),
+    "speed_radar": N_("Speed radar"),
+    "terminal": N_("Terminal"),
+    "switch": N_("Switch"),
+    "fibre_transceiver": N_("Fibre transceiver"),
+    "cabinet": N_("Control cabinet"),
+    "power_supply": N_("Power supply"),
 }
 
 # U3: the kinds whose online rate the contract measures.
@@ -86,12 +110,12 @@ class Lifecycle(LabelledEnum):
 
 
 Lifecycle._LABELS = {
-    "planned": ("规划", "Planned"),
-    "installed": ("已安装", "Installed"),
-    "online": ("已联网", "Online"),
-    "relocated": ("点位迁移", "Relocated"),
-    "replaced": ("已更换", "Replaced"),
-    "retired": ("已报废", "Retired"),
+    "planned": N_("Planned"),
+    "installed": N_("Installed"),
+    "online": N_("Online"),
+    "relocated": N_("Relocated"),
+    "replaced": N_("Replaced"),
+    "retired": N_("Retired"),
 }
 
 # Devices in these states are polled and count towards uptime.
@@ -109,11 +133,11 @@ class DeviceStatus(LabelledEnum):
 
 
 DeviceStatus._LABELS = {
-    "unknown": ("未知", "Unknown"),
-    "up": ("在线", "Online"),
-    "down": ("离线", "Offline"),
-    "unreachable": ("上级设备故障", "Unreachable via parent"),
-    "hung": ("假死", "Hung"),
+    "unknown": N_("Unknown"),
+    "up": N_("Online"),
+    "down": N_("Offline"),
+    "unreachable": N_("Unreachable via parent"),
+    "hung": N_("Hung"),
 }
 
 
@@ -124,9 +148,9 @@ class Role(LabelledEnum):
 
 
 Role._LABELS = {
-    "crew": ("运维人员", "Crew"),
-    "supervisor": ("监管人员", "Supervisor"),
-    "admin": ("管理员", "Administrator"),
+    "crew": N_("Crew"),
+    "supervisor": N_("Supervisor"),
+    "admin": N_("Administrator"),
 }
 
 
@@ -135,7 +159,7 @@ class LivenessProbe(LabelledEnum):
     SNMP = "snmp"
 
 
-LivenessProbe._LABELS = {"ping": ("Ping", "Ping"), "snmp": ("SNMP", "SNMP")}
+LivenessProbe._LABELS = {"ping": N_("Ping"), "snmp": N_("SNMP")}
 
 
 class SnmpVersion(LabelledEnum):
@@ -144,4 +168,4 @@ class SnmpVersion(LabelledEnum):
     V3 = "v3"
 
 
-SnmpVersion._LABELS = {"": ("无", "None"), "v2c": ("v2c", "v2c"), "v3": ("v3", "v3")}
+SnmpVersion._LABELS = {"": N_("None"), "v2c": N_("v2c"), "v3": N_("v3")}

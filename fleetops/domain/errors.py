@@ -1,15 +1,28 @@
-"""The named errors a broken domain rule raises, each with a sentence a person understands."""
+"""The named errors a broken domain rule raises, each with a sentence a person understands.
+
+The sentence is a `Msg` (a msgid with parameters), rendered in the reader's language when it is shown:
+`err.message` gives it in the current language. Plain strings are accepted for text that is not
+user-facing (and shown unchanged).
+"""
+from fleetops.domain.text import Msg
 
 
 class FleetopsError(Exception):
-    """Base class: `str(err)` is the message shown to the user."""
+    """Base class: `str(err)` / `err.message` is the message shown to the user; `status_code` its HTTP status."""
 
     status_code = 400
 
-    def __init__(self, message: str, **details):
+    def __init__(self, message, **details):
         super().__init__(message)
-        self.message = message
+        self.msg = message
         self.details = details
+
+    @property
+    def message(self) -> str:
+        return str(self.msg)
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class NotFound(FleetopsError):
@@ -32,9 +45,19 @@ class ConflictError(FleetopsError):
     status_code = 409
 
 
+class DuplicateRequest(ConflictError):
+    """The same action was already applied under this request id; nothing was changed (answered 200)."""
+
+    status_code = 200
+
+
 class IllegalTransition(FleetopsError):
     status_code = 409
 
 
 class InsufficientStock(FleetopsError):
     status_code = 409
+
+
+__all__ = ["FleetopsError", "NotFound", "PermissionDenied", "ValidationFailed", "ConflictError",
+           "DuplicateRequest", "IllegalTransition", "InsufficientStock", "Msg"]

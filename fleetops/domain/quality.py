@@ -2,6 +2,9 @@
 import math
 from dataclasses import dataclass
 
+from fleetops.domain.choices import LabelledEnum
+from fleetops.domain.text import N_
+
 DAY, NIGHT = "day", "night"
 
 # Finding kinds (stored values; never rename) and the ticket category each one opens (Q3).
@@ -184,3 +187,30 @@ def accuracy(correct: int, judged: int, pending: int, target: float, confidence:
 def quota_due(target: int, elapsed_fraction: float) -> int:
     """Samples that should have been drawn by this point of the month, so the audit spreads over it."""
     return min(target, math.ceil(target * max(0.0, min(1.0, elapsed_fraction))))
+
+
+class FindingKind(LabelledEnum):
+    """Q1–Q3: what an image-quality finding is about (stored in QualityFinding.kind)."""
+
+    BLUR = "blur"
+    DARK = "dark"
+    OVEREXPOSED = "overexposed"
+    COLOUR_CAST = "colour_cast"
+    FROZEN = "frozen"
+    SCENE_SHIFT = "scene_shift"
+    PLATE_ILLEGIBLE = "plate_illegible"
+    FACES_NOT_VISIBLE = "faces_not_visible"
+    ACCURACY_LOW = "accuracy_low"
+
+
+FindingKind._LABELS = {
+    "blur": N_("Blurred image / dirty lens"),
+    "dark": N_("Too dark / fill light failed"),
+    "overexposed": N_("Overexposed / glare"),
+    "colour_cast": N_("Colour cast"),
+    "frozen": N_("Frozen picture"),
+    "scene_shift": N_("Camera aim moved"),
+    "plate_illegible": N_("Plates not legible"),
+    "faces_not_visible": N_("Faces not visible"),
+    "accuracy_low": N_("Plate accuracy below target"),
+}

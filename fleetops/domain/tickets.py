@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from fleetops.domain.choices import LabelledEnum
+from fleetops.domain.text import Msg, N_
 from fleetops.domain.errors import FleetopsError, IllegalTransition
 
 
@@ -21,15 +22,15 @@ class TicketState(LabelledEnum):
 
 
 TicketState._LABELS = {
-    "new": ("新建", "New"),
-    "dispatched": ("已派单", "Dispatched"),
-    "on_the_way": ("在途", "On the way"),
-    "arrived": ("已到场", "Arrived"),
-    "repairing": ("维修中", "Repairing"),
-    "resolved": ("已处理", "Resolved"),
-    "verified": ("已验证", "Verified"),
-    "closed": ("已关闭", "Closed"),
-    "cancelled": ("已取消", "Cancelled"),
+    "new": N_("New"),
+    "dispatched": N_("Dispatched"),
+    "on_the_way": N_("On the way"),
+    "arrived": N_("Arrived"),
+    "repairing": N_("Repairing"),
+    "resolved": N_("Resolved"),
+    "verified": N_("Verified"),
+    "closed": N_("Closed"),
+    "cancelled": N_("Cancelled"),
 }
 
 OPEN_STATES = frozenset({"new", "dispatched", "on_the_way", "arrived", "repairing", "resolved", "verified"})
@@ -45,9 +46,9 @@ class Resolution(LabelledEnum):
 
 
 Resolution._LABELS = {
-    "repaired": ("现场修复", "Repaired on site"),
-    "part_swapped": ("更换备件", "Part swapped"),
-    "device_replaced": ("更换整机", "Device replaced"),
+    "repaired": N_("Repaired on site"),
+    "part_swapped": N_("Part swapped"),
+    "device_replaced": N_("Device replaced"),
 }
 
 
@@ -68,17 +69,17 @@ class FaultCategory(LabelledEnum):
 
 
 FaultCategory._LABELS = {
-    "offline": ("设备离线", "Device offline"),
-    "site_dark": ("点位整体断电/断网", "Whole site dark"),
-    "hung": ("设备假死", "Device hung"),
-    "no_records": ("无过车数据上传", "No pass records"),
-    "image_blur": ("图像模糊/镜头脏污", "Blurred image / dirty lens"),
-    "fill_light": ("补光灯故障", "Fill light fault"),
-    "strobe": ("爆闪灯故障", "Strobe fault"),
-    "exposure": ("曝光异常/眩光", "Wrong exposure / glare"),
-    "aim": ("相机角度偏移", "Camera out of aim"),
-    "inspection": ("巡检发现", "Inspection finding"),
-    "other": ("其他", "Other"),
+    "offline": N_("Device offline"),
+    "site_dark": N_("Whole site dark"),
+    "hung": N_("Device hung"),
+    "no_records": N_("No pass records"),
+    "image_blur": N_("Blurred image / dirty lens"),
+    "fill_light": N_("Fill light fault"),
+    "strobe": N_("Strobe fault"),
+    "exposure": N_("Wrong exposure / glare"),
+    "aim": N_("Camera out of aim"),
+    "inspection": N_("Inspection finding"),
+    "other": N_("Other"),
 }
 
 # The device kinds mounted on poles and gantries: working on them is work at height (T8).
@@ -101,15 +102,15 @@ TRANSITIONS: dict[str, tuple[frozenset, str]] = {
 }
 
 ACTION_LABELS = {
-    "dispatch": ("派单", "Dispatch"),
-    "depart": ("出发", "Set off"),
-    "arrive": ("到场签到", "Check in on site"),
-    "start_repair": ("开始维修", "Start repair"),
-    "resolve": ("处理完成", "Resolve"),
-    "verify": ("验证恢复", "Verify"),
-    "close": ("关闭工单", "Close"),
-    "reopen": ("重新维修", "Reopen"),
-    "cancel": ("取消工单", "Cancel"),
+    "dispatch": N_("Dispatch"),
+    "depart": N_("Set off"),
+    "arrive": N_("Check in on site"),
+    "start_repair": N_("Start repair"),
+    "resolve": N_("Resolve"),
+    "verify": N_("Verify"),
+    "close": N_("Close"),
+    "reopen": N_("Reopen"),
+    "cancel": N_("Cancel"),
 }
 
 # The crew's one big button: the next step from each state.
@@ -124,15 +125,14 @@ NEXT_CREW_ACTION = {
 def transition(state: str, action: str) -> str:
     """The state after `action`, or IllegalTransition saying what is allowed from here."""
     if action not in TRANSITIONS:
-        raise IllegalTransition(f"未知操作 {action!r} / Unknown action {action!r}.")
+        raise IllegalTransition(Msg("Unknown action %(action)s.", action=repr(action)))
     sources, target = TRANSITIONS[action]
     if state not in sources:
         allowed = [a for a, (src, _t) in TRANSITIONS.items() if state in src]
-        zh_state, en_state = TicketState._LABELS.get(state, (state, state))
-        zh_act, en_act = ACTION_LABELS[action]
+        state_label = Msg(TicketState._LABELS[state], context="TicketState") if state in TicketState._LABELS else state
         raise IllegalTransition(
-            f"工单处于“{zh_state}”，不能“{zh_act}” / A ticket that is {en_state.lower()} cannot be "
-            f"moved by “{en_act}”. Allowed: {', '.join(allowed) or 'nothing'}.",
+            Msg("A ticket in state “%(state)s” cannot be moved by “%(action)s”.", state=state_label,
+                action=Msg(ACTION_LABELS[action], context="TicketAction")),
             state=state, action=action, allowed=allowed,
         )
     return target
@@ -180,9 +180,9 @@ class QualificationKind(LabelledEnum):
 
 
 QualificationKind._LABELS = {
-    "work_at_height": ("高处作业证", "Work at height"),
-    "electrician": ("电工证", "Electrician"),
-    "security_systems": ("安防系统资格", "Security systems"),
+    "work_at_height": N_("Work at height"),
+    "electrician": N_("Electrician"),
+    "security_systems": N_("Security systems"),
 }
 
 
@@ -208,3 +208,14 @@ def require_qualified(qualifications, needs_height: bool, on: date, who: str = "
         raise NotQualified(f"{who} 没有 {on.isoformat()} 有效的高处作业证，不能进行高处作业 / "
                            f"{who or 'This technician'} holds no work-at-height certificate valid on "
                            f"{on.isoformat()} (T8).")
+
+
+class DeadlineKind(LabelledEnum):
+    """T2, T3, T5: the clocks a ticket runs against."""
+
+    RESPOND = "respond"
+    ARRIVE = "arrive"
+    REPAIR = "repair"
+
+
+DeadlineKind._LABELS = {"respond": N_("Response"), "arrive": N_("Arrival"), "repair": N_("Repair")}

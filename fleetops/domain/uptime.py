@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from fleetops.domain.choices import LabelledEnum
+from fleetops.domain.text import N_
 
 
 class OutageCause(LabelledEnum):
@@ -21,11 +22,11 @@ class OutageCause(LabelledEnum):
 
 
 OutageCause._LABELS = {
-    "device_fault": ("设备故障", "Device fault"),
-    "power_utility": ("供电部门停电", "Power utility"),
-    "network_provider": ("网络运营商故障", "Network provider"),
-    "planned_work": ("计划施工", "Planned work"),
-    "unknown": ("原因不明", "Unknown"),
+    "device_fault": N_("Device fault"),
+    "power_utility": N_("Power utility"),
+    "network_provider": N_("Network provider"),
+    "planned_work": N_("Planned work"),
+    "unknown": N_("Unknown"),
 }
 
 # U3: outages caused by the power utility or the network provider do not count against the contractor.

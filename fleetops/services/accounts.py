@@ -10,7 +10,7 @@ from fleetops.domain.choices import Role
 from fleetops.domain.errors import ConflictError, NotFound, ValidationFailed
 from fleetops.models import ApiToken, User
 from fleetops.models.base import utcnow
-from fleetops.services import audit
+from fleetops.platform import audit
 
 TOKEN_PREFIX = "fo_"
 

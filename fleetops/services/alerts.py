@@ -37,7 +37,7 @@ from fleetops.models.alerts import (
     Alert, AlertChannel, AlertDelivery, AlertDeliveryAttempt, AlertRoute, NotificationPreference, PassCount,
 )
 from fleetops.models.base import utcnow
-from fleetops.services import audit, events, parameters
+from fleetops.platform import audit, events, parameters
 
 log = logging.getLogger(__name__)
 
@@ -45,25 +45,33 @@ SEVERITIES = ("info", "warning", "critical")
 SEVERITY_LABELS = {"info": "提示", "warning": "警告", "critical": "严重"}
 STATES = ("open", "acknowledged", "resolved")
 
-parameters.register_default("alerts.repeat_interval_min", 30,
-                            "A1: repeat an unacknowledged alert every N minutes")
-parameters.register_default("alerts.max_repeats", 6, "A1: stop repeating after N repeats")
-parameters.register_default("alerts.escalate_after_min", 60,
-                            "A1: escalate an unacknowledged critical alert to supervisors after N minutes")
-parameters.register_default("alerts.group_hold_s", 90,
-                            "U5: hold a device-down message N seconds so a site blackout can absorb it")
-parameters.register_default("alerts.quiet_causes", ["power_utility", "network_provider", "planned_work"],
-                            "A1: outage causes that make an alert quiet (no repeats, no escalation)")
-parameters.register_default("alerts.no_data_ratio", 0.2,
-                            "U7: a slot below this share of the usual count is 'online but no data'")
-parameters.register_default("alerts.no_data_min_baseline", 10,
-                            "U7: judge only cameras that usually upload at least N records per slot")
-parameters.register_default("alerts.no_data_baseline_days", 7, "U7: compare with the same slot on N previous days")
-parameters.register_default("alerts.no_data_min_history_days", 3, "U7: need at least N previous days with counts")
-parameters.register_default("alerts.pass_count_interval_s", 3600, "U7: length of one pass-count slot")
-parameters.register_default("alerts.certificate_warn_days", 30, "F5: warn N days before a certificate expires")
-parameters.register_default("alerts.probe_silent_min", 10,
-                            "U2: no probe result from a district for N minutes means its probe agent is silent")
+# Contract numbers this area reads (key → default, description); registered by fleetops.wiring.
+PARAMETERS = {
+    "alerts.repeat_interval_min": (30,
+        "A1: repeat an unacknowledged alert every N minutes"),
+    "alerts.max_repeats": (6,
+        "A1: stop repeating after N repeats"),
+    "alerts.escalate_after_min": (60,
+        "A1: escalate an unacknowledged critical alert to supervisors after N minutes"),
+    "alerts.group_hold_s": (90,
+        "U5: hold a device-down message N seconds so a site blackout can absorb it"),
+    "alerts.quiet_causes": (["power_utility", "network_provider", "planned_work"],
+        "A1: outage causes that make an alert quiet (no repeats, no escalation)"),
+    "alerts.no_data_ratio": (0.2,
+        "U7: a slot below this share of the usual count is 'online but no data'"),
+    "alerts.no_data_min_baseline": (10,
+        "U7: judge only cameras that usually upload at least N records per slot"),
+    "alerts.no_data_baseline_days": (7,
+        "U7: compare with the same slot on N previous days"),
+    "alerts.no_data_min_history_days": (3,
+        "U7: need at least N previous days with counts"),
+    "alerts.pass_count_interval_s": (3600,
+        "U7: length of one pass-count slot"),
+    "alerts.certificate_warn_days": (30,
+        "F5: warn N days before a certificate expires"),
+    "alerts.probe_silent_min": (10,
+        "U2: no probe result from a district for N minutes means its probe agent is silent"),
+}
 
 
 def _rank(severity: str) -> int:
@@ -643,7 +651,6 @@ def _hold_s(session: Session) -> int:
     return int(parameters.get(session, "alerts.group_hold_s") or 0)
 
 
-@events.subscribe("outage_opened")
 def on_outage_opened(session: Session, outage_id, device_id, started_at=None, detected_at=None, **_):
     device = session.get(Device, device_id)
     if device is None:
@@ -662,14 +669,12 @@ def on_outage_opened(session: Session, outage_id, device_id, started_at=None, de
         alert.cause = cause
 
 
-@events.subscribe("outage_closed")
 def on_outage_closed(session: Session, outage_id, device_id, ended_at=None, **_):
     alert = get_open(session, f"device:{device_id}:down")
     if alert is not None:
         resolve(session, alert, ended_at or utcnow())
 
 
-@events.subscribe("site_incident_opened")
 def on_site_incident_opened(session: Session, incident_id, site_id, started_at=None, detected_at=None, **_):
     """U5: a site blackout is ONE message; device alerts at the site not yet sent are folded into it."""
     site = session.get(Site, site_id)
@@ -702,7 +707,6 @@ def on_site_incident_opened(session: Session, incident_id, site_id, started_at=N
             _cancel_unsent(session, alert, "已知原因 / cause already known")
 
 
-@events.subscribe("site_incident_closed")
 def on_site_incident_closed(session: Session, incident_id, site_id, ended_at=None, **_):
     alert = get_open(session, f"site:{site_id}:dark")
     if alert is None:
@@ -717,7 +721,6 @@ def on_site_incident_closed(session: Session, incident_id, site_id, ended_at=Non
     resolve(session, alert, now)
 
 
-@events.subscribe("outage_cause_set")
 def on_outage_cause_set(session: Session, outage_id, cause, by=None, **_):
     """A1: quiet when the cause is known — no repeats, no escalations; unsent messages withdrawn. The cause of an
     outage inside a site blackout is the blackout's cause too (U5)."""
@@ -753,22 +756,18 @@ def _device_event(session, device_id, kind, severity, title, now):
     return alert
 
 
-@events.subscribe("device_rebooted")
 def on_device_rebooted(session: Session, device_id, at=None, **_):
     _device_event(session, device_id, "device_rebooted", "warning", "设备重启", at)  # U6
 
 
-@events.subscribe("device_flapping")
 def on_device_flapping(session: Session, device_id, at=None, **_):
     _device_event(session, device_id, "device_flapping", "warning", "设备频繁掉线", at)  # U6
 
 
-@events.subscribe("device_hung")
 def on_device_hung(session: Session, device_id, at=None, **_):
     _device_event(session, device_id, "device_hung", "critical", "设备假死（ping 通、服务无响应）", at)
 
 
-@events.subscribe("stock_below_minimum")
 def on_stock_below_minimum(session: Session, part_type_id, location_id=None, on_hand=0, minimum=0, **_):
     name = str(part_type_id)
     from fleetops.models.tickets import PartType, StockLocation
@@ -783,7 +782,6 @@ def on_stock_below_minimum(session: Session, part_type_id, location_id=None, on_
                 audience=("supervisor",), source_type="part_type", source_id=part_type_id)
 
 
-@events.subscribe("quality_finding_opened")
 def on_quality_finding_opened(session: Session, finding_id, device_id, kind="", **_):
     device = session.get(Device, device_id)
     if device is None:
@@ -795,14 +793,12 @@ def on_quality_finding_opened(session: Session, finding_id, device_id, kind="", 
                 source_type="quality_finding", source_id=finding_id)
 
 
-@events.subscribe("quality_finding_cleared")
 def on_quality_finding_cleared(session: Session, finding_id, device_id=None, **_):
     alert = get_open(session, f"quality:{finding_id}")
     if alert is not None:
         resolve(session, alert)
 
 
-@events.subscribe("plate_accuracy_below_target")
 def on_plate_accuracy_below_target(session: Session, device_id, accuracy, target, **_):
     device = session.get(Device, device_id)
     if device is None:
@@ -842,17 +838,14 @@ def _deadline(session: Session, ticket_id, which, due_at, breached: bool):
             resolve(session, older, notify=False)
 
 
-@events.subscribe("deadline_approaching")
 def on_deadline_approaching(session: Session, ticket_id, which, due_at=None, **_):
     _deadline(session, ticket_id, which, due_at, breached=False)
 
 
-@events.subscribe("deadline_breached")
 def on_deadline_breached(session: Session, ticket_id, which, due_at=None, **_):
     _deadline(session, ticket_id, which, due_at, breached=True)
 
 
-@events.subscribe("ticket_transitioned")
 def on_ticket_transitioned(session: Session, ticket_id, from_state=None, to_state=None, **_):
     """A deadline warning ends, quietly, once what it warned about has happened (or the ticket is cancelled)."""
     from fleetops.domain.tickets import NOT_ARRIVED, NOT_RESOLVED
@@ -867,14 +860,12 @@ def on_ticket_transitioned(session: Session, ticket_id, from_state=None, to_stat
             resolve(session, alert, notify=False)
 
 
-@events.subscribe("probe_agent_silent")
 def on_probe_agent_silent(session: Session, agent, last_seen_at=None, **_):
     raise_alert(session, f"agent:{agent}:silent", "probe_agent_silent", "critical",
                 f"探测程序无响应：{agent}", f"最后一次上报：{_local(last_seen_at)}",
                 audience=("supervisor",), source_type="agent", source_id=agent)
 
 
-@events.subscribe("probe_agent_back")
 def on_probe_agent_back(session: Session, agent, **_):
     alert = get_open(session, f"agent:{agent}:silent")
     if alert is not None:
@@ -1257,16 +1248,3 @@ def job_certificates(app) -> None:
     stats = _with_session(app, check_certificates)
     log.info("job=alerts_certificates expired=%s due=%s resolved=%s", stats["expired"], stats["due"],
              stats["resolved"])
-
-
-def _jobs():
-    from fleetops.scheduler import Job
-
-    return [Job("alerts_deliver", job_deliver, 10, "ALERT_DELIVER_INTERVAL_S"),
-            Job("alerts_repeat", job_repeat, 60),
-            Job("alerts_no_data", job_no_data, 300),
-            Job("alerts_probe_silence", job_probe_silence, 60),
-            Job("alerts_certificates", job_certificates, 3600)]
-
-
-SCHEDULED_JOBS = _jobs()

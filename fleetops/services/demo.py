@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from fleetops.domain.choices import DeviceKind, Lifecycle
 from fleetops.models import AuditLog, Cabinet, ContractParameter, Depot, Device, MetrologyCertificate, Site
 from fleetops.models.base import utcnow
-from fleetops.services import audit, parameters
+from fleetops.platform import audit, parameters
 
 FIRST_IP = ipaddress.IPv4Address("127.20.0.1")  # the simulator answers for 127.20.0.0/14 on loopback
 SNAPSHOT_URL = "http://127.0.0.1:5082/cam/{code}/ISAPI/Streaming/channels/101/picture"
@@ -234,8 +234,6 @@ def load_demo_fleet(session: Session, seed: int = 7, n_devices: int = 600, today
 
 def set_demo_parameters(session: Session) -> dict:
     """Store the demo's contract numbers (DEMO_PARAMETERS) where none is stored yet; returns those set. Caller commits."""
-    from fleetops.services import quality  # noqa: F401 - registers the quality defaults (their descriptions)
-
     changed = {}
     for key, value in DEMO_PARAMETERS.items():
         if session.get(ContractParameter, key) is None:

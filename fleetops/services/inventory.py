@@ -14,7 +14,7 @@ from fleetops.domain.choices import DeviceKind, DeviceStatus, Lifecycle, Livenes
 from fleetops.domain.errors import ConflictError, NotFound, ValidationFailed
 from fleetops.models import Cabinet, Depot, Device, Site
 from fleetops.models.base import utcnow
-from fleetops.services import audit
+from fleetops.platform import audit
 
 # Rough bounding box of the PRC (incl. Hainan and the southern islands); catches swapped or
 # zero coordinates, which are the usual mistakes in platform exports (F6).

@@ -11,7 +11,7 @@ from fleetops.domain.choices import DeviceKind, DeviceStatus, Lifecycle
 from fleetops.domain.errors import ValidationFailed
 from fleetops.models import Cabinet, Device, Site
 from fleetops.models.base import utcnow
-from fleetops.services import audit
+from fleetops.platform import audit
 from fleetops.services.inventory import (
     DEVICE_PARSERS, SECRET_FIELDS, SITE_PARSERS, check_device_rules, device_snapshot, parse_code, site_snapshot,
 )

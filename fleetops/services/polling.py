@@ -26,7 +26,7 @@ from fleetops.models.base import utcnow
 from fleetops.models.monitoring import (
     DeviceEvent, MonitorState, OnlineRateSample, Outage, ProbeResultRow, SiteIncident, StatusInterval,
 )
-from fleetops.services import events
+from fleetops.platform import events
 
 log = logging.getLogger(__name__)
 
@@ -888,11 +888,11 @@ def prune_results(session: Session, retention_days: int, now: datetime | None = 
     return res.rowcount or 0
 
 
-def _poll_job(app) -> None:
+def job_poll(app) -> None:
     poll_once(app)
 
 
-def _sample_job(app) -> None:
+def job_online_rate(app) -> None:
     from fleetops.db import session_scope
 
     with session_scope(app.extensions["fleetops.sessionmaker"]) as s:
@@ -900,20 +900,9 @@ def _sample_job(app) -> None:
         log.info("job=online_rate in_service=%d online=%d", sample.in_service, sample.online)
 
 
-def _prune_job(app) -> None:
+def job_prune_results(app) -> None:
     from fleetops.db import session_scope
 
     with session_scope(app.extensions["fleetops.sessionmaker"]) as s:
         n = prune_results(s, int(app.config.get("RESULT_RETENTION_DAYS", 30)))
     log.info("job=prune_results deleted=%d", n)
-
-
-def _jobs():
-    from fleetops.scheduler import Job
-
-    return [Job("poll", _poll_job, 60, "POLL_INTERVAL_S"),
-            Job("online_rate", _sample_job, 300, "ONLINE_RATE_SAMPLE_S"),
-            Job("prune_results", _prune_job, 3600)]
-
-
-SCHEDULED_JOBS = _jobs()

@@ -28,31 +28,37 @@ from fleetops.models.base import utcnow
 from fleetops.models.quality import (
     AuditSample, PassRecord, QualityFinding, ReferenceImage, SamplingPlan, SnapshotSample,
 )
-from fleetops.services import audit, events, parameters
+from fleetops.platform import audit, events, parameters
 from probes import imaging, plate_reader, snapshot
 
 log = logging.getLogger(__name__)
 
-parameters.register_default(
-    "quality_thresholds",
-    {"default": {"all": dict(rules.DEFAULT_THRESHOLDS), "night": dict(rules.NIGHT_OVERRIDES)}},
-    "Q3: image thresholds: default.all, then default.day / default.night, then the same per camera kind, "
-    'e.g. add "speed_camera": {"day": {"min_sharpness": 60}}')
-parameters.register_default("quality_persist_samples", 3,
-                            "Q3: consecutive bad snapshots before a finding (and its ticket) opens")
-parameters.register_default("quality_sample_interval_min", 60,
-                            "Q3: minutes between scheduled snapshots of one camera (day and night alike)")
-parameters.register_default("quality_keep_good_images_days", 14,
-                            "Q3: days to keep the images of good snapshots (evidence and problem frames are kept)")
-parameters.register_default("quality_plate_target_day", 0.98, "Q1: plate recognition accuracy by day")
-parameters.register_default("quality_plate_target_night", 0.95, "Q1: plate recognition accuracy at night")
-parameters.register_default("quality_audit_margin_day", 0.01, "Q1: audit precision by day (±, at the confidence)")
-parameters.register_default("quality_audit_margin_night", 0.02, "Q1: audit precision at night (±)")
-parameters.register_default("quality_audit_confidence", 0.95, "Q1: confidence of the audit intervals")
-parameters.register_default("quality_audit_human_share", 0.05,
-                            "Q1: share of records the reader agreed with that still go to a person")
-parameters.register_default("quality_audit_min_judged", 30,
-                            "Q1: audited records needed before a camera can be flagged")
+# Contract numbers this area reads (key → default, description); registered by fleetops.wiring.
+PARAMETERS = {
+    "quality_thresholds": ({"default": {"all": dict(rules.DEFAULT_THRESHOLDS), "night": dict(rules.NIGHT_OVERRIDES)}},
+        "Q3: image thresholds: default.all, then default.day / default.night, then the same per camera kind, "
+    'e.g. add "speed_camera": {"day": {"min_sharpness": 60}}'),
+    "quality_persist_samples": (3,
+        "Q3: consecutive bad snapshots before a finding (and its ticket) opens"),
+    "quality_sample_interval_min": (60,
+        "Q3: minutes between scheduled snapshots of one camera (day and night alike)"),
+    "quality_keep_good_images_days": (14,
+        "Q3: days to keep the images of good snapshots (evidence and problem frames are kept)"),
+    "quality_plate_target_day": (0.98,
+        "Q1: plate recognition accuracy by day"),
+    "quality_plate_target_night": (0.95,
+        "Q1: plate recognition accuracy at night"),
+    "quality_audit_margin_day": (0.01,
+        "Q1: audit precision by day (±, at the confidence)"),
+    "quality_audit_margin_night": (0.02,
+        "Q1: audit precision at night (±)"),
+    "quality_audit_confidence": (0.95,
+        "Q1: confidence of the audit intervals"),
+    "quality_audit_human_share": (0.05,
+        "Q1: share of records the reader agreed with that still go to a person"),
+    "quality_audit_min_judged": (30,
+        "Q1: audited records needed before a camera can be flagged"),
+}
 
 MAX_PARALLEL_FETCHES = 8
 _rng = random.Random()
@@ -690,7 +696,7 @@ def prune_images(session: Session, store_dir: str | Path, now: datetime | None =
 
 # ---------------------------------------------------------------- scheduled job
 
-def _job_sample(app) -> None:
+def job_sample(app) -> None:
     from fleetops.db import session_scope
 
     started = time.monotonic()
@@ -703,7 +709,7 @@ def _job_sample(app) -> None:
              counts["sampled"], counts["failed"], counts["problems"], time.monotonic() - started)
 
 
-def _job_accuracy(app) -> None:
+def job_accuracy(app) -> None:
     from fleetops.db import session_scope
 
     with session_scope(app.extensions["fleetops.sessionmaker"]) as s:
@@ -715,19 +721,9 @@ def _job_accuracy(app) -> None:
              imported and imported["imported"])
 
 
-def _job_prune(app) -> None:
+def job_prune_images(app) -> None:
     from fleetops.db import session_scope
 
     with session_scope(app.extensions["fleetops.sessionmaker"]) as s:
         removed = prune_images(s, app.config["UPLOAD_DIR"])
     log.info("job=quality_prune_images removed=%d", removed)
-
-
-def _scheduled_jobs():
-    from fleetops.scheduler import Job
-
-    return [Job("quality_sample", _job_sample, 60), Job("quality_accuracy", _job_accuracy, 900),
-            Job("quality_prune_images", _job_prune, 3600)]
-
-
-SCHEDULED_JOBS = _scheduled_jobs()

@@ -19,12 +19,18 @@ from fleetops.models.base import utcnow
 from fleetops.models.monitoring import OnlineRateSample, Outage, SiteIncident
 from fleetops.models.quality import QualityFinding, SnapshotSample
 from fleetops.models.tickets import PartType, StockMovement, Ticket, TicketBreach
-from fleetops.services import parameters, uptime
+from fleetops.platform import parameters
+
+from fleetops.services import uptime
 
 TZ = "Asia/Shanghai"
-parameters.register_default("report_top_n", 10, "A2: how many devices and fault categories the report ranks")
-parameters.register_default("report_recurring_outages", 3,
-                            "A2: a device with at least N outages in a month is named in the suggestions")
+# Contract numbers this area reads (key → default, description); registered by fleetops.wiring.
+PARAMETERS = {
+    "report_top_n": (10,
+        "A2: how many devices and fault categories the report ranks"),
+    "report_recurring_outages": (3,
+        "A2: a device with at least N outages in a month is named in the suggestions"),
+}
 
 
 @dataclass

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from fleetops.domain.errors import ConflictError, InsufficientStock, NotFound, ValidationFailed
 from fleetops.models.base import utcnow
 from fleetops.models.tickets import PartType, SerialPart, StockLevel, StockLocation, StockMovement
-from fleetops.services import audit, events
+from fleetops.platform import audit, events
 from fleetops.services.tickets import _log as ticket_log, actor_name, claim_request, get_ticket
 
 log = logging.getLogger(__name__)
@@ -379,7 +379,7 @@ def below_minimum(session: Session) -> list[dict]:
     return [r for r in stock_overview(session) if r["below_minimum"]]
 
 
-def _job_stock(app) -> None:
+def job_stock_minimum(app) -> None:
     """S1: announce part types below their minimum once a day (alerts deduplicates)."""
     from fleetops.db import session_scope
 
@@ -389,12 +389,3 @@ def _job_stock(app) -> None:
             events.emit(s, "stock_below_minimum", part_type_id=r["part_type"].id, location_id=None,
                         on_hand=r["total"], minimum=r["minimum"])
     log.info("job=stock_minimum below=%d", len(rows))
-
-
-def _scheduled_jobs():
-    from fleetops.scheduler import Job
-
-    return [Job("stock_minimum", _job_stock, 86400)]
-
-
-SCHEDULED_JOBS = _scheduled_jobs()

@@ -15,7 +15,6 @@ from typing import Callable
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from fleetops.domain import sla
@@ -27,54 +26,35 @@ from fleetops.models.base import utcnow
 from fleetops.models.tickets import (
     CrewQualification, RequestKey, SlaPolicyRow, Ticket, TicketBreach, TicketEvent, TicketPhoto,
 )
-from fleetops.services import audit, events, parameters
+from fleetops.platform import audit, events, parameters
+from fleetops.platform.idempotency import actor_name, claim_request  # noqa: F401 - used by spares
+from fleetops.domain.errors import DuplicateRequest  # noqa: F401 - re-exported for entry points
 
 log = logging.getLogger(__name__)
 
-parameters.register_default("ticket_verify_up_minutes", 10,
-                            "T6: minutes a device must stay online before its ticket verifies")
-parameters.register_default("ticket_road_factor", 1.3,
-                            "T2: road distance = great-circle distance from the depot × this factor")
-parameters.register_default("ticket_warn_before_minutes", 30,
-                            "A1: warn this many minutes before a ticket deadline")
-parameters.register_default("ticket_repairs_before_replacement", 2,
-                            "T4: consecutive repairs of the same fault after which the device must be replaced")
-parameters.register_default("ticket_auto_close_on_verify", True,
-                            "T6: close a ticket as soon as it verifies")
-parameters.register_default("contract_total_yuan", 0, "T9: the contract total the penalty rates apply to (yuan)")
-parameters.register_default("penalty_daily_pct", 0.5, "T9: % of the contract total per day late")
-parameters.register_default("penalty_not_to_spec_pct", 5, "T9: % of the contract total for service not to spec")
-parameters.register_default("photo_keep_location", False, "T7: keep EXIF location in ticket photos")
-parameters.register_default("photo_max_mb", 10, "T7: largest photo accepted from the tablet (MB)")
-
-
-class DuplicateRequest(ConflictError):
-    """The same action was already applied under this request id; nothing was changed."""
-
-    status_code = 200
-
-
-def actor_name(actor) -> str:
-    return getattr(actor, "username", None) or (actor if isinstance(actor, str) and actor else "system")
-
-
-def claim_request(session: Session, request_id: str | None, action: str, entity_id="") -> None:
-    """Idempotency: record `request_id` as the transaction's first write; a repeat raises DuplicateRequest.
-
-    Two copies arriving at once both insert; the unique key lets one through and the other fails
-    here, before it has changed anything."""
-    if not request_id:
-        return
-    request_id = str(request_id)[:64]
-    message = "这个操作已经提交过，未重复执行 / This action was already applied; it was not repeated."
-    if session.get(RequestKey, request_id) is not None:
-        raise DuplicateRequest(message, request_id=request_id)
-    session.add(RequestKey(request_id=request_id, action=action, entity_id=str(entity_id)))
-    try:
-        session.flush()
-    except IntegrityError:
-        session.rollback()
-        raise DuplicateRequest(message, request_id=request_id) from None
+# Contract numbers this area reads (key → default, description); registered by fleetops.wiring.
+PARAMETERS = {
+    "ticket_verify_up_minutes": (10,
+        "T6: minutes a device must stay online before its ticket verifies"),
+    "ticket_road_factor": (1.3,
+        "T2: road distance = great-circle distance from the depot × this factor"),
+    "ticket_warn_before_minutes": (30,
+        "A1: warn this many minutes before a ticket deadline"),
+    "ticket_repairs_before_replacement": (2,
+        "T4: consecutive repairs of the same fault after which the device must be replaced"),
+    "ticket_auto_close_on_verify": (True,
+        "T6: close a ticket as soon as it verifies"),
+    "contract_total_yuan": (0,
+        "T9: the contract total the penalty rates apply to (yuan)"),
+    "penalty_daily_pct": (0.5,
+        "T9: % of the contract total per day late"),
+    "penalty_not_to_spec_pct": (5,
+        "T9: % of the contract total for service not to spec"),
+    "photo_keep_location": (False,
+        "T7: keep EXIF location in ticket photos"),
+    "photo_max_mb": (10,
+        "T7: largest photo accepted from the tablet (MB)"),
+}
 
 
 # ---------------------------------------------------------------- SLA policies (data)
@@ -755,8 +735,7 @@ def auto_verify(session: Session, now: datetime | None = None) -> dict:
 
 # ---------------------------------------------------------------- reacting to monitoring (T1, U5)
 
-@events.subscribe("outage_opened")
-def _on_outage_opened(session: Session, outage_id, device_id, started_at=None, detected_at=None, **_):
+def on_outage_opened(session: Session, outage_id, device_id, started_at=None, detected_at=None, **_):
     if session.scalar(select(Ticket.id).where(Ticket.outage_id == outage_id)) is not None:
         return  # replayed event
     device = session.get(Device, device_id)
@@ -775,8 +754,7 @@ def _on_outage_opened(session: Session, outage_id, device_id, started_at=None, d
                 summary=f"{device.code} 离线 / offline")
 
 
-@events.subscribe("site_incident_opened")
-def _on_site_incident_opened(session: Session, incident_id, site_id, started_at=None, detected_at=None, **_):
+def on_site_incident_opened(session: Session, incident_id, site_id, started_at=None, detected_at=None, **_):
     if session.scalar(select(Ticket.id).where(Ticket.incident_id == incident_id)) is not None:
         return
     site = session.get(Site, site_id)
@@ -798,19 +776,17 @@ def _note_back_online(session: Session, t: Ticket | None, at) -> None:
         _log(session, t, "back_online", "monitoring", from_state=t.state, at=at)
 
 
-@events.subscribe("outage_closed")
-def _on_outage_closed(session: Session, outage_id, device_id=None, ended_at=None, **_):
+def on_outage_closed(session: Session, outage_id, device_id=None, ended_at=None, **_):
     _note_back_online(session, session.scalar(select(Ticket).where(Ticket.outage_id == outage_id)), ended_at)
 
 
-@events.subscribe("site_incident_closed")
-def _on_site_incident_closed(session: Session, incident_id, site_id=None, ended_at=None, **_):
+def on_site_incident_closed(session: Session, incident_id, site_id=None, ended_at=None, **_):
     _note_back_online(session, session.scalar(select(Ticket).where(Ticket.incident_id == incident_id)), ended_at)
 
 
 # ---------------------------------------------------------------- scheduled jobs
 
-def _job_deadlines(app) -> None:
+def job_deadlines(app) -> None:
     from fleetops.db import session_scope
 
     with session_scope(app.extensions["fleetops.sessionmaker"]) as s:
@@ -818,18 +794,9 @@ def _job_deadlines(app) -> None:
     log.info("job=ticket_deadlines approaching=%d breached=%d", counts["approaching"], counts["breached"])
 
 
-def _job_verify(app) -> None:
+def job_verify(app) -> None:
     from fleetops.db import session_scope
 
     with session_scope(app.extensions["fleetops.sessionmaker"]) as s:
         counts = auto_verify(s)
     log.info("job=ticket_verify verified=%d closed=%d", counts["verified"], counts["closed"])
-
-
-def _scheduled_jobs():
-    from fleetops.scheduler import Job
-
-    return [Job("ticket_deadlines", _job_deadlines, 60), Job("ticket_verify", _job_verify, 60)]
-
-
-SCHEDULED_JOBS = _scheduled_jobs()

@@ -18,11 +18,14 @@ from fleetops.domain.uptime import EXCLUDED_CAUSES, OutageCause, UptimeArithmeti
 from fleetops.models import Device, Site
 from fleetops.models.base import utcnow
 from fleetops.models.monitoring import Outage, SiteIncident, StatusInterval
-from fleetops.services import audit, events, parameters
+from fleetops.platform import audit, events, parameters
 
-parameters.register_default("uptime_target_pct", 95.0,
-                            "U3: contractual online rate target for checkpoint, security-checkpoint, e-police and "
-                            "fixed-speed devices (%) / 合同在线率目标")
+# Contract numbers this area reads (key → default, description); registered by fleetops.wiring.
+PARAMETERS = {
+    "uptime_target_pct": (95.0,
+        "U3: contractual online rate target for checkpoint, security-checkpoint, e-police and "
+                            "fixed-speed devices (%) / 合同在线率目标"),
+}
 
 GROUPS = ("device", "site", "kind", "district", "fleet")
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)

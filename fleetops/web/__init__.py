@@ -1,5 +1,6 @@
-"""The web layer: per-request sessions, login and roles, CSRF, i18n, blueprints, error handlers, navigation."""
-import importlib
+"""The web layer: per-request sessions, login and roles, CSRF, i18n, error handlers, navigation.
+
+Blueprints are listed and registered by `fleetops.wiring`."""
 import logging
 from functools import wraps
 
@@ -14,27 +15,13 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from fleetops.domain.errors import FleetopsError
+from fleetops.platform.i18n import translate
 from fleetops.web import nav
 
 log = logging.getLogger(__name__)
 csrf = CSRFProtect()
 login_manager = LoginManager()
 babel = Babel()
-
-# Every area's blueprint module; each exposes `bp`. A module not written yet is skipped.
-BLUEPRINT_MODULES = (
-    "fleetops.web.auth",
-    "fleetops.web.admin",
-    "fleetops.web.inventory",
-    "fleetops.web.monitoring",
-    "fleetops.web.tickets",
-    "fleetops.web.spares",
-    "fleetops.web.quality",
-    "fleetops.web.alerts",
-    "fleetops.web.reports",
-    "fleetops.web.api",
-)
-
 
 def db_session() -> Session:
     """The request's SQLAlchemy session, opened on first use and closed at teardown."""
@@ -93,15 +80,6 @@ def init_web(app: Flask) -> None:
             return None
         return user if user is not None and user.active else None
 
-    for name in BLUEPRINT_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as err:
-            if err.name == name:
-                continue
-            raise
-        app.register_blueprint(module.bp)
-
     @app.route("/")
     def index():
         if not current_user.is_authenticated:
@@ -115,18 +93,22 @@ def init_web(app: Flask) -> None:
         return redirect(request.referrer or url_for("index"))
 
     app.jinja_env.globals.update(nav_items=nav.items_for, locale=current_locale, enum_label=enum_label)
+    # A stored sentence (history line, audit summary, probe reason) in the reader's language.
+    app.jinja_env.filters["msg"] = lambda v: translate(v, current_locale())
     app.jinja_env.filters["dt"] = lambda v, fmt="yyyy-MM-dd HH:mm": format_datetime(v, fmt) if v else ""
     _register_errors(app)
 
 
 def enum_label(enum_name: str, value) -> str:
-    """Template helper: enum_label("DeviceKind", "switch") → 交换机 (or the English label)."""
-    from fleetops.domain import choices
+    """The one label helper: enum_label("DeviceKind", "switch") → 交换机 (or the English label).
 
-    try:
-        return getattr(choices, enum_name)(value).label(current_locale())
-    except (AttributeError, ValueError):
-        return str(value)
+    Every labelled enum of the domain is reachable by its class name (choices, tickets, uptime, quality …)."""
+    from fleetops.domain import choices, tickets, uptime  # noqa: F401 - their enums become known
+
+    cls = choices.enum_by_name(enum_name)
+    if cls is None:
+        return "" if value is None else str(value)
+    return cls.label_of(value, current_locale())
 
 
 def _wants_json() -> bool:

@@ -13,14 +13,18 @@ from wtforms.validators import DataRequired, Length, Optional
 from fleetops.domain.choices import Role
 from fleetops.domain.errors import FleetopsError, ValidationFailed
 from fleetops.models import ApiToken, AuditLog, User
-from fleetops.services import accounts, parameters
+from fleetops.platform import parameters
+from fleetops.services import accounts
 from fleetops.web import current_locale, db_session, nav, roles_required
 from fleetops.web.inventory import choices
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
-nav.register("admin.audit_log", "Audit log", roles=("supervisor", "admin"), order=90)
-nav.register("admin.users", "Administration", roles=("admin",), order=95)
+# This area's menu entries; fleetops.wiring adds them to the navigation bar.
+NAV = [
+    nav.NavItem.of("admin.audit_log", "Audit log", roles=("supervisor", "admin"), order=90),
+    nav.NavItem.of("admin.users", "Administration", roles=("admin",), order=95),
+]
 
 AUDIT_PER_PAGE = 50
 

@@ -12,8 +12,11 @@ from fleetops.web import db_session, nav, roles_required
 
 bp = Blueprint("alerts", __name__, url_prefix="/alerts")
 
-nav.register("alerts.index", "Alerts", roles=("crew", "supervisor"), order=35)
-nav.register("alerts.channels", "Alert channels", roles=(), order=85)
+# This area's menu entries; fleetops.wiring adds them to the navigation bar.
+NAV = [
+    nav.NavItem.of("alerts.index", "Alerts", roles=("crew", "supervisor"), order=35),
+    nav.NavItem.of("alerts.channels", "Alert channels", roles=(), order=85),
+]
 
 SEVERITY_LABELS = {"info": ("提示", "Info"), "warning": ("警告", "Warning"), "critical": ("严重", "Critical")}
 STATE_LABELS = {"open": ("未确认", "Open"), "acknowledged": ("已确认", "Acknowledged"),

@@ -40,8 +40,11 @@ EDITORS = ("supervisor",)  # admin always passes; crew may look, not edit (issue
 READERS = ("crew", "supervisor")
 CERT_DUE_SOON_DAYS = 30  # F5: flag 检定 certificates that run out within a month
 
-nav.register("inventory.devices", "Devices", roles=("crew", "supervisor", "admin"), order=30)
-nav.register("inventory.sites", "Sites", roles=("crew", "supervisor", "admin"), order=31)
+# This area's menu entries; fleetops.wiring adds them to the navigation bar.
+NAV = [
+    nav.NavItem.of("inventory.devices", "Devices", roles=("crew", "supervisor", "admin"), order=30),
+    nav.NavItem.of("inventory.sites", "Sites", roles=("crew", "supervisor", "admin"), order=31),
+]
 
 
 @dataclass(frozen=True)

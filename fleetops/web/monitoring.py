@@ -25,10 +25,13 @@ from fleetops.web import current_locale, db_session, nav, roles_required
 
 bp = Blueprint("monitoring", __name__, url_prefix="/monitoring")
 
-nav.register("monitoring.status", "Fleet status", roles=("crew", "supervisor"), order=10,
-             home_for=("supervisor",))
-nav.register("monitoring.outages", "Outages", roles=("crew", "supervisor"), order=12)
-nav.register("monitoring.uptime_table", "Uptime", roles=("supervisor",), order=14)
+# This area's menu entries; fleetops.wiring adds them to the navigation bar.
+NAV = [
+    nav.NavItem.of("monitoring.status", "Fleet status", roles=("crew", "supervisor"), order=10,
+             home_for=("supervisor",)),
+    nav.NavItem.of("monitoring.outages", "Outages", roles=("crew", "supervisor"), order=12),
+    nav.NavItem.of("monitoring.uptime_table", "Uptime", roles=("supervisor",), order=14),
+]
 
 EVIDENCE_SUFFIXES = {".pdf", ".jpg", ".jpeg", ".png", ".txt", ".doc", ".docx", ".xls", ".xlsx", ".eml"}
 PAGE = 50

@@ -1,4 +1,4 @@
-"""The navigation bar: each area registers its entries when its blueprint module is imported."""
+"""The navigation bar: each area lists its entries in a `NAV` list; `fleetops.wiring` registers them."""
 from dataclasses import dataclass
 
 from flask import url_for
@@ -14,16 +14,20 @@ class NavItem:
     order: int
     home_for: tuple[str, ...] = ()
 
+    @classmethod
+    def of(cls, endpoint: str, label: str, roles=("crew", "supervisor", "admin"), order: int = 50,
+           home_for=()) -> "NavItem":
+        return cls(endpoint, label, tuple(roles), order, tuple(home_for))
+
 
 _items: list[NavItem] = []
 
 
-def register(endpoint: str, label: str, roles=("crew", "supervisor", "admin"), order: int = 50,
-             home_for=()) -> None:
-    """Add a nav entry; `home_for` names the roles that land on it after logging in."""
-    if any(i.endpoint == endpoint for i in _items):
+def register(item: NavItem) -> None:
+    """Add a nav entry (idempotent); `home_for` names the roles that land on it after logging in."""
+    if any(i.endpoint == item.endpoint for i in _items):
         return
-    _items.append(NavItem(endpoint, label, tuple(roles), order, tuple(home_for)))
+    _items.append(item)
     _items.sort(key=lambda i: i.order)
 
 

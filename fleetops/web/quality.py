@@ -15,9 +15,12 @@ from fleetops.web import current_locale, db_session, nav, roles_required
 
 bp = Blueprint("quality", __name__, url_prefix="/quality")
 
-nav.register("quality.findings", "Image quality", roles=("crew", "supervisor"), order=30)
-nav.register("quality.audit_queue", "Plate audit", roles=("crew", "supervisor"), order=31)
-nav.register("quality.accuracy", "Plate accuracy", roles=("supervisor",), order=32)
+# This area's menu entries; fleetops.wiring adds them to the navigation bar.
+NAV = [
+    nav.NavItem.of("quality.findings", "Image quality", roles=("crew", "supervisor"), order=30),
+    nav.NavItem.of("quality.audit_queue", "Plate audit", roles=("crew", "supervisor"), order=31),
+    nav.NavItem.of("quality.accuracy", "Plate accuracy", roles=("supervisor",), order=32),
+]
 
 MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 

@@ -10,8 +10,11 @@ from fleetops.web import db_session, nav, roles_required
 
 bp = Blueprint("reports", __name__)  # no prefix: /metrics sits at the root, where Prometheus expects it
 
-nav.register("reports.dashboard", "Dashboard", roles=("supervisor",), order=5, home_for=("supervisor",))
-nav.register("reports.downloads", "Reports", roles=("supervisor",), order=60)
+# This area's menu entries; fleetops.wiring adds them to the navigation bar.
+NAV = [
+    nav.NavItem.of("reports.dashboard", "Dashboard", roles=("supervisor",), order=5, home_for=("supervisor",)),
+    nav.NavItem.of("reports.downloads", "Reports", roles=("supervisor",), order=60),
+]
 
 MIME = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "pdf": "application/pdf"}
 

@@ -10,7 +10,10 @@ from fleetops.web import db_session, nav, roles_required
 
 bp = Blueprint("spares", __name__, url_prefix="/spares")
 
-nav.register("spares.index", "Spare parts", roles=("crew", "supervisor"), order=40)
+# This area's menu entries; fleetops.wiring adds them to the navigation bar.
+NAV = [
+    nav.NavItem.of("spares.index", "Spare parts", roles=("crew", "supervisor"), order=40),
+]
 
 
 @bp.before_request

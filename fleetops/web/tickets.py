@@ -13,13 +13,17 @@ from fleetops.domain.errors import ValidationFailed
 from fleetops.models import AuditLog, Device, Site, User
 from fleetops.models.base import utcnow
 from fleetops.models.tickets import TicketPhoto
+from fleetops.domain.text import Msg
 from fleetops.services import spares, tickets
 from fleetops.web import db_session, nav, roles_required
 
 bp = Blueprint("tickets", __name__, url_prefix="/tickets")
 
-nav.register("tickets.mine", "My tickets", roles=("crew",), order=10, home_for=("crew",))
-nav.register("tickets.index", "Tickets", roles=("supervisor",), order=30)
+# This area's menu entries; fleetops.wiring adds them to the navigation bar.
+NAV = [
+    nav.NavItem.of("tickets.mine", "My tickets", roles=("crew",), order=10, home_for=("crew",)),
+    nav.NavItem.of("tickets.index", "Tickets", roles=("supervisor",), order=30),
+]
 
 
 @bp.before_request
@@ -50,8 +54,7 @@ def _state_label(state):
 
 
 def _action_label(action):
-    zh, en = rules.ACTION_LABELS.get(action, (action, action))
-    return en if _loc() == "en" else zh
+    return Msg(rules.ACTION_LABELS.get(action, action), context="TicketAction").render()
 
 
 def _fault_label(category):

@@ -151,7 +151,7 @@ def test_crew_repairs_an_outage_on_the_tablet_and_the_supervisor_sees_the_histor
 
     # The device comes back: monitoring sees it answer for 12 minutes; the verify job closes the ticket.
     ingest(db, results("K105-CAM1", now - timedelta(minutes=11), 12, True))
-    tickets._job_verify(app)
+    tickets.job_verify(app)
     db.expire_all()
     assert db.get(Ticket, t.id).state == "closed"
 

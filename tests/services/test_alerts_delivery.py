@@ -23,7 +23,9 @@ from sqlalchemy import func, select
 
 from fleetops.models import Cabinet, Device, Site
 from fleetops.models.alerts import Alert, AlertDelivery, AlertDeliveryAttempt
-from fleetops.services import alerts, events
+from fleetops.platform import events
+
+from fleetops.services import alerts
 
 T0 = datetime(2026, 11, 20, 2, 0, tzinfo=timezone.utc)
 LATER = T0 + timedelta(minutes=2)  # past the grouping hold

@@ -12,7 +12,7 @@ from tests.services.test_alerts_delivery import make_site
 
 
 def test_the_alert_jobs_are_scheduled_and_do_their_work(app, db, users):
-    jobs = {j.id: j for j in collect_jobs()}
+    jobs = {j.id: j for j in collect_jobs(app)}
     assert {"alerts_deliver", "alerts_repeat", "alerts_no_data", "alerts_probe_silence",
             "alerts_certificates"} <= set(jobs)
     assert jobs["alerts_deliver"].interval_s == 10

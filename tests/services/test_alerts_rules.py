@@ -9,7 +9,8 @@ from fleetops.domain.errors import PermissionDenied
 from fleetops.models import MetrologyCertificate
 from fleetops.models.alerts import Alert, AlertDelivery
 from fleetops.models.monitoring import Outage
-from fleetops.services import alerts, events, parameters
+from fleetops.platform import events, parameters
+from fleetops.services import alerts
 from tests.services.test_alerts_delivery import T0, make_site
 
 NOWHERE = "http://127.0.0.1:9/hook"  # never called here: these tests read the outbox

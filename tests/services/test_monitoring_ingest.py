@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from fleetops.models import Device, Site
 from fleetops.models.monitoring import DeviceEvent, Outage, ProbeResultRow, SiteIncident, StatusInterval
-from fleetops.services import events
+from fleetops.platform import events
 from fleetops.services.polling import IngestConfig, ingest_results
 
 T0 = datetime(2026, 6, 21, 13, 0, tzinfo=timezone.utc)  # 21:00 in Urumqi-ish Beijing time
@@ -69,10 +69,10 @@ def captured():
              "device_hung", "device_flapping")
     hs = {n: grab(n) for n in names}
     for n, h in hs.items():
-        events.subscribe(n)(h)
+        events.connect(n, h)
     yield got
     for n, h in hs.items():
-        events._handlers[n].remove(h)
+        events.disconnect(n, h)
 
 
 def test_one_lost_ping_does_not_open_an_outage(db, captured):

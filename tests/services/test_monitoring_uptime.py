@@ -8,7 +8,7 @@ from fleetops.domain.errors import PermissionDenied, ValidationFailed
 from fleetops.domain.uptime import figures
 from fleetops.models import AuditLog, Device, Site
 from fleetops.models.monitoring import Outage, StatusInterval
-from fleetops.services import parameters
+from fleetops.platform import parameters
 from fleetops.services.polling import IngestConfig, ingest_results
 from fleetops.services.uptime import period_bounds, set_outage_cause, set_site_incident_cause, uptime_rows
 

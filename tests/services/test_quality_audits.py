@@ -9,7 +9,9 @@ from sqlalchemy import func, select
 from fleetops.domain.errors import ConflictError, ValidationFailed
 from fleetops.models import AuditLog, Device, Site
 from fleetops.models.quality import AuditSample, PassRecord, QualityFinding, SamplingPlan
-from fleetops.services import parameters, quality, tickets
+from fleetops.platform import parameters
+
+from fleetops.services import quality, tickets
 
 BJ = ZoneInfo("Asia/Shanghai")
 LATE_JUNE_NOON = datetime(2026, 6, 29, 14, 0, tzinfo=BJ)  # late in the month: the quota allows every record

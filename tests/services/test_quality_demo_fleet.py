@@ -12,7 +12,8 @@ from sqlalchemy import select
 
 from fleetops.models import AuditLog, ContractParameter, Site
 from fleetops.models.quality import QualityFinding
-from fleetops.services import demo, parameters, quality, tickets
+from fleetops.platform import parameters
+from fleetops.services import demo, quality, tickets
 from fleetops.simulator.snapshots import SnapshotServer
 
 BJ = ZoneInfo("Asia/Shanghai")

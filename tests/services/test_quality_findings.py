@@ -9,7 +9,8 @@ from sqlalchemy import select
 from fleetops.domain.errors import ConflictError
 from fleetops.models import AuditLog, Device, Site
 from fleetops.models.quality import QualityFinding, SnapshotSample
-from fleetops.services import events, quality, tickets
+from fleetops.platform import events
+from fleetops.services import quality, tickets
 from fleetops.simulator.snapshots import SnapshotServer
 
 BJ = ZoneInfo("Asia/Shanghai")
@@ -79,7 +80,9 @@ def test_a_bad_frame_between_good_ones_never_opens_a_finding(db, cam, cams, stor
 
 def test_dead_fill_light_at_night_opens_a_fill_light_ticket_with_the_dark_snapshot(db, cam, cams, store):
     heard = []
-    handler = events.subscribe("quality_finding_opened")(lambda session, **p: heard.append(p))
+    def handler(session, **p):
+        heard.append(p)
+    events.connect("quality_finding_opened", handler)
     try:
         cams.set_fault("K105-CAM1", "dark")
         last = None
@@ -91,7 +94,7 @@ def test_dead_fill_light_at_night_opens_a_fill_light_ticket_with_the_dark_snapsh
         assert ticket.category == "fill_light" and ticket.evidence_path == last.image_path
         assert heard == [{"finding_id": finding.id, "device_id": cam.id, "kind": "dark"}]
     finally:
-        events._handlers["quality_finding_opened"].remove(handler)
+        events.disconnect("quality_finding_opened", handler)
 
 
 def test_a_good_snapshot_clears_the_finding_and_the_ticket_verifies_only_after_it(db, cam, cams, store, users):

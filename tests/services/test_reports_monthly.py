@@ -13,7 +13,10 @@ from fleetops.models import Cabinet, Device, MetrologyCertificate, Site
 from fleetops.models.monitoring import OnlineRateSample, Outage, StatusInterval
 from fleetops.models.quality import QualityFinding
 from fleetops.models.tickets import PartType, StockLevel, StockLocation, StockMovement, Ticket, TicketBreach
-from fleetops.services import parameters, reports
+from fleetops.platform import parameters
+
+# October 2026 in Beijing time: 2026-09-30 16:00 UTC → 2026-10-31 16:00 UTC, 744 hours.
+from fleetops.services import reports
 
 # October 2026 in Beijing time: 2026-09-30 16:00 UTC → 2026-10-31 16:00 UTC, 744 hours.
 START = datetime(2026, 9, 30, 16, 0, tzinfo=timezone.utc)

@@ -8,7 +8,8 @@ from sqlalchemy import select
 from fleetops.domain.errors import InsufficientStock, ValidationFailed
 from fleetops.models import AuditLog
 from fleetops.models.tickets import SerialPart, StockLevel, StockMovement
-from fleetops.services import events, spares, tickets
+from fleetops.platform import events
+from fleetops.services import spares, tickets
 from tests.tickets_fixtures import bj, make_fleet, qualify, second_crew, stock, walk_to_repairing
 
 
@@ -29,12 +30,12 @@ def repairing(db, users):
 def below_min():
     got = []
 
-    @events.subscribe("stock_below_minimum")
     def handler(session, **payload):
         got.append(payload)
 
+    events.connect("stock_below_minimum", handler)
     yield got
-    events._handlers["stock_below_minimum"].remove(handler)
+    events.disconnect("stock_below_minimum", handler)
 
 
 def test_issuing_to_a_ticket_is_in_the_ledger_the_history_and_the_audit(db, users, repairing):

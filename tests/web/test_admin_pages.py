@@ -2,7 +2,10 @@
 from sqlalchemy import select
 
 from fleetops.models import ApiToken, AuditLog, User
-from fleetops.services import inventory, parameters
+from fleetops.platform import parameters
+
+
+from fleetops.services import inventory
 
 
 def test_crew_cannot_see_any_admin_page(client_as):

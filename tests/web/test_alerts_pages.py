@@ -7,7 +7,8 @@ from sqlalchemy import select
 
 import fleetops.cli as cli
 from fleetops.models.alerts import Alert, AlertChannel, PassCount
-from fleetops.services import alerts, events
+from fleetops.platform import events
+from fleetops.services import alerts
 from tests.services.test_alerts_delivery import LATER, T0, Receiver, free_port, make_site
 
 

@@ -9,7 +9,8 @@ from sqlalchemy import func, select
 
 from fleetops.models import Device, Site
 from fleetops.models.quality import AuditSample, PassRecord, QualityFinding
-from fleetops.services import parameters, quality
+from fleetops.platform import parameters
+from fleetops.services import quality
 from fleetops.simulator.snapshots import SnapshotServer
 
 BJ = ZoneInfo("Asia/Shanghai")

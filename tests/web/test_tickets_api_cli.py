@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from fleetops.models.base import utcnow
 from fleetops.models.tickets import Ticket
-from fleetops.services import events
+from fleetops.platform import events
 from tests.tickets_fixtures import make_fleet, qualify, stock
 
 ROW_FIELDS = {"id", "device", "site", "state", "opened_at", "notified_at", "arrive_by", "repair_by", "day_night",

@@ -7,7 +7,8 @@ import pytest
 from sqlalchemy import select
 
 from fleetops.models.tickets import Ticket, TicketPhoto
-from fleetops.services import events, spares
+from fleetops.platform import events
+from fleetops.services import spares
 from probes import thumbnails
 from tests.tickets_fixtures import make_fleet, qualify, stock
 
@@ -163,7 +164,8 @@ def test_spares_page_warns_below_minimum_and_records_a_receipt_once(client_as, d
 
 
 def test_penalty_page_prices_the_delay(client_as, db, opened):
-    from fleetops.services import parameters, tickets
+    from fleetops.platform import parameters
+    from fleetops.services import tickets
     from fleetops.models.base import utcnow
 
     parameters.set_value(db, "contract_total_yuan", 1000000, "test")

@@ -1,9 +1,8 @@
 """The JSON API at /api/v1: bearer-token authentication, role checks, errors as {"error": …}, the OpenAPI document.
 
-Each area adds its routes in a module of this package (inventory.py, monitoring.py, …) and
-describes them with `openapi.path(...)`.
+Each area adds its routes to `bp` in a module of this package (inventory.py, monitoring.py, …) and
+describes them with `openapi.path(...)`; `fleetops.wiring` imports every one of them.
 """
-import importlib
 from functools import wraps
 
 from flask import Blueprint, abort, g, jsonify, request
@@ -14,8 +13,6 @@ from fleetops.web.api import openapi
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)  # token-authenticated, no cookies: CSRF does not apply
-
-AREA_MODULES = ("inventory", "monitoring", "tickets", "spares", "quality", "alerts", "reports")
 
 
 @bp.before_request
@@ -50,11 +47,3 @@ def api_roles(*roles):
 @bp.route("/openapi.json")
 def openapi_document():
     return jsonify(openapi.document())
-
-
-for _area in AREA_MODULES:
-    try:
-        importlib.import_module(f"fleetops.web.api.{_area}")
-    except ModuleNotFoundError as _err:
-        if _err.name != f"fleetops.web.api.{_area}":
-            raise

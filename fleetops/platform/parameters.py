@@ -1,16 +1,26 @@
-"""Contract numbers as data: read with a default, change with an audit record (STYLE §4)."""
+"""Contract numbers as data: read with a default, change with an audit record (STYLE §4).
+
+Each area lists its defaults in a `PARAMETERS` dict (key → (value, description msgid)); `fleetops.wiring`
+registers them all with `register_defaults`.
+"""
 from sqlalchemy.orm import Session
 
 from fleetops.models import ContractParameter
 from fleetops.models.base import utcnow
-from fleetops.services import audit
+from fleetops.domain.text import Msg
+from fleetops.platform import audit
 
-# Each area registers its defaults here at import: key -> (value, description).
+# key -> (value, description msgid); filled by fleetops.wiring from each area's PARAMETERS.
 DEFAULTS: dict[str, tuple] = {}
 
 
 def register_default(key: str, value, description: str) -> None:
     DEFAULTS[key] = (value, description)
+
+
+def register_defaults(defaults: dict[str, tuple]) -> None:
+    for key, (value, description) in defaults.items():
+        register_default(key, value, description)
 
 
 def get(session: Session, key: str, default=None):
@@ -33,7 +43,8 @@ def set_value(session: Session, key: str, value, actor) -> ContractParameter:
     row.updated_at = utcnow()
     row.updated_by = getattr(actor, "username", None) or str(actor or "system")
     audit.record(session, actor, "parameter_changed", "parameter", key,
-                 summary=f"{key}: {before!r} → {value!r}", before={"value": before}, after={"value": value})
+                 summary=Msg("Contract parameter %(key)s changed from %(before)s to %(after)s.", key=key,
+                                     before=repr(before), after=repr(value)), before={"value": before}, after={"value": value})
     return row
 
 

@@ -1,6 +1,7 @@
 """A3: the audit trail — every change to inventory, tickets, outage causes, stock and contract numbers."""
 from sqlalchemy.orm import Session
 
+from fleetops.domain.text import stored
 from fleetops.models import AuditLog
 
 REDACTED = "••••••"
@@ -13,14 +14,16 @@ def redact(values: dict | None, secret_fields=()) -> dict | None:
     return {k: (REDACTED if k in secret_fields and v else v) for k, v in values.items()}
 
 
-def record(session: Session, actor, action: str, entity_type: str, entity_id, summary: str = "",
+def record(session: Session, actor, action: str, entity_type: str, entity_id, summary="",
            before: dict | None = None, after: dict | None = None, secret_fields=()) -> AuditLog:
-    """Add one audit row in the caller's transaction. `actor` is a User, a name, or None (system)."""
+    """Add one audit row in the caller's transaction. `actor` is a User, a name, or None (system).
+
+    `summary` is a `Msg` (kept as its msgid and parameters, shown in the reader's language) or free text."""
     actor_id = getattr(actor, "id", None)
     actor_name = getattr(actor, "username", None) or (actor if isinstance(actor, str) else "system")
     entry = AuditLog(
         actor_id=actor_id, actor_name=actor_name, action=action, entity_type=entity_type,
-        entity_id=str(entity_id if entity_id is not None else ""), summary=summary,
+        entity_id=str(entity_id if entity_id is not None else ""), summary=stored(summary),
         before=_jsonable(redact(before, secret_fields)), after=_jsonable(redact(after, secret_fields)),
     )
     session.add(entry)

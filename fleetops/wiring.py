@@ -1,0 +1,148 @@
+"""The one place that says what runs: parameter defaults, event subscriptions, scheduled jobs,
+web blueprints and menu entries, API modules, and CLI commands — as plain imports and lists.
+
+Nothing registers itself by being imported. `wire()` connects it all (idempotent); `create_app` and the
+`fleetops` command call it. `tests/test_wiring.py` fails when a subscriber, job or command exists that
+is not listed here. To add one, see "How to add …" in ARCHITECTURE.md.
+"""
+from __future__ import annotations
+
+from fleetops.cli import alerts as cli_alerts
+from fleetops.cli import inventory as cli_inventory
+from fleetops.cli import main as cli_root
+from fleetops.cli import monitoring as cli_monitoring
+from fleetops.cli import quality as cli_quality
+from fleetops.cli import reports as cli_reports
+from fleetops.cli import run as cli_run
+from fleetops.cli import simulator as cli_simulator
+from fleetops.cli import tickets as cli_tickets
+from fleetops.platform import events, i18n, parameters
+from fleetops.platform.jobs import Job
+from fleetops.services import alerts, polling, quality, reports, spares, tickets, uptime
+from fleetops.web import admin as web_admin
+from fleetops.web import alerts as web_alerts
+from fleetops.web import auth as web_auth
+from fleetops.web import inventory as web_inventory
+from fleetops.web import monitoring as web_monitoring
+from fleetops.web import nav
+from fleetops.web import quality as web_quality
+from fleetops.web import reports as web_reports
+from fleetops.web import spares as web_spares
+from fleetops.web import tickets as web_tickets
+from fleetops.web.api import alerts as api_alerts  # noqa: F401 - each adds its routes to the api blueprint
+from fleetops.web.api import bp as api_bp
+from fleetops.web.api import inventory as api_inventory  # noqa: F401
+from fleetops.web.api import monitoring as api_monitoring  # noqa: F401
+from fleetops.web.api import quality as api_quality  # noqa: F401
+from fleetops.web.api import reports as api_reports  # noqa: F401
+from fleetops.web.api import spares as api_spares  # noqa: F401
+from fleetops.web.api import tickets as api_tickets  # noqa: F401
+
+# ---------------------------------------------------------------- contract numbers (defaults)
+PARAMETER_DEFAULTS: tuple[dict, ...] = (
+    uptime.PARAMETERS,
+    tickets.PARAMETERS,
+    quality.PARAMETERS,
+    alerts.PARAMETERS,
+    reports.PARAMETERS,
+)
+
+# ---------------------------------------------------------------- events → subscribers
+# Order matters where it is listed: tickets open before alerts look for the ticket.
+SUBSCRIPTIONS: tuple[tuple[str, object], ...] = (
+    ("outage_opened", tickets.on_outage_opened),
+    ("outage_opened", alerts.on_outage_opened),
+    ("outage_closed", tickets.on_outage_closed),
+    ("outage_closed", alerts.on_outage_closed),
+    ("site_incident_opened", tickets.on_site_incident_opened),
+    ("site_incident_opened", alerts.on_site_incident_opened),
+    ("site_incident_closed", tickets.on_site_incident_closed),
+    ("site_incident_closed", alerts.on_site_incident_closed),
+    ("outage_cause_set", alerts.on_outage_cause_set),
+    ("device_rebooted", alerts.on_device_rebooted),
+    ("device_flapping", alerts.on_device_flapping),
+    ("device_hung", alerts.on_device_hung),
+    ("stock_below_minimum", alerts.on_stock_below_minimum),
+    ("quality_finding_opened", alerts.on_quality_finding_opened),
+    ("quality_finding_cleared", alerts.on_quality_finding_cleared),
+    ("plate_accuracy_below_target", alerts.on_plate_accuracy_below_target),
+    ("deadline_approaching", alerts.on_deadline_approaching),
+    ("deadline_breached", alerts.on_deadline_breached),
+    ("ticket_transitioned", alerts.on_ticket_transitioned),
+    ("probe_agent_silent", alerts.on_probe_agent_silent),
+    ("probe_agent_back", alerts.on_probe_agent_back),
+)
+
+# ---------------------------------------------------------------- scheduled jobs (one scheduler process)
+JOBS: tuple[Job, ...] = (
+    Job("poll", polling.job_poll, 60, "POLL_INTERVAL_S"),
+    Job("online_rate", polling.job_online_rate, 300, "ONLINE_RATE_SAMPLE_S"),
+    Job("prune_results", polling.job_prune_results, 3600),
+    Job("ticket_deadlines", tickets.job_deadlines, 60),
+    Job("ticket_verify", tickets.job_verify, 60),
+    Job("stock_minimum", spares.job_stock_minimum, 86400),
+    Job("quality_sample", quality.job_sample, 60),
+    Job("quality_accuracy", quality.job_accuracy, 900),
+    Job("quality_prune_images", quality.job_prune_images, 3600),
+    Job("alerts_deliver", alerts.job_deliver, 10, "ALERT_DELIVER_INTERVAL_S"),
+    Job("alerts_repeat", alerts.job_repeat, 60),
+    Job("alerts_no_data", alerts.job_no_data, 300),
+    Job("alerts_probe_silence", alerts.job_probe_silence, 60),
+    Job("alerts_certificates", alerts.job_certificates, 3600),
+)
+
+# ---------------------------------------------------------------- web: blueprints and menu entries
+BLUEPRINTS = (
+    web_auth.bp, web_admin.bp, web_inventory.bp, web_monitoring.bp, web_tickets.bp, web_spares.bp,
+    web_quality.bp, web_alerts.bp, web_reports.bp, api_bp,
+)
+NAV = (
+    *web_monitoring.NAV, *web_tickets.NAV, *web_inventory.NAV, *web_spares.NAV, *web_quality.NAV,
+    *web_alerts.NAV, *web_reports.NAV, *web_admin.NAV,
+)
+
+# ---------------------------------------------------------------- the `fleetops` command
+CLI_COMMANDS = (
+    cli_run.run, cli_run.scheduler_cmd, cli_run.set_password,
+    cli_inventory.import_inventory_cmd, cli_inventory.export_inventory_cmd, cli_inventory.load_demo_cmd,
+    cli_monitoring.ingest_results_cmd, cli_monitoring.uptime_cmd, cli_monitoring.poll_once_cmd,
+    cli_tickets.tickets_cmd, cli_tickets.ticket_deadlines_cmd, cli_tickets.stock_cmd,
+    cli_tickets.add_qualification_cmd,
+    cli_quality.score_image, cli_quality.sample_snapshots, cli_quality.import_passes,
+    cli_alerts.alerts_group, cli_reports.report_group,
+    cli_simulator.simulate, cli_simulator.fault,
+)
+
+_wired = False
+
+
+def wire() -> None:
+    """Connect everything above (idempotent): translations, defaults, subscribers, menu, CLI commands."""
+    global _wired
+    if _wired:
+        return
+    i18n.install()
+    for defaults in PARAMETER_DEFAULTS:
+        parameters.register_defaults(defaults)
+    for event, handler in SUBSCRIPTIONS:
+        events.connect(event, handler)
+    for item in NAV:
+        nav.register(item)
+    for command in CLI_COMMANDS:
+        cli_root.add_command(command)
+    _wired = True
+
+
+def init_app(app) -> None:
+    """Called by create_app: wire, then register the blueprints and hand the scheduler its jobs."""
+    wire()
+    for bp in BLUEPRINTS:
+        if bp.name not in app.blueprints:
+            app.register_blueprint(bp)
+    app.extensions["fleetops.jobs"] = JOBS
+
+
+def cli() -> None:
+    """The `fleetops` console script."""
+    wire()
+    cli_root()
