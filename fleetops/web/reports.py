@@ -1,12 +1,9 @@
 """Supervisors' dashboard (inline SVG charts, no CDN), monthly/weekly report downloads (XLSX, PDF) and /metrics."""
-from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
-
 from flask import Blueprint, Response, abort, current_app, render_template, request
 from flask_babel import gettext as _
 
 from fleetops.services import reports
-from fleetops.web import db_session, nav, roles_required
+from fleetops.web import current_locale, db_session, nav, roles_required
 
 bp = Blueprint("reports", __name__)  # no prefix: /metrics sits at the root, where Prometheus expects it
 
@@ -15,9 +12,6 @@ NAV = [
     nav.NavItem.of("reports.dashboard", "Dashboard", roles=("supervisor",), order=5, home_for=("supervisor",)),
     nav.NavItem.of("reports.downloads", "Reports", roles=("supervisor",), order=60),
 ]
-
-MIME = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "pdf": "application/pdf"}
-
 
 def _svg_line(series, target, width=640, height=160) -> dict:
     """Points for an inline SVG polyline of (time, pct); the y axis spans the data and the target."""
@@ -48,42 +42,34 @@ def dashboard():
                            buckets=buckets, biggest=biggest)
 
 
-def _last_month() -> str:
-    today = datetime.now(ZoneInfo(reports.TZ)).date().replace(day=1)
-    return (today - timedelta(days=1)).strftime("%Y-%m")
-
-
-def _last_week() -> str:
-    y, w, _d = (datetime.now(ZoneInfo(reports.TZ)).date() - timedelta(days=7)).isocalendar()
-    return f"{y}-W{w:02d}"
-
-
 @bp.route("/reports/downloads")
 @roles_required("supervisor")
 def downloads():
-    return render_template("reports/downloads.html", month=_last_month(), week=_last_week())
+    return render_template("reports/downloads.html", month=reports.last_month(), week=reports.last_week())
 
 
 def _send(report, fmt: str, name: str) -> Response:
-    if fmt not in MIME:
+    if fmt not in reports.MIME:
         abort(404)
     body = reports.export(report, fmt)
-    return Response(body, mimetype=MIME[fmt], headers={
+    return Response(body, mimetype=reports.MIME[fmt], headers={
         "Content-Disposition": f"attachment; filename={name}.{fmt}", "Cache-Control": "no-store"})
 
 
 @bp.route("/reports/monthly.<fmt>")
 @roles_required("supervisor")
 def monthly(fmt):
-    month = request.args.get("month") or _last_month()
-    return _send(reports.monthly_report(db_session(), month), fmt, f"fleetops-monthly-{month}")
+    month = request.args.get("month") or reports.last_month()
+    return _send(reports.monthly_report(db_session(), month, locale=current_locale()), fmt,
+                 f"fleetops-monthly-{month}")
 
 
 @bp.route("/reports/weekly.<fmt>")
 @roles_required("supervisor")
 def weekly(fmt):
-    week = request.args.get("week") or _last_week()
-    return _send(reports.weekly_quality_report(db_session(), week), fmt, f"fleetops-quality-{week}")
+    week = request.args.get("week") or reports.last_week()
+    return _send(reports.weekly_quality_report(db_session(), week, locale=current_locale()), fmt,
+                 f"fleetops-quality-{week}")
 
 
 @bp.route("/metrics")

@@ -2,7 +2,7 @@
 from flask import jsonify, request
 
 from fleetops.services import reports
-from fleetops.web import db_session
+from fleetops.web import current_locale, db_session
 from fleetops.web.api import api_roles, bp, openapi
 
 
@@ -24,20 +24,22 @@ def report_dashboard():
         "open_tickets": d["open_tickets"], "tickets_by_deadline": d["tickets_by_deadline"],
         "breaches_this_month": d["breaches_this_month"], "open_findings": d["open_findings"],
         "plate_accuracy_pct": d["plate_accuracy_pct"], "open_alerts": d["open_alerts"],
-        "stock_below_minimum": [{"part": s["part_type"].code, "on_hand": s["on_hand"], "minimum": s["minimum"]}
+        "stock_below_minimum": [{"part": s["code"], "on_hand": s["on_hand"], "minimum": s["minimum"]}
                                 for s in d["stock_below_minimum"]]})
 
 
 @bp.route("/reports/monthly")
 @api_roles("supervisor")
 def report_monthly():
-    return jsonify(_report_json(reports.monthly_report(db_session(), request.args.get("month", ""))))
+    return jsonify(_report_json(reports.monthly_report(db_session(), request.args.get("month", ""),
+                                                          locale=current_locale())))
 
 
 @bp.route("/reports/weekly")
 @api_roles("supervisor")
 def report_weekly():
-    return jsonify(_report_json(reports.weekly_quality_report(db_session(), request.args.get("week", ""))))
+    return jsonify(_report_json(reports.weekly_quality_report(db_session(), request.args.get("week", ""),
+                                                                 locale=current_locale())))
 
 
 openapi.path("/reports/dashboard", "get", "Dashboard figures: online rate, devices down, tickets, breaches",

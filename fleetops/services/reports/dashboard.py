@@ -1,0 +1,62 @@
+"""U4 and A2 at a glance: the supervisors' dashboard figures, as plain values for the page and the API."""
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy.orm import Session
+
+from fleetops.models.base import utcnow
+from fleetops.platform import clock
+from fleetops.services.reports import figures, queries
+from fleetops.services.reports.figures import pct
+from fleetops.services.reports.periods import month_of
+
+from fleetops.services import uptime
+
+
+def deadline_buckets(open_tickets, now: datetime) -> dict[str, int]:
+    """Open tickets by their next deadline (arrival, then repair): overdue, within 1 h, later, none."""
+    buckets = {"overdue": 0, "within_1h": 0, "later": 0, "no_deadline": 0}
+    for t in open_tickets:
+        due = t.arrive_by if t.arrived_at is None else t.repair_by
+        if due is None:
+            buckets["no_deadline"] += 1
+        elif due <= now:
+            buckets["overdue"] += 1
+        elif due - now <= timedelta(hours=1):
+            buckets["within_1h"] += 1
+        else:
+            buckets["later"] += 1
+    return buckets
+
+
+def dashboard(session: Session, now: datetime | None = None) -> dict:
+    """Online rate now and today, who is down, tickets by deadline, breaches, stock, quality findings, open alerts,
+    and the last 24 h of the sampled online rate for the chart."""
+    now = now or utcnow()
+    status = uptime.fleet_status(session)
+    day_start = clock.to_local(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    today_rows = figures.uptime_rows(session, day_start.astimezone(timezone.utc), now, "fleet") \
+        if now > day_start else []
+    open_tickets = queries.open_tickets(session)
+    month_start = day_start.replace(day=1).astimezone(timezone.utc)
+    samples = queries.online_rate_samples(session, now - timedelta(hours=24))
+    down = [{"code": d.code, "name": d.name, "site_name": d.site.name, "status": d.status,
+             "status_since": d.status_since} for d in queries.devices_down(session, 20)]
+    plates = figures.plate_accuracy(session, month_of(now))
+    judged = sum(r["judged"] for r in plates)
+    correct = sum(r["correct"] for r in plates)
+    return {
+        "now": now, "status": status,
+        "today_pct": pct(today_rows[0].contractual_pct) if today_rows else None,
+        "today_raw_pct": pct(today_rows[0].raw_pct) if today_rows else None,
+        "target_pct": uptime.target_pct(session),
+        "devices_down": sum(n for k, n in status["by_status"].items() if k in queries.DOWN_STATUSES),
+        "down_list": down, "open_tickets": len(open_tickets), "tickets_by_deadline": deadline_buckets(open_tickets, now),
+        "breaches_this_month": queries.count_breaches_since(session, month_start),
+        "stock_below_minimum": [s for s in figures.stock(session) if s["below"]],
+        "open_findings": queries.count_open_findings(session),
+        "plate_accuracy_pct": pct(100 * correct / judged) if judged else None, "plate_judged": judged,
+        "open_alerts": queries.count_open_alerts(session),
+        "pending_deliveries": queries.count_pending_deliveries(session),
+        "series": [(s.at, s.rate_pct) for s in samples if s.rate_pct is not None],
+        "open_incidents": len(uptime.open_incidents(session)),
+    }

@@ -1,0 +1,119 @@
+"""A report as a printable A4 PDF: period line, one heading and table per section, bar and line charts, page
+footer; reportlab's built-in CID font for Simplified Chinese (no font file needed on any host)."""
+import io
+
+from fleetops.services.reports.sections import Report
+from fleetops.services.reports.words import Words, local_text
+
+PDF_FONT = "STSong-Light"
+
+
+def _register_font() -> str:
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+
+    if PDF_FONT not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(UnicodeCIDFont(PDF_FONT))
+    return PDF_FONT
+
+
+def to_pdf(report: Report) -> bytes:
+    from reportlab.lib import colors
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.lib.units import mm
+    from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+    _ = Words(report.locale)
+    font = _register_font()
+    h1 = ParagraphStyle("h1", fontName=font, fontSize=18, leading=24, spaceAfter=6)
+    h2 = ParagraphStyle("h2", fontName=font, fontSize=13, leading=18, spaceBefore=10, spaceAfter=4)
+    body = ParagraphStyle("body", fontName=font, fontSize=9, leading=12)
+    cell = ParagraphStyle("cell", fontName=font, fontSize=7.5, leading=9.5)
+    head = ParagraphStyle("head", fontName=font, fontSize=7.5, leading=9.5, textColor=colors.white)
+    width = A4[0] - 30 * mm
+    story = [Paragraph(report.title, h1),
+             Paragraph(_("Period: %(period)s (%(start)s to %(end)s, Beijing time)　Generated: %(at)s",
+                         period=report.period_label, start=local_text(report.start), end=local_text(report.end),
+                         at=local_text(report.generated_at)), body), Spacer(1, 4 * mm)]
+    for sec in report.sections:
+        if sec.chart and sec.chart.get("values"):  # keep the heading on the chart's page
+            story.append(KeepTogether([Paragraph(sec.title, h2), _chart(_, sec.chart, width, font),
+                                       Spacer(1, 3 * mm)]))
+        else:
+            story.append(Paragraph(sec.title, h2))
+        rows = sec.rows if sec.pdf_limit is None else sec.rows[:sec.pdf_limit]
+        if sec.pdf_limit == 0 and sec.rows:
+            pass  # the chart says it; the figures are in the XLSX
+        elif rows:
+            data = [[Paragraph(str(h), head) for h in sec.headers]]
+            data += [[Paragraph("—" if v is None else str(v), cell) for v in r] for r in rows]
+            t = Table(data, repeatRows=1, colWidths=[width / len(sec.headers)] * len(sec.headers))
+            t.setStyle(TableStyle([
+                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#12263f")),
+                ("GRID", (0, 0), (-1, -1), 0.3, colors.HexColor("#9aa4b2")),
+                ("ROWBACKGROUNDS", (0, 1), (-1, -1), [colors.white, colors.HexColor("#f1f4f8")]),
+                ("VALIGN", (0, 0), (-1, -1), "MIDDLE")]))
+            story.append(t)
+        else:
+            story.append(Paragraph(_("No data for this period."), body))
+        if sec.note:
+            story.append(Paragraph(sec.note, body))
+
+    def footer(canvas, doc):
+        canvas.saveState()
+        canvas.setFont(font, 8)
+        canvas.drawRightString(A4[0] - 15 * mm, 10 * mm, _("%(title)s %(period)s　page %(page)s", title=report.title,
+                                                            period=report.period_label, page=doc.page))
+        canvas.restoreState()
+
+    out = io.BytesIO()
+    doc = SimpleDocTemplate(out, pagesize=A4, leftMargin=15 * mm, rightMargin=15 * mm, topMargin=15 * mm,
+                            bottomMargin=18 * mm, title=f"{report.title} {report.period_label}", author="fleetops")
+    doc.build(story, onFirstPage=footer, onLaterPages=footer)
+    return out.getvalue()
+
+
+def _chart(_: Words, spec: dict, width: float, font: str):
+    from reportlab.graphics.charts.barcharts import VerticalBarChart
+    from reportlab.graphics.charts.linecharts import HorizontalLineChart
+    from reportlab.graphics.shapes import Drawing, Line, String
+    from reportlab.lib import colors
+
+    height = 150
+    d = Drawing(width, height)
+    d.add(String(0, height - 12, spec.get("title", ""), fontName=font, fontSize=9))
+    chart = VerticalBarChart() if spec["kind"] == "bar" else HorizontalLineChart()
+    chart.x, chart.y, chart.width, chart.height = 40, 30, width - 60, height - 55
+    values = [float(v or 0) for v in spec["values"]]
+    chart.data = [values]
+    chart.categoryAxis.categoryNames = [str(x)[:10] for x in spec["labels"]]
+    chart.categoryAxis.labels.fontName = font
+    chart.categoryAxis.labels.fontSize = 7
+    chart.categoryAxis.labels.angle = 30 if len(values) > 8 else 0
+    chart.categoryAxis.labels.boxAnchor = "ne" if len(values) > 8 else "n"
+    chart.valueAxis.labels.fontName = font
+    chart.valueAxis.labels.fontSize = 7
+    target = spec.get("target")
+    top = max(values + [target or 0]) or 1
+    low = min(values + [target or top])
+    if target is not None and low > 50:  # an uptime chart: zoom on the interesting band
+        chart.valueAxis.valueMin = max(0, int(low) - 5)
+    else:
+        chart.valueAxis.valueMin = 0
+    chart.valueAxis.valueMax = top * 1.05 if target is None else min(100, max(top, target) + 1)
+    if spec["kind"] == "bar":
+        chart.bars[0].fillColor = colors.HexColor("#0b5cad")
+        chart.groupSpacing = max(5, chart.width / max(1, len(values)) * 0.6 if len(values) < 4 else 5)
+    else:
+        chart.lines[0].strokeColor = colors.HexColor("#0b5cad")
+        chart.lines[0].strokeWidth = 1.5
+    d.add(chart)
+    if target is not None:
+        vmin, vmax = chart.valueAxis.valueMin, chart.valueAxis.valueMax
+        y = chart.y + chart.height * (target - vmin) / ((vmax - vmin) or 1)
+        d.add(Line(chart.x, y, chart.x + chart.width, y, strokeColor=colors.HexColor("#b3261e"),
+                   strokeDashArray=[3, 2]))
+        d.add(String(chart.x + 2, y + 2, _("Target %(target)s%%", target=f"{target:g}"), fontName=font, fontSize=7,
+                     fillColor=colors.HexColor("#b3261e")))
+    return d
