@@ -20,11 +20,13 @@ from sqlalchemy.orm import sessionmaker  # noqa: E402
 
 from uptime_report import build_history  # noqa: E402  (the monitoring benchmark's year of history)
 
+from fleetops import wiring  # noqa: E402
 from fleetops.services import reports  # noqa: E402
 from _common import scratch_postgres  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 
 def run(label: str, url: str, n: int, month: str) -> None:
+    wiring.wire()  # parameter defaults (uptime target, report_top_n …) and the translation catalogues
     engine = create_engine(url)
     t = time.perf_counter()
     sizes = build_history(engine, n)

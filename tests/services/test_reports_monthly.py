@@ -209,3 +209,28 @@ def test_a_key_site_below_target_is_named_first_for_attention(db, users, october
     advice = reports.monthly_report(db, "2026-10", now=END).section("suggestions").rows
     assert any("重点点位 K105" in row[1] for row in advice)
     assert not any("重点点位 S210" in row[1] for row in advice)  # not a key site
+
+
+def test_the_report_is_written_in_the_readers_language(db, october):
+    """Report text is msgids: the same figures in English, with the domain's labels in English too."""
+    import re
+
+    zh = reports.monthly_report(db, "2026-10", now=END)
+    en = reports.monthly_report(db, "2026-10", now=END, locale="en")
+    assert en.title == "Traffic enforcement equipment maintenance monthly report"
+    assert [s.key for s in en.sections] == [s.key for s in zh.sections]
+    cjk = re.compile(r"[\u4e00-\u9fff]")
+    for sec in en.sections:
+        assert not cjk.search(" ".join([sec.title, sec.note, *sec.headers])), sec.key
+        assert [len(r) for r in sec.rows] == [len(r) for r in zh.section(sec.key).rows]
+    summary = {r[0]: r[1] for r in en.section("summary").rows}
+    assert summary["Contractual online rate (%)"] == {r[0]: r[1] for r in zh.section("summary").rows}["合同在线率(%)"]
+    assert en.section("top_devices").rows[0][4] == "Checkpoint camera"
+    assert en.section("quality").rows[0][0] == "Blurred image / dirty lens"
+    advice = " ".join(r[1] for r in en.section("suggestions").rows)
+    assert "Replace K105-CAM1" in advice and "metrology" in advice
+    wb = load_workbook(io.BytesIO(reports.to_xlsx(en)))
+    assert {"Summary", "Online rate by device", "Suggestions"} <= set(wb.sheetnames)
+    assert reports.to_pdf(en).startswith(b"%PDF")
+    weekly = reports.weekly_quality_report(db, "2026-W40", now=END, locale="en")
+    assert weekly.section("findings").rows == [["Blurred image / dirty lens", 1, 0]]

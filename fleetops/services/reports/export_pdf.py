@@ -33,7 +33,7 @@ def to_pdf(report: Report) -> bytes:
     head = ParagraphStyle("head", fontName=font, fontSize=7.5, leading=9.5, textColor=colors.white)
     width = A4[0] - 30 * mm
     story = [Paragraph(report.title, h1),
-             Paragraph(_("Period: %(period)s (%(start)s to %(end)s, Beijing time)　Generated: %(at)s",
+             Paragraph(_("Period: %(period)s (%(start)s to %(end)s, Beijing time); generated %(at)s",
                          period=report.period_label, start=local_text(report.start), end=local_text(report.end),
                          at=local_text(report.generated_at)), body), Spacer(1, 4 * mm)]
     for sec in report.sections:
@@ -63,7 +63,7 @@ def to_pdf(report: Report) -> bytes:
     def footer(canvas, doc):
         canvas.saveState()
         canvas.setFont(font, 8)
-        canvas.drawRightString(A4[0] - 15 * mm, 10 * mm, _("%(title)s %(period)s　page %(page)s", title=report.title,
+        canvas.drawRightString(A4[0] - 15 * mm, 10 * mm, _("%(title)s %(period)s, page %(page)s", title=report.title,
                                                             period=report.period_label, page=doc.page))
         canvas.restoreState()
 

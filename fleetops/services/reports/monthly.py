@@ -41,7 +41,8 @@ def plate_section(_: Words, session: Session, month: str) -> Section:
     sec = Section("plates", _("Plate recognition accuracy"), [
         _("Device code"), _("Time of day"), _("Correct"), _("Judged"), _("Pending"), _("Accuracy (%)"),
         _("Target (%)"), _("Below target")])
-    rows = [(r, None if r["rate"] is None else round(100 * r["rate"], 2)) for r in figures.plate_accuracy(session, month)]
+    rows = [(r, None if r["rate"] is None else round(100 * r["rate"], 2))
+            for r in figures.plate_accuracy(session, month)]
     # Worst first: the cameras below target, then by accuracy (unjudged last).
     rows.sort(key=lambda rr: (not rr[0]["flagged"], rr[1] is None, rr[1] if rr[1] is not None else 0))
     for r, rate in rows:

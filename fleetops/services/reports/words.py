@@ -1,8 +1,8 @@
 """The report's language: every heading, cell and note a person reads is a msgid (msgctxt "report", in
 translations/zh/reports.po) rendered in the report's locale; stored values are shown with the domain enums' labels.
 
-Inside a report builder `_ = Words(locale)`, so `_("Summary")` and `_("%(n)s days late", n=3)` read like gettext
-(and the catalogue test sees every msgid)."""
+Inside a report builder `_ = Words(locale)`, so `_("Summary")` and `_("Due within %(days)s days", days=30)`
+read like gettext (and the catalogue test sees every msgid)."""
 from datetime import datetime
 
 from fleetops.domain.choices import DeviceKind
