@@ -8,7 +8,7 @@ from sqlalchemy import select
 from fleetops.models import Device, Site
 from fleetops.models.monitoring import DeviceEvent, Outage, ProbeResultRow, SiteIncident, StatusInterval
 from fleetops.platform import events
-from fleetops.services.polling import IngestConfig, ingest_results
+from fleetops.services.monitoring import IngestConfig, ingest_results
 
 T0 = datetime(2026, 6, 21, 13, 0, tzinfo=timezone.utc)  # 21:00 in Urumqi-ish Beijing time
 MIN = timedelta(minutes=1)
@@ -163,7 +163,7 @@ def test_unknown_devices_and_bad_lines_are_reported_not_fatal(db):
     s = ingest(db, batch)
     assert s.stored == 3 and s.unknown_devices == ["NOPE-1"]
     assert [r["index"] for r in s.rejected] == [5, 6]
-    assert "UTC offset" in s.rejected[1]["reason"]
+    assert "UTC offset" in s.rejected[1]["reason"].render("en")
 
 
 def test_a_site_blackout_is_one_incident_not_ten_alarms(db, captured):

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from fleetops.models import AuditLog, Device, Site
 from fleetops.models.monitoring import Outage
-from fleetops.services.polling import IngestConfig, ingest_results
+from fleetops.services.monitoring import IngestConfig, ingest_results
 
 UTC = timezone.utc
 MIN = timedelta(minutes=1)
@@ -201,7 +201,7 @@ def test_a_site_power_cut_shows_as_one_incident_and_one_form_sets_every_cause(cl
 
 
 def test_api_online_rate_series(app, db, api_headers, down_camera):
-    from fleetops.services.polling import sample_online_rate
+    from fleetops.services.monitoring import sample_online_rate
 
     sample_online_rate(db, IngestConfig(), now=recent(5))  # when the last results came in
     db.commit()
