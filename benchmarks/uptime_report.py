@@ -22,8 +22,8 @@ from sqlalchemy.orm import sessionmaker  # noqa: E402
 
 from fleetops.models import Base, Device, Site  # noqa: E402
 from fleetops.models.monitoring import Outage, StatusInterval  # noqa: E402
-from fleetops.services.polling import IngestConfig, ingest_results  # noqa: E402
-from fleetops.services.uptime import uptime_rows  # noqa: E402
+from fleetops.config import DEFAULTS  # noqa: E402
+from fleetops.services.monitoring import IngestConfig, ingest_results, uptime_rows  # noqa: E402
 from _common import scratch_postgres  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 UTC = timezone.utc
@@ -46,7 +46,7 @@ def build_history(engine, n_devices: int, seed: int = 7) -> dict:
     with engine.begin() as c:
         c.execute(insert(Site), [{"id": i + 1, "code": f"S{i + 1:05d}", "name": f"点位 {i + 1}",
                                   "district": DISTRICTS[i % len(DISTRICTS)], "latitude": 43.8, "longitude": 87.6,
-                                  "road": "", "direction": "", "key_site": False, "timezone": "Asia/Shanghai",
+                                  "road": "", "direction": "", "key_site": False, "timezone": DEFAULTS["TIMEZONE"],
                                   "notes": "", "version": 1, "created_at": YEAR[0]} for i in range(n_sites)])
         devices = []
         for i in range(n_devices):

@@ -18,7 +18,9 @@ from fleetops.cli import simulator as cli_simulator
 from fleetops.cli import tickets as cli_tickets
 from fleetops.platform import events, i18n, parameters
 from fleetops.platform.jobs import Job
-from fleetops.services import alerts, polling, quality, reports, spares, tickets, uptime
+from fleetops.services import alerts, quality, reports, spares, tickets
+from fleetops.services import monitoring
+from fleetops.services.monitoring import jobs as monitoring_jobs
 from fleetops.web import admin as web_admin
 from fleetops.web import alerts as web_alerts
 from fleetops.web import auth as web_auth
@@ -40,7 +42,7 @@ from fleetops.web.api import tickets as api_tickets  # noqa: F401
 
 # ---------------------------------------------------------------- contract numbers (defaults)
 PARAMETER_DEFAULTS: tuple[dict, ...] = (
-    uptime.PARAMETERS,
+    monitoring.PARAMETERS,
     tickets.PARAMETERS,
     quality.PARAMETERS,
     alerts.PARAMETERS,
@@ -75,9 +77,9 @@ SUBSCRIPTIONS: tuple[tuple[str, object], ...] = (
 
 # ---------------------------------------------------------------- scheduled jobs (one scheduler process)
 JOBS: tuple[Job, ...] = (
-    Job("poll", polling.job_poll, 60, "POLL_INTERVAL_S"),
-    Job("online_rate", polling.job_online_rate, 300, "ONLINE_RATE_SAMPLE_S"),
-    Job("prune_results", polling.job_prune_results, 3600),
+    Job("poll", monitoring_jobs.job_poll, 60, "POLL_INTERVAL_S"),
+    Job("online_rate", monitoring_jobs.job_online_rate, 300, "ONLINE_RATE_SAMPLE_S"),
+    Job("prune_results", monitoring_jobs.job_prune_results, 3600),
     Job("ticket_deadlines", tickets.job_deadlines, 60),
     Job("ticket_verify", tickets.job_verify, 60),
     Job("stock_minimum", spares.job_stock_minimum, 86400),

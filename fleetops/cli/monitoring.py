@@ -10,20 +10,21 @@ from datetime import datetime
 import click
 
 from fleetops.cli import echo_json, fail, get_app, session
+from fleetops.domain.text import Msg
 
 
 @click.command("ingest-results")
 @click.argument("path", type=click.Path(dir_okay=False, allow_dash=True))
 def ingest_results_cmd(path):
     """Replay timestamped probe results from a JSONL file (one result per line; see docs/results-format.md)."""
-    from fleetops.services.polling import IngestConfig, ingest_results, parse_result
+    from fleetops.services.monitoring import IngestConfig, ingest_results, parse_result
 
     try:
         fh = click.open_file(path, "r", encoding="utf-8")
         with fh:
             raw_lines = fh.read().splitlines()
     except (OSError, UnicodeDecodeError) as err:
-        fail(f"无法读取文件 / cannot read {path}: {err}")
+        fail(str(Msg("cannot read %(path)s: %(error)s", path=path, error=str(err))))
     items, errors = [], []
     for number, line in enumerate(raw_lines, start=1):
         if not line.strip():
@@ -32,24 +33,24 @@ def ingest_results_cmd(path):
             obj = json.loads(line)
             parse_result(obj)
         except json.JSONDecodeError as err:
-            errors.append(f"line {number}: not valid JSON ({err.msg}) / 第 {number} 行不是合法 JSON")
+            errors.append(Msg("line %(n)s: not valid JSON (%(error)s)", n=number, error=err.msg))
             continue
         except ValueError as err:
-            errors.append(f"line {number}: {err}")
+            errors.append(Msg("line %(n)s: %(error)s", n=number, error=getattr(err, "msg", str(err))))
             continue
         items.append(obj)
     if errors:
         for e in errors[:50]:
-            click.echo(e, err=True)
+            click.echo(str(e), err=True)
         if len(errors) > 50:
-            click.echo(f"… and {len(errors) - 50} more", err=True)
-        fail(f"{len(errors)} 行有错误，未写入任何数据 / {len(errors)} bad lines; nothing was written")
+            click.echo(str(Msg("… and %(n)s more", n=len(errors) - 50)), err=True)
+        fail(str(Msg("%(n)s bad lines; nothing was written", n=len(errors))))
     with session() as s:
         summary = ingest_results(s, items, IngestConfig.from_app_config(get_app().config))
     for r in summary.rejected:
-        click.echo(f"line {r['index']}: {r['reason']}", err=True)
+        click.echo(str(Msg("line %(n)s: %(error)s", n=r["index"], error=r["reason"])), err=True)
     if summary.unknown_devices:
-        click.echo("unknown devices / 未知设备: " + ", ".join(summary.unknown_devices), err=True)
+        click.echo(str(Msg("unknown devices: %(codes)s", codes=", ".join(summary.unknown_devices))), err=True)
     echo_json(summary.as_dict())
 
 
@@ -57,7 +58,7 @@ def _parse_time(value: str, name: str) -> datetime:
     try:
         at = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        fail(f"{name} 不是 ISO 8601 时间 / {name} is not an ISO 8601 time: {value!r}")
+        fail(str(Msg("%(name)s is not an ISO 8601 time: %(value)s", name=name, value=repr(value))))
     if at.tzinfo is None:
         from zoneinfo import ZoneInfo
 
@@ -73,13 +74,11 @@ def _parse_time(value: str, name: str) -> datetime:
 @click.option("--json", "as_json", is_flag=True, help="Rows as JSON.")
 def uptime_cmd(start, end, by, as_json):
     """Raw and contractual uptime for a period (U3, U4)."""
-    from fleetops.services import uptime
+    from fleetops.services.monitoring import queries
 
     a, b = _parse_time(start, "--from"), _parse_time(end, "--to")
     with session() as s:
-        target = uptime.target_pct(s)
-        rows = [r.as_dict(target) for r in uptime.uptime_rows(s, a, b, by=by,
-                                                               local_tz=get_app().config["TIMEZONE"])]
+        target, rows = queries.uptime_report(s, a, b, by=by, local_tz=get_app().config["TIMEZONE"])
     if as_json:
         echo_json(rows)
         return
@@ -88,7 +87,7 @@ def uptime_cmd(start, end, by, as_json):
     for r in rows:
         click.echo(f"{r['key']:<24} {r['up_s']:>10} {r['down_s']:>9} {r['unknown_s']:>10} {r['excluded_s']:>10} "
                    f"{_pct(r['raw_pct']):>8} {_pct(r['contractual_pct']):>10}")
-    click.echo(f"target / 目标: {target:g} %")
+    click.echo(str(Msg("Target: %(pct)s", pct=f"{target:g} %")))
 
 
 def _pct(v):
@@ -98,7 +97,7 @@ def _pct(v):
 @click.command("poll-once")
 def poll_once_cmd():
     """Probe every in-service device once and ingest the results."""
-    from fleetops.services.polling import poll_once
+    from fleetops.services.monitoring import poll_once
 
     summary = poll_once(get_app())
     echo_json(summary.as_dict())

@@ -1,26 +1,18 @@
 """Monitoring pages: fleet status now, a device's timeline, outages and their causes, the uptime table and export."""
 import csv
 import io
-import os
-import uuid
 from datetime import datetime, timedelta
-from pathlib import Path
-from zoneinfo import ZoneInfo
 
-from flask import (
-    Blueprint, Response, abort, current_app, flash, redirect, render_template, request, send_file, url_for,
-)
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
+from flask_babel import pgettext
 from flask_login import current_user
-from sqlalchemy import select
 
-from fleetops.domain.choices import DeviceKind, DeviceStatus
 from fleetops.domain.errors import ValidationFailed
+from fleetops.domain.text import Msg
 from fleetops.domain.uptime import EXCLUDED_CAUSES, OutageCause
-from fleetops.models import Device
-from fleetops.models.base import utcnow
-from fleetops.models.monitoring import DeviceEvent, OnlineRateSample, Outage, ProbeResultRow, SiteIncident
-from fleetops.services import uptime
+from fleetops.platform import clock
+from fleetops.services.monitoring import causes, queries, uptime
 from fleetops.web import current_locale, db_session, nav, roles_required
 
 bp = Blueprint("monitoring", __name__, url_prefix="/monitoring")
@@ -33,7 +25,6 @@ NAV = [
     nav.NavItem.of("monitoring.uptime_table", "Uptime", roles=("supervisor",), order=14),
 ]
 
-EVIDENCE_SUFFIXES = {".pdf", ".jpg", ".jpeg", ".png", ".txt", ".doc", ".docx", ".xls", ".xlsx", ".eml"}
 PAGE = 50
 
 
@@ -54,22 +45,7 @@ def duration(seconds) -> str:
 
 @bp.context_processor
 def helpers():
-    loc = current_locale()
-    return {
-        "duration": duration,
-        "kind_label": lambda v: _label(DeviceKind, v, loc),
-        "status_label": lambda v: _label(DeviceStatus, v, loc),
-        "cause_label": lambda v: _label(OutageCause, v, loc),
-        "now": utcnow(),
-        "excluded_causes": EXCLUDED_CAUSES,
-    }
-
-
-def _label(enum, value, loc):
-    try:
-        return enum(value).label(loc)
-    except ValueError:
-        return value
+    return {"duration": duration, "now": clock.utcnow(), "excluded_causes": EXCLUDED_CAUSES}
 
 
 # ------------------------------------------------------------------------------------------ fleet status
@@ -77,16 +53,9 @@ def _label(enum, value, loc):
 @bp.route("/")
 @roles_required("crew", "supervisor")
 def status():
-    s = db_session()
-    figures = uptime.fleet_status(s)
     district = current_user.district if current_user.role == "crew" else ""  # a crew sees its own district
-    outages = uptime.open_outages(s, 300, district=district)
-    incidents = uptime.open_incidents(s)
-    samples = list(s.scalars(select(OnlineRateSample).order_by(OnlineRateSample.at.desc()).limit(288)))[::-1]
-    hung = list(s.scalars(select(DeviceEvent).where(DeviceEvent.kind == "hung", DeviceEvent.ended_at.is_(None))
-                          .order_by(DeviceEvent.at.desc()).limit(100)))
-    return render_template("monitoring/status.html", figures=figures, outages=outages, incidents=incidents,
-                           samples=samples, hung=hung, refresh_s=60, district=district)
+    page = queries.status_page(db_session(), district=district)
+    return render_template("monitoring/status.html", refresh_s=60, district=district, **page)
 
 
 # ------------------------------------------------------------------------------------------ device timeline
@@ -94,21 +63,10 @@ def status():
 @bp.route("/devices/<code>")
 @roles_required("crew", "supervisor")
 def device(code):
-    s = db_session()
-    dev = s.scalar(select(Device).where(Device.code == code))
-    if dev is None:
+    page = queries.device_timeline(db_session(), code)
+    if page is None:
         abort(404)
-    outages = list(s.scalars(select(Outage).where(Outage.device_id == dev.id, Outage.retracted_at.is_(None))
-                             .order_by(Outage.started_at.desc()).limit(100)))
-    events = list(s.scalars(select(DeviceEvent).where(DeviceEvent.device_id == dev.id)
-                            .order_by(DeviceEvent.at.desc()).limit(100)))
-    results = list(s.scalars(select(ProbeResultRow).where(ProbeResultRow.device_id == dev.id)
-                             .order_by(ProbeResultRow.at.desc()).limit(120)))
-    end = utcnow()
-    rows = uptime.uptime_rows(s, end - timedelta(days=30), end, by="device", codes=[dev.code])
-    figures = next((r for r in rows if r.key == dev.code), None)
-    return render_template("monitoring/device.html", device=dev, outages=outages, events=events,
-                           results=results, figures=figures)
+    return render_template("monitoring/device.html", **page)
 
 
 # ------------------------------------------------------------------------------------------ outages
@@ -116,7 +74,6 @@ def device(code):
 @bp.route("/outages")
 @roles_required("crew", "supervisor")
 def outages():
-    s = db_session()
     try:
         page = max(1, int(request.args.get("page", 1)))
     except ValueError:
@@ -124,9 +81,9 @@ def outages():
     start = _local_date(request.args.get("from"))
     end = _local_date(request.args.get("to"), plus_days=1)
     cause = request.args.get("cause") or None
-    rows, total = uptime.outages_between(s, start, end, device_code=(request.args.get("device") or "").strip() or None,
-                                         cause=cause, open_only=request.args.get("open") == "1",
-                                         limit=PAGE, offset=(page - 1) * PAGE)
+    rows, total = queries.outages_between(
+        db_session(), start, end, device_code=(request.args.get("device") or "").strip() or None, cause=cause,
+        open_only=request.args.get("open") == "1", limit=PAGE, offset=(page - 1) * PAGE)
     pages = max(1, -(-total // PAGE))
 
     def args(p):
@@ -144,31 +101,29 @@ def outages():
 @roles_required("crew", "supervisor")
 def outage(outage_id):
     s = db_session()
-    o = s.get(Outage, outage_id)
-    if o is None or o.retracted_at is not None:
+    page = queries.outage_page(s, outage_id)
+    if page is None:
         abort(404)
     if request.method == "POST":
         if current_user.role not in ("supervisor", "admin"):
             abort(403)
-        evidence = _save_evidence(o.id, request.files.get("evidence"))
-        uptime.set_outage_cause(s, o.id, request.form.get("cause", ""), request.form.get("reason", ""),
-                                evidence, actor=current_user)
+        upload = request.files.get("evidence")
+        causes.record_outage_cause(s, outage_id, request.form.get("cause", ""), request.form.get("reason", ""),
+                                   current_app.config["UPLOAD_DIR"], *_evidence(upload), actor=current_user)
         s.commit()
         flash(_("The outage's cause was recorded."), "success")
-        return redirect(url_for("monitoring.outage", outage_id=o.id))
-    incident = s.get(SiteIncident, o.site_incident_id) if o.site_incident_id else None
-    return render_template("monitoring/outage.html", outage=o, incident=incident,
-                           causes=OutageCause.choices(current_locale()),
-                           can_edit=current_user.role in ("supervisor", "admin"))
+        return redirect(url_for("monitoring.outage", outage_id=outage_id))
+    return render_template("monitoring/outage.html", causes=OutageCause.choices(current_locale()),
+                           can_edit=current_user.role in ("supervisor", "admin"), **page)
 
 
 @bp.route("/incidents/<int:incident_id>", methods=["POST"])
 @roles_required("supervisor")
 def incident_cause(incident_id):
     s = db_session()
-    evidence = _save_evidence(f"incident-{incident_id}", request.files.get("evidence"))
-    changed = uptime.set_site_incident_cause(s, incident_id, request.form.get("cause", ""),
-                                             request.form.get("reason", ""), evidence, actor=current_user)
+    changed = causes.record_site_incident_cause(
+        s, incident_id, request.form.get("cause", ""), request.form.get("reason", ""),
+        current_app.config["UPLOAD_DIR"], *_evidence(request.files.get("evidence")), actor=current_user)
     s.commit()
     flash(_("The cause was recorded for %(n)s outages of the site incident.", n=len(changed)), "success")
     return redirect(request.referrer or url_for("monitoring.status"))
@@ -177,40 +132,26 @@ def incident_cause(incident_id):
 @bp.route("/outages/<int:outage_id>/evidence")
 @roles_required("supervisor")
 def evidence(outage_id):
-    o = db_session().get(Outage, outage_id)
-    if o is None or not o.evidence_path:
-        abort(404)
-    root = Path(current_app.config["UPLOAD_DIR"]).resolve()
-    path = (root / o.evidence_path).resolve()
-    if root not in path.parents or not path.is_file():
+    path = causes.evidence_file(db_session(), outage_id, current_app.config["UPLOAD_DIR"])
+    if path is None:
         abort(404)
     return send_file(path, as_attachment=True, download_name=path.name)
 
 
-def _save_evidence(owner, upload) -> str:
-    """Store an uploaded evidence file (a utility's notice, a carrier ticket) under UPLOAD_DIR; '' when none."""
+def _evidence(upload) -> tuple[str, object]:
+    """(file name, stream) of an uploaded evidence file; ('', None) when none was sent."""
     if upload is None or not upload.filename:
-        return ""
-    suffix = Path(upload.filename).suffix.lower()
-    if suffix not in EVIDENCE_SUFFIXES:
-        raise ValidationFailed(_("Evidence must be a PDF, image, text, Word, Excel or e-mail file."))
-    rel = Path("outage-evidence") / str(owner) / f"{uuid.uuid4().hex}{suffix}"
-    target = Path(current_app.config["UPLOAD_DIR"]) / rel
-    target.parent.mkdir(parents=True, exist_ok=True)
-    upload.save(target)
-    if os.path.getsize(target) == 0:
-        target.unlink()
-        raise ValidationFailed(_("The evidence file is empty."))
-    return str(rel)
+        return "", None
+    return upload.filename, upload.stream
 
 
 def _local_date(value: str | None, plus_days: int = 0) -> datetime | None:
     if not value:
         return None
     try:
-        d = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=ZoneInfo(current_app.config["TIMEZONE"]))
+        d = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=clock.local_zone())
     except ValueError:
-        raise ValidationFailed(_("Dates are written like 2026-06-21.")) from None
+        raise ValidationFailed(Msg("Dates are written like 2026-06-21.")) from None
     return d + timedelta(days=plus_days)
 
 
@@ -219,33 +160,30 @@ def _local_date(value: str | None, plus_days: int = 0) -> datetime | None:
 @bp.route("/uptime")
 @roles_required("supervisor")
 def uptime_table():
-    s = db_session()
-    tz = current_app.config["TIMEZONE"]
-    today = datetime.now(ZoneInfo(tz)).date()
+    tz = clock.zone_name()
+    today = clock.local_now().date()
     period = request.args.get("period", "month")
     by = request.args.get("by", "site")
     if by not in uptime.GROUPS:
         by = "site"
     if period == "custom":
         start = _local_date(request.args.get("from")) or datetime.combine(today, datetime.min.time(),
-                                                                          ZoneInfo(tz))
+                                                                          clock.local_zone())
         end = _local_date(request.args.get("to"), plus_days=1) or start + timedelta(days=1)
     else:
         day = request.args.get("date") or today.isoformat()
         contract_start = request.args.get("contract_start") or None
         start, end = uptime.period_bounds(period if period in ("day", "month", "year") else "month", day, tz,
                                           contract_start)
-    rows = uptime.uptime_rows(s, start, end, by=by, local_tz=tz, locale=current_locale())
-    target = uptime.target_pct(s)
-    fleet = uptime.uptime_rows(s, start, end, by="fleet", local_tz=tz)
+    table = queries.uptime_table(db_session(), start, end, by=by, local_tz=tz, locale=current_locale())
     fmt = request.args.get("format")
     if fmt in ("csv", "xlsx"):
-        return _export(rows, target, by, start, end, fmt)
-    return render_template("monitoring/uptime.html", rows=rows, target=target, fleet=fleet[0] if fleet else None,
-                           by=by, period=period, start=start, end=end, tz=tz,
+        return _export(table["rows"], table["target"], by, start, end, fmt)
+    return render_template("monitoring/uptime.html", by=by, period=period, start=start, end=end, tz=tz,
                            date=request.args.get("date") or today.isoformat(),
                            groups=[("device", _("Device")), ("site", _("Site")), ("kind", _("Device kind")),
-                                   ("district", _("District")), ("fleet", _("Fleet (contract kinds)"))])
+                                   ("district", _("District")), ("fleet", _("Fleet (contract kinds)"))],
+                           **table)
 
 
 EXPORT_COLUMNS = ("key", "label", "devices", "in_service_s", "up_s", "down_s", "unknown_s", "excluded_s",
@@ -253,7 +191,7 @@ EXPORT_COLUMNS = ("key", "label", "devices", "in_service_s", "up_s", "down_s", "
 
 
 def _export(rows, target, by, start, end, fmt):
-    header = [_("Key"), _("Name"), _("Devices"), _("In service (s)"), _("Up (s)"), _("Down (s)"),
+    header = [pgettext("monitoring", "Key"), _("Name"), pgettext("monitoring", "Devices"), _("In service (s)"), _("Up (s)"), _("Down (s)"),
               _("Unknown (s)"), _("Excluded (s)"), _("Raw uptime") + " %", _("Contractual uptime") + " %",
               _("Meets target")]
     data = [[r.as_dict(target)[c] for c in EXPORT_COLUMNS] for r in rows]

@@ -10,7 +10,7 @@ from sqlalchemy import select
 import fleetops.cli as cli
 from fleetops.models import Device, Site
 from fleetops.models.monitoring import DeviceEvent, OnlineRateSample, Outage, ProbeResultRow
-from fleetops.services.polling import IngestConfig, ingest_results, poll_once, prune_results, sample_online_rate
+from fleetops.services.monitoring import IngestConfig, ingest_results, poll_once, prune_results, sample_online_rate
 
 UTC = timezone.utc
 MIN = timedelta(minutes=1)
@@ -78,7 +78,7 @@ def test_a_malformed_file_writes_nothing_and_names_the_lines(runner, db, site, t
                               ' "at": "2026-06-21T21:30:00+08:00"}'])
     out = runner.invoke(cli.main, ["ingest-results", str(path)])
     assert out.exit_code == 1 and "Traceback" not in out.output
-    assert "line 4" in out.output and "line 5" in out.output and "nothing was written" in out.output
+    assert "第 4 行" in out.output and "第 5 行" in out.output and "未写入任何数据" in out.output
     assert db.scalars(select(ProbeResultRow)).all() == []
 
 
@@ -86,12 +86,12 @@ def test_uptime_command_refuses_bad_input_with_a_sentence(runner):
     out = runner.invoke(cli.main, ["uptime", "--from", "yesterday", "--to", "2026-06-02"])
     assert out.exit_code == 1 and "ISO 8601" in out.output and "Traceback" not in out.output
     out = runner.invoke(cli.main, ["uptime", "--from", "2026-06-02", "--to", "2026-06-01"])
-    assert out.exit_code == 1 and "after its start" in out.output
+    assert out.exit_code == 1 and "结束时间必须晚于开始时间" in out.output
 
 
 def test_missing_file_is_a_clear_error(runner, tmp_path):
     out = runner.invoke(cli.main, ["ingest-results", str(tmp_path / "nope.jsonl")])
-    assert out.exit_code == 1 and "cannot read" in out.output
+    assert out.exit_code == 1 and "无法读取文件" in out.output
 
 
 def _silent_udp_port() -> tuple[socket.socket, int]:
@@ -157,11 +157,11 @@ def test_results_older_than_retention_are_refused(db, site):
     add(db, site, "K105-CAM1")
     s = ingest_results(db, result_lines("K105-CAM1", ".", datetime.now(UTC) - timedelta(days=40)),
                        IngestConfig(retention_days=30))
-    assert s.stored == 0 and "retention" in s.rejected[0]["reason"]
+    assert s.stored == 0 and "retention" in s.rejected[0]["reason"].render("en")
 
 
 def test_a_slower_poll_interval_per_kind_skips_devices_not_yet_due(db, site):
-    from fleetops.services.polling import _targets
+    from fleetops.services.monitoring.poll import _targets
 
     add(db, site, "K105-CAM1", ip_address="127.0.0.1")
     add(db, site, "K105-LIGHT1", kind="fill_light", ip_address="127.0.0.2")

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from fleetops.models import Device, Site
 from fleetops.models.monitoring import DeviceEvent, Outage, ProbeResultRow, SiteIncident, StatusInterval
 from fleetops.platform import events
-from fleetops.services.polling import IngestConfig, ingest_results
+from fleetops.services.monitoring import IngestConfig, ingest_results
 
 T0 = datetime(2026, 6, 21, 13, 0, tzinfo=timezone.utc)  # 21:00 in Urumqi-ish Beijing time
 MIN = timedelta(minutes=1)
@@ -163,7 +163,7 @@ def test_unknown_devices_and_bad_lines_are_reported_not_fatal(db):
     s = ingest(db, batch)
     assert s.stored == 3 and s.unknown_devices == ["NOPE-1"]
     assert [r["index"] for r in s.rejected] == [5, 6]
-    assert "UTC offset" in s.rejected[1]["reason"]
+    assert "UTC offset" in s.rejected[1]["reason"].render("en")
 
 
 def test_a_site_blackout_is_one_incident_not_ten_alarms(db, captured):
@@ -335,3 +335,36 @@ def test_a_site_blackout_replayed_out_of_order_is_still_one_incident(db, seed):
     [inc] = db.scalars(select(SiteIncident).where(SiteIncident.retracted_at.is_(None))).all()
     assert (inc.started_at, inc.ended_at, inc.device_count) == (T0 + 2 * MIN, T0 + 7 * MIN, 4)
     assert {o.site_incident_id for o in db.scalars(select(Outage))} == {inc.id}
+
+
+def test_a_failed_probe_keeps_its_reason_code_and_a_file_line_its_words(db):
+    """Our own poll stores the probe's reason as a stored Msg (either language, never cut JSON); a replayed
+    line keeps the detail it was written with."""
+    from probes.base import ProbeResult
+
+    from fleetops.domain.text import Msg, render_stored
+
+    _, (cam,) = make_site(db)
+    timeout = ProbeResult(cam.code, "ping", False, at=T0, detail="timeout after 1.0 s", reason="timeout",
+                          params={"timeout_s": 1.0})
+    huge = ProbeResult(cam.code, "ping", False, at=T0 + MIN, detail="x" * 300, reason="socket_error",
+                       params={"error": "没有缓冲区空间 " * 40})
+    line = {"device": cam.code, "probe": "ping", "ok": False, "at": (T0 + 2 * MIN).isoformat(),
+            "detail": "timeout after 1.0 s"}
+    ingest(db, [timeout, huge, line])
+    rows = db.scalars(select(ProbeResultRow).where(ProbeResultRow.device_id == cam.id)
+                      .order_by(ProbeResultRow.at)).all()
+    assert render_stored(rows[0].detail, "en") == "No answer within 1.0 s"
+    assert render_stored(rows[0].detail, "zh") == "1.0 秒内无应答"
+    assert len(rows[1].detail) <= 200 and Msg.from_stored(rows[1].detail).msgid.startswith("Socket error")
+    assert rows[2].detail == "timeout after 1.0 s"
+
+
+def test_event_details_are_stored_sentences(db):
+    from fleetops.domain.text import render_stored
+
+    _, (cam,) = make_site(db, snmp_version="v2c", snmp_community="public")
+    ingest(db, lines(cam.code, ".........", probe="ping") + lines(cam.code, "..xxx....", probe="snmp"))
+    [hung] = db.scalars(select(DeviceEvent).where(DeviceEvent.kind == "hung")).all()
+    assert render_stored(hung.detail, "en") == "Ping answers, SNMP is silent"
+    assert render_stored(hung.detail, "zh") == "能 ping 通，SNMP 无响应"

@@ -9,8 +9,9 @@ from fleetops.domain.uptime import figures
 from fleetops.models import AuditLog, Device, Site
 from fleetops.models.monitoring import Outage, StatusInterval
 from fleetops.platform import parameters
-from fleetops.services.polling import IngestConfig, ingest_results
-from fleetops.services.uptime import period_bounds, set_outage_cause, set_site_incident_cause, uptime_rows
+from fleetops.services.monitoring import (
+    IngestConfig, ingest_results, period_bounds, set_outage_cause, set_site_incident_cause, uptime_rows,
+)
 
 UTC = timezone.utc
 H = timedelta(hours=1)

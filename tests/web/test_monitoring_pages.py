@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from fleetops.models import AuditLog, Device, Site
 from fleetops.models.monitoring import Outage
-from fleetops.services.polling import IngestConfig, ingest_results
+from fleetops.services.monitoring import IngestConfig, ingest_results
 
 UTC = timezone.utc
 MIN = timedelta(minutes=1)
@@ -201,7 +201,7 @@ def test_a_site_power_cut_shows_as_one_incident_and_one_form_sets_every_cause(cl
 
 
 def test_api_online_rate_series(app, db, api_headers, down_camera):
-    from fleetops.services.polling import sample_online_rate
+    from fleetops.services.monitoring import sample_online_rate
 
     sample_online_rate(db, IngestConfig(), now=recent(5))  # when the last results came in
     db.commit()
@@ -221,3 +221,15 @@ def test_a_crew_with_a_district_sees_the_devices_down_in_it(client_as, down_came
     users["crew"].district = "天山区"
     db.commit()
     assert "K105-CAM1" in client_as("crew").get("/monitoring/").get_data(as_text=True)
+
+
+def test_the_timeline_shows_a_probe_reason_in_the_readers_language(client_as, down_camera, db):
+    from probes.base import ProbeResult
+
+    ingest_results(db, [ProbeResult("K105-CAM1", "snmp", False, at=recent(1), detail="timeout after 2.0 s",
+                                    reason="timeout", params={"timeout_s": 2.0})], IngestConfig())
+    db.commit()
+    c = client_as("crew")
+    assert "2.0 秒内无应答" in c.get("/monitoring/devices/K105-CAM1").get_data(as_text=True)
+    c.get("/lang/en")
+    assert "No answer within 2.0 s" in c.get("/monitoring/devices/K105-CAM1").get_data(as_text=True)

@@ -2,14 +2,14 @@
 import logging
 import re
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from flask import current_app, jsonify, request
 from sqlalchemy.exc import OperationalError
 
 from fleetops.domain.errors import ValidationFailed
-from fleetops.services import uptime
-from fleetops.services.polling import IngestConfig, ingest_results
+from fleetops.domain.text import Msg
+from fleetops.platform import clock
+from fleetops.services.monitoring import IngestConfig, ingest_results, queries
 from fleetops.web import db_session
 from fleetops.web.api import api_roles, bp, openapi
 
@@ -23,9 +23,9 @@ def post_probe_results():
     body = request.get_json(silent=True)
     items = body.get("results") if isinstance(body, dict) else body
     if not isinstance(items, list):
-        raise ValidationFailed("请求体必须是结果数组 / send a JSON array of results (or {\"results\": [...]})")
+        raise ValidationFailed(Msg('Send a JSON array of results (or {"results": [...]}).'))
     if len(items) > MAX_BATCH:
-        raise ValidationFailed(f"一次最多 {MAX_BATCH} 条 / at most {MAX_BATCH} results per batch")
+        raise ValidationFailed(Msg("At most %(n)s results per batch.", n=MAX_BATCH))
     s = db_session()
     try:
         summary = ingest_results(s, items, IngestConfig.from_app_config(current_app.config))
@@ -33,8 +33,7 @@ def post_probe_results():
     except OperationalError:  # SQLite busy with the scheduler's own poll: nothing was kept, send again
         s.rollback()
         log.warning("probe-results batch of %d refused: database busy", len(items))
-        return jsonify({"error": "数据库繁忙，本批未写入，请稍后重发 / database busy; nothing was written, "
-                                 "send the batch again"}), 503
+        return jsonify({"error": str(Msg("Database busy; nothing was written, send the batch again."))}), 503
     return jsonify(summary.as_dict()), 200
 
 
@@ -42,16 +41,17 @@ def _time_arg(name: str, required: bool = True) -> datetime | None:
     value = request.args.get(name)
     if not value:
         if required:
-            raise ValidationFailed(f"缺少参数 {name} / '{name}' is required (ISO 8601)")
+            raise ValidationFailed(Msg("'%(name)s' is required (ISO 8601).", name=name))
         return None
     if re.search(r" \d{2}:\d{2}$", value):  # an unencoded '+' in the offset arrives as a space
         value = value[:-6] + "+" + value[-5:]
     try:
         at = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise ValidationFailed(f"{name} 不是 ISO 8601 时间 / '{name}' is not an ISO 8601 time: {value!r}") from None
+        raise ValidationFailed(Msg("%(name)s is not an ISO 8601 time: %(value)s", name=name,
+                                   value=repr(value))) from None
     if at.tzinfo is None:
-        at = at.replace(tzinfo=ZoneInfo(current_app.config["TIMEZONE"]))
+        at = at.replace(tzinfo=clock.local_zone())
     return at
 
 
@@ -59,11 +59,9 @@ def _time_arg(name: str, required: bool = True) -> datetime | None:
 @api_roles("supervisor", "crew")
 def get_uptime():
     by = request.args.get("by", "fleet")
-    s = db_session()
-    target = uptime.target_pct(s)
-    rows = uptime.uptime_rows(s, _time_arg("from"), _time_arg("to"), by=by,
-                              local_tz=current_app.config["TIMEZONE"])
-    return jsonify({"by": by, "target_pct": target, "rows": [r.as_dict(target) for r in rows]})
+    target, rows = queries.uptime_report(db_session(), _time_arg("from"), _time_arg("to"), by=by,
+                                         local_tz=clock.zone_name())
+    return jsonify({"by": by, "target_pct": target, "rows": rows})
 
 
 @bp.route("/outages")
@@ -73,31 +71,24 @@ def get_outages():
         limit = min(1000, max(1, int(request.args.get("limit", 200))))
         offset = max(0, int(request.args.get("offset", 0)))
     except ValueError:
-        raise ValidationFailed("limit/offset 必须是整数 / limit and offset must be integers") from None
-    rows, total = uptime.outages_between(
+        raise ValidationFailed(Msg("limit and offset must be integers")) from None
+    rows, total = queries.outages_between(
         db_session(), _time_arg("from", False), _time_arg("to", False), device_code=request.args.get("device"),
         cause=request.args.get("cause"), open_only=request.args.get("open") in ("1", "true"), limit=limit,
         offset=offset)
-    return jsonify({"total": total, "outages": [uptime.outage_dict(o) for o in rows]})
+    return jsonify({"total": total, "outages": [queries.outage_dict(o) for o in rows]})
 
 
 @bp.route("/status")
 @api_roles("supervisor", "crew")
 def get_status():
-    s = db_session()
-    status = uptime.fleet_status(s)
-    status["open_outages"] = [uptime.outage_dict(o) for o in uptime.open_outages(s, 200)]
-    status["site_incidents"] = [
-        {"id": i.id, "site": i.site.code, "site_name": i.site.name, "started_at": i.started_at.isoformat(),
-         "detected_at": i.detected_at.isoformat(), "device_count": i.device_count}
-        for i in uptime.open_incidents(s)]
-    return jsonify(status)
+    return jsonify(queries.status_report(db_session()))
 
 
 @bp.route("/online-rate")
 @api_roles("supervisor", "crew")
 def get_online_rate():
-    return jsonify({"samples": uptime.online_rate_series(db_session(), _time_arg("from"), _time_arg("to"))})
+    return jsonify({"samples": queries.online_rate_series(db_session(), _time_arg("from"), _time_arg("to"))})
 
 
 _RESULT = {"type": "object", "required": ["device", "probe", "ok", "at"], "properties": {

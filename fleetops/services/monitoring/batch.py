@@ -1,0 +1,48 @@
+"""The working state of one recompute: the devices a batch touched, their new rows, and what changed so far.
+
+Each step of the recompute (`state`, `outages`, `intervals`, `reboots_hung`, `flapping`, `incidents`,
+`device_status`) reads and adds to one `Batch`; `recompute.recompute` runs them in order and emits the events.
+"""
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from fleetops.models.monitoring import DeviceEvent, Outage
+from fleetops.services.monitoring.settings import IngestConfig, IngestSummary
+
+
+@dataclass(frozen=True)
+class Dev:
+    """The columns of a Device the recompute reads (one query for the whole batch)."""
+
+    id: int
+    code: str
+    kind: str
+    site_id: int
+    liveness_probe: str
+    snmp_version: str
+    status: str
+    status_since: datetime | None
+    last_seen_at: datetime | None
+
+
+@dataclass
+class Batch:
+    s: Session
+    cfg: IngestConfig
+    now: datetime
+    devices: dict[int, Dev]
+    new_rows: dict[int, dict[str, list[dict]]]  # device → probe → new rows
+    summary: IngestSummary
+    opened: list[Outage] = field(default_factory=list)
+    closed: list[Outage] = field(default_factory=list)
+    changed_sites: dict[int, datetime] = field(default_factory=dict)  # site → earliest changed outage time
+    open_run: dict[int, Outage | None] = field(default_factory=dict)
+    open_hung: dict[int, DeviceEvent | None] = field(default_factory=dict)
+    last_end: dict[int, datetime] = field(default_factory=dict)
+    pending_events: list[tuple[str, dict]] = field(default_factory=list)
+
+    def site_changed(self, site_id: int, at: datetime) -> None:
+        prev = self.changed_sites.get(site_id)
+        self.changed_sites[site_id] = at if prev is None else min(prev, at)

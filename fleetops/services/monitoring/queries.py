@@ -1,0 +1,158 @@
+"""What the monitoring pages, the API and the CLI read: fleet status now, open outages and incidents, outage
+lists, a device's timeline, the uptime table. Entry points call one of these and render the result."""
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, joinedload
+
+from fleetops.domain.choices import CONTRACT_KINDS, IN_SERVICE
+from fleetops.domain.uptime import EXCLUDED_CAUSES, pct
+from fleetops.models import Device, Site
+from fleetops.models.base import utcnow
+from fleetops.models.monitoring import DeviceEvent, OnlineRateSample, Outage, ProbeResultRow, SiteIncident
+from fleetops.services.monitoring.uptime import rounded, target_pct, uptime_rows
+
+_WITH_DEVICE = joinedload(Outage.device).joinedload(Device.site)
+
+
+def fleet_status(session: Session) -> dict:
+    """U4 real-time: in-service devices with an address, how many are online, who is down, open site incidents."""
+    in_service = [x.value for x in IN_SERVICE]
+    counts = dict(session.execute(
+        select(Device.status, func.count(Device.id)).where(Device.lifecycle.in_(in_service),
+                                                           Device.ip_address.is_not(None))
+        .group_by(Device.status)).all())
+    total = sum(counts.values())
+    contract = dict(session.execute(
+        select(Device.status, func.count(Device.id)).where(
+            Device.lifecycle.in_(in_service), Device.ip_address.is_not(None),
+            Device.kind.in_([str(k) for k in CONTRACT_KINDS])).group_by(Device.status)).all())
+    contract_total = sum(contract.values())
+    return {
+        "in_service": total, "online": counts.get("up", 0), "by_status": counts,
+        "online_rate_pct": rounded(pct(counts.get("up", 0), total)),
+        "contract_in_service": contract_total, "contract_online": contract.get("up", 0),
+        "contract_online_rate_pct": rounded(pct(contract.get("up", 0), contract_total)),
+    }
+
+
+def online_rate_series(session: Session, start: datetime, end: datetime) -> list[dict]:
+    """U4: the sampled real-time online rate (every ONLINE_RATE_SAMPLE_S) between start and end, for reports."""
+    rows = session.scalars(select(OnlineRateSample).where(OnlineRateSample.at >= start, OnlineRateSample.at < end)
+                           .order_by(OnlineRateSample.at))
+    return [{"at": r.at.isoformat(), "in_service": r.in_service, "online": r.online,
+             "online_rate_pct": rounded(r.rate_pct),
+             "contract_online_rate_pct": rounded(pct(r.contract_online, r.contract_in_service))} for r in rows]
+
+
+def open_outages(session: Session, limit: int = 500, district: str = "") -> list[Outage]:
+    """Devices down now, newest first; `district` narrows to one district (a crew's own)."""
+    q = select(Outage).options(_WITH_DEVICE).where(Outage.ended_at.is_(None), Outage.retracted_at.is_(None))
+    if district:
+        q = q.join(Device, Device.id == Outage.device_id).join(Site, Site.id == Device.site_id).where(
+            Site.district == district)
+    return list(session.scalars(q.order_by(Outage.started_at.desc()).limit(limit)))
+
+
+def open_incidents(session: Session) -> list[SiteIncident]:
+    return list(session.scalars(select(SiteIncident).options(joinedload(SiteIncident.site))
+                                .where(SiteIncident.ended_at.is_(None), SiteIncident.retracted_at.is_(None))
+                                .order_by(SiteIncident.started_at.desc())))
+
+
+def outages_between(session: Session, start: datetime | None = None, end: datetime | None = None,
+                    device_code: str | None = None, cause: str | None = None, open_only: bool = False,
+                    limit: int = 200, offset: int = 0) -> tuple[list[Outage], int]:
+    """Outages overlapping [start, end), newest first, with the total count for paging."""
+    q = select(Outage).join(Device, Device.id == Outage.device_id).where(Outage.retracted_at.is_(None))
+    if start is not None:
+        q = q.where((Outage.ended_at.is_(None)) | (Outage.ended_at > start))
+    if end is not None:
+        q = q.where(Outage.started_at < end)
+    if device_code:
+        q = q.where(Device.code == device_code)
+    if cause:
+        q = q.where(Outage.cause == cause)
+    if open_only:
+        q = q.where(Outage.ended_at.is_(None))
+    total = session.scalar(select(func.count()).select_from(q.subquery()))
+    rows = session.scalars(q.options(_WITH_DEVICE).order_by(Outage.started_at.desc()).limit(limit)
+                           .offset(offset)).all()
+    return list(rows), int(total or 0)
+
+
+def outage_dict(o: Outage) -> dict:
+    return {"id": o.id, "device": o.device.code, "device_id": o.device_id, "site": o.device.site.code,
+            "kind": o.device.kind, "started_at": o.started_at.isoformat(), "detected_at": o.detected_at.isoformat(),
+            "ended_at": o.ended_at.isoformat() if o.ended_at else None,
+            "duration_s": int(((o.ended_at or utcnow()) - o.started_at).total_seconds()),
+            "cause": o.cause, "cause_reason": o.cause_reason, "excluded": o.cause in EXCLUDED_CAUSES,
+            "cause_set_by": o.cause_set_by, "site_incident_id": o.site_incident_id}
+
+
+def incident_dict(i: SiteIncident) -> dict:
+    return {"id": i.id, "site": i.site.code, "site_name": i.site.name, "started_at": i.started_at.isoformat(),
+            "detected_at": i.detected_at.isoformat(), "device_count": i.device_count}
+
+
+# ------------------------------------------------------------------------------------------ one call per page
+
+def status_page(session: Session, district: str = "") -> dict:
+    """The fleet status page: figures, devices down (in `district` when given), open incidents, the last 24 h
+    of online-rate samples and the devices hung now."""
+    samples = list(session.scalars(select(OnlineRateSample).order_by(OnlineRateSample.at.desc()).limit(288)))[::-1]
+    hung = list(session.scalars(select(DeviceEvent).options(joinedload(DeviceEvent.device))
+                                .where(DeviceEvent.kind == "hung", DeviceEvent.ended_at.is_(None))
+                                .order_by(DeviceEvent.at.desc()).limit(100)))
+    return {"figures": fleet_status(session), "outages": open_outages(session, 300, district=district),
+            "incidents": open_incidents(session), "samples": samples, "hung": hung}
+
+
+def status_report(session: Session) -> dict:
+    """GET /api/v1/status: the figures with the open outages and site incidents."""
+    status = fleet_status(session)
+    status["open_outages"] = [outage_dict(o) for o in open_outages(session, 200)]
+    status["site_incidents"] = [incident_dict(i) for i in open_incidents(session)]
+    return status
+
+
+def device_timeline(session: Session, code: str, now: datetime | None = None) -> dict | None:
+    """A device's page: the device, its last outages, events and raw results, and its last 30 days' figures;
+    None when no device has that code."""
+    dev = session.scalar(select(Device).where(Device.code == code))
+    if dev is None:
+        return None
+    outages = list(session.scalars(select(Outage).where(Outage.device_id == dev.id, Outage.retracted_at.is_(None))
+                                   .order_by(Outage.started_at.desc()).limit(100)))
+    events = list(session.scalars(select(DeviceEvent).where(DeviceEvent.device_id == dev.id)
+                                  .order_by(DeviceEvent.at.desc()).limit(100)))
+    results = list(session.scalars(select(ProbeResultRow).where(ProbeResultRow.device_id == dev.id)
+                                   .order_by(ProbeResultRow.at.desc()).limit(120)))
+    end = now or utcnow()
+    rows = uptime_rows(session, end - timedelta(days=30), end, by="device", codes=[dev.code])
+    figures = next((r for r in rows if r.key == dev.code), None)
+    return {"device": dev, "outages": outages, "events": events, "results": results, "figures": figures}
+
+
+def outage_page(session: Session, outage_id: int) -> dict | None:
+    """An outage with its site incident; None when it does not exist or was retracted."""
+    o = session.get(Outage, outage_id)
+    if o is None or o.retracted_at is not None:
+        return None
+    incident = session.get(SiteIncident, o.site_incident_id) if o.site_incident_id else None
+    return {"outage": o, "incident": incident}
+
+
+def uptime_table(session: Session, start: datetime, end: datetime, by: str, local_tz: str | None = None,
+                 locale: str | None = None) -> dict:
+    """The uptime page and its exports: rows grouped `by`, the fleet line (contract kinds) and the target."""
+    rows = uptime_rows(session, start, end, by=by, local_tz=local_tz, locale=locale)
+    fleet = uptime_rows(session, start, end, by="fleet", local_tz=local_tz)
+    return {"rows": rows, "target": target_pct(session), "fleet": fleet[0] if fleet else None}
+
+
+def uptime_report(session: Session, start: datetime, end: datetime, by: str, local_tz: str | None = None
+                  ) -> tuple[float, list[dict]]:
+    """The API and CLI figure: (target %, rows as dicts with meets_target)."""
+    target = target_pct(session)
+    return target, [r.as_dict(target) for r in uptime_rows(session, start, end, by=by, local_tz=local_tz)]

@@ -1,0 +1,85 @@
+"""Recompute the derived monitoring data of the devices a batch touched, then announce what changed.
+
+The steps, in order: anchors and saved counters (`state`), liveness → outages and status intervals
+(`outages`, `intervals`, `flapping`), SNMP → reboots and hung devices (`reboots_hung`), site incidents
+(`incidents`), Device.status (`device_status`), and finally the events.
+
+Events emitted (see platform/events.py): outage_opened, outage_closed, site_incident_opened,
+site_incident_closed, device_rebooted, device_flapping, device_hung. An outage that belongs to a site
+incident when it is detected is announced through site_incident_opened only (U5); recoveries
+(outage_closed) are always announced.
+"""
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from fleetops.platform import events
+from fleetops.services.monitoring import device_status, incidents, outages, reboots_hung, state
+from fleetops.services.monitoring.batch import Batch, Dev
+from fleetops.services.monitoring.settings import PROBES, SAME_POLL_SLACK, IngestConfig, IngestSummary
+
+
+def recompute(session: Session, cfg: IngestConfig, now: datetime, devices: dict[int, Dev],
+              new_rows: dict[int, dict[str, list[dict]]], summary: IngestSummary) -> None:
+    b = Batch(session, cfg, now, devices, new_rows, summary)
+    with session.no_autoflush:  # flushes happen where ids are needed, not before every query
+        _run(b)
+
+
+def _run(b: Batch) -> None:
+    states = state.load_states(b)
+    liveness = {d: b.devices[d].liveness_probe for d in b.devices}
+    for probe in PROBES:
+        todo = {d: rows[probe] for d, rows in b.new_rows.items() if probe in rows
+                and (liveness[d] == probe or probe == "snmp")}
+        if probe == "snmp":
+            todo = _snmp_todo(b, todo, states, liveness)
+        if not todo:
+            continue
+        plans = {d: state.plan(b, d, probe, rows, states.get((d, probe)),
+                               hung=probe == "snmp" and liveness[d] == "ping") for d, rows in todo.items()}
+        obs = state.load_observations(b, probe, plans)
+        live = [d for d in plans if liveness[d] == probe]
+        if live:
+            outages.apply_liveness(b, {d: plans[d] for d in live}, {d: obs[d] for d in live}, states, probe)
+        if probe == "snmp":
+            reboots_hung.apply_snmp(b, plans, obs, states, liveness)
+    incidents.rederive(b)
+    device_status.update_devices(b, states)
+    _emit(b)
+
+
+def _snmp_todo(b: Batch, todo: dict, states, liveness) -> dict:
+    """Hung depends on the ping result of the same poll, so new ping results of a ping-liveness device
+    re-judge the SNMP results they pair with (those up to SAME_POLL_SLACK before them and later)."""
+    out = dict(todo)
+    for d, rows in b.new_rows.items():
+        if liveness[d] != "ping" or "ping" not in rows or not b.devices[d].snmp_version:
+            continue
+        st = states.get((d, "snmp"))
+        shifted = [{"at": r["at"] - SAME_POLL_SLACK} for r in rows["ping"]]
+        if d in out:
+            out[d] = list(out[d]) + shifted
+        elif st is not None and st.last_at is not None and min(r["at"] for r in shifted) <= st.last_at:
+            out[d] = shifted  # late ping results: SNMP results already judged may pair with them
+    return out
+
+
+def _emit(b: Batch) -> None:
+    b.s.flush()
+    incident_members = {o.id for o in b.opened if o.site_incident_id is not None}
+    for o in b.opened:
+        if o.retracted_at is not None:
+            continue
+        b.summary.outages_opened += 1
+        if o.id in incident_members:
+            continue  # U5: announced once, as the site incident
+        events.emit(b.s, "outage_opened", outage_id=o.id, device_id=o.device_id,
+                    started_at=o.started_at, detected_at=o.detected_at)
+    for name, payload in b.pending_events:
+        events.emit(b.s, name, **payload)
+    for o in b.closed:
+        if o.retracted_at is not None:
+            continue
+        b.summary.outages_closed += 1
+        events.emit(b.s, "outage_closed", outage_id=o.id, device_id=o.device_id, ended_at=o.ended_at)
