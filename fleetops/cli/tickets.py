@@ -13,7 +13,9 @@ from fleetops.cli import echo_json, fail, session
 @click.option("--district", default="", help="Only sites in this district.")
 def tickets_cmd(as_json, state, open_only, overdue, district):
     """List tickets, overdue first."""
+    from fleetops.domain.text import Msg
     from fleetops.domain.tickets import TicketState
+    from fleetops.platform.i18n import translate
     from fleetops.services import tickets
 
     if state:
@@ -33,7 +35,7 @@ def tickets_cmd(as_json, state, open_only, overdue, district):
         click.echo(f"#{r['id']:<5} {r['state']:<11} {(r['device'] or r['site'] or ''):<14} {r['category']:<11} "
                    f"arrive_by={r['arrive_by'] or '-'} repair_by={r['repair_by'] or '-'} {r['day_night'] or '-'} "
                    f"km={r['distance_km'] if r['distance_km'] is not None else '-'} breaches={late}")
-    click.echo(f"{len(rows)} ticket(s)")
+    click.echo(translate(Msg("%(count)s ticket(s)", count=len(rows))))
 
 
 @click.command("ticket-deadlines")
@@ -84,4 +86,5 @@ def add_qualification_cmd(username, kind, valid_until, valid_from, number):
         tickets.add_qualification(s, user_id, kind, valid_until.date(),
                                   valid_from=valid_from.date() if valid_from else None, certificate_no=number,
                                   actor="cli")
-    click.echo(f"{username}: {kind} valid until {valid_until.date()}")
+    click.echo(str(Msg("%(username)s: %(kind)s valid until %(day)s", username=username, kind=kind,
+                       day=valid_until.date().isoformat())))
