@@ -85,7 +85,7 @@ def run(url: str, n: int) -> None:
         s.commit()
         t_ids = [t.id for t in tickets.list_tickets(s, limit=200)]
         for tid in t_ids:
-            t = s.get(tickets.Ticket, tid)
+            t = tickets.get_ticket(s, tid)
             t.state = "repairing"
         s.commit()
         pt_id, loc_id = pt.id, loc.id

@@ -1,7 +1,12 @@
 """Test data for the tickets area: a depot, key and ordinary sites far west of Beijing time, cameras, crews, parts."""
+import re
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+import pytest
+
+from fleetops.domain.text import Msg
 from fleetops.models import Depot, Device, Site
 from fleetops.services import accounts, spares, tickets
 
@@ -67,3 +72,13 @@ def second_crew(db, district="白碱滩区"):
 
 
 UTC = timezone.utc
+
+
+@contextmanager
+def raises_en(exc_type, match: str):
+    """pytest.raises with `match` checked against the English rendering of the error's message (its Msg)."""
+    with pytest.raises(exc_type) as info:
+        yield info
+    msg = getattr(info.value, "msg", None)
+    text = msg.render("en") if isinstance(msg, Msg) else str(info.value)
+    assert re.search(match, text), f"{match!r} not in {text!r}"

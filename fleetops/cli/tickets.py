@@ -13,7 +13,9 @@ from fleetops.cli import echo_json, fail, session
 @click.option("--district", default="", help="Only sites in this district.")
 def tickets_cmd(as_json, state, open_only, overdue, district):
     """List tickets, overdue first."""
+    from fleetops.domain.text import Msg
     from fleetops.domain.tickets import TicketState
+    from fleetops.platform.i18n import translate
     from fleetops.services import tickets
 
     if state:
@@ -33,7 +35,7 @@ def tickets_cmd(as_json, state, open_only, overdue, district):
         click.echo(f"#{r['id']:<5} {r['state']:<11} {(r['device'] or r['site'] or ''):<14} {r['category']:<11} "
                    f"arrive_by={r['arrive_by'] or '-'} repair_by={r['repair_by'] or '-'} {r['day_night'] or '-'} "
                    f"km={r['distance_km'] if r['distance_km'] is not None else '-'} breaches={late}")
-    click.echo(f"{len(rows)} ticket(s)")
+    click.echo(translate(Msg("%(count)s ticket(s)", count=len(rows))))
 
 
 @click.command("ticket-deadlines")
@@ -52,16 +54,17 @@ def ticket_deadlines_cmd():
 @click.option("--json", "as_json", is_flag=True, help="JSON rows per part type.")
 def stock_cmd(as_json):
     """Spare-part stock per part type, with the below-minimum ones flagged (S1)."""
+    from fleetops.platform.i18n import translate
     from fleetops.services import spares
 
     with session() as s:
-        rows = [{"part_type": r["part_type"].code, "name": r["part_type"].name, "total": r["total"],
-                 "minimum": r["minimum"], "below_minimum": r["below_minimum"]} for r in spares.stock_overview(s)]
+        keys = ("part_type", "name", "total", "minimum", "below_minimum")
+        rows = [{k: r[k] for k in keys} for r in spares.stock_rows(s)]
     if as_json:
         echo_json(rows)
         return
     for r in rows:
-        flag = "  ← 低于最低库存 / below minimum" if r["below_minimum"] else ""
+        flag = "  ← " + translate("below minimum") if r["below_minimum"] else ""
         click.echo(f"{r['part_type']:<12} {r['name']:<16} {r['total']:>4} / min {r['minimum']}{flag}")
 
 
@@ -73,16 +76,15 @@ def stock_cmd(as_json):
 @click.option("--number", default="", help="Certificate number.")
 def add_qualification_cmd(username, kind, valid_until, valid_from, number):
     """T8: record a crew member's certificate (work at height, electrician, security systems)."""
-    from sqlalchemy import select
-
-    from fleetops.models import User
+    from fleetops.domain.text import Msg
     from fleetops.services import tickets
 
     with session() as s:
-        user = s.scalar(select(User).where(User.username == username))
-        if user is None:
-            fail(f"没有用户 {username} / no user {username}")
-        tickets.add_qualification(s, user.id, kind, valid_until.date(),
+        user_id = tickets.user_id_by_name(s, username)
+        if user_id is None:
+            fail(Msg("No user %(username)s.", username=username))
+        tickets.add_qualification(s, user_id, kind, valid_until.date(),
                                   valid_from=valid_from.date() if valid_from else None, certificate_no=number,
                                   actor="cli")
-    click.echo(f"{username}: {kind} valid until {valid_until.date()}")
+    click.echo(str(Msg("%(username)s: %(kind)s valid until %(day)s", username=username, kind=kind,
+                       day=valid_until.date().isoformat())))

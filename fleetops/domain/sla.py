@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo
 from astral import Observer
 from astral import sun as astral_sun
 
+from fleetops.domain.text import Msg, N_
+
 # Standard sunrise/sunset: the sun's upper limb on the horizon with mean refraction (geometric −0.833°).
 HORIZON_DEG = -0.833
 EARTH_RADIUS_KM = 6371.0088
@@ -60,10 +62,19 @@ def sun_times_by_bisection(lat: float, lon: float, day: date, tz: ZoneInfo) -> t
     return sunrise, sunset
 
 
-def sun_times(lat: float, lon: float, day: date, tz_name: str = "Asia/Shanghai") -> tuple[datetime | None, datetime | None]:
+def zone(tz_name: str | None = None) -> ZoneInfo:
+    """The site's zone; without one, the configured default TIMEZONE (callers pass the setting they read)."""
+    if not tz_name:
+        from fleetops.config import DEFAULTS
+
+        tz_name = DEFAULTS["TIMEZONE"]
+    return ZoneInfo(tz_name)
+
+
+def sun_times(lat: float, lon: float, day: date, tz_name: str | None = None) -> tuple[datetime | None, datetime | None]:
     """Sunrise and sunset at the site on its local date. astral raises ValueError on some dates far
     west of the zone's meridian (the event falls on another UTC day); then we bisect on the elevation."""
-    tz = ZoneInfo(tz_name)
+    tz = zone(tz_name)
     obs = Observer(lat, lon)
     try:
         rise = astral_sun.sunrise(obs, day, tzinfo=tz)
@@ -75,11 +86,11 @@ def sun_times(lat: float, lon: float, day: date, tz_name: str = "Asia/Shanghai")
     return rise, set_
 
 
-def day_or_night(lat: float, lon: float, at: datetime, tz_name: str = "Asia/Shanghai") -> str:
+def day_or_night(lat: float, lon: float, at: datetime, tz_name: str | None = None) -> str:
     """T2: "day" between local sunrise and sunset at the site, else "night" — never a clock-hour rule."""
     if at.tzinfo is None:
         raise ValueError("day_or_night needs a timezone-aware datetime")
-    local = at.astimezone(ZoneInfo(tz_name))
+    local = at.astimezone(zone(tz_name))
     rise, set_ = sun_times(lat, lon, local.date(), tz_name)
     if rise is None and set_ is None:  # polar day or night: decide by the sun itself
         return DAY if _elevation(lat, lon, at) > HORIZON_DEG else NIGHT
@@ -111,7 +122,14 @@ def travel_distance_km(site_lat: float, site_lon: float, depot_lat: float | None
 # ---------------------------------------------------------------- policies as data (T2, T3, T5)
 
 class PolicyError(ValueError):
-    """A policy dict that cannot be used; the message says which field and why."""
+    """A policy dict that cannot be used; `msg` (a Msg) says which field and why."""
+
+    def __init__(self, msg):
+        super().__init__(msg)
+        self.msg = msg
+
+    def __str__(self) -> str:
+        return str(self.msg)
 
 
 @dataclass(frozen=True)
@@ -139,33 +157,33 @@ class SlaPolicy:
     @classmethod
     def from_dict(cls, data: dict) -> "SlaPolicy":
         if not isinstance(data, dict):
-            raise PolicyError("策略必须是 JSON 对象 / A policy must be a JSON object.")
+            raise PolicyError(Msg("A policy must be a JSON object."))
         unknown = set(data) - {f for f in cls.__dataclass_fields__}
         if unknown:
-            raise PolicyError(f"未知字段 / Unknown field(s): {', '.join(sorted(unknown))}")
+            raise PolicyError(Msg("Unknown field(s): %(fields)s", fields=", ".join(sorted(unknown))))
         name = str(data.get("name") or "").strip()
         if not name:
-            raise PolicyError("策略需要名称 / A policy needs a name.")
+            raise PolicyError(Msg("A policy needs a name."))
         values = {"name": name, "key_sites_first": bool(data.get("key_sites_first", False))}
         for f in cls.NUMBER_FIELDS:
             v = data.get(f)
             if v is None:
                 continue
             if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
-                raise PolicyError(f"{f} 必须是正数 / {f} must be a positive number (got {v!r}).")
+                raise PolicyError(Msg("%(field)s must be a positive number (got %(value)s).", field=f, value=repr(v)))
             values[f] = float(v)
         resolve = data.get("resolve_h") or {}
         if not isinstance(resolve, dict):
-            raise PolicyError("resolve_h 必须是 {级别: 小时} / resolve_h must map tier → hours.")
+            raise PolicyError(Msg("resolve_h must map tier → hours."))
         for tier, v in resolve.items():
             if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
-                raise PolicyError(f"resolve_h.{tier} 必须是正数 / resolve_h.{tier} must be a positive number.")
+                raise PolicyError(Msg("resolve_h.%(tier)s must be a positive number.", tier=tier))
         values["resolve_h"] = {str(k): float(v) for k, v in resolve.items()}
         has_arrival = values.get("arrive_day_h") is not None
         if has_arrival and values.get("arrive_night_h") is None:
-            raise PolicyError("有白天到场时限也需要夜间时限 / arrive_day_h needs arrive_night_h too.")
+            raise PolicyError(Msg("arrive_day_h needs arrive_night_h too."))
         if values.get("arrive_far_h") is not None and values.get("near_km") is None:
-            raise PolicyError("arrive_far_h 需要 near_km / arrive_far_h needs near_km.")
+            raise PolicyError(Msg("arrive_far_h needs near_km."))
         return cls(**values)
 
     def to_dict(self) -> dict:
@@ -174,12 +192,12 @@ class SlaPolicy:
 
 # The two presets of the issue; seeded into the database on first use, then edited as data.
 CHECKPOINT_OM = {  # the main contract (T2, T3)
-    "name": "卡口运维 / Checkpoint O&M",
+    "name": N_("Checkpoint O&M"),  # a msgid: pages show a stored name with |msg
     "arrive_day_h": 2, "arrive_night_h": 3, "near_km": 100, "arrive_far_h": 4,
     "repair_h": 4, "swap_h": 4, "key_sites_first": True,
 }
 SERVICE_DESK_TIERS = {  # the second contract (T5)
-    "name": "非现场执法服务分级 / Service desk tiers",
+    "name": N_("Service desk tiers"),
     "respond_h": 1, "resolve_h": {"ordinary": 8, "complex": 24},
 }
 PRESETS = {"checkpoint_om": CHECKPOINT_OM, "service_desk": SERVICE_DESK_TIERS}
@@ -212,7 +230,7 @@ def arrival_window_h(policy: SlaPolicy, day_night: str, distance_km: float | Non
     return near
 
 
-def deadlines(policy: SlaPolicy, notified_at: datetime, *, lat: float, lon: float, tz_name: str = "Asia/Shanghai",
+def deadlines(policy: SlaPolicy, notified_at: datetime, *, lat: float, lon: float, tz_name: str | None = None,
               distance_km: float | None = None, tier: str = "ordinary", arrived_at: datetime | None = None) -> Deadlines:
     """Due times for a ticket notified at `notified_at` at a site; repair_by counts from arrival when known (T3),
     else provisionally from arrive_by; for tiered policies resolve_h[tier] counts from notification (T5)."""
@@ -230,8 +248,8 @@ def deadlines(policy: SlaPolicy, notified_at: datetime, *, lat: float, lon: floa
     if policy.resolve_h:
         hours = policy.resolve_h.get(tier)
         if hours is None:
-            raise PolicyError(f"策略没有级别 {tier!r} / The policy has no tier {tier!r} "
-                              f"(known: {', '.join(sorted(policy.resolve_h))}).")
+            raise PolicyError(Msg("The policy has no tier %(tier)s (known: %(known)s).", tier=repr(tier),
+                                  known=", ".join(sorted(policy.resolve_h))))
         tier_due = notified_at + _hours(hours)
         repair_by = min(repair_by, tier_due) if repair_by else tier_due
     return Deadlines(notified_at, dn, distance_km, respond_by, arrive_by, repair_by)
@@ -283,13 +301,13 @@ def estimate_penalty(contract_total, days_late_total: int, not_to_spec_cases: in
 REPAIR_RESOLUTIONS = frozenset({"repaired", "part_swapped"})
 
 
-def replacement_required(previous: list[tuple[str, str]], category: str, repairs: int = 2) -> str | None:
+def replacement_required(previous: list[tuple[str, str]], category: str, repairs: int = 2) -> Msg | None:
     """T4: `previous` is the device's resolved tickets, oldest first, as (category, resolution).
     When the last `repairs` of them were repairs of this same fault, return the reason; else None."""
     recent = previous[-repairs:] if repairs > 0 else []
     if len(recent) < repairs:
         return None
     if all(cat == category and res in REPAIR_RESOLUTIONS for cat, res in recent):
-        return (f"同一故障（{category}）已连续维修 {repairs} 次，须更换新设备 / "
-                f"The same fault ({category}) after {repairs} consecutive repairs: the device must be replaced (T4).")
+        return Msg("The same fault (%(category)s) after %(repairs)s consecutive repairs: the device must be replaced.",
+                   category=category, repairs=repairs)
     return None

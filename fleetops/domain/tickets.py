@@ -140,16 +140,22 @@ def transition(state: str, action: str) -> str:
 
 # ---------------------------------------------------------------- T7: roadside safety checklist
 
+# (key, label msgid); labels are shown with msgctxt "SafetyChecklist".
 SAFETY_CHECKLIST = (
-    ("vest", "穿戴反光背心", "Reflective vests on"),
-    ("warning_lights", "开启警示灯", "Warning lights on"),
-    ("cone_10m", "10 米处摆放锥桶", "Cone at 10 m"),
-    ("cone_30m", "30 米处摆放锥桶", "Cone at 30 m"),
-    ("cone_50m", "50 米处摆放锥桶", "Cone at 50 m"),
-    ("cone_100m", "100 米处摆放锥桶", "Cone at 100 m"),
-    ("cone_200m", "200 米处摆放警示牌", "Sign at 200 m"),
+    ("vest", N_("Reflective vests on")),
+    ("warning_lights", N_("Warning lights on")),
+    ("cone_10m", N_("Cone at 10 m")),
+    ("cone_30m", N_("Cone at 30 m")),
+    ("cone_50m", N_("Cone at 50 m")),
+    ("cone_100m", N_("Cone at 100 m")),
+    ("cone_200m", N_("Sign at 200 m")),
 )
-CHECKLIST_KEYS = tuple(k for k, _zh, _en in SAFETY_CHECKLIST)
+CHECKLIST_CONTEXT = "SafetyChecklist"
+CHECKLIST_KEYS = tuple(k for k, _label in SAFETY_CHECKLIST)
+
+
+def checklist_label(key: str) -> Msg:
+    return Msg(dict(SAFETY_CHECKLIST)[key], context=CHECKLIST_CONTEXT)
 
 
 class ChecklistIncomplete(FleetopsError):
@@ -159,16 +165,18 @@ class ChecklistIncomplete(FleetopsError):
 def validate_checklist_items(items) -> list[str]:
     unknown = [i for i in items if i not in CHECKLIST_KEYS]
     if unknown:
-        raise FleetopsError(f"未知安全检查项 / Unknown checklist item(s): {', '.join(unknown)}")
+        raise FleetopsError(Msg("Unknown checklist item(s): %(items)s", items=", ".join(unknown)))
     return [k for k in CHECKLIST_KEYS if k in set(items)]
 
 
 def require_checklist_complete(ticked) -> None:
     """T7: no work on the roadside before every safety step is ticked."""
-    missing = [zh for k, zh, _en in SAFETY_CHECKLIST if k not in set(ticked or ())]
+    missing = [k for k, _label in SAFETY_CHECKLIST if k not in set(ticked or ())]
     if missing:
-        raise ChecklistIncomplete("开始维修前请完成安全检查：" + "、".join(missing)
-                                  + " / Tick every roadside safety step before starting work.", missing=missing)
+        params = {f"m{i}": checklist_label(k) for i, k in enumerate(missing)}
+        steps = Msg(", ".join(f"%(m{i})s" for i in range(len(missing))), **params)
+        raise ChecklistIncomplete(Msg("Tick every roadside safety step before starting work: %(steps)s", steps=steps),
+                                  missing=[str(checklist_label(k)) for k in missing])
 
 
 # ---------------------------------------------------------------- T8: qualifications
@@ -205,9 +213,8 @@ def holds_valid(qualifications, kind: str, on: date) -> bool:
 def require_qualified(qualifications, needs_height: bool, on: date, who: str = "") -> None:
     """T8: work at height needs a technician whose certificate is valid on that day."""
     if needs_height and not holds_valid(qualifications, QualificationKind.WORK_AT_HEIGHT, on):
-        raise NotQualified(f"{who} 没有 {on.isoformat()} 有效的高处作业证，不能进行高处作业 / "
-                           f"{who or 'This technician'} holds no work-at-height certificate valid on "
-                           f"{on.isoformat()} (T8).")
+        raise NotQualified(Msg("%(who)s holds no work-at-height certificate valid on %(day)s.",
+                               who=who or Msg("This technician"), day=on.isoformat()))
 
 
 class DeadlineKind(LabelledEnum):

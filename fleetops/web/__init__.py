@@ -13,8 +13,9 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.routing import BuildError
 
-from fleetops.domain.errors import FleetopsError
+from fleetops.domain.errors import DuplicateRequest, FleetopsError
 from fleetops.platform.i18n import translate
 from fleetops.web import nav
 
@@ -115,8 +116,42 @@ def _wants_json() -> bool:
     return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 
 
+def duplicate_answer(answer):
+    """View decorator (below the route): the JSON body a resent request gets instead of {"duplicate": true};
+    `answer(**view_args)` returns a dict."""
+
+    def deco(view):
+        view.duplicate_answer = answer
+        return view
+
+    return deco
+
+
+def _back_after_duplicate():
+    """Where a resent form goes: the record's page (`<blueprint>.detail` with the URL's ids), else the area's index."""
+    bp_name, args = request.blueprint, request.view_args or {}
+    for endpoint, values in ((f"{bp_name}.detail", args), (f"{bp_name}.index", {})):
+        if endpoint in current_app.view_functions and (values or endpoint.endswith(".index")):
+            try:
+                return url_for(endpoint, **values)
+            except BuildError:
+                continue
+    return request.referrer or url_for("index")
+
+
 def _register_errors(app: Flask) -> None:
     """One handler per error class (STYLE §5): HTML flash + redirect, API {"error": …} + status."""
+
+    @app.errorhandler(DuplicateRequest)
+    def duplicate(_err: DuplicateRequest):
+        """A resent action (same request id) changed nothing: say so, answered 200 (never an error page)."""
+        db_session().rollback()
+        if _wants_json():
+            answer = getattr(current_app.view_functions.get(request.endpoint), "duplicate_answer", None)
+            body = answer(**(request.view_args or {})) if answer else {"duplicate": True}
+            return jsonify(body), DuplicateRequest.status_code
+        flash(_("Already recorded: this form was sent before."), "info")
+        return redirect(_back_after_duplicate())
 
     @app.errorhandler(FleetopsError)
     def domain_error(err: FleetopsError):

@@ -5,7 +5,7 @@ from flask_login import current_user, login_required
 
 from fleetops.domain.choices import DeviceKind
 from fleetops.domain.errors import ValidationFailed
-from fleetops.services import spares, tickets
+from fleetops.services import spares
 from fleetops.web import db_session, nav, roles_required
 
 bp = Blueprint("spares", __name__, url_prefix="/spares")
@@ -32,7 +32,7 @@ def index():
     ledger = spares.ledger(s, part_type_id=int(part_type_id) if part_type_id.isdigit() else None, limit=100)
     return render_template("spares/index.html", overview=spares.stock_overview(s), locations=spares.locations(s),
                            part_types=spares.part_types(s), ledger=ledger, kinds=list(DeviceKind),
-                           labels=spares.MOVEMENT_LABELS)
+                           labels=spares.MOVEMENT_LABELS, labels_context=spares.MOVEMENT_CONTEXT)
 
 
 MOVES = {
@@ -52,22 +52,17 @@ def move():
         raise ValidationFailed(_("Unknown stock movement."))
     s = db_session()
     serials = [x for x in f.get("serials", "").replace(",", "\n").splitlines() if x.strip()]
-    try:
-        if kind == "transferred":
-            spares.transfer(s, f.get("part_type_id", ""), f.get("location_id", ""), f.get("to_location_id", ""),
-                            f.get("quantity") or 1, serial=(serials[0] if serials else ""), actor=current_user,
-                            note=f.get("note", ""), request_id=f.get("request_id"))
-        elif kind == "received":
-            spares.receive(s, f.get("part_type_id", ""), f.get("location_id", ""), f.get("quantity") or None,
-                           serials=serials, actor=current_user, note=f.get("note", ""), request_id=f.get("request_id"))
-        else:
-            MOVES[kind](s, f.get("part_type_id", ""), f.get("location_id", ""), f.get("quantity") or 1,
-                        serial=(serials[0] if serials else ""), actor=current_user, note=f.get("note", ""),
-                        request_id=f.get("request_id"))
-    except tickets.DuplicateRequest:
-        s.rollback()
-        flash(_("Already recorded: this form was sent before."), "info")
-        return redirect(url_for("spares.index"))
+    if kind == "transferred":
+        spares.transfer(s, f.get("part_type_id", ""), f.get("location_id", ""), f.get("to_location_id", ""),
+                        f.get("quantity") or 1, serial=(serials[0] if serials else ""), actor=current_user,
+                        note=f.get("note", ""), request_id=f.get("request_id"))
+    elif kind == "received":
+        spares.receive(s, f.get("part_type_id", ""), f.get("location_id", ""), f.get("quantity") or None,
+                       serials=serials, actor=current_user, note=f.get("note", ""), request_id=f.get("request_id"))
+    else:
+        MOVES[kind](s, f.get("part_type_id", ""), f.get("location_id", ""), f.get("quantity") or 1,
+                    serial=(serials[0] if serials else ""), actor=current_user, note=f.get("note", ""),
+                    request_id=f.get("request_id"))
     s.commit()
     flash(_("Stock movement recorded."), "success")
     return redirect(url_for("spares.index"))

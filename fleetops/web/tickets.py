@@ -6,14 +6,11 @@ from datetime import date, datetime, timezone
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_from_directory, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy import select
 
 from fleetops.domain import tickets as rules
 from fleetops.domain.errors import ValidationFailed
-from fleetops.models import AuditLog, Device, Site, User
-from fleetops.models.base import utcnow
-from fleetops.models.tickets import TicketPhoto
 from fleetops.domain.text import Msg
+from fleetops.platform.clock import utcnow
 from fleetops.services import spares, tickets
 from fleetops.web import db_session, nav, roles_required
 
@@ -43,7 +40,7 @@ def new_request_id() -> str:
 @bp.app_context_processor
 def _helpers():
     return {"new_request_id": new_request_id, "ticket_state_label": _state_label, "now_utc": utcnow,
-            "action_label": _action_label, "fault_label": _fault_label}
+            "action_label": _action_label, "fault_label": _fault_label, "checklist_label": rules.checklist_label}
 
 
 def _state_label(state):
@@ -94,12 +91,6 @@ def _float_or_none(name):
         raise ValidationFailed(_("The location sent by the tablet is not a number.")) from None
 
 
-def _duplicate(ticket_id):
-    db_session().rollback()
-    flash(_("Already recorded: this form was sent before."), "info")
-    return redirect(url_for("tickets.detail", ticket_id=ticket_id))
-
-
 # ---------------------------------------------------------------- the crew's tablet
 
 @bp.route("/mine")
@@ -116,19 +107,8 @@ def detail(ticket_id):
     t = tickets.get_ticket(s, ticket_id)
     if current_user.role == "crew" and not tickets.may_act(current_user, t):
         abort(403)
-    locations = spares.locations(s)
-    part_types = spares.part_types(s)
-    used = spares.ledger(s, ticket_id=t.id)
-    audit_rows = []
-    if current_user.role != "crew":
-        audit_rows = list(s.scalars(select(AuditLog).where(AuditLog.entity_type == "ticket",
-                                                            AuditLog.entity_id == str(t.id)).order_by(AuditLog.id)))
-    crews = list(s.scalars(select(User).where(User.role == "crew", User.active.is_(True)).order_by(User.username)))
-    problems = tickets.verification_problems(s, t, utcnow()) if t.state == "resolved" else []
-    return render_template("tickets/detail.html", t=t, next_action=tickets.next_action(t),
-                           checklist=rules.SAFETY_CHECKLIST, resolutions=list(rules.Resolution),
-                           locations=locations, part_types=part_types, used=used, audit_rows=audit_rows,
-                           crews=crews, problems=problems, now=utcnow(), breaches=tickets.breaches_of(t))
+    return render_template("tickets/detail.html", t=t, checklist=rules.SAFETY_CHECKLIST,
+                           resolutions=list(rules.Resolution), **tickets.detail_page(s, t, current_user))
 
 
 @bp.route("/<int:ticket_id>/step", methods=["POST"])
@@ -138,19 +118,16 @@ def step(ticket_id):
     t = _ticket_for_user(ticket_id)
     action, rid = request.form.get("action", ""), request.form.get("request_id")
     s = db_session()
-    try:
-        if action == "depart":
-            tickets.depart(s, t.id, actor=current_user, request_id=rid)
-            return _done(t, _("On the way."))
-        if action == "arrive":
-            tickets.record_arrival(s, t.id, actor=current_user, lat=_float_or_none("lat"),
-                                   lon=_float_or_none("lon"), request_id=rid)
-            return _done(t, _("Checked in on site."))
-        if action == "start_repair":
-            tickets.start_repair(s, t.id, actor=current_user, request_id=rid)
-            return _done(t, _("Repair started."))
-    except tickets.DuplicateRequest:
-        return _duplicate(t.id)
+    if action == "depart":
+        tickets.depart(s, t.id, actor=current_user, request_id=rid)
+        return _done(t, _("On the way."))
+    if action == "arrive":
+        tickets.record_arrival(s, t.id, actor=current_user, lat=_float_or_none("lat"),
+                               lon=_float_or_none("lon"), request_id=rid)
+        return _done(t, _("Checked in on site."))
+    if action == "start_repair":
+        tickets.start_repair(s, t.id, actor=current_user, request_id=rid)
+        return _done(t, _("Repair started."))
     raise ValidationFailed(_("Unknown step."))
 
 
@@ -158,11 +135,8 @@ def step(ticket_id):
 @login_required
 def checklist(ticket_id):
     t = _ticket_for_user(ticket_id)
-    try:
-        tickets.tick_checklist(db_session(), t.id, request.form.getlist("items"), actor=current_user,
-                               request_id=request.form.get("request_id"))
-    except tickets.DuplicateRequest:
-        return _duplicate(t.id)
+    tickets.tick_checklist(db_session(), t.id, request.form.getlist("items"), actor=current_user,
+                           request_id=request.form.get("request_id"))
     return _done(t, _("Safety checklist saved."))
 
 
@@ -171,12 +145,9 @@ def checklist(ticket_id):
 def use_part(ticket_id):
     t = _ticket_for_user(ticket_id)
     f = request.form
-    try:
-        spares.issue_to_ticket(db_session(), t.id, f.get("part_type_id", ""), f.get("location_id", ""),
-                               f.get("quantity") or 1, serial=f.get("serial", ""), actor=current_user,
-                               request_id=f.get("request_id"))
-    except tickets.DuplicateRequest:
-        return _duplicate(t.id)
+    spares.issue_to_ticket(db_session(), t.id, f.get("part_type_id", ""), f.get("location_id", ""),
+                           f.get("quantity") or 1, serial=f.get("serial", ""), actor=current_user,
+                           request_id=f.get("request_id"))
     return _done(t, _("Part recorded."))
 
 
@@ -187,12 +158,9 @@ def photo(ticket_id):
     upload = request.files.get("photo")
     if upload is None or not upload.filename:
         raise ValidationFailed(_("Choose or take a photo first."))
-    try:
-        tickets.add_photo(db_session(), t.id, request.form.get("phase", "before"), upload.read(),
-                          upload_dir=current_app.config["UPLOAD_DIR"], actor=current_user,
-                          request_id=request.form.get("request_id"))
-    except tickets.DuplicateRequest:
-        return _duplicate(t.id)
+    tickets.add_photo(db_session(), t.id, request.form.get("phase", "before"), upload.read(),
+                      upload_dir=current_app.config["UPLOAD_DIR"], actor=current_user,
+                      request_id=request.form.get("request_id"))
     return _done(t, _("Photo saved."))
 
 
@@ -201,10 +169,9 @@ def photo(ticket_id):
 @login_required
 def photo_file(ticket_id, photo_id, size=None):
     t = _ticket_for_user(ticket_id) if current_user.role == "crew" else tickets.get_ticket(db_session(), ticket_id)
-    p = db_session().get(TicketPhoto, photo_id)
-    if p is None or p.ticket_id != t.id:
+    rel = tickets.photo_file(db_session(), t.id, photo_id, thumb=size == "thumb")
+    if rel is None:
         abort(404)
-    rel = p.thumb_path if size == "thumb" and p.thumb_path else p.path
     return send_from_directory(current_app.config["UPLOAD_DIR"], rel)
 
 
@@ -212,11 +179,8 @@ def photo_file(ticket_id, photo_id, size=None):
 @login_required
 def note(ticket_id):
     t = _ticket_for_user(ticket_id)
-    try:
-        tickets.add_note(db_session(), t.id, request.form.get("note", ""), actor=current_user,
-                         request_id=request.form.get("request_id"))
-    except tickets.DuplicateRequest:
-        return _duplicate(t.id)
+    tickets.add_note(db_session(), t.id, request.form.get("note", ""), actor=current_user,
+                     request_id=request.form.get("request_id"))
     return _done(t, _("Note saved."))
 
 
@@ -224,11 +188,8 @@ def note(ticket_id):
 @login_required
 def resolve(ticket_id):
     t = _ticket_for_user(ticket_id)
-    try:
-        tickets.resolve(db_session(), t.id, request.form.get("resolution", ""), actor=current_user,
-                        notes=request.form.get("notes", "").strip(), request_id=request.form.get("request_id"))
-    except tickets.DuplicateRequest:
-        return _duplicate(t.id)
+    tickets.resolve(db_session(), t.id, request.form.get("resolution", ""), actor=current_user,
+                    notes=request.form.get("notes", "").strip(), request_id=request.form.get("request_id"))
     return _done(t, _("Resolved. The ticket closes when the device is verified back online."))
 
 
@@ -242,7 +203,7 @@ def index():
     rows = tickets.list_tickets(s, state=f.get("state", ""), district=f.get("district", ""),
                                 device_code=f.get("device", "").strip(), overdue_only=bool(f.get("overdue")),
                                 open_only=bool(f.get("open")))
-    districts = sorted({d for d in s.scalars(select(Site.district).distinct()) if d})
+    districts = tickets.districts(s)
     return render_template("tickets/index.html", rows=rows, f=f, districts=districts, states=list(rules.TicketState),
                            now=utcnow(), is_overdue=tickets.is_overdue)
 
@@ -253,21 +214,14 @@ def new():
     s = db_session()
     if request.method == "POST":
         f = request.form
-        code = f.get("device", "").strip()
-        device = s.scalar(select(Device).where(Device.code == code)) if code else None
-        site = s.scalar(select(Site).where(Site.code == f.get("site", "").strip())) if not device else None
-        if device is None and site is None:
+        device_id, site_id = tickets.find_target(s, f.get("device", "").strip(), f.get("site", "").strip())
+        if device_id is None and site_id is None:
             raise ValidationFailed(_("Give a known device code or site code."))
-        try:
-            t = tickets.open_ticket(s, device_id=device.id if device else None, site_id=site.id if site else None,
-                                    category=f.get("category", ""), source=f.get("source", "supervisor"),
-                                    opened_by=current_user, summary=f.get("summary", "").strip(),
-                                    tier=f.get("tier", "ordinary"), policy_key=f.get("policy") or None,
-                                    request_id=f.get("request_id"))
-        except tickets.DuplicateRequest:
-            s.rollback()
-            flash(_("Already recorded: this form was sent before."), "info")
-            return redirect(url_for("tickets.index"))
+        t = tickets.open_ticket(s, device_id=device_id, site_id=site_id,
+                                category=f.get("category", ""), source=f.get("source", "supervisor"),
+                                opened_by=current_user, summary=f.get("summary", "").strip(),
+                                tier=f.get("tier", "ordinary"), policy_key=f.get("policy") or None,
+                                request_id=f.get("request_id"))
         return _done(t, _("Ticket opened."))
     return render_template("tickets/new.html", categories=list(rules.FaultCategory),
                            policies=tickets.list_policies(s))
@@ -277,53 +231,38 @@ def new():
 @roles_required("supervisor")
 def dispatch(ticket_id):
     raw = request.form.get("assignee_id", "")
-    try:
-        t = tickets.dispatch(db_session(), ticket_id, assignee_id=int(raw) if raw.isdigit() else None,
-                             actor=current_user, request_id=request.form.get("request_id"))
-    except tickets.DuplicateRequest:
-        return _duplicate(ticket_id)
+    t = tickets.dispatch(db_session(), ticket_id, assignee_id=int(raw) if raw.isdigit() else None,
+                         actor=current_user, request_id=request.form.get("request_id"))
     return _done(t, _("Dispatched."))
 
 
 @bp.route("/<int:ticket_id>/verify", methods=["POST"])
 @roles_required("supervisor")
 def verify(ticket_id):
-    try:
-        t = tickets.verify(db_session(), ticket_id, actor=current_user, request_id=request.form.get("request_id"))
-    except tickets.DuplicateRequest:
-        return _duplicate(ticket_id)
+    t = tickets.verify(db_session(), ticket_id, actor=current_user, request_id=request.form.get("request_id"))
     return _done(t, _("Verified."))
 
 
 @bp.route("/<int:ticket_id>/close", methods=["POST"])
 @roles_required("supervisor")
 def close(ticket_id):
-    try:
-        t = tickets.close(db_session(), ticket_id, actor=current_user, request_id=request.form.get("request_id"))
-    except tickets.DuplicateRequest:
-        return _duplicate(ticket_id)
+    t = tickets.close(db_session(), ticket_id, actor=current_user, request_id=request.form.get("request_id"))
     return _done(t, _("Closed."))
 
 
 @bp.route("/<int:ticket_id>/cancel", methods=["POST"])
 @roles_required("supervisor")
 def cancel(ticket_id):
-    try:
-        t = tickets.cancel(db_session(), ticket_id, actor=current_user, reason=request.form.get("reason", ""),
-                           request_id=request.form.get("request_id"))
-    except tickets.DuplicateRequest:
-        return _duplicate(ticket_id)
+    t = tickets.cancel(db_session(), ticket_id, actor=current_user, reason=request.form.get("reason", ""),
+                       request_id=request.form.get("request_id"))
     return _done(t, _("Cancelled."))
 
 
 @bp.route("/<int:ticket_id>/reopen", methods=["POST"])
 @roles_required("supervisor")
 def reopen(ticket_id):
-    try:
-        t = tickets.reopen(db_session(), ticket_id, actor=current_user, reason=request.form.get("reason", ""),
-                           request_id=request.form.get("request_id"))
-    except tickets.DuplicateRequest:
-        return _duplicate(ticket_id)
+    t = tickets.reopen(db_session(), ticket_id, actor=current_user, reason=request.form.get("reason", ""),
+                       request_id=request.form.get("request_id"))
     return _done(t, _("Reopened."))
 
 
@@ -392,7 +331,7 @@ def qualifications():
         s.commit()
         flash(_("Qualification recorded."), "success")
         return redirect(url_for("tickets.qualifications"))
-    crews = list(s.scalars(select(User).where(User.role == "crew").order_by(User.username)))
+    crews = tickets.crew_members(s)
     return render_template("tickets/qualifications.html", rows=tickets.list_qualifications(s), crews=crews,
                            kinds=list(rules.QualificationKind), today=date.today(),
                            kind_labels={k.value: k.label(_loc()) for k in rules.QualificationKind})

@@ -10,6 +10,7 @@ from werkzeug.serving import make_server
 
 from fleetops.models.base import utcnow
 from fleetops.models.tickets import Ticket
+from fleetops.platform.jobs import JobContext
 from fleetops.services import spares, tickets
 from tests.conftest import PASSWORDS
 from tests.tickets_fixtures import make_fleet, qualify, stock
@@ -151,7 +152,7 @@ def test_crew_repairs_an_outage_on_the_tablet_and_the_supervisor_sees_the_histor
 
     # The device comes back: monitoring sees it answer for 12 minutes; the verify job closes the ticket.
     ingest(db, results("K105-CAM1", now - timedelta(minutes=11), 12, True))
-    tickets.job_verify(app)
+    tickets.job_verify(JobContext.from_app(app))
     db.expire_all()
     assert db.get(Ticket, t.id).state == "closed"
 

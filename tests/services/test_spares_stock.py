@@ -10,7 +10,7 @@ from fleetops.models import AuditLog
 from fleetops.models.tickets import SerialPart, StockLevel, StockMovement
 from fleetops.platform import events
 from fleetops.services import spares, tickets
-from tests.tickets_fixtures import bj, make_fleet, qualify, second_crew, stock, walk_to_repairing
+from tests.tickets_fixtures import bj, make_fleet, qualify, raises_en, second_crew, stock, walk_to_repairing
 
 
 @pytest.fixture
@@ -52,7 +52,7 @@ def test_issuing_to_a_ticket_is_in_the_ledger_the_history_and_the_audit(db, user
 def test_stock_cannot_go_below_zero(db, users, repairing):
     pt, loc = stock(db, on_hand=1)
     db.commit()
-    with pytest.raises(InsufficientStock, match="Not enough stock: 1"):
+    with raises_en(InsufficientStock, "Not enough stock: 1"):
         spares.issue_to_ticket(db, repairing.id, pt.id, loc.id, 2, actor=users["crew"])
     db.rollback()
     assert spares.on_hand(db, pt.id, loc.id) == 1
@@ -84,11 +84,11 @@ def test_serialised_parts_are_issued_by_serial_and_failed_ones_go_to_repair(db, 
 
 def test_scrapping_needs_a_reason_and_bad_quantities_are_refused(db, users):
     pt, loc = stock(db, on_hand=3)
-    with pytest.raises(ValidationFailed, match="Say why"):
+    with raises_en(ValidationFailed, "Say why"):
         spares.scrap(db, pt.id, loc.id, 1, actor=users["supervisor"])
-    with pytest.raises(ValidationFailed, match="more than 0"):
+    with raises_en(ValidationFailed, "more than 0"):
         spares.receive(db, pt.id, loc.id, -2, actor=users["supervisor"])
-    with pytest.raises(ValidationFailed, match="whole number"):
+    with raises_en(ValidationFailed, "whole number"):
         spares.receive(db, pt.id, loc.id, "two", actor=users["supervisor"])
     spares.scrap(db, pt.id, loc.id, 1, actor=users["supervisor"], note="进水")
     assert spares.on_hand(db, pt.id) == 2
@@ -146,7 +146,7 @@ def test_parts_are_taken_only_on_site(db, users):
     fleet = make_fleet(db, users["crew"])
     t = tickets.open_ticket(db, device_id=fleet["cam"].id, category="offline", source="outage", opened_by="m")
     pt, loc = stock(db)
-    with pytest.raises(Exception, match="on site"):
+    with raises_en(Exception, "on site"):
         spares.issue_to_ticket(db, t.id, pt.id, loc.id, 1, actor=users["crew"])
 
 

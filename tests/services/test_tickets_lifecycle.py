@@ -6,12 +6,13 @@ import pytest
 from sqlalchemy import func, select
 
 from fleetops.domain.errors import ConflictError, IllegalTransition
+from fleetops.domain.text import render_stored
 from fleetops.domain.tickets import NotQualified, ChecklistIncomplete
 from fleetops.models import AuditLog
 from fleetops.models.tickets import Ticket
 from fleetops.platform import events, parameters
 from fleetops.services import tickets
-from tests.tickets_fixtures import bj, make_fleet, qualify, walk_to_repairing
+from tests.tickets_fixtures import bj, make_fleet, qualify, raises_en, walk_to_repairing
 
 
 @pytest.fixture
@@ -79,7 +80,7 @@ def test_a_dark_site_is_one_ticket_and_absorbs_its_devices_outages(db, fleet):
     open_ = db.scalars(select(Ticket).where(Ticket.state != "cancelled")).all()
     assert [(t.incident_id, t.device_id, t.category) for t in open_] == [(3, None, "site_dark")]
     merged = db.scalar(select(Ticket).where(Ticket.outage_id == 1))
-    assert merged.state == "cancelled" and "#%d" % open_[0].id in merged.events[-1].note
+    assert merged.state == "cancelled" and "#%d" % open_[0].id in render_stored(merged.events[-1].note, "en")
 
 
 def test_whole_crew_flow_closes_only_after_the_device_is_back_long_enough(db, fleet, users):
@@ -96,7 +97,7 @@ def test_whole_crew_flow_closes_only_after_the_device_is_back_long_enough(db, fl
     cam = fleet["cam"]
     cam.status, cam.status_since = "up", at + timedelta(hours=2)
     db.commit()
-    with pytest.raises(ConflictError, match="less than 10"):
+    with raises_en(ConflictError, "less than 10"):
         tickets.verify(db, t.id, now=at + timedelta(hours=2, minutes=5))
     assert tickets.auto_verify(db, now=at + timedelta(hours=2, minutes=5)) == {"verified": 0, "closed": 0}
     assert tickets.auto_verify(db, now=at + timedelta(hours=2, minutes=11)) == {"verified": 1, "closed": 1}
@@ -115,7 +116,7 @@ def test_a_device_still_down_cannot_verify(db, fleet, users):
                             opened_by="test", detected_at=at, now=at)
     walk_to_repairing(db, t, users["crew"], at)
     tickets.resolve(db, t.id, "repaired", actor=users["crew"], at=at)
-    with pytest.raises(ConflictError, match="not online"):
+    with raises_en(ConflictError, "not online"):
         tickets.verify(db, t.id, now=at + timedelta(hours=1))
     with pytest.raises(IllegalTransition):
         tickets.close(db, t.id, actor=users["supervisor"])
@@ -181,9 +182,9 @@ def test_same_fault_after_two_repairs_demands_a_replacement(db, fleet, users):
         tickets.auto_verify(db, now=at + timedelta(days=i, hours=2))
     third = tickets.open_ticket(db, device_id=cam.id, category="offline", source="outage", opened_by="m",
                                 detected_at=at + timedelta(days=5), now=at + timedelta(days=5))
-    assert third.requires_replacement and "T4" in third.replacement_reason
+    assert third.requires_replacement and "after 2 consecutive repairs" in render_stored(third.replacement_reason, "en")
     walk_to_repairing(db, third, crew, at + timedelta(days=5))
-    with pytest.raises(ConflictError, match="replaced"):
+    with raises_en(ConflictError, "replaced"):
         tickets.resolve(db, third.id, "repaired", actor=crew)
     assert tickets.resolve(db, third.id, "device_replaced", actor=crew).resolution == "device_replaced"
     other = tickets.open_ticket(db, device_id=cam.id, category="image_blur", source="quality", opened_by="q")
@@ -253,6 +254,6 @@ def test_photos_over_the_size_limit_are_refused_and_nothing_is_written(app, db, 
     t = tickets.open_ticket(db, device_id=fleet["cam"].id, category="offline", source="inspection", opened_by="t")
     tickets.record_arrival(db, t.id, actor=users["crew"])
     jpeg = (shared_data / "plates" / "ccpdsample_blur_0.jpg").read_bytes()  # 82 kB
-    with pytest.raises(Exception, match="larger than 0.05 MB"):
+    with raises_en(Exception, "larger than 0.05 MB"):
         tickets.add_photo(db, t.id, "before", jpeg, upload_dir=str(tmp_path), actor=users["crew"])
     assert not any(tmp_path.rglob("*.jpg"))

@@ -5,6 +5,7 @@ import pytest
 
 from fleetops.domain import tickets as t
 from fleetops.domain.errors import IllegalTransition
+from fleetops.platform.i18n import use_locale
 
 
 def test_the_whole_happy_path_is_legal():
@@ -35,7 +36,7 @@ def test_work_cannot_start_before_every_safety_step_is_ticked():
 
 
 def test_unknown_checklist_item_is_refused():
-    with pytest.raises(Exception, match="Unknown checklist"):
+    with use_locale("en"), pytest.raises(Exception, match="Unknown checklist"):
         t.validate_checklist_items(["vest", "helmet"])
 
 

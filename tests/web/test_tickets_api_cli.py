@@ -51,7 +51,7 @@ def test_api_steps_are_idempotent_and_errors_are_json(app, api_headers, opened):
     take = {"kind": "issued", "ticket_id": tid, "part_type_id": opened["pt"].id, "location_id": opened["loc"].id}
     assert c.post("/api/v1/spares/movements", json=take, headers=h).status_code == 201
     gone = c.post("/api/v1/spares/movements", json=take, headers=h)
-    assert gone.status_code == 409 and "Not enough stock" in gone.get_json()["error"]
+    assert gone.status_code == 409 and "库存不足" in gone.get_json()["error"]
     stock_rows = c.get("/api/v1/spares/stock", headers=h).get_json()["items"]
     assert stock_rows[0]["total"] == 0 and stock_rows[0]["below_minimum"]
     assert "/tickets/{id}/arrive" in c.get("/api/v1/openapi.json").get_json()["paths"]
@@ -83,6 +83,6 @@ def test_admin_records_a_qualification_and_the_cli_does_too(app, client_as, db, 
     ok = CliRunner().invoke(cli.main, ["add-qualification", "crew", "electrician", "--until", "2026-12-31"])
     assert ok.exit_code == 0, ok.output
     bad = CliRunner().invoke(cli.main, ["add-qualification", "supervisor", "electrician", "--until", "2026-12-31"])
-    assert bad.exit_code == 1 and "not a crew member" in bad.output
+    assert bad.exit_code == 1 and "不是运维人员" in bad.output
     db.expire_all()
     assert sorted(q.kind for q in db.query(CrewQualification)) == ["electrician", "work_at_height"]

@@ -2,6 +2,7 @@
 from flask import g, jsonify, request
 
 from fleetops.domain.errors import ValidationFailed
+from fleetops.domain.text import Msg
 from fleetops.services import spares, tickets
 from fleetops.web import db_session
 from fleetops.web.api import api_roles, bp, openapi
@@ -10,12 +11,7 @@ from fleetops.web.api import api_roles, bp, openapi
 @bp.route("/spares/stock")
 @api_roles("crew", "supervisor")
 def stock():
-    rows = spares.stock_overview(db_session())
-    locs = {loc.id: loc.code for loc in spares.locations(db_session())}
-    return jsonify({"items": [{"part_type": r["part_type"].code, "name": r["part_type"].name,
-                               "serialised": r["part_type"].serialised, "total": r["total"], "minimum": r["minimum"],
-                               "below_minimum": r["below_minimum"],
-                               "per_location": {locs[k]: v for k, v in r["per_location"].items()}} for r in rows]})
+    return jsonify({"items": spares.stock_rows(db_session())})
 
 
 openapi.path("/spares/stock", "get", "S1: stock per part type and location, with below-minimum flags", tags=["spares"])
@@ -43,34 +39,30 @@ def movement():
     """received / returned / sent_for_repair / scrapped (supervisor), issued to a ticket (crew on site)."""
     b = request.get_json(silent=True)
     if not isinstance(b, dict):
-        raise ValidationFailed("请求体应为 JSON 对象 / The request body must be a JSON object.")
+        raise ValidationFailed(Msg("The request body must be a JSON object."))
     kind = b.get("kind")
     s = db_session()
     user = g.api_user
     common = dict(actor=user, note=str(b.get("note", "")), request_id=b.get("request_id"))
     pt, loc = str(b.get("part_type_id", "")), str(b.get("location_id", ""))
-    try:
-        if kind == "issued":
-            t = tickets.get_ticket(s, b.get("ticket_id"))
-            if not tickets.may_act(user, t):
-                return jsonify({"error": "not your ticket"}), 403
-            mv = spares.issue_to_ticket(s, t.id, pt, loc, b.get("quantity", 1), serial=str(b.get("serial", "")), **common)
-        elif user.role == "crew":
-            return jsonify({"error": "只有监管人员可以登记此类出入库 / Only supervisors record this movement."}), 403
-        elif kind == "transferred":
-            mv = spares.transfer(s, pt, loc, str(b.get("to_location_id", "")), b.get("quantity", 1),
-                                 serial=str(b.get("serial", "")), **common)
-        elif kind == "received":
-            mv = spares.receive(s, pt, loc, b.get("quantity"), serials=list(b.get("serials") or []), **common)
-        elif kind in ("returned", "sent_for_repair", "scrapped"):
-            fn = {"returned": spares.return_to_stock, "sent_for_repair": spares.send_for_repair,
-                  "scrapped": spares.scrap}[kind]
-            mv = fn(s, pt, loc, b.get("quantity", 1), serial=str(b.get("serial", "")), **common)
-        else:
-            raise ValidationFailed(f"未知类型 {kind!r} / Unknown movement kind {kind!r}.")
-    except tickets.DuplicateRequest:
-        s.rollback()
-        return jsonify({"duplicate": True}), 200
+    if kind == "issued":
+        t = tickets.get_ticket(s, b.get("ticket_id"))
+        if not tickets.may_act(user, t):
+            return jsonify({"error": "not your ticket"}), 403
+        mv = spares.issue_to_ticket(s, t.id, pt, loc, b.get("quantity", 1), serial=str(b.get("serial", "")), **common)
+    elif user.role == "crew":
+        return jsonify({"error": str(Msg("Only supervisors record this movement."))}), 403
+    elif kind == "transferred":
+        mv = spares.transfer(s, pt, loc, str(b.get("to_location_id", "")), b.get("quantity", 1),
+                             serial=str(b.get("serial", "")), **common)
+    elif kind == "received":
+        mv = spares.receive(s, pt, loc, b.get("quantity"), serials=list(b.get("serials") or []), **common)
+    elif kind in ("returned", "sent_for_repair", "scrapped"):
+        fn = {"returned": spares.return_to_stock, "sent_for_repair": spares.send_for_repair,
+              "scrapped": spares.scrap}[kind]
+        mv = fn(s, pt, loc, b.get("quantity", 1), serial=str(b.get("serial", "")), **common)
+    else:
+        raise ValidationFailed(Msg("Unknown movement kind %(kind)s.", kind=repr(kind)))
     s.commit()
     return jsonify(spares.movement_row(mv)), 201
 

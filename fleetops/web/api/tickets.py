@@ -4,11 +4,10 @@ from datetime import datetime
 from flask import g, jsonify, request
 
 from fleetops.domain.errors import ValidationFailed
-from fleetops.models import Device, Site
+from fleetops.domain.text import Msg
 from fleetops.services import tickets
-from fleetops.web import db_session
+from fleetops.web import db_session, duplicate_answer
 from fleetops.web.api import api_roles, bp, openapi
-from sqlalchemy import select
 
 READERS = ("crew", "supervisor")
 
@@ -32,7 +31,7 @@ def _body() -> dict:
     if body is None and not request.data:
         return {}
     if not isinstance(body, dict):
-        raise ValidationFailed("请求体应为 JSON 对象 / The request body must be a JSON object.")
+        raise ValidationFailed(Msg("The request body must be a JSON object."))
     return body
 
 
@@ -69,8 +68,7 @@ openapi.path("/tickets", "get", "Tickets: a crew member's own list, or all with 
 def ticket_one(ticket_id):
     t = _visible(tickets.get_ticket(db_session(), ticket_id))
     row = tickets.ticket_row(t)
-    row["history"] = [{"at": e.at.isoformat(), "actor": e.actor_name, "action": e.action, "from_state": e.from_state,
-                       "to_state": e.to_state, "note": e.note, "data": e.data} for e in t.events]
+    row["history"] = tickets.history_rows(t)
     return jsonify(row)
 
 
@@ -79,26 +77,22 @@ openapi.path("/tickets/{id}", "get", "One ticket with its history", tags=["ticke
 
 @bp.route("/tickets", methods=["POST"])
 @api_roles("supervisor")
+@duplicate_answer(lambda **_: {"duplicate": True, "error": "already applied"})
 def ticket_open():
     s = db_session()
     b = _body()
-    device = s.scalar(select(Device).where(Device.code == b.get("device"))) if b.get("device") else None
-    site = s.scalar(select(Site).where(Site.code == b.get("site"))) if b.get("site") and not device else None
-    if device is None and site is None:
-        raise ValidationFailed("需要已登记的 device 或 site 编号 / Give a known device or site code.")
+    device_id, site_id = tickets.find_target(s, b.get("device"), b.get("site"))
+    if device_id is None and site_id is None:
+        raise ValidationFailed(Msg("Give a known device or site code."))
     detected = b.get("detected_at")
     try:
         detected = datetime.fromisoformat(detected) if detected else None
     except (TypeError, ValueError):
-        raise ValidationFailed("detected_at 应为 ISO 8601 时间 / detected_at must be an ISO 8601 time.") from None
-    try:
-        t = tickets.open_ticket(s, device_id=device.id if device else None, site_id=site.id if site else None,
-                                category=b.get("category", ""), source=b.get("source", "api"), opened_by=g.api_user,
-                                summary=str(b.get("summary", "")), tier=b.get("tier", "ordinary"),
-                                policy_key=b.get("policy"), detected_at=detected, request_id=b.get("request_id"))
-    except tickets.DuplicateRequest:
-        s.rollback()
-        return jsonify({"duplicate": True, "error": "already applied"}), 200
+        raise ValidationFailed(Msg("detected_at must be an ISO 8601 time.")) from None
+    t = tickets.open_ticket(s, device_id=device_id, site_id=site_id,
+                            category=b.get("category", ""), source=b.get("source", "api"), opened_by=g.api_user,
+                            summary=str(b.get("summary", "")), tier=b.get("tier", "ordinary"),
+                            policy_key=b.get("policy"), detected_at=detected, request_id=b.get("request_id"))
     s.commit()
     return jsonify(tickets.ticket_row(t)), 201
 
@@ -128,7 +122,7 @@ def _step(ticket_id, action, body):
         if v is None:
             return None
         if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise ValidationFailed(f"{name} 应为数字 / {name} must be a number.")
+            raise ValidationFailed(Msg("%(name)s must be a number.", name=name))
         return float(v)
 
     calls = {
@@ -145,13 +139,7 @@ def _step(ticket_id, action, body):
         "cancel": lambda: tickets.cancel(s, t.id, actor=user, reason=str(body.get("reason", "")), request_id=rid),
         "reopen": lambda: tickets.reopen(s, t.id, actor=user, reason=str(body.get("reason", "")), request_id=rid),
     }
-    try:
-        calls[action]()
-    except tickets.DuplicateRequest:
-        s.rollback()
-        out = tickets.ticket_row(tickets.get_ticket(s, ticket_id))
-        out["duplicate"] = True
-        return jsonify(out), 200
+    calls[action]()
     s.commit()
     return jsonify(tickets.ticket_row(t)), 200
 
@@ -160,8 +148,16 @@ STEPS = ("depart", "arrive", "checklist", "start_repair", "resolve", "note", "di
          "reopen")
 
 
+def _duplicate_step(ticket_id, **_):
+    """A resent step changed nothing: the ticket as it is, flagged."""
+    out = tickets.ticket_row(tickets.get_ticket(db_session(), ticket_id))
+    out["duplicate"] = True
+    return out
+
+
 @bp.route("/tickets/<int:ticket_id>/<any(" + ", ".join(STEPS) + "):action>", methods=["POST"])
 @api_roles(*READERS)
+@duplicate_answer(_duplicate_step)
 def ticket_step(ticket_id, action):
     return _step(ticket_id, action, _body())
 
@@ -180,8 +176,7 @@ def penalty():
         until = datetime.fromisoformat(a["until"]) if a.get("until") else None
         cases = int(a.get("not_to_spec", "0") or 0)
     except ValueError:
-        raise ValidationFailed("since/until 应为 ISO 日期，not_to_spec 为整数 / since and until are ISO dates, "
-                               "not_to_spec a whole number.") from None
+        raise ValidationFailed(Msg("since and until are ISO dates, not_to_spec a whole number.")) from None
     from datetime import timezone
 
     since = since.replace(tzinfo=since.tzinfo or timezone.utc) if since else None

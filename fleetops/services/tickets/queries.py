@@ -1,0 +1,205 @@
+"""Reading tickets: one ticket, the crew's list, the supervisors' filtered list, deadlines and breaches as rows,
+and the look-ups the ticket pages, API and CLI need (they do not query the tables themselves)."""
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from fleetops.domain import sla
+from fleetops.domain import tickets as rules
+from fleetops.domain.choices import Role
+from fleetops.domain.errors import NotFound
+from fleetops.domain.text import Msg, render_stored
+from fleetops.models import AuditLog, Device, Site, User
+from fleetops.models.base import utcnow
+from fleetops.models.tickets import Ticket, TicketEvent, TicketPhoto
+
+
+def get_ticket(session: Session, ticket_id) -> Ticket:
+    try:
+        ticket = session.get(Ticket, int(ticket_id))
+    except (TypeError, ValueError):
+        ticket = None
+    if ticket is None:
+        raise NotFound(Msg("No ticket %(id)s.", id=ticket_id))
+    return ticket
+
+
+def next_action(ticket: Ticket) -> str | None:
+    return rules.NEXT_CREW_ACTION.get(ticket.state)
+
+
+def may_act(user: User, t: Ticket) -> bool:
+    """Crew act on their own tickets and unassigned ones of their district; supervisors and admins on all."""
+    if user.role != Role.CREW:
+        return True
+    if t.assignee_id is not None:
+        return t.assignee_id == user.id
+    return not user.district or (t.site is not None and t.site.district == user.district)
+
+
+def _crew_scope(user: User):
+    """A crew member sees tickets assigned to them and unassigned ones in their district ("" = all)."""
+    unassigned = Ticket.assignee_id.is_(None)
+    if user.district:
+        unassigned = unassigned & (Site.district == user.district)
+    return or_(Ticket.assignee_id == user.id, unassigned)
+
+
+def _sort_key(t: Ticket):
+    policy = sla.SlaPolicy.from_dict(t.policy.rules) if t.policy else None
+    due = t.repair_by if t.state not in rules.NOT_ARRIVED else (t.arrive_by or t.respond_by or t.repair_by)
+    return sla.priority_key(bool(t.site and t.site.key_site), due, policy)
+
+
+def _eager(q):
+    """Load what a list row shows in a few queries instead of one per ticket."""
+    return q.options(selectinload(Ticket.site), selectinload(Ticket.device), selectinload(Ticket.policy),
+                     selectinload(Ticket.assignee), selectinload(Ticket.breaches))
+
+
+def my_tickets(session: Session, user: User) -> list[Ticket]:
+    """The crew's list: open work, key sites first, then the nearest deadline; resolved ones (awaiting verification) last."""
+    q = (select(Ticket).join(Site, Ticket.site_id == Site.id)
+         .where(Ticket.state.in_(rules.NOT_RESOLVED | {"resolved"})))
+    if user.role == Role.CREW:
+        q = q.where(_crew_scope(user))
+    return sorted(session.scalars(_eager(q)), key=lambda t: (t.state == "resolved", _sort_key(t)))
+
+
+def list_tickets(session: Session, *, state: str = "", district: str = "", device_code: str = "",
+                 overdue_only: bool = False, open_only: bool = False, now: datetime | None = None,
+                 limit: int = 500) -> list[Ticket]:
+    """Supervisors' list with filters; overdue tickets first, then by deadline (newest closed last)."""
+    now = now or utcnow()
+    q = select(Ticket).join(Site, Ticket.site_id == Site.id)
+    if state:
+        q = q.where(Ticket.state == state)
+    if open_only:
+        q = q.where(Ticket.state.in_(rules.OPEN_STATES))
+    if district:
+        q = q.where(Site.district == district)
+    if device_code:
+        q = q.join(Device, Ticket.device_id == Device.id).where(Device.code.contains(device_code))
+    rows = list(session.scalars(_eager(q.order_by(Ticket.id.desc()).limit(limit))))
+    if overdue_only:
+        rows = [t for t in rows if is_overdue(t, now)]
+    far = datetime.max.replace(tzinfo=ZoneInfo("UTC"))
+    return sorted(rows, key=lambda t: (not is_overdue(t, now), t.state not in rules.OPEN_STATES,
+                                       current_due(t) or far))
+
+
+def current_due(t: Ticket) -> datetime | None:
+    if t.state in rules.NOT_ARRIVED:
+        return t.arrive_by or t.respond_by or t.repair_by
+    if t.state in rules.NOT_RESOLVED:
+        return t.repair_by
+    return None
+
+
+def is_overdue(t: Ticket, now: datetime) -> bool:
+    due = current_due(t)
+    return due is not None and due < now
+
+
+def breaches_of(t: Ticket, now: datetime | None = None) -> list[dict]:
+    now = now or utcnow()
+    out = []
+    for b in t.breaches:
+        if b.kind != "breached":
+            continue
+        done = {"respond": t.departed_at or t.arrived_at, "arrive": t.arrived_at,
+                "repair": t.resolved_at}.get(b.which)
+        end = done or now
+        out.append({"which": b.which, "due_at": b.due_at.isoformat(),
+                    "late_minutes": max(0, int((end - b.due_at).total_seconds() // 60)),
+                    "days_late": sla.days_late(b.due_at, end), "still_running": done is None})
+    return out
+
+
+def ticket_row(t: Ticket, now: datetime | None = None) -> dict:
+    """The ticket as the API and `fleetops tickets --json` give it (stored sentences rendered for the reader)."""
+    iso = lambda v: v.isoformat() if v else None  # noqa: E731
+    return {
+        "id": t.id, "device": t.device.code if t.device else None, "site": t.site.code if t.site else None,
+        "site_name": t.site.name if t.site else None, "key_site": bool(t.site and t.site.key_site),
+        "category": t.category, "tier": t.tier, "source": t.source, "state": t.state,
+        "resolution": t.resolution or None, "summary": render_stored(t.summary),
+        "assignee": t.assignee.username if t.assignee else None,
+        "policy": t.policy.key if t.policy else None,
+        "opened_at": iso(t.opened_at), "detected_at": iso(t.detected_at), "notified_at": iso(t.notified_at),
+        "respond_by": iso(t.respond_by), "arrive_by": iso(t.arrive_by), "repair_by": iso(t.repair_by),
+        "arrived_at": iso(t.arrived_at), "resolved_at": iso(t.resolved_at), "verified_at": iso(t.verified_at),
+        "closed_at": iso(t.closed_at), "day_night": t.day_night or None,
+        "distance_km": round(t.distance_km, 1) if t.distance_km is not None else None,
+        "requires_replacement": t.requires_replacement, "replacement_reason": render_stored(t.replacement_reason) or None,
+        "needs_height": t.needs_height, "checklist": list(t.checklist or []),
+        "outage_id": t.outage_id, "incident_id": t.incident_id,
+        "breaches": breaches_of(t, now),
+    }
+
+
+def history(session: Session, ticket_id) -> list[TicketEvent]:
+    return list(get_ticket(session, ticket_id).events)
+
+
+def history_rows(t: Ticket) -> list[dict]:
+    """The ticket's history as the API gives it (notes rendered in the reader's language)."""
+    return [{"at": e.at.isoformat(), "actor": e.actor_name, "action": e.action, "from_state": e.from_state,
+             "to_state": e.to_state, "note": render_stored(e.note), "data": e.data} for e in t.events]
+
+
+# ---------------------------------------------------------------- look-ups for the entry points
+
+def audit_rows(session: Session, ticket_id: int) -> list[AuditLog]:
+    return list(session.scalars(select(AuditLog).where(AuditLog.entity_type == "ticket",
+                                                       AuditLog.entity_id == str(ticket_id)).order_by(AuditLog.id)))
+
+
+def crew_members(session: Session, *, active_only: bool = False) -> list[User]:
+    q = select(User).where(User.role == "crew")
+    if active_only:
+        q = q.where(User.active.is_(True))
+    return list(session.scalars(q.order_by(User.username)))
+
+
+def districts(session: Session) -> list[str]:
+    return sorted({d for d in session.scalars(select(Site.district).distinct()) if d})
+
+
+def find_target(session: Session, device_code: str | None, site_code: str | None) -> tuple[int | None, int | None]:
+    """(device_id, site_id) of the device code, else the site code; (None, None) when neither is known."""
+    device = session.scalar(select(Device).where(Device.code == device_code)) if device_code else None
+    if device is not None:
+        return device.id, None
+    site = session.scalar(select(Site).where(Site.code == site_code)) if site_code else None
+    return None, (site.id if site else None)
+
+
+def user_id_by_name(session: Session, username: str) -> int | None:
+    return session.scalar(select(User.id).where(User.username == username))
+
+
+def photo_of(session: Session, ticket_id: int, photo_id: int) -> TicketPhoto | None:
+    p = session.get(TicketPhoto, photo_id)
+    return p if p is not None and p.ticket_id == ticket_id else None
+
+
+def detail_page(session: Session, t: Ticket, user: User, now: datetime | None = None) -> dict:
+    """What the ticket page shows beside the ticket: stock to take parts from, parts used, the audit trail
+    (not for crew), crew to dispatch to, what still stops verification, and the breaches."""
+    from fleetops.services import spares
+    from fleetops.services.tickets.verification import verification_problems
+
+    now = now or utcnow()
+    return {
+        "locations": spares.locations(session), "part_types": spares.part_types(session),
+        "used": spares.ledger(session, ticket_id=t.id),
+        "audit_rows": audit_rows(session, t.id) if user.role != Role.CREW else [],
+        "crews": crew_members(session, active_only=True),
+        "problems": verification_problems(session, t, now) if t.state == "resolved" else [],
+        "next_action": next_action(t), "breaches": breaches_of(t, now), "now": now,
+    }
