@@ -4,7 +4,7 @@ from datetime import date, datetime
 import pytest
 
 from fleetops.services import inventory as inv
-from fleetops.services.inventory_import import _cell_text, decode_csv
+from fleetops.services.inventory.spreadsheet import cell_text as _cell_text, decode_csv
 
 
 @pytest.mark.parametrize("text,kind", [("卡口", "checkpoint_camera"), ("卡口相机", "checkpoint_camera"),
