@@ -24,7 +24,8 @@ def ensure_admin() -> None:
     if password is None:
         return
     banner = "=" * 64
-    lines = (Msg("admin account: %(name)s", name="admin"), Msg("password (shown once): %(password)s", password=password),
+    lines = (Msg("admin account: %(name)s", name="admin"),
+             Msg("password (shown once): %(password)s", password=password),
              Msg("Change it with: %(command)s", command="fleetops set-password admin"))
     say("\n".join(["", banner, *(f"  {line}" for line in lines), banner, ""]))
 
