@@ -23,8 +23,8 @@ from sqlalchemy import create_engine, text  # noqa: E402
 from fleetops.db import make_engine, make_sessionmaker  # noqa: E402
 from fleetops.models import Base  # noqa: E402
 from fleetops.services import inventory  # noqa: E402
-from fleetops.services.demo import fleet_rows, generate_fleet, write_fleet  # noqa: E402
-from fleetops.services.inventory_import import export_inventory, import_inventory  # noqa: E402
+from fleetops.services.inventory.demo import fleet_rows, generate_fleet, write_fleet  # noqa: E402
+from fleetops.services.inventory import export_inventory, import_inventory  # noqa: E402
 
 
 def timed(fn, runs=5):

@@ -8,6 +8,7 @@ is not listed here. To add one, see "How to add …" in ARCHITECTURE.md.
 from __future__ import annotations
 
 from fleetops.cli import alerts as cli_alerts
+from fleetops.cli import core as cli_core
 from fleetops.cli import inventory as cli_inventory
 from fleetops.cli import main as cli_root
 from fleetops.cli import monitoring as cli_monitoring
@@ -105,6 +106,7 @@ NAV = (
 
 # ---------------------------------------------------------------- the `fleetops` command
 CLI_COMMANDS = (
+    cli_core.db, cli_core.create_user, cli_core.create_token,
     cli_run.run, cli_run.scheduler_cmd, cli_run.set_password,
     cli_inventory.import_inventory_cmd, cli_inventory.export_inventory_cmd, cli_inventory.load_demo_cmd,
     cli_monitoring.ingest_results_cmd, cli_monitoring.uptime_cmd, cli_monitoring.poll_once_cmd,

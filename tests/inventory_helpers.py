@@ -2,8 +2,8 @@
 import csv
 import io
 
-from fleetops.services.demo import fleet_rows, generate_fleet, write_fleet
-from fleetops.services.inventory_import import COLUMNS
+from fleetops.services.inventory.demo import fleet_rows, generate_fleet, write_fleet
+from fleetops.services.inventory.columns import COLUMNS
 
 ZH = {c.en: c.zh for c in COLUMNS}
 

@@ -13,7 +13,7 @@ def test_create_user_and_token(app, monkeypatch):
     r = _runner(app, monkeypatch)
     out = r.invoke(cli.main, ["create-user", "王师傅", "--role", "crew", "--district", "独山子区"])
     assert out.exit_code == 0, out.output
-    assert "password (shown once):" in out.output
+    assert "初始密码（仅显示一次）：" in out.output  # "password (shown once):", Chinese by default
     tok = r.invoke(cli.main, ["create-token", "王师傅"])
     assert tok.exit_code == 0
     token = tok.output.strip()

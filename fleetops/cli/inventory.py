@@ -3,7 +3,8 @@ from pathlib import Path
 
 import click
 
-from fleetops.cli import echo_json, fail, session
+from fleetops.cli import echo_json, fail, say, session
+from fleetops.domain.text import Msg
 
 
 @click.command("import-inventory")
@@ -12,12 +13,12 @@ from fleetops.cli import echo_json, fail, session
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def import_inventory_cmd(file: Path, dry_run: bool, as_json: bool):
     """Import sites and devices from a CSV (UTF-8/GBK) or XLSX file; nothing is written if any row is bad."""
-    from fleetops.services.inventory_import import import_inventory
+    from fleetops.services.inventory import import_inventory
 
     try:
         data = file.read_bytes()
     except OSError as err:
-        fail(f"无法读取 {file}：{err.strerror} / Cannot read {file}: {err.strerror}")
+        fail(Msg("Cannot read %(file)s: %(error)s", file=str(file), error=err.strerror))
     bar = None
 
     def progress(done, total):
@@ -25,7 +26,7 @@ def import_inventory_cmd(file: Path, dry_run: bool, as_json: bool):
         if total < 500:
             return
         if bar is None:
-            bar = click.progressbar(length=total, label="写入 / writing", file=click.get_text_stream("stderr"))
+            bar = click.progressbar(length=total, label=str(Msg("writing")), file=click.get_text_stream("stderr"))
             bar.__enter__()
         bar.update(done - bar.pos)
 
@@ -36,19 +37,24 @@ def import_inventory_cmd(file: Path, dry_run: bool, as_json: bool):
         if not result.ok:
             s.rollback()
     if as_json:
-        echo_json(result.summary() | {"problems": [e.__dict__ for e in result.errors], "warnings": result.warnings})
+        echo_json(result.summary() | {"problems": [e.to_json() for e in result.errors],
+                                      "warnings": [str(w) for w in result.warnings]})
     else:
         for w in result.warnings:
-            click.echo(w, err=True)
+            say(w, err=True)
         for e in result.errors:
-            click.echo(str(e), err=True)
-        verb = "检查通过，将会 / check passed, would have" if dry_run else "已导入 / imported"
+            say(e, err=True)
         if result.ok:
-            click.echo(f"{verb}: {result.rows} rows ({result.encoding}) — created {result.created}, updated "
-                       f"{result.updated}, unchanged {result.unchanged}; sites created {result.sites_created}, "
-                       f"updated {result.sites_updated}")
+            counts = dict(rows=result.rows, encoding=result.encoding, created=result.created, updated=result.updated,
+                          unchanged=result.unchanged, sites_created=result.sites_created,
+                          sites_updated=result.sites_updated)
+            say(Msg("Check passed, would have: %(rows)s rows (%(encoding)s) — created %(created)s, updated "
+                    "%(updated)s, unchanged %(unchanged)s; sites created %(sites_created)s, updated %(sites_updated)s",
+                    **counts) if dry_run else
+                Msg("Imported: %(rows)s rows (%(encoding)s) — created %(created)s, updated %(updated)s, unchanged "
+                    "%(unchanged)s; sites created %(sites_created)s, updated %(sites_updated)s", **counts))
     if not result.ok:
-        fail(f"{len(result.errors)} 处问题，未导入任何数据 / {len(result.errors)} problems; nothing was imported.")
+        fail(Msg("%(n)s problems; nothing was imported.", n=len(result.errors)))
 
 
 @click.command("export-inventory")
@@ -57,20 +63,19 @@ def import_inventory_cmd(file: Path, dry_run: bool, as_json: bool):
               help="Column headers and labels.")
 def export_inventory_cmd(file: Path, lang: str):
     """Write the inventory to FILE.xlsx or FILE.csv (secrets are never exported); it imports back unchanged."""
-    from fleetops.services.inventory_import import export_inventory
+    from fleetops.services.inventory import device_count, export_inventory
 
     fmt = file.suffix.lower().lstrip(".")
     if fmt not in ("xlsx", "csv"):
-        fail(f"文件名应以 .xlsx 或 .csv 结尾 / The file name must end in .xlsx or .csv: {file}")
+        fail(Msg("The file name must end in .xlsx or .csv: %(file)s", file=str(file)))
     with session() as s:
         data = export_inventory(s, fmt, lang)
-        from fleetops.models import Device
-        n = s.query(Device).count()
+        n = device_count(s)
     try:
         file.write_bytes(data)
     except OSError as err:
-        fail(f"无法写入 {file}：{err.strerror} / Cannot write {file}: {err.strerror}")
-    click.echo(f"exported {n} devices to {file}")
+        fail(Msg("Cannot write %(file)s: %(error)s", file=str(file), error=err.strerror))
+    say(Msg("exported %(n)s devices to %(file)s", n=n, file=str(file)))
 
 
 @click.command("load-demo")
@@ -78,12 +83,12 @@ def export_inventory_cmd(file: Path, lang: str):
 @click.option("--devices", "n_devices", default=600, show_default=True, type=click.IntRange(1, 100_000))
 def load_demo_cmd(seed: int, n_devices: int):
     """Load the generated demo fleet (Karamay) into an empty inventory."""
-    from fleetops.services.demo import load_demo_fleet
+    from fleetops.services.inventory.demo import load_demo_fleet
 
     with session() as s:
         summary = load_demo_fleet(s, seed=seed, n_devices=n_devices)
     if not summary:
-        click.echo("inventory not empty: demo fleet not loaded")
+        say(Msg("inventory not empty: demo fleet not loaded"))
         return
-    click.echo(f"demo fleet loaded: {summary['sites']} sites, {summary['devices']} devices, "
-               f"{summary['certificates']} certificates")
+    say(Msg("demo fleet loaded: %(sites)s sites, %(devices)s devices, %(certificates)s certificates",
+            sites=summary["sites"], devices=summary["devices"], certificates=summary["certificates"]))

@@ -7,37 +7,36 @@ import sys
 import time
 
 import click
-from sqlalchemy import func, select
 
-from fleetops.cli import db_upgrade, get_app, session
+from fleetops.cli import get_app, say, session
+from fleetops.cli.core import db_upgrade
+from fleetops.domain.text import Msg
 
 log = logging.getLogger(__name__)
 
 
 def ensure_admin() -> None:
     """First start: create `admin` with a random password and print it once (never logged)."""
-    from fleetops.models import User
     from fleetops.services import accounts
 
     with session() as s:
-        if s.scalar(select(func.count()).select_from(User)):
-            return
-        _user, password = accounts.create_user(s, "admin", "admin", display_name="管理员", actor="setup")
+        password = accounts.create_first_admin(s)
+    if password is None:
+        return
     banner = "=" * 64
-    click.echo(f"\n{banner}\n  管理员账号 / admin account:  admin\n  初始密码 / password (shown once): {password}\n"
-               f"  Change it with: fleetops set-password admin\n{banner}\n")
+    lines = (Msg("admin account: %(name)s", name="admin"),
+             Msg("password (shown once): %(password)s", password=password),
+             Msg("Change it with: %(command)s", command="fleetops set-password admin"))
+    say("\n".join(["", banner, *(f"  {line}" for line in lines), banner, ""]))
 
 
 def ensure_demo_fleet(seed: int) -> None:
-    try:
-        from fleetops.services.demo import load_demo_fleet
-    except ModuleNotFoundError:
-        click.echo("demo fleet generator not available; starting with an empty inventory")
-        return
+    from fleetops.services.inventory.demo import load_demo_fleet
+
     with session() as s:
         summary = load_demo_fleet(s, seed=seed)
     if summary:
-        click.echo(f"demo fleet: {summary}")
+        say(Msg("demo fleet: %(summary)s", summary=summary))
 
 
 def _wait_for_simulator(proc, url: str = "http://127.0.0.1:5081/faults", timeout_s: float = 60) -> None:
@@ -52,9 +51,9 @@ def _wait_for_simulator(proc, url: str = "http://127.0.0.1:5081/faults", timeout
             pass
         time.sleep(0.5)
     if proc.poll() is not None:
-        click.echo("simulator stopped at start-up (see its message above); continuing without it", err=True)
+        say(Msg("simulator stopped at start-up (see its message above); continuing without it"), err=True)
     else:
-        click.echo("simulator not answering yet; starting the scheduler anyway", err=True)
+        say(Msg("simulator not answering yet; starting the scheduler anyway"), err=True)
 
 
 @click.command("run")
@@ -86,7 +85,7 @@ def run(ctx, host, port, demo, simulator, scheduler, seed, threads):
             # The demo polls every 30 s so a killed device shows as down within ~1.5 min (U2: the
             # contract allows 30 min; production keeps the 60 s default).
             env["FLEETOPS_POLL_INTERVAL_S"] = "30"
-            click.echo("demo: polling every 30 s (set FLEETOPS_POLL_INTERVAL_S to change)")
+            say(Msg("demo: polling every 30 s (set FLEETOPS_POLL_INTERVAL_S to change)"))
     if scheduler:
         children.append(subprocess.Popen(exe + ["scheduler"], env=env))
 
@@ -101,7 +100,7 @@ def run(ctx, host, port, demo, simulator, scheduler, seed, threads):
                 child.kill()
 
     signal.signal(signal.SIGTERM, lambda *_: (stop(), sys.exit(0)))
-    click.echo(f"fleetops: http://{host}:{port}/  (Ctrl-C stops the web UI, scheduler and simulator)")
+    say(Msg("fleetops: %(url)s  (Ctrl-C stops the web UI, scheduler and simulator)", url=f"http://{host}:{port}/"))
     try:
         serve(get_app(), host=host, port=port, threads=threads, ident="fleetops")
     except KeyboardInterrupt:
@@ -119,7 +118,7 @@ def scheduler_cmd():
     lock = SingleSchedulerLock(app)
     lock.acquire()
     sched = build_scheduler(app)
-    click.echo("scheduler: " + ", ".join(j.id for j in collect_jobs(app)))
+    say(Msg("scheduler: %(jobs)s", jobs=", ".join(j.id for j in collect_jobs(app))))
     signal.signal(signal.SIGTERM, lambda *_: sched.shutdown(wait=False))
     try:
         sched.start()
@@ -134,13 +133,8 @@ def scheduler_cmd():
 @click.password_option(envvar="FLEETOPS_NEW_PASSWORD")
 def set_password(username, password):
     """Set a user's password (asked twice, or FLEETOPS_NEW_PASSWORD)."""
-    from fleetops.domain.errors import NotFound
-    from fleetops.models import User
     from fleetops.services import accounts
 
     with session() as s:
-        user = s.scalar(select(User).where(User.username == username))
-        if user is None:
-            raise NotFound(f"没有用户 {username} / No user {username}.")
-        accounts.set_password(s, user, password, actor="cli")
-    click.echo(f"password changed for {username}")
+        accounts.set_password_of(s, username, password, actor="cli")
+    say(Msg("password changed for %(name)s", name=username))

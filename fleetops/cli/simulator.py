@@ -8,7 +8,8 @@ import urllib.request
 
 import click
 
-from fleetops.cli import echo_json, fail, session
+from fleetops.cli import echo_json, fail, say, session
+from fleetops.domain.text import Msg
 
 FAULT_ACTIONS = ("dead", "hung", "reboot", "flap", "link-down", "power-cut", "network-cut", "snapshot",
                  "clear", "list")
@@ -28,13 +29,10 @@ def _snapshot_server(devices, port: int):
         from fleetops.simulator.snapshots import SnapshotServer
     except ModuleNotFoundError:
         return None
-    from fleetops.models import Device
-    from sqlalchemy import select
+    from fleetops.services.inventory import snapshot_credentials
 
     with session() as s:
-        creds = {d.code: (d.snapshot_username, d.snapshot_password) for d in s.scalars(
-            select(Device).where(Device.code.in_([x.code for x in devices]), Device.snapshot_url != ""))
-            if d.snapshot_username and d.snapshot_password}
+        creds = snapshot_credentials(s, [x.code for x in devices])
     if not creds:
         return None
     return SnapshotServer(creds, "127.0.0.1", port)
@@ -59,10 +57,10 @@ def simulate(host_range, control_port, snapshot_port, firewall):
     except ValueError as err:
         fail(str(err))
     if not devices:
-        fail(f"数据库中没有 {host_range} 内的设备 / no devices with an address in {host_range} "
-             "(load the demo fleet or import an inventory first)")
+        fail(Msg("no devices with an address in %(range)s (load the demo fleet or import an inventory first)",
+                 range=host_range))
     if firewall and not nft_available():
-        fail("--firewall 需要 root 和 nft / --firewall needs root and the nft command")
+        fail(Msg("--firewall needs root and the nft command"))
     _raise_fd_limit(len(devices))
     snaps = _snapshot_server(devices, snapshot_port) if snapshot_port else None
     sim = Simulator(devices, firewall=firewall, control_port=control_port, snapshot_server=snaps)
@@ -74,26 +72,28 @@ def simulate(host_range, control_port, snapshot_port, firewall):
             try:
                 snaps.start()
             except OSError as err:
-                click.echo(f"snapshot server not started ({err.strerror}); image faults are unavailable", err=True)
+                say(Msg("snapshot server not started (%(error)s); image faults are unavailable", error=err.strerror),
+                    err=True)
                 sim.snapshots = snaps = None
         try:
             sim.start()
         except OSError as err:
-            fail(f"无法启动模拟器 / cannot start the simulator: {err.strerror or err} "
-                 "(is another `fleetops simulate` running?)")
+            fail(Msg("cannot start the simulator: %(error)s (is another `fleetops simulate` running?)",
+                     error=str(err.strerror or err)))
         if sim.mode != "nftables":
-            click.echo("注意 / note: not root (or --no-firewall): faults are SNMP-only; "
-                       "a dead device still answers ping", err=True)
-        click.echo(f"simulating {len(devices)} devices ({len(sim.fleet.bound)} SNMP agents), mode={sim.mode}, "
-                   f"control http://127.0.0.1:{sim.control_port}/faults"
-                   + (f", snapshots http://127.0.0.1:{snaps.port}/" if snaps else ""), err=False)
+            say(Msg("note: not root (or --no-firewall): faults are SNMP-only; a dead device still answers ping"),
+                err=True)
+        say(Msg("simulating %(n)s devices (%(agents)s SNMP agents), mode=%(mode)s, control %(control)s%(snapshots)s",
+                n=len(devices), agents=len(sim.fleet.bound), mode=sim.mode,
+                control=f"http://127.0.0.1:{sim.control_port}/faults",
+                snapshots=f", snapshots http://127.0.0.1:{snaps.port}/" if snaps else ""))
         while not stop.wait(1.0):
             pass
     finally:
         sim.stop()  # removes the nft table, also on SIGTERM
         if snaps is not None:
             snaps.stop()
-    click.echo("simulator stopped")
+    say(Msg("simulator stopped"))
 
 
 def _call(method: str, path: str, port: int, body: dict | None = None):
@@ -110,7 +110,7 @@ def _call(method: str, path: str, port: int, body: dict | None = None):
             message = err.reason
         fail(str(message))
     except (urllib.error.URLError, ConnectionError, TimeoutError):
-        fail(f"模拟器未运行 / no simulator answers on 127.0.0.1:{port} (start it with `fleetops simulate`)")
+        fail(Msg("no simulator answers on 127.0.0.1:%(port)s (start it with `fleetops simulate`)", port=port))
 
 
 @click.command("fault")
@@ -126,6 +126,7 @@ def _call(method: str, path: str, port: int, body: dict | None = None):
 def fault(action, target, control_port, period_s, down_s, interface, image_fault, as_json):
     """Inject a fault into the running simulator: dead|hung|reboot|flap|link-down DEVICE, power-cut|network-cut
     SITE, snapshot DEVICE --image blur, clear DEVICE|SITE|all, list."""
+    # The status lines below echo the control API's ids and modes (scripts and tests read them): left as they are.
     if action == "list":
         data = _call("GET", "/faults", control_port)
         if as_json:
@@ -136,7 +137,7 @@ def fault(action, target, control_port, period_s, down_s, interface, image_fault
             click.echo(f"  {f['id']}  {extra}".rstrip())
         return
     if not target:
-        fail(f"`fleetops fault {action}` 需要设备或点位编号 / needs a device or site code")
+        fail(Msg("`fleetops fault %(action)s` needs a device or site code", action=action))
     if action == "clear":
         key = "" if target == "all" else "/" + urllib.request.quote(target, safe="")
         data = _call("DELETE", f"/faults{key}", control_port)

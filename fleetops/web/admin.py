@@ -6,14 +6,14 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import func, select
 from wtforms import PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
 from fleetops.domain.choices import Role
 from fleetops.domain.errors import FleetopsError, ValidationFailed
-from fleetops.models import ApiToken, AuditLog, User
+from fleetops.domain.text import Msg
 from fleetops.platform import parameters
+from fleetops.platform.i18n import render_stored, translate
 from fleetops.services import accounts
 from fleetops.web import current_locale, db_session, nav, roles_required
 from fleetops.web.inventory import choices
@@ -25,9 +25,6 @@ NAV = [
     nav.NavItem.of("admin.audit_log", "Audit log", roles=("supervisor", "admin"), order=90),
     nav.NavItem.of("admin.users", "Administration", roles=("admin",), order=95),
 ]
-
-AUDIT_PER_PAGE = 50
-
 
 class UserForm(FlaskForm):
     username = StringField("User name", validators=[DataRequired(), Length(max=80)])
@@ -66,9 +63,8 @@ def users():
                 new_password = password  # generated: shown once, on this response only
             form = UserForm(formdata=None)
             form.role.choices = choices(Role.choices(current_locale()))
-    rows = s.scalars(select(User).order_by(User.username)).all()
-    return render_template("admin/users.html", form=form, rows=rows, new_password=new_password,
-                           role_label=lambda r: Role(r).label(current_locale()) if r in Role._value2member_map_ else r)
+    return render_template("admin/users.html", form=form, rows=accounts.list_users(s), new_password=new_password,
+                           role_label=lambda r: Role.label_of(r, current_locale()))
 
 
 # ---------------------------------------------------------------- API tokens
@@ -78,15 +74,13 @@ def users():
 def tokens():
     s = db_session()
     form = TokenForm()
-    form.username.choices = choices((u, u) for u in s.scalars(select(User.username).where(User.active.is_(True))
-                                                              .order_by(User.username)))
+    form.username.choices = choices((u, u) for u in accounts.active_usernames(s))
     new_token = None
     if request.method == "POST" and form.validate():
         _row, new_token = accounts.create_token(s, form.username.data, form.name.data, actor=current_user)
         s.commit()
         flash(_("Token created. Copy it now: it is shown only once."), "success")
-    rows = s.scalars(select(ApiToken).order_by(ApiToken.created_at.desc())).all()
-    return render_template("admin/tokens.html", form=form, rows=rows, new_token=new_token)
+    return render_template("admin/tokens.html", form=form, rows=accounts.list_tokens(s), new_token=new_token)
 
 
 @bp.route("/tokens/<int:token_id>/revoke", methods=["POST"])
@@ -105,12 +99,12 @@ def parse_parameter(text: str):
     """A number, or any JSON value (list, object, string in quotes, true/false)."""
     t = (text or "").strip()
     if not t:
-        raise ValidationFailed("值不能为空 / A value is required.")
+        raise ValidationFailed(Msg("A value is required."))
     try:
         return json.loads(t)
     except json.JSONDecodeError as err:
-        raise ValidationFailed(f"不是有效的数字或 JSON：{err.msg}（第 {err.colno} 个字符） / Not a number or valid "
-                               f"JSON: {err.msg} at character {err.colno}.") from None
+        raise ValidationFailed(Msg("Not a number or valid JSON: %(error)s at character %(column)s.", error=err.msg,
+                                   column=err.colno)) from None
 
 
 @bp.route("/parameters", methods=["GET", "POST"])
@@ -128,7 +122,7 @@ def parameters_page():
             old = known[key]["value"]
             if isinstance(old, (int, float)) and not isinstance(old, bool) and (
                     isinstance(value, bool) or not isinstance(value, (int, float))):
-                raise ValidationFailed(f"{key} 应为数字 / {key} must be a number.")
+                raise ValidationFailed(Msg("%(key)s must be a number.", key=key))
         except ValidationFailed as err:
             flash(err.message, "error")
         else:
@@ -137,7 +131,8 @@ def parameters_page():
                 s.commit()
             flash(_("Parameter %(key)s saved.", key=key), "success")
         return redirect(url_for(".parameters_page") + f"#p-{key}")
-    rows = parameters.all_parameters(s)
+    # Descriptions are msgids (a row stored by an older version may hold free text: shown as it is).
+    rows = [{**p, "description": translate(p["description"], current_locale())} for p in parameters.all_parameters(s)]
     return render_template("admin/parameters.html", rows=rows,
                            as_json=lambda v: json.dumps(v, ensure_ascii=False))
 
@@ -147,35 +142,16 @@ def parameters_page():
 @bp.route("/audit")
 @roles_required("supervisor")
 def audit_log():
-    s = db_session()
-    f = {k: request.args.get(k, "").strip() for k in ("entity_type", "entity_id", "actor", "action")}
-    conds = []
-    if f["entity_type"]:
-        conds.append(AuditLog.entity_type == f["entity_type"])
-    if f["entity_id"]:
-        conds.append(AuditLog.entity_id == f["entity_id"])
-    if f["actor"]:
-        conds.append(AuditLog.actor_name == f["actor"])
-    if f["action"]:
-        conds.append(AuditLog.action == f["action"])
-    try:
-        page = max(1, int(request.args.get("page") or 1))
-    except ValueError:
-        page = 1
-    total = s.scalar(select(func.count(AuditLog.id)).where(*conds))
-    pages = max(1, -(-total // AUDIT_PER_PAGE))
-    page = min(page, pages)
-    rows = s.scalars(select(AuditLog).where(*conds).order_by(AuditLog.at.desc(), AuditLog.id.desc())
-                     .limit(AUDIT_PER_PAGE).offset((page - 1) * AUDIT_PER_PAGE)).all()
-    entity_types = s.scalars(select(AuditLog.entity_type).distinct().order_by(AuditLog.entity_type)).all()
-    actors = s.scalars(select(AuditLog.actor_name).distinct().order_by(AuditLog.actor_name)).all()
+    f = {k: request.args.get(k, "").strip() for k in accounts.AUDIT_FILTERS}
+    result = accounts.audit_page(db_session(), f, request.args.get("page"))
     args = {k: v for k, v in f.items() if v}
-    return render_template("admin/audit.html", rows=rows, f=f, page=page, pages=pages, total=total,
-                           entity_types=entity_types, actors=actors,
-                           args=lambda p: urlencode({**args, "page": p}), entity_url=_entity_url)
+    return render_template("admin/audit.html", rows=result.rows, f=f, page=result.page, pages=result.pages,
+                           total=result.total, entity_types=result.entity_types, actors=result.actors,
+                           args=lambda p: urlencode({**args, "page": p}), entity_url=_entity_url,
+                           summary_text=lambda v: render_stored(v, current_locale()))
 
 
-def _entity_url(entry: AuditLog) -> str | None:
+def _entity_url(entry) -> str | None:
     if entry.entity_type == "device" and entry.entity_id:
         return url_for("inventory.device", code=entry.entity_id)
     if entry.entity_type == "site" and entry.entity_id:

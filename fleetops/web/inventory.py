@@ -5,12 +5,8 @@ Other areas add a panel to the device page by appending to DEVICE_PANELS, e.g.
 `context(session, device) -> dict` is merged into the panel's template context.
 """
 import io
-import re
-import time
-import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Callable
 from urllib.parse import urlencode
 
@@ -20,7 +16,6 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import select
 from wtforms import BooleanField, HiddenField, PasswordField, SelectField, StringField, TextAreaField
 
 try:
@@ -30,10 +25,10 @@ except ImportError:  # WTForms < 3.3
 
 from fleetops.domain.choices import DeviceKind, DeviceStatus, Lifecycle
 from fleetops.domain.errors import ValidationFailed
-from fleetops.models import Depot, Device
-from fleetops.services import inventory, inventory_import
-from fleetops.services.inventory import AUTH_PROTOCOLS, PRIV_PROTOCOLS
-from fleetops.web import current_locale, db_session, nav, roles_required
+from fleetops.domain.text import Msg
+from fleetops.services import inventory
+from fleetops.services.inventory import AUTH_PROTOCOLS, PRIV_PROTOCOLS, uploads
+from fleetops.web import current_locale, db_session, enum_label, nav, roles_required
 
 bp = Blueprint("inventory", __name__)
 EDITORS = ("supervisor",)  # admin always passes; crew may look, not edit (issue 2)
@@ -42,7 +37,9 @@ CERT_DUE_SOON_DAYS = 30  # F5: flag 检定 certificates that run out within a mo
 
 # This area's menu entries; fleetops.wiring adds them to the navigation bar.
 NAV = [
-    nav.NavItem.of("inventory.devices", "Devices", roles=("crew", "supervisor", "admin"), order=30),
+    # A Msg label: "Devices" needs its own msgctxt here (nav renders a Msg in the reader's language).
+    nav.NavItem.of("inventory.devices", Msg("Devices", context="inventory"), roles=("crew", "supervisor", "admin"),
+                   order=30),
     nav.NavItem.of("inventory.sites", "Sites", roles=("crew", "supervisor", "admin"), order=31),
 ]
 
@@ -151,15 +148,9 @@ def _can_edit() -> bool:
 
 @bp.app_context_processor
 def inject_inventory_helpers():
-    return {"kind_label": lambda v: _label(DeviceKind, v), "lifecycle_label": lambda v: _label(Lifecycle, v),
-            "status_label": lambda v: _label(DeviceStatus, v), "can_edit_inventory": _can_edit}
-
-
-def _label(enum, value) -> str:
-    try:
-        return enum(value).label(current_locale())
-    except ValueError:
-        return value or ""
+    # kind_label/lifecycle_label/status_label: kept for other areas' templates until they call enum_label directly.
+    return {"kind_label": lambda v: enum_label("DeviceKind", v), "lifecycle_label": lambda v: enum_label("Lifecycle", v),
+            "status_label": lambda v: enum_label("DeviceStatus", v), "can_edit_inventory": _can_edit}
 
 
 # ---------------------------------------------------------------- devices
@@ -184,7 +175,7 @@ def devices():
 def device(code):
     s = db_session()
     dev = inventory.get_device(s, code)
-    children = s.scalars(select(Device).where(Device.parent_id == dev.id).order_by(Device.code)).all()
+    children = inventory.child_devices(s, dev)
     panels = []
     for panel in DEVICE_PANELS:
         ctx = panel.context(s, dev) if panel.context else {}
@@ -192,7 +183,7 @@ def device(code):
     return render_template("inventory/device.html", device=dev, children=children, panels=panels,
                            today=date.today(), due_soon=date.today() + timedelta(days=CERT_DUE_SOON_DAYS),
                            certificates=sorted(dev.certificates, key=lambda c: c.valid_until, reverse=True),
-                           secrets_set=[SECRET_LABELS[f] for f in Device.SECRET_FIELDS if getattr(dev, f)])
+                           secrets_set=[SECRET_LABELS[f] for f in inventory.secrets_set(dev)])
 
 
 @bp.route("/devices/new", methods=["GET", "POST"])
@@ -216,9 +207,7 @@ def device_edit(code):
     s = db_session()
     dev = inventory.get_device(s, code)
     if request.method == "GET":
-        snap = inventory.device_snapshot(dev)
-        data = {k: ("" if v is None else str(v)) for k, v in snap.items() if k not in Device.SECRET_FIELDS}
-        form = DeviceForm(data={**data, "version": str(dev.version)})
+        form = DeviceForm(data=inventory.device_form_data(dev))
     else:
         form = DeviceForm()
     form.set_choices(current_locale())
@@ -228,8 +217,8 @@ def device_edit(code):
                                                      expected_version=form.version.data)) is not None:
             flash(_("Saved."), "success")
             return redirect(url_for(".device", code=code))
-    secrets_set = [f for f in Device.SECRET_FIELDS if getattr(dev, f)]
-    return (render_template("inventory/device_form.html", form=form, device=dev, secrets_set=secrets_set),
+    return (render_template("inventory/device_form.html", form=form, device=dev,
+                            secrets_set=inventory.secrets_set(dev)),
             422 if form.errors else 200)
 
 
@@ -267,14 +256,8 @@ def site(code):
 
 
 def _site_form(obj=None) -> SiteForm:
-    if obj is not None and request.method == "GET":
-        data = {k: ("" if v is None else v) for k, v in inventory.site_snapshot(obj).items()}
-        data["latitude"], data["longitude"] = repr(obj.latitude), repr(obj.longitude)
-        data["road_distance_km"] = "" if obj.road_distance_km is None else repr(obj.road_distance_km)
-        form = SiteForm(data={**data, "depot": obj.depot.name if obj.depot else "", "version": str(obj.version)})
-    else:
-        form = SiteForm()
-    form.depot.choices = choices([("", "—")] + [(n, n) for n in db_session().scalars(select(Depot.name).order_by(Depot.name))])
+    form = SiteForm(data=inventory.site_form_data(obj)) if obj is not None and request.method == "GET" else SiteForm()
+    form.depot.choices = choices([("", "—")] + [(n, n) for n in inventory.depot_names(db_session())])
     return form
 
 
@@ -313,26 +296,6 @@ def site_edit(code):
 
 # ---------------------------------------------------------------- import and export
 
-TOKEN_RE = re.compile(r"^[0-9a-f]{32}\.(csv|xlsx)$")
-
-
-UPLOAD_KEEP_S = 24 * 3600
-
-
-def _upload_dir() -> Path:
-    path = Path(current_app.config["UPLOAD_DIR"]) / "inventory"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def _forget_old_uploads() -> None:
-    """Checked files that were never confirmed are dropped after a day (they may hold secrets)."""
-    cutoff = time.time() - UPLOAD_KEEP_S
-    for path in _upload_dir().iterdir():
-        if TOKEN_RE.match(path.name) and path.stat().st_mtime < cutoff:
-            path.unlink(missing_ok=True)
-
-
 @bp.route("/inventory/import", methods=["GET", "POST"])
 @roles_required(*EDITORS)
 def import_page():
@@ -343,15 +306,8 @@ def import_page():
     if upload is None or not upload.filename:
         flash(_("Choose a CSV or XLSX file first."), "error")
         return redirect(url_for(".import_page"))
-    data = upload.read()
-    ext = "xlsx" if data.startswith(inventory_import.XLSX_MAGIC) else "csv"
-    result = inventory_import.import_inventory(db_session(), data, upload.filename, current_user, dry_run=True)
-    db_session().rollback()
-    token = None
-    _forget_old_uploads()
-    if result.ok:
-        token = f"{uuid.uuid4().hex}.{ext}"
-        (_upload_dir() / token).write_bytes(data)
+    result, token = uploads.check_upload(db_session(), upload.read(), upload.filename, current_user,
+                                         current_app.config["UPLOAD_DIR"])
     return (render_template("inventory/import.html", result=result, token=token, filename=upload.filename),
             200 if result.ok else 422)
 
@@ -360,18 +316,13 @@ def import_page():
 @roles_required(*EDITORS)
 def import_confirm():
     token = request.form.get("token", "")
-    if not TOKEN_RE.match(token) or not (_upload_dir() / token).exists():
+    filename = request.form.get("filename", "")[:200]
+    result = uploads.confirm_upload(db_session(), token, filename, current_user, current_app.config["UPLOAD_DIR"])
+    if result is None:
         flash(_("The uploaded file has expired; please upload it again."), "error")
         return redirect(url_for(".import_page"))
-    path = _upload_dir() / token
-    filename = request.form.get("filename", "")[:200] or token
-    s = db_session()
-    result = inventory_import.import_inventory(s, path.read_bytes(), filename, current_user)
     if not result.ok:  # the inventory changed since the preview
-        s.rollback()
-        return render_template("inventory/import.html", result=result, token=None, filename=filename), 422
-    s.commit()
-    path.unlink(missing_ok=True)
+        return render_template("inventory/import.html", result=result, token=None, filename=filename or token), 422
     flash(_("Imported: %(created)d created, %(updated)d updated, %(unchanged)d unchanged.",
             created=result.created, updated=result.updated, unchanged=result.unchanged), "success")
     return redirect(url_for(".devices"))
@@ -384,7 +335,7 @@ def export():
     if fmt not in ("xlsx", "csv"):
         abort(404)
     language = "en" if request.args.get("lang") == "en" else "zh"
-    data = inventory_import.export_inventory(db_session(), fmt, language)
+    data = inventory.export_inventory(db_session(), fmt, language)
     mimetype = ("text/csv" if fmt == "csv"
                 else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     return send_file(io.BytesIO(data), mimetype=mimetype, as_attachment=True,

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from fleetops.domain.choices import CAMERA_KINDS, DeviceKind
 from fleetops.models import Cabinet, Depot, Device, MetrologyCertificate, Site
-from fleetops.services.demo import generate_fleet, ip_for, load_demo_fleet
+from fleetops.services.inventory.demo import generate_fleet, ip_for, load_demo_fleet
 
 LOOPBACK_FLEET = ipaddress.ip_network("127.20.0.0/14")
 

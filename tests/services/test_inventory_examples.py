@@ -4,8 +4,8 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from fleetops.models import Device, Site
-from fleetops.services.demo import load_demo_fleet
-from fleetops.services.inventory_import import import_inventory
+from fleetops.services.inventory.demo import load_demo_fleet
+from fleetops.services.inventory import import_inventory
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

@@ -3,7 +3,7 @@ import pytest
 from sqlalchemy import func, select
 
 from fleetops.models import AuditLog, Cabinet, Device, Site
-from fleetops.services.inventory_import import export_inventory, import_inventory
+from fleetops.services.inventory import export_inventory, import_inventory
 from tests.inventory_helpers import csv_bytes, device_row, load_small_fleet, small_fleet_csv, xlsx_bytes
 
 

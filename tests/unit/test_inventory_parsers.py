@@ -4,7 +4,7 @@ from datetime import date, datetime
 import pytest
 
 from fleetops.services import inventory as inv
-from fleetops.services.inventory_import import _cell_text, decode_csv
+from fleetops.services.inventory.spreadsheet import cell_text as _cell_text, decode_csv
 
 
 @pytest.mark.parametrize("text,kind", [("卡口", "checkpoint_camera"), ("卡口相机", "checkpoint_camera"),
@@ -91,3 +91,16 @@ def test_encodings_are_detected_strictly():
     assert decode_csv(text.encode("gbk")) == (text, "gb18030")
     assert decode_csv(text.encode("utf-8")) == (text, "utf-8")
     assert decode_csv(b"\xef\xbb\xbf" + text.encode("utf-8")) == (text, "utf-8-bom")
+
+
+def test_an_import_problem_reads_the_same_in_chinese_and_english():
+    from fleetops.platform import i18n
+    from fleetops.services.inventory.import_check import RowError
+
+    i18n.install()
+    with pytest.raises(ValueError) as err:
+        inv.parse_latitude("北纬45度")
+    problem = RowError(5, "纬度", err.value.args[0])
+    assert str(problem) == "第 5 行，列「纬度」：纬度 '北纬45度' 不是数字"
+    assert problem.msg().render("en") == "Line 5, column “纬度”: Latitude '北纬45度' is not a number."
+    assert problem.to_json() == {"line": 5, "column": "纬度", "message": "纬度 '北纬45度' 不是数字"}

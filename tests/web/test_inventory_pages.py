@@ -195,7 +195,7 @@ def test_device_panels_from_other_areas_are_rendered(client_as, fleet, app):
 
 def test_speed_camera_page_flags_an_expired_certificate(client_as, db, users):
     from fleetops.models import MetrologyCertificate
-    from fleetops.services.demo import load_demo_fleet
+    from fleetops.services.inventory.demo import load_demo_fleet
 
     load_demo_fleet(db, seed=7)
     db.commit()

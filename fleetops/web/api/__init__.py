@@ -7,6 +7,7 @@ from functools import wraps
 
 from flask import Blueprint, abort, g, jsonify, request
 
+from fleetops.domain.text import Msg
 from fleetops.services import accounts
 from fleetops.web import csrf, db_session
 from fleetops.web.api import openapi
@@ -23,7 +24,7 @@ def authenticate():
     token = header[7:].strip() if header.lower().startswith("bearer ") else ""
     user = accounts.user_for_token(db_session(), token) if token else None
     if user is None:
-        return jsonify({"error": "Missing or invalid API token: send 'Authorization: Bearer <token>'."}), 401
+        return jsonify({"error": str(Msg("Missing or invalid API token: send 'Authorization: Bearer <token>'."))}), 401
     db_session().commit()  # last_used_at
     g.api_user = user
     return None

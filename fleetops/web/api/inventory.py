@@ -4,6 +4,7 @@ from datetime import date, datetime
 from flask import g, jsonify, request
 
 from fleetops.domain.errors import ValidationFailed
+from fleetops.domain.text import Msg
 from fleetops.services import inventory
 from fleetops.web import db_session
 from fleetops.web.api import api_roles, bp, openapi
@@ -21,7 +22,7 @@ def _json(values: dict) -> dict:
 def _body() -> dict:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        raise ValidationFailed("请求体应为 JSON 对象 / The request body must be a JSON object.")
+        raise ValidationFailed(Msg("The request body must be a JSON object."))
     return body
 
 
@@ -29,7 +30,8 @@ def _strings(body: dict, allowed) -> dict:
     """JSON values → the strings the services parse (the same rules as forms and spreadsheets)."""
     unknown = sorted(set(body) - set(allowed) - {"code", "version"})
     if unknown:
-        raise ValidationFailed(f"未知字段 / Unknown fields: {', '.join(unknown)}", errors={k: "unknown" for k in unknown})
+        raise ValidationFailed(Msg("Unknown fields: %(fields)s", fields=", ".join(unknown)),
+                               errors={k: "unknown" for k in unknown})
     out = {}
     for k, v in body.items():
         if k in ("code", "version"):
@@ -41,7 +43,7 @@ def _strings(body: dict, allowed) -> dict:
         elif isinstance(v, (str, int, float)):
             out[k] = str(v)
         else:
-            raise ValidationFailed(f"{k}: 应为字符串或数字 / {k} must be a string or a number.", errors={k: "type"})
+            raise ValidationFailed(Msg("%(field)s must be a string or a number.", field=k), errors={k: "type"})
     return out
 
 

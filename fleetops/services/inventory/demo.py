@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from fleetops.domain.choices import DeviceKind, Lifecycle
+from fleetops.domain.text import Msg
 from fleetops.models import AuditLog, Cabinet, ContractParameter, Depot, Device, MetrologyCertificate, Site
 from fleetops.models.base import utcnow
 from fleetops.platform import audit, parameters
@@ -227,7 +228,8 @@ def load_demo_fleet(session: Session, seed: int = 7, n_devices: int = 600, today
         return {}
     summary = write_fleet(session, generate_fleet(n_devices, seed, today))
     audit.record(session, "system", "demo_fleet_loaded", "inventory", "demo",
-                 summary=f"seed {seed}: {summary['sites']} sites, {summary['devices']} devices", after=summary)
+                 summary=Msg("seed %(seed)s: %(sites)s sites, %(devices)s devices", seed=seed, sites=summary["sites"],
+                             devices=summary["devices"]), after=summary)
     set_demo_parameters(session)
     return summary
 
