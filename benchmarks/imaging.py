@@ -1,4 +1,4 @@
-"""Benchmark of probes.imaging: agreement with the labelled images in ../shared/data and images/s at 1080p and 4K.
+"""Benchmark of probes.vision.imaging: agreement with the labelled images in ../shared/data and images/s at 1080p and 4K.
 
 Usage: .venv/bin/python benchmarks/imaging.py [--data DIR] [--reader] [--verbose]
 
@@ -24,7 +24,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from probes import imaging  # noqa: E402
+from fleetops.domain import quality as rules  # noqa: E402
+from probes.vision import imaging  # noqa: E402
+
+T = imaging.Thresholds.from_mapping(rules.DEFAULT_THRESHOLDS)  # the contract's numbers, defined in the domain
 
 
 def plate_label(row: dict) -> bool | None:
@@ -95,7 +98,7 @@ def throughput(paths: list[Path], size: tuple[int, int], seconds: float = 5.0, f
     n, cpu_start = 0, time.process_time()
     wall_start = time.perf_counter()
     while time.perf_counter() - wall_start < seconds / 2:
-        imaging.score_image(imaging.decode_image(frames[n % len(frames)]), faces=faces)
+        imaging.score_image(imaging.decode_image(frames[n % len(frames)]), T, faces=faces)
         n += 1
     cpu_ms = (time.process_time() - cpu_start) / n * 1000
     workers = os.cpu_count() or 1
@@ -103,7 +106,7 @@ def throughput(paths: list[Path], size: tuple[int, int], seconds: float = 5.0, f
     start = time.perf_counter()
     with ThreadPoolExecutor(workers) as pool:
         while time.perf_counter() - start < seconds / 2:
-            done += len(list(pool.map(lambda d: imaging.score_image(imaging.decode_image(d), faces=faces),
+            done += len(list(pool.map(lambda d: imaging.score_image(imaging.decode_image(d), T, faces=faces),
                                       frames * workers)))
     rate = done / (time.perf_counter() - start)
     cv2.setNumThreads(os.cpu_count() or 1)
@@ -118,7 +121,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     reader = None
     if args.reader:
-        from probes import plate_reader
+        from probes.vision import plate_reader
 
         reader = plate_reader.default_reader()
         print(f"reader: {reader.name if reader else 'none available'}")
@@ -128,7 +131,7 @@ def main(argv=None):
         if pl is None and fl is None:
             continue
         start = time.perf_counter()
-        result = imaging.score_file(str(row["_path"]), reader=reader)
+        result = imaging.score_file(str(row["_path"]), T, reader=reader)
         times.append(time.perf_counter() - start)
         if "error" in result:
             print(f"  {row['file']}: ERROR {result['error']}")

@@ -76,6 +76,11 @@ SUBSCRIPTIONS: tuple[tuple[str, object], ...] = (
     ("probe_agent_back", alerts.on_probe_agent_back),
 )
 
+# ---------------------------------------------------------------- ticket verifiers (T6), by ticket category
+# A quality ticket verifies only on a good snapshot after the repair.
+TICKET_VERIFIERS: tuple[tuple[str, object], ...] = tuple(
+    (category, quality.verify_with_snapshot) for category in quality.TICKET_CATEGORIES)
+
 # ---------------------------------------------------------------- scheduled jobs (one scheduler process)
 JOBS: tuple[Job, ...] = (
     Job("poll", monitoring_jobs.job_poll, 60, "POLL_INTERVAL_S"),
@@ -121,7 +126,7 @@ _wired = False
 
 
 def wire() -> None:
-    """Connect everything above (idempotent): translations, defaults, subscribers, menu, CLI commands."""
+    """Connect everything above (idempotent): translations, defaults, subscribers, verifiers, menu, CLI commands."""
     global _wired
     if _wired:
         return
@@ -130,6 +135,8 @@ def wire() -> None:
         parameters.register_defaults(defaults)
     for event, handler in SUBSCRIPTIONS:
         events.connect(event, handler)
+    for category, verifier in TICKET_VERIFIERS:
+        tickets.register_verifier(category, verifier)
     for item in NAV:
         nav.register(item)
     for command in CLI_COMMANDS:

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 
 import ping3
 
-from probes.base import ProbeResult
+from probes.base import ConfigError, ProbeResult, failed
 
 PROBE = "ping"
 NOT_PERMITTED = ("ICMP not permitted: run as root, or allow unprivileged ping with "
@@ -28,7 +28,7 @@ def validate_address(address: str) -> str:
     try:
         return str(ipaddress.IPv4Address(str(address).strip()))
     except (ipaddress.AddressValueError, ValueError):
-        raise ValueError(f"不是有效的 IPv4 地址 / not an IPv4 address: {address!r}") from None
+        raise ConfigError("bad_address", f"not an IPv4 address: {address!r}", address=str(address)) from None
 
 
 def _timeout_detail(timeout_s: float) -> str:
@@ -42,16 +42,25 @@ def ping_one(address: str, timeout_s: float = 1.0, target: str | None = None) ->
     try:
         rtt_ms = ping3.ping(address, timeout=timeout_s, unit="ms")
     except PermissionError:
-        return ProbeResult(target or address, PROBE, False, at, {}, NOT_PERMITTED)
+        return failed(target or address, PROBE, "not_permitted", NOT_PERMITTED, at)
     except OSError as err:  # e.g. ENETUNREACH, EPERM from a firewall on the way out
-        return ProbeResult(target or address, PROBE, False, at, {}, f"send failed: {err.strerror or err}")
+        return _send_failed(target or address, at, err)
     except ping3.errors.PingError as err:  # only when ping3.EXCEPTIONS is set by someone else
-        return ProbeResult(target or address, PROBE, False, at, {}, str(err))
+        return failed(target or address, PROBE, "error", str(err), at, error=str(err))
     if rtt_ms is None:
-        return ProbeResult(target or address, PROBE, False, at, {}, _timeout_detail(timeout_s))
+        return failed(target or address, PROBE, "timeout", _timeout_detail(timeout_s), at, timeout_s=timeout_s)
     if rtt_ms is False:
-        return ProbeResult(target or address, PROBE, False, at, {}, "host unknown or unreachable")
+        return failed(target or address, PROBE, "unreachable", "host unknown or unreachable", at)
     return ProbeResult(target or address, PROBE, True, at, {"rtt_ms": round(rtt_ms, 3)}, "")
+
+
+def _send_failed(target: str, at: datetime, err: OSError) -> ProbeResult:
+    text = f"send failed: {err.strerror or err}"
+    if err.errno in (101, 113):  # ENETUNREACH, EHOSTUNREACH
+        return failed(target, PROBE, "unreachable", text, at)
+    if err.errno in (1, 13):  # EPERM, EACCES: a firewall or missing permission on this host
+        return failed(target, PROBE, "not_permitted", text, at)
+    return failed(target, PROBE, "socket_error", text, at, error=str(err.strerror or err))
 
 
 def _checksum(data: bytes) -> int:
@@ -105,13 +114,13 @@ def ping_many(targets: list[tuple[str, str]], timeout_s: float = 1.0, concurrenc
             addresses.append(validate_address(addr))
         except ValueError as err:  # one bad row must not sink the whole poll: that device fails, in words
             addresses.append(None)
-            results[i] = ProbeResult(key, PROBE, False, now_utc, {}, f"bad address: {err}")
+            results[i] = failed(key, PROBE, "bad_address", f"bad address: {err}", now_utc, address=str(addr))
     if not targets:
         return []
     try:
         sock, raw = _open_socket(rcvbuf)
     except PermissionError:
-        return [r or ProbeResult(key, PROBE, False, now_utc, {}, NOT_PERMITTED) for r, (key, _) in zip(results, targets)]
+        return [r or failed(key, PROBE, "not_permitted", NOT_PERMITTED, now_utc) for r, (key, _) in zip(results, targets)]
 
     base_ident = (os.getpid() ^ int.from_bytes(os.urandom(2), "big")) & 0xFFFF
     inflight: dict[tuple[str, int, int], tuple[int, float]] = {}  # (addr, ident, seq) → (index, sent)
@@ -122,8 +131,8 @@ def ping_many(targets: list[tuple[str, str]], timeout_s: float = 1.0, concurrenc
     def stamp(mono: float) -> datetime:
         return datetime.fromtimestamp(wall0 + (mono - mono0), timezone.utc)
 
-    def finish(index: int, ok: bool, sent: float, metrics: dict, detail: str) -> None:
-        results[index] = ProbeResult(targets[index][0], PROBE, ok, stamp(sent), metrics, detail)
+    def finish(index: int, ok: bool, sent: float, metrics: dict, detail: str, reason: str = "", **params) -> None:
+        results[index] = ProbeResult(targets[index][0], PROBE, ok, stamp(sent), metrics, detail, reason, params)
 
     poller = select.poll()
     poller.register(sock, select.POLLIN)
@@ -145,7 +154,8 @@ def ping_many(targets: list[tuple[str, str]], timeout_s: float = 1.0, concurrenc
                 except OSError as err:
                     if err.errno == 105:  # ENOBUFS: the queue is full, retry after reading
                         break
-                    finish(i, False, sent, {}, f"send failed: {err.strerror or err}")
+                    bad = _send_failed(targets[i][0], stamp(sent), err)
+                    finish(i, False, sent, {}, bad.detail, bad.reason, **bad.params)
                     next_index += 1
                     continue
                 next_index += 1
@@ -164,7 +174,7 @@ def ping_many(targets: list[tuple[str, str]], timeout_s: float = 1.0, concurrenc
                 _deadline, key = deadlines.popleft()
                 entry = inflight.pop(key, None)
                 if entry is not None:
-                    finish(entry[0], False, entry[1], {}, _timeout_detail(timeout_s))
+                    finish(entry[0], False, entry[1], {}, _timeout_detail(timeout_s), "timeout", timeout_s=timeout_s)
     finally:
         sock.close()
     return results  # type: ignore[return-value]

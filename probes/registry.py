@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from probes import ping, snmp
-from probes.base import ProbeResult
+from probes.base import ConfigError, ProbeResult
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,8 @@ _SNMP_FIELDS = ("address", "port", "version", "community", "user", "auth_protoco
 def _build_snmp(key: str, **config) -> snmp.SnmpTarget:
     unknown = set(config) - set(_SNMP_FIELDS)
     if unknown:
-        raise ValueError(f"unknown SNMP settings: {', '.join(sorted(unknown))}")
+        names = ", ".join(sorted(unknown))
+        raise ConfigError("unknown_settings", f"unknown SNMP settings: {names}", names=names)
     if config.get("port") in (None, ""):
         config.pop("port", None)
     return snmp.SnmpTarget(key=key, **config)
@@ -62,11 +63,13 @@ def get(name: str) -> ProbeKind:
     try:
         return PROBES[name]
     except KeyError:
-        raise ValueError(f"未知探测类型 / unknown probe kind {name!r}; one of: {', '.join(sorted(PROBES))}") from None
+        known = ", ".join(sorted(PROBES))
+        raise ConfigError("unknown_probe_kind", f"unknown probe kind {name!r}; one of: {known}", kind=str(name),
+                          known=known) from None
 
 
 def build_target(name: str, key: str, **config):
-    """A checked target for probe kind `name`; ValueError with a sentence when the config is wrong."""
+    """A checked target for probe kind `name`; ConfigError (a ValueError with a reason code) when the config is wrong."""
     return get(name).build(key, **config)
 
 

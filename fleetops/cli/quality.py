@@ -5,8 +5,10 @@ import sys
 import click
 
 from fleetops.cli import echo_json, fail, get_app, session
+from fleetops.domain.errors import FleetopsError
+from fleetops.domain.text import Msg
 
-HIDDEN_KEYS = ("fingerprint",)  # internal comparison data, not for people
+HIDDEN_KEYS = ("fingerprint", "error_msg")  # internal comparison data and the error for people, not for JSON
 
 
 def _public(result: dict) -> dict:
@@ -19,18 +21,18 @@ def _public(result: dict) -> dict:
 @click.option("--read", "read_text", is_flag=True, help="Also read plate text with the optional reader (~1 s/image).")
 def score_image(files, as_json, read_text):
     """Score snapshot FILES: sharpness, exposure, plates (legible?), faces (visible?), with the reasons."""
-    from probes import imaging, plate_reader
+    from fleetops.services import quality
 
-    reader = plate_reader.default_reader() if read_text else None
-    if read_text and reader is None:
-        click.echo("提示 / note: no plate reader installed; plates are scored, not read", err=True)
-    results = [_public(imaging.score_file(path, reader=reader)) for path in files]
+    if read_text and not quality.plate_reader_available():
+        click.echo(str(Msg("note: no plate reader installed; plates are scored, not read")), err=True)
+    scored = quality.score_files(files, read_text=read_text)
+    results = [_public(r) for r in scored]
     if as_json:
         click.echo(json.dumps(results, ensure_ascii=False, indent=2))
     else:
-        for r in results:
+        for full, r in zip(scored, results):
             if "error" in r:
-                click.echo(f"{r['file']}: 错误 / error: {r['error']}")
+                click.echo(str(Msg("%(file)s: error: %(error)s", file=r["file"], error=full["error_msg"])))
                 continue
             main_plate = r["plates"][0] if r["plates"] else None
             plate = (f"plate {main_plate['width_px']} px {'legible' if r['plate_legible'] else 'NOT legible'}"
@@ -52,17 +54,13 @@ def sample_snapshots(code, timeout_s):
 
     app = get_app()
     with app.app_context(), session() as s:
-        devices = [quality.get_device(s, code)] if code else quality.cameras(s)
-        if code and not devices[0].snapshot_url:
-            fail(f"{code} 没有配置抓拍地址 / has no snapshot source configured")
-        counts = quality.sample_cameras(s, devices, store_dir=app.config["UPLOAD_DIR"], trigger="on_demand",
-                                        timeout_s=timeout_s)
-        rows = []
-        for d in devices:
-            sample = quality.latest_samples(s, d.id, 1)[0]
-            rows.append({"device": d.code, "ok": sample.ok, "period": sample.period, "problems": sample.problems,
-                         "detail": sample.detail, "image": sample.image_path})
-    echo_json({"counts": counts, "samples": rows})
+        try:
+            report = quality.sample_snapshots_report(s, code, store_dir=app.config["UPLOAD_DIR"], timeout_s=timeout_s)
+        except FleetopsError as err:
+            if err.status_code == 404:
+                raise
+            fail(err.message)
+    echo_json(report)
 
 
 @click.command("import-passes")

@@ -26,6 +26,37 @@ REASON_MSGIDS = {
     "no_image": N_("No image in the upload folder"),
     "bad_image": N_("Not a readable image: %(error)s"),
     "error": N_("Probe failed: %(error)s"),
+    # images (snapshots, pass records, score-image)
+    "not_an_image": N_("Not a recognised image (JPEG/PNG/BMP)"),
+    "image_header_damaged": N_("The %(format)s header is damaged or incomplete"),
+    "file_empty": N_("The file is empty"),
+    "file_too_large": N_("File too large (%(size_mb)s MB > %(limit_mb)s MB)"),
+    "image_size_invalid": N_("Invalid image size %(width)s×%(height)s"),
+    "image_too_many_pixels": N_("Image has too many pixels: %(width)s×%(height)s = %(mpx)s Mpx (limit %(limit_mpx)s Mpx)"),
+    "image_truncated": N_("The image is incomplete (truncated)"),
+    "image_undecodable": N_("The image data cannot be decoded"),
+    "encode_failed": N_("JPEG encoding failed"),
+    "stream_not_opened": N_("The video stream could not be opened"),
+    "stream_no_frame": N_("The video stream gave no picture"),
+    "empty_crop": N_("The crop region is empty"),
+    # crew photos
+    "photo_type": N_("Only JPEG or PNG photos are accepted."),
+    "photo_no_size": N_("The photo has no valid size."),
+    "photo_too_large": N_("The photo has too many pixels (%(width)s×%(height)s)."),
+    # probe configuration
+    "bad_oid": N_("Not a numeric OID: %(oid)s"),
+    "bad_port": N_("Invalid SNMP port (1–65535): %(port)s"),
+    "bad_snmp_version": N_("Unsupported SNMP version %(version)s (v2c or v3)"),
+    "bad_interfaces": N_("Interfaces must be 0–64, not %(interfaces)s"),
+    "missing_community": N_("SNMP v2c needs a community"),
+    "missing_user": N_("SNMPv3 needs a user name"),
+    "unknown_auth_protocol": N_("Unknown SNMPv3 authentication protocol %(protocol)s"),
+    "unknown_priv_protocol": N_("Unknown SNMPv3 privacy protocol %(protocol)s"),
+    "auth_key_short": N_("The SNMPv3 authentication key needs at least 8 characters"),
+    "priv_needs_auth": N_("SNMPv3 privacy needs authentication too"),
+    "priv_key_short": N_("The SNMPv3 privacy key needs at least 8 characters"),
+    "unknown_probe_kind": N_("Unknown probe kind %(kind)s; one of: %(known)s"),
+    "unknown_settings": N_("Unknown SNMP settings: %(names)s"),
 }
 
 
@@ -48,3 +79,11 @@ def result_msg(result) -> Msg | None:
     if getattr(result, "ok", False):
         return None
     return reason_msg(getattr(result, "reason", ""), getattr(result, "params", None), getattr(result, "detail", ""))
+
+
+def error_msg(err) -> Msg:
+    """The sentence for a probe exception (ImageError, PhotoError, ConfigError: `code` + `params`), or its text."""
+    code = getattr(err, "code", "")
+    if code in REASON_MSGIDS:
+        return reason_msg(code, getattr(err, "params", None), str(err))
+    return reason_msg("error", {"error": str(err)})

@@ -214,3 +214,13 @@ FindingKind._LABELS = {
     "faces_not_visible": N_("Faces not visible"),
     "accuracy_low": N_("Plate accuracy below target"),
 }
+
+
+class DayNight(LabelledEnum):
+    """T2/Q1: the light a sample or an audit was taken in (by the sun at the site, never a clock hour)."""
+
+    DAY = DAY
+    NIGHT = NIGHT
+
+
+DayNight._LABELS = {DAY: N_("Day"), NIGHT: N_("Night")}

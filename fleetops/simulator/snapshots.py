@@ -12,20 +12,51 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from fleetops.config import PROJECT_ROOT
-from probes import imaging
+from probes.vision import imaging
 
 log = logging.getLogger(__name__)
 
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
 REALM = "fleetops-sim"
 PATH_RE = re.compile(r"^/cam/(?P<code>[^/]+)/ISAPI/Streaming/channels/101/picture$")
-FAULTS = imaging.FAULTS  # blur, dark, glare, colour_cast, shifted, frozen
+FAULTS = ("blur", "dark", "glare", "colour_cast", "shifted", "frozen")  # image faults a camera can be given
 # Real front views where the plate is legible and the front-seat faces visible under light jitter (checked with
-# probes.imaging), so a healthy simulated camera raises no finding by day or at night (Q2).
+# probes.vision.imaging), so a healthy simulated camera raises no finding by day or at night (Q2).
 SCENES = ("faces/toll_front_01.png", "faces/toll_front_02.png", "faces/toll_front_03.png")
+
+
+def degrade(bgr: np.ndarray, fault: str) -> np.ndarray:
+    """A synthetic image fault (test helper, used by the snapshot server and the imaging tests): blur (dirty lens), dark (dead fill light), glare, cast, shifted."""
+    if fault == "blur":
+        k = max(5, (bgr.shape[1] // 40) | 1)
+        return cv2.GaussianBlur(bgr, (k, k), 0)
+    if fault == "dark":
+        return cv2.convertScaleAbs(bgr, alpha=0.08, beta=0)
+    if fault == "glare":
+        out = bgr.astype(np.float32)
+        h, w = bgr.shape[:2]
+        yy, xx = np.mgrid[0:h, 0:w]
+        blob = np.exp(-(((xx - w * 0.5) / (w * 0.35)) ** 2 + ((yy - h * 0.6) / (h * 0.35)) ** 2))
+        out += (blob * 400.0)[:, :, None]
+        return np.clip(out, 0, 255).astype(np.uint8)
+    if fault == "colour_cast":
+        out = bgr.astype(np.int16)
+        out[:, :, 2] += 70  # red/magenta cast
+        out[:, :, 1] -= 40
+        return np.clip(out, 0, 255).astype(np.uint8)
+    if fault == "shifted":
+        h, w = bgr.shape[:2]
+        m = cv2.getRotationMatrix2D((w / 2, h / 2), 12, 1.3)
+        m[0, 2] += w * 0.2
+        m[1, 2] += h * 0.15
+        return cv2.warpAffine(bgr, m, (w, h), borderMode=cv2.BORDER_REFLECT)
+    raise ValueError(f"unknown fault {fault!r}")
+
+
 
 
 def _md5(text: str) -> str:
@@ -106,7 +137,7 @@ class SnapshotServer:
         frame = self._scene(code).astype(np.int16) + level
         frame = np.clip(frame, 0, 255).astype(np.uint8)
         if fault and fault != "frozen":
-            frame = imaging.degrade(frame, fault)
+            frame = degrade(frame, fault)
         data = imaging.encode_jpeg(frame, 88)
         self._last[code] = data
         return data

@@ -4,14 +4,11 @@ import re
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
 
-from fleetops.domain.choices import DeviceKind
 from fleetops.domain.errors import ValidationFailed
-from fleetops.models import Device
-from fleetops.models.quality import AuditSample, ReferenceImage
 from fleetops.services import quality
-from fleetops.web import current_locale, db_session, nav, roles_required
+from fleetops.platform.i18n import translate
+from fleetops.web import current_locale, db_session, enum_label, nav, roles_required
 
 bp = Blueprint("quality", __name__, url_prefix="/quality")
 
@@ -25,30 +22,6 @@ NAV = [
 MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
-def _kind_labels() -> dict:
-    return {
-        "blur": _("Blurred / dirty lens"), "dark": _("Too dark (fill light)"),
-        "overexposed": _("Glare / overexposed"), "colour_cast": _("Colour cast"), "frozen": _("Frozen image"),
-        "scene_shift": _("Out of aim"), "plate_illegible": _("Plate not legible"),
-        "faces_not_visible": _("Faces not visible at night"), "accuracy_low": _("Plate accuracy below target"),
-    }
-
-
-@bp.context_processor
-def helpers():
-    labels = _kind_labels()
-    loc = current_locale()
-
-    def device_kind(v):
-        try:
-            return DeviceKind(v).label(loc)
-        except ValueError:
-            return v
-
-    return {"finding_label": lambda k: labels.get(k, k), "device_kind": device_kind,
-            "period_label": lambda p: _("Day") if p == "day" else _("Night")}
-
-
 def _store_dir() -> str:
     return current_app.config["UPLOAD_DIR"]
 
@@ -59,35 +32,27 @@ def findings():
     state = request.args.get("state", "open")
     if state not in ("open", "cleared", ""):
         state = "open"
-    rows = quality.findings(db_session(), state=state)
+    rows = quality.list_findings(db_session(), state=state)
     return render_template("quality/findings.html", findings=rows, state=state)
 
 
 @bp.route("/camera/<code>")
 @roles_required("crew", "supervisor")
 def camera(code):
-    s = db_session()
-    device = quality.get_device(s, code)
-    samples = quality.latest_samples(s, device.id, 12)
-    ref = s.scalar(select(ReferenceImage).where(ReferenceImage.device_id == device.id))
-    return render_template("quality/camera.html", device=device, samples=samples, reference=ref,
-                           findings=quality.findings(s, state="", device_id=device.id, limit=20))
+    return render_template("quality/camera.html", **quality.camera_page(db_session(), code))
 
 
 @bp.route("/camera/<code>/sample", methods=["POST"])
 @roles_required("crew", "supervisor")
 def sample_now(code):
     s = db_session()
-    device = quality.get_device(s, code)
-    if not device.snapshot_url:
-        raise ValidationFailed(_("This camera has no snapshot source configured."))
-    sample = quality.sample_device(s, device, store_dir=_store_dir(), trigger="on_demand")
+    sample = quality.sample_now(s, code, store_dir=_store_dir())
     s.commit()
     if sample.ok:
-        flash(_("Snapshot taken.") + (" " + ", ".join(_kind_labels().get(k, k) for k in sample.problems)
+        flash(_("Snapshot taken.") + (" " + ", ".join(enum_label("FindingKind", k) for k in sample.problems)
                                       if sample.problems else ""), "success")
     else:
-        flash(_("Snapshot failed: %(detail)s", detail=sample.detail), "error")
+        flash(_("Snapshot failed: %(detail)s", detail=translate(sample.detail, current_locale())), "error")
     return redirect(url_for("quality.camera", code=code))
 
 
@@ -95,8 +60,7 @@ def sample_now(code):
 @roles_required("supervisor")
 def set_reference(code, sample_id):
     s = db_session()
-    device = quality.get_device(s, code)
-    quality.set_reference(s, device, sample_id, current_user)
+    quality.set_reference_by_code(s, code, sample_id, current_user)
     s.commit()
     flash(_("Reference view saved."), "success")
     return redirect(url_for("quality.camera", code=code))
@@ -121,10 +85,7 @@ def audit_queue():
 @bp.route("/audit/<int:audit_id>/crop.jpg")
 @roles_required("crew", "supervisor")
 def audit_crop(audit_id):
-    sample = db_session().get(AuditSample, audit_id)
-    if sample is None:
-        abort(404)
-    data = quality.plate_crop(_store_dir(), sample)
+    data = quality.audit_crop(db_session(), _store_dir(), audit_id)
     if data is None:
         abort(404)
     return Response(data, mimetype="image/jpeg")
@@ -145,7 +106,7 @@ def audit_review(audit_id):
 @bp.route("/accuracy")
 @roles_required("supervisor")
 def accuracy():
-    month = request.args.get("month") or quality.current_month(current_app.config.get("TIMEZONE", "Asia/Shanghai"))
+    month = request.args.get("month") or quality.current_month(current_app.config.get("TIMEZONE"))
     if not MONTH_RE.match(month):
         raise ValidationFailed(_("Month must look like 2026-06."))
     rows = quality.accuracy_table(db_session(), month)
@@ -155,5 +116,5 @@ def accuracy():
 @bp.route("/devices")
 @roles_required("crew", "supervisor")
 def cameras():
-    devices = db_session().scalars(select(Device).where(Device.snapshot_url != "").order_by(Device.code)).all()
+    devices = quality.devices_with_snapshot_source(db_session())
     return render_template("quality/cameras.html", devices=devices)

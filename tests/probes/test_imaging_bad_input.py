@@ -4,7 +4,8 @@ import zlib
 
 import pytest
 
-from probes import imaging
+from fleetops.domain import quality as rules
+from probes.vision import imaging
 
 
 def _png_header(width, height):
@@ -54,5 +55,5 @@ def test_score_file_reports_errors_as_data(tmp_path):
     bad.write_bytes(b"\xff\xd8\xff\xe0 not really")
     missing = tmp_path / "missing.jpg"
     for path in (bad, missing):
-        result = imaging.score_file(str(path))
+        result = imaging.score_file(str(path), imaging.Thresholds.from_mapping(rules.DEFAULT_THRESHOLDS))
         assert set(result) == {"file", "error"} and result["error"]

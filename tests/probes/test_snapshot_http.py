@@ -5,7 +5,11 @@ import time
 import pytest
 
 from fleetops.simulator.snapshots import SnapshotServer
-from probes import imaging, snapshot
+from probes import snapshot
+from fleetops.domain import quality as rules
+from probes.vision import imaging
+
+T = imaging.Thresholds.from_mapping(rules.DEFAULT_THRESHOLDS)
 
 
 @pytest.fixture
@@ -42,7 +46,7 @@ def test_unknown_camera_and_closed_port_fail_within_the_timeout(cams):
 def test_a_live_camera_never_repeats_a_frame_but_a_frozen_one_does(cams):
     def fingerprint():
         r = snapshot.fetch_snapshot("K105-CAM1", cams.url_for("K105-CAM1"), "admin", "s3cret-Pw")
-        return imaging.score_image(imaging.decode_image(r.data), faces=False)["fingerprint"]
+        return imaging.score_image(imaging.decode_image(r.data), T, faces=False)["fingerprint"]
 
     a, b = fingerprint(), fingerprint()
     assert not imaging.is_frozen(a, b)
@@ -56,7 +60,7 @@ def test_injected_faults_degrade_the_served_image(cams):
 
     def scores():
         r = snapshot.fetch_snapshot("K105-CAM1", url, "admin", "s3cret-Pw")
-        return imaging.score_image(imaging.decode_image(r.data), faces=False)
+        return imaging.score_image(imaging.decode_image(r.data), T, faces=False)
 
     good = scores()
     cams.set_fault("K105-CAM1", "dark")

@@ -138,8 +138,9 @@ def test_bad_pass_records_are_refused_whole_and_duplicates_stored_once(db, cam, 
         quality.record_pass(db, device_code="K105-CAM1", captured_at=datetime(2026, 6, 1, 12, 0), plate="??",
                             store_dir=tmp_path, image=b"not an image", reader=None)
     assert len(err.value.details["errors"]) == 3
-    with pytest.raises(ValidationFailed, match="no device"):
+    with pytest.raises(ValidationFailed) as err:
         quality.record_pass(db, device_code="NOPE", captured_at=LATE_JUNE_NOON, plate="皖ALJ624", store_dir=tmp_path)
+    assert "no device" in err.value.msg.render("en") and "没有设备" in err.value.message
     db.rollback()
     assert db.scalar(select(func.count()).select_from(PassRecord)) == 0
     a = send(db, tmp_path, None, plate_jpeg, "皖A LJ624", 1)

@@ -9,7 +9,9 @@ from sqlalchemy import select
 from fleetops.domain.errors import ConflictError
 from fleetops.models import AuditLog, Device, Site
 from fleetops.models.quality import QualityFinding, SnapshotSample
+from fleetops.domain.text import render_stored
 from fleetops.platform import events
+from fleetops.platform.i18n import use_locale
 from fleetops.services import quality, tickets
 from fleetops.simulator.snapshots import SnapshotServer
 
@@ -159,7 +161,7 @@ def test_an_unreachable_camera_is_recorded_without_an_image_finding(db, cam, cam
     for i in range(3):
         s = quality.sample_device(db, cam, store_dir=store, now=NOON + timedelta(hours=i), timeout_s=1.0)
     db.commit()
-    assert not s.ok and "cannot connect" in s.detail
+    assert not s.ok and "Cannot connect" in render_stored(s.detail, "en") and "无法连接" in render_stored(s.detail, "zh")
     assert db.scalars(select(QualityFinding)).all() == []
 
 
@@ -242,8 +244,10 @@ def test_a_dead_fill_light_is_not_cleared_by_a_daylight_frame_only_by_a_good_nig
     assert finding.state == "open"
     t = tickets.get_ticket(db, finding.ticket_id)
     t.opened_at = MIDNIGHT + timedelta(hours=1)  # the test's clock: the ticket opened after the third dark frame
-    assert "at night" in quality._verify_with_snapshot(db, t, NOON + timedelta(days=1, hours=1))
+    with use_locale("en"):
+        assert "at night" in quality.verify_with_snapshot(db, t, NOON + timedelta(days=1, hours=1))
+    assert "夜间" in quality.verify_with_snapshot(db, t, NOON + timedelta(days=1, hours=1))
     good_night = sample(db, cam, store, MIDNIGHT + timedelta(days=1))
     db.refresh(finding)
     assert finding.state == "cleared" and finding.cleared_at == good_night.taken_at
-    assert quality._verify_with_snapshot(db, t, MIDNIGHT + timedelta(days=1, minutes=5)) is None
+    assert quality.verify_with_snapshot(db, t, MIDNIGHT + timedelta(days=1, minutes=5)) is None

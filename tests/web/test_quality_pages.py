@@ -105,7 +105,8 @@ def test_api_accepts_a_pass_record_with_an_image_and_refuses_a_bad_one(app, clie
     assert resp.get_json()["audited"] is True and resp.get_json()["period"] == "day"
     bad = app.test_client().post("/api/v1/pass-records", json={**body, "external_id": "x2", "captured_at": "2026-06-29T14:00:00"},
                                  headers=h)
-    assert bad.status_code == 422 and "offset" in bad.get_json()["error"]
+    assert bad.status_code == 422 and "2026-06-21T14:00:00+08:00" in bad.get_json()["error"]
+    assert "时区" in bad.get_json()["error"]  # Chinese by default; the English msgid names the offset
     bad_img = app.test_client().post("/api/v1/pass-records", json={**body, "external_id": "x3", "image_base64": "AAAA"},
                                      headers=h)
     assert bad_img.status_code == 422
@@ -129,8 +130,8 @@ def test_a_failed_snapshot_is_shown_with_its_reason_in_english_too(app, client_a
     db.commit()
     client = client_as("supervisor")
     page = client.get("/quality/camera/K105-CAM1").get_data(as_text=True)
-    assert "抓拍失败" in page and "cannot connect" in page
+    assert "抓拍失败" in page and "无法连接" in page  # the stored reason code, in the reader's language
     client.get("/lang/en")
     page = client.get("/quality/camera/K105-CAM1").get_data(as_text=True)
-    assert "Snapshot failed" in page and "Sample now" in page
+    assert "Snapshot failed" in page and "Sample now" in page and "Cannot connect" in page
     assert client.get("/quality/devices").status_code == 200

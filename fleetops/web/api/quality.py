@@ -5,10 +5,9 @@ import re
 from datetime import datetime
 
 from flask import current_app, jsonify, request
-from sqlalchemy import select
 
 from fleetops.domain.errors import ValidationFailed
-from fleetops.models.quality import AuditSample
+from fleetops.domain.text import Msg
 from fleetops.services import quality
 from fleetops.web import db_session
 from fleetops.web.api import api_roles, bp, openapi
@@ -18,13 +17,13 @@ MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 def _parse_time(value) -> datetime:
     if not isinstance(value, str) or not value:
-        raise ValidationFailed("缺少 captured_at / 'captured_at' is required (ISO 8601 with offset)")
+        raise ValidationFailed(Msg("'captured_at' is required (ISO 8601 with offset)"))
     try:
         at = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise ValidationFailed(f"captured_at 不是 ISO 8601 时间 / not an ISO 8601 time: {value!r}") from None
+        raise ValidationFailed(Msg("captured_at is not an ISO 8601 time: %(value)s", value=repr(value))) from None
     if at.tzinfo is None:
-        raise ValidationFailed("captured_at 需要时区 / 'captured_at' needs a UTC offset, e.g. 2026-06-21T14:00:00+08:00")
+        raise ValidationFailed(Msg("'captured_at' needs a UTC offset, e.g. 2026-06-21T14:00:00+08:00"))
     return at
 
 
@@ -39,22 +38,21 @@ def post_pass_record():
     else:
         fields = request.get_json(silent=True)
         if not isinstance(fields, dict):
-            raise ValidationFailed("请求体必须是 JSON 对象 / send a JSON object or a multipart form")
+            raise ValidationFailed(Msg("Send a JSON object or a multipart form"))
         image = None
         if fields.get("image_base64"):
             try:
                 image = base64.b64decode(fields["image_base64"], validate=True)
             except (binascii.Error, ValueError, TypeError):
-                raise ValidationFailed("image_base64 不是 base64 / 'image_base64' is not valid base64") from None
+                raise ValidationFailed(Msg("'image_base64' is not valid base64")) from None
     s = db_session()
-    rec = quality.record_pass(s, device_code=str(fields.get("device") or ""), captured_at=_parse_time(fields.get("captured_at")),
-                              plate=str(fields.get("plate") or ""), store_dir=current_app.config["UPLOAD_DIR"],
-                              image=image, external_id=str(fields.get("external_id") or ""), source="api")
-    audit_sample = s.scalar(select(AuditSample).where(AuditSample.pass_record_id == rec.id))
+    out = quality.submit_pass_record(s, device_code=str(fields.get("device") or ""),
+                                     captured_at=_parse_time(fields.get("captured_at")),
+                                     plate=str(fields.get("plate") or ""), store_dir=current_app.config["UPLOAD_DIR"],
+                                     image=image, external_id=str(fields.get("external_id") or ""), source="api")
     s.commit()
-    return jsonify({"id": rec.id, "device": fields.get("device"), "period": rec.period, "plate": rec.reported_plate,
-                    "audited": audit_sample is not None,
-                    "queued_for_review": bool(audit_sample and audit_sample.queued)}), 201
+    return jsonify({"id": out["id"], "device": fields.get("device"), "period": out["period"], "plate": out["plate"],
+                    "audited": out["audited"], "queued_for_review": out["queued_for_review"]}), 201
 
 
 @bp.route("/quality/findings")
@@ -62,17 +60,17 @@ def post_pass_record():
 def get_findings():
     state = request.args.get("state", "open")
     if state not in ("open", "cleared", "all"):
-        raise ValidationFailed("state 只能是 open/cleared/all / 'state' is open, cleared or all")
-    rows = quality.findings(db_session(), state="" if state == "all" else state, limit=1000)
+        raise ValidationFailed(Msg("'state' is open, cleared or all"))
+    rows = quality.list_findings(db_session(), state="" if state == "all" else state, limit=1000)
     return jsonify({"findings": [quality.finding_dict(f) for f in rows]})
 
 
 @bp.route("/quality/accuracy")
 @api_roles("supervisor")
 def get_accuracy():
-    month = request.args.get("month") or quality.current_month(current_app.config.get("TIMEZONE", "Asia/Shanghai"))
+    month = request.args.get("month") or quality.current_month(current_app.config.get("TIMEZONE"))
     if not MONTH_RE.match(month):
-        raise ValidationFailed("month 格式为 YYYY-MM / 'month' looks like 2026-06")
+        raise ValidationFailed(Msg("'month' looks like 2026-06"))
     rows = quality.accuracy_table(db_session(), month)
     return jsonify({"month": month, "rows": [{k: v for k, v in r.items() if k != "device_id"} for r in rows]})
 

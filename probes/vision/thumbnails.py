@@ -3,45 +3,29 @@ from __future__ import annotations
 
 import struct
 
+from probes.base import ProbeError
+from probes.vision import headers
+
 MAX_PIXELS = 40_000_000  # refuse decompression bombs before decoding (a tablet photo is ≤ 50 Mpx… 40 is plenty)
 
 
-class PhotoError(ValueError):
-    """The bytes are not a photo we accept; `str(err)` says why in words."""
+class PhotoError(ProbeError):
+    """The bytes are not a photo we accept: a reason `code` with `params`; `str(err)` is English for logs."""
 
 
 def sniff(data: bytes) -> tuple[str, int, int]:
-    """(content_type, width, height) read from the header only; JPEG and PNG are accepted."""
-    if data[:3] == b"\xff\xd8\xff":
-        w, h = _jpeg_size(data)
-        kind = "image/jpeg"
-    elif data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 24:
-        w, h = struct.unpack(">II", data[16:24])
-        kind = "image/png"
-    else:
-        raise PhotoError("只接受 JPEG 或 PNG 照片 / Only JPEG or PNG photos are accepted.")
+    """(content_type, width, height) read from the header only (probes.vision.headers); JPEG and PNG are accepted."""
+    if data[:3] != b"\xff\xd8\xff" and not (data[:8] == headers.PNG_SIGNATURE and len(data) >= 24):
+        raise PhotoError("photo_type", "Only JPEG or PNG photos are accepted.")
+    try:
+        fmt, w, h = headers.image_size(data)
+    except headers.HeaderError as err:
+        raise PhotoError(err.code, str(err), **err.params) from None
     if w <= 0 or h <= 0:
-        raise PhotoError("照片尺寸无效 / The photo has no valid size.")
+        raise PhotoError("photo_no_size", "The photo has no valid size.")
     if w * h > MAX_PIXELS:
-        raise PhotoError(f"照片像素过多（{w}×{h}）/ The photo is too large ({w}×{h} pixels).")
-    return kind, w, h
-
-
-def _jpeg_size(data: bytes) -> tuple[int, int]:
-    i = 2
-    while i + 4 <= len(data):
-        if data[i] != 0xFF:
-            raise PhotoError("JPEG 文件已损坏 / The JPEG file is damaged.")
-        marker = data[i + 1]
-        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
-            i += 2
-            continue
-        (length,) = struct.unpack(">H", data[i + 2:i + 4])
-        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
-            h, w = struct.unpack(">HH", data[i + 5:i + 9])
-            return w, h
-        i += 2 + length
-    raise PhotoError("JPEG 文件缺少尺寸信息 / The JPEG file has no frame header.")
+        raise PhotoError("photo_too_large", f"The photo is too large ({w}×{h} pixels).", width=w, height=h)
+    return f"image/{fmt}", w, h
 
 
 def strip_metadata(data: bytes) -> bytes:

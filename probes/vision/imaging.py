@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import os
-import struct
 import threading
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
+
+from probes.base import ProbeError
+from probes.vision import headers
 
 # Limits checked on the header, before any pixel is decoded (a 50 000 × 50 000 PNG is 7.5 GB).
 MAX_PIXELS = 40_000_000  # 8K is 35 Mpx
@@ -21,57 +23,41 @@ cv2.setNumThreads(max(1, (os.cpu_count() or 1)))
 _local = threading.local()  # per-thread cascades: a CascadeClassifier must not be shared between threads
 
 
-class ImageError(ValueError):
-    """The bytes are not an image we can score; `str(err)` says why in words."""
+class ImageError(ProbeError):
+    """The bytes are not an image we can score: a reason `code` with `params`; `str(err)` is English for logs."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class Thresholds:
-    """The numbers that turn scores into legible/visible verdicts; stored as contract data by the service."""
+    """The numbers that turn plate and face scores into legible/visible verdicts.
 
-    plate_min_width_px: float = 60.0  # people read 60 px plates; ANPR vendors ask 130–500 px (benchmarks/README.md)
-    plate_max_width_px: float = 600.0
-    plate_min_char_contrast: float = 0.15  # (p95 - p5) / 255 of the plate crop
-    plate_min_sharpness: float = 0.18  # edge acutance of the characters at 40 px height (0–1)
-    face_min_px: float = 20.0
-    face_min_sharpness: float = 6.0  # variance of Laplacian of the face at 48 px
-    face_min_luma: float = 25.0  # faces behind a windshield are dark; 25 keeps them (benchmarks/README.md)
-    face_max_luma: float = 225.0
+    Defined once, as contract data, in `fleetops/domain/quality.py` (DEFAULT_THRESHOLDS) and passed in by the
+    caller: `Thresholds.from_mapping(rules.thresholds_for(...))`. Probes keep no numbers of their own.
+    """
+
+    plate_min_width_px: float
+    plate_max_width_px: float
+    plate_min_char_contrast: float  # (p95 - p5) / 255 of the plate crop
+    plate_min_sharpness: float  # edge acutance of the characters at 40 px height (0–1)
+    face_min_px: float
+    face_min_sharpness: float  # variance of Laplacian of the face at 48 px
+    face_min_luma: float
+    face_max_luma: float
+
+    @classmethod
+    def from_mapping(cls, values: dict) -> "Thresholds":
+        """Pick this class's fields from a larger table (e.g. a camera kind's thresholds by day or night)."""
+        return cls(**{name: float(values[name]) for name in cls.__dataclass_fields__})
 
 
 # ------------------------------------------------------------------------------------------ decoding
 
 def image_size_from_header(data: bytes) -> tuple[str, int, int]:
-    """(format, width, height) from a JPEG/PNG/BMP header, without decoding pixels."""
-    if data[:8] == b"\x89PNG\r\n\x1a\n":
-        if len(data) < 24 or data[12:16] != b"IHDR":
-            raise ImageError("PNG 文件头损坏 / PNG header is damaged")
-        w, h = struct.unpack(">II", data[16:24])
-        return "png", w, h
-    if data[:2] == b"\xff\xd8":
-        i = 2
-        n = len(data)
-        while i + 4 <= n:
-            if data[i] != 0xFF:
-                i += 1
-                continue
-            marker = data[i + 1]
-            if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7 or marker == 0xFF:
-                i += 1 if marker == 0xFF else 2
-                continue
-            seg_len = struct.unpack(">H", data[i + 2:i + 4])[0]
-            # SOF0..SOF15 except DHT (C4), JPG (C8), DAC (CC) carry the frame size.
-            if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
-                if i + 9 > n:
-                    break
-                h, w = struct.unpack(">HH", data[i + 5:i + 9])
-                return "jpeg", w, h
-            i += 2 + seg_len
-        raise ImageError("JPEG 文件头不完整 / JPEG header is incomplete (no frame size)")
-    if data[:2] == b"BM" and len(data) >= 26:
-        w, h = struct.unpack("<ii", data[18:26])
-        return "bmp", abs(w), abs(h)
-    raise ImageError("不是可识别的图片 (JPEG/PNG/BMP) / not a recognised image (JPEG, PNG or BMP)")
+    """(format, width, height) from a JPEG/PNG/BMP header, without decoding pixels (probes.vision.headers)."""
+    try:
+        return headers.image_size(data)
+    except headers.HeaderError as err:
+        raise ImageError(err.code, str(err), **err.params) from None
 
 
 def _is_truncated(fmt: str, data: bytes) -> bool:
@@ -85,39 +71,46 @@ def _is_truncated(fmt: str, data: bytes) -> bool:
 def decode_image(data: bytes, max_pixels: int = MAX_PIXELS, max_bytes: int = MAX_BYTES) -> np.ndarray:
     """Bytes → BGR image, or ImageError with the reason (empty, too big, truncated, not an image)."""
     if not data:
-        raise ImageError("文件为空 / the file is empty")
+        raise ImageError("file_empty", "the file is empty")
     if len(data) > max_bytes:
-        raise ImageError(f"文件过大 / file too large ({len(data) / 1e6:.1f} MB > {max_bytes / 1e6:.0f} MB)")
+        _too_large(len(data), max_bytes)
     fmt, w, h = image_size_from_header(data)
     if w <= 0 or h <= 0:
-        raise ImageError(f"图片尺寸无效 / invalid image size {w}×{h}")
+        raise ImageError("image_size_invalid", f"invalid image size {w}×{h}", width=w, height=h)
     if w * h > max_pixels:
-        raise ImageError(f"图片像素过多 / image too large: {w}×{h} = {w * h / 1e6:.0f} Mpx "
-                         f"(limit {max_pixels / 1e6:.0f} Mpx)")
+        raise ImageError("image_too_many_pixels", f"image too large: {w}×{h} = {w * h / 1e6:.0f} Mpx "
+                         f"(limit {max_pixels / 1e6:.0f} Mpx)", width=w, height=h, mpx=f"{w * h / 1e6:.0f}",
+                         limit_mpx=f"{max_pixels / 1e6:.0f}")
     if _is_truncated(fmt, data):
-        raise ImageError("图片不完整 (被截断) / the image is truncated")
+        raise ImageError("image_truncated", "the image is truncated")
     img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if img is None:
-        raise ImageError("图片无法解码 / the image data cannot be decoded")
+        raise ImageError("image_undecodable", "the image data cannot be decoded")
     return img
+
+
+def _too_large(size: int, max_bytes: int):
+    raise ImageError("file_too_large", f"file too large ({size / 1e6:.1f} MB > {max_bytes / 1e6:.0f} MB)",
+                     size_mb=f"{size / 1e6:.1f}", limit_mb=f"{max_bytes / 1e6:.0f}")
 
 
 def read_image_file(path: str, max_pixels: int = MAX_PIXELS, max_bytes: int = MAX_BYTES) -> np.ndarray:
     try:
         size = os.path.getsize(path)
         if size > max_bytes:
-            raise ImageError(f"文件过大 / file too large ({size / 1e6:.1f} MB > {max_bytes / 1e6:.0f} MB)")
+            _too_large(size, max_bytes)
         with open(path, "rb") as fh:
             data = fh.read()
     except OSError as err:
-        raise ImageError(f"无法读取文件 / cannot read the file: {err.strerror or err}") from err
+        raise ImageError("read_error", f"cannot read the file: {err.strerror or err}",
+                         error=str(err.strerror or err)) from err
     return decode_image(data, max_pixels, max_bytes)
 
 
 def encode_jpeg(img: np.ndarray, quality: int = 85) -> bytes:
     ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
-        raise ImageError("JPEG 编码失败 / JPEG encoding failed")
+        raise ImageError("encode_failed", "JPEG encoding failed")
     return buf.tobytes()
 
 
@@ -128,10 +121,10 @@ def grab_rtsp_frame(url: str, timeout_s: float = 5.0) -> np.ndarray:
     cap = cv2.VideoCapture(url, cv2.CAP_FFMPEG, params)
     try:
         if not cap.isOpened():
-            raise ImageError("无法打开视频流 / the stream could not be opened")
+            raise ImageError("stream_not_opened", "the stream could not be opened")
         ok, frame = cap.read()
         if not ok or frame is None:
-            raise ImageError("视频流没有画面 / the stream gave no frame")
+            raise ImageError("stream_no_frame", "the stream gave no frame")
         return frame
     finally:
         cap.release()
@@ -570,10 +563,9 @@ def _inside(inner, outer) -> float:
     return ix * iy / max(1, (inner[2] - inner[0]) * (inner[3] - inner[1]))
 
 
-def score_image(bgr: np.ndarray, thresholds: Thresholds | None = None, *, faces: bool = True,
-                reader=None) -> dict:
-    """All scores of one frame as a JSON-ready dict; `reader` (probes.plate_reader) reads plate text if given."""
-    t = thresholds or Thresholds()
+def score_image(bgr: np.ndarray, thresholds: Thresholds, *, faces: bool = True, reader=None) -> dict:
+    """All scores of one frame as a JSON-ready dict; `reader` (probes.vision.plate_reader) reads plate text if given."""
+    t = thresholds
     h, w = bgr.shape[:2]
     small, _ = _resize_to_width(bgr, WORK_WIDTH)
     gray = _gray(small)
@@ -619,8 +611,8 @@ def score_image(bgr: np.ndarray, thresholds: Thresholds | None = None, *, faces:
     }
 
 
-def score_file(path: str, thresholds: Thresholds | None = None, reader=None) -> dict:
-    """score_image for a file; an unreadable file gives {"file", "error"} instead of raising."""
+def score_file(path: str, thresholds: Thresholds, reader=None) -> dict:
+    """score_image for a file; an unreadable file gives {"file", "error"} (English) instead of raising."""
     try:
         img = read_image_file(path)
     except ImageError as err:
@@ -628,38 +620,7 @@ def score_file(path: str, thresholds: Thresholds | None = None, reader=None) -> 
     return {"file": path, **score_image(img, thresholds, reader=reader)}
 
 
-# ------------------------------------------------------------------------------------------ degradations
-
-def degrade(bgr: np.ndarray, fault: str) -> np.ndarray:
-    """Synthetic faults for the simulator: blur (dirty lens), dark (dead fill light), glare, cast, shifted."""
-    if fault == "blur":
-        k = max(5, (bgr.shape[1] // 40) | 1)
-        return cv2.GaussianBlur(bgr, (k, k), 0)
-    if fault == "dark":
-        return cv2.convertScaleAbs(bgr, alpha=0.08, beta=0)
-    if fault == "glare":
-        out = bgr.astype(np.float32)
-        h, w = bgr.shape[:2]
-        yy, xx = np.mgrid[0:h, 0:w]
-        blob = np.exp(-(((xx - w * 0.5) / (w * 0.35)) ** 2 + ((yy - h * 0.6) / (h * 0.35)) ** 2))
-        out += (blob * 400.0)[:, :, None]
-        return np.clip(out, 0, 255).astype(np.uint8)
-    if fault == "colour_cast":
-        out = bgr.astype(np.int16)
-        out[:, :, 2] += 70  # red/magenta cast
-        out[:, :, 1] -= 40
-        return np.clip(out, 0, 255).astype(np.uint8)
-    if fault == "shifted":
-        h, w = bgr.shape[:2]
-        m = cv2.getRotationMatrix2D((w / 2, h / 2), 12, 1.3)
-        m[0, 2] += w * 0.2
-        m[1, 2] += h * 0.15
-        return cv2.warpAffine(bgr, m, (w, h), borderMode=cv2.BORDER_REFLECT)
-    raise ValueError(f"unknown fault {fault!r}")
-
-
-FAULTS = ("blur", "dark", "glare", "colour_cast", "shifted", "frozen")
-
+# ------------------------------------------------------------------------------------------ crops
 
 def crop_jpeg(data: bytes, bbox: list[int] | None, pad: float = 0.25, height: int = 160) -> bytes:
     """A JPEG of the region round `bbox` (the plate for the audit queue), scaled to `height` px; whole image if none."""
@@ -669,7 +630,7 @@ def crop_jpeg(data: bytes, bbox: list[int] | None, pad: float = 0.25, height: in
         px, py = int((x2 - x1) * pad), int((y2 - y1) * pad * 2)
         img = img[max(0, y1 - py):y2 + py, max(0, x1 - px):x2 + px]
     if img.size == 0:
-        raise ImageError("裁剪区域为空 / empty crop")
+        raise ImageError("empty_crop", "empty crop")
     scale = height / img.shape[0]
     img = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
     return encode_jpeg(img, 90)

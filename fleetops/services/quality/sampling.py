@@ -1,0 +1,222 @@
+"""Q3: sample cameras — fetch a snapshot, score it, compare with the last frame and the reference view, store it.
+
+A camera that cannot be reached gives a failed sample whose `detail` is a stored reason (`Msg.stored()`), never an
+exception; an unreachable camera is monitoring's business (U1), not an image finding.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from fleetops.domain import quality as rules
+from fleetops.domain.errors import ValidationFailed
+from fleetops.domain.probe_reasons import error_msg, result_msg
+from fleetops.domain.text import Msg
+from fleetops.models import Device
+from fleetops.models.base import utcnow
+from fleetops.models.quality import ReferenceImage, SnapshotSample
+from fleetops.platform import audit, parameters
+from fleetops.services.quality import findings, queries, storage
+from fleetops.services.quality.common import imaging_thresholds, period_at, thresholds
+from probes import snapshot
+from probes.vision import imaging
+
+log = logging.getLogger(__name__)
+
+MAX_PARALLEL_FETCHES = 8
+SAMPLE_SLACK = timedelta(seconds=30)
+
+
+@dataclass
+class Capture:
+    """A fetched and scored frame, before it is compared with history and stored (no database).
+
+    `detail` is empty when ok, else the reason as a stored Msg (shown with `|msg` in the reader's language)."""
+
+    device_id: int
+    at: datetime
+    ok: bool
+    detail: str = ""
+    data: bytes = b""
+    image: object = None
+    scores: dict | None = None
+
+
+def capture(device_id: int, code: str, source: str, username: str, password: str, thresholds: dict,
+            timeout_s: float = 5.0) -> Capture:
+    """Fetch one snapshot and score it; a bad device gives ok=False with the reason, never an exception."""
+    at = utcnow()
+    result = snapshot.fetch_snapshot(code, source, username, password, timeout_s)
+    if not result.ok:
+        return Capture(device_id, at, False, result_msg(result).stored())
+    try:
+        img = imaging.decode_image(result.data)
+    except imaging.ImageError as err:
+        return Capture(device_id, at, False,
+                       Msg("Snapshot is not a usable image: %(error)s", error=error_msg(err)).stored())
+    try:
+        # Q2: faces are judged at night only; by day the face search (the costliest score) is skipped.
+        scores = imaging.score_image(img, imaging_thresholds(thresholds), faces=bool(thresholds.get("_night")))
+    except Exception:  # a scorer bug on one frame must not stop the other cameras' samples
+        log.exception("scoring the snapshot of %s failed", code)
+        return Capture(device_id, at, False, Msg("Scoring failed; logged for the developers").stored())
+    return Capture(device_id, at, True, "", result.data, img, scores)
+
+
+def sample_device(session: Session, device: Device, *, store_dir: str | Path, trigger: str = "on_demand",
+                  timeout_s: float = 5.0, now: datetime | None = None) -> SnapshotSample:
+    """Take one snapshot of a camera now: fetch → score → store → findings (and tickets). The caller commits."""
+    now = now or utcnow()
+    period = period_at(device, now)
+    cap = capture(device.id, device.code, device.snapshot_url, device.snapshot_username,
+                  device.snapshot_password, thresholds(session, device, period), timeout_s)
+    cap.at = now
+    return record_capture(session, device, cap, store_dir=store_dir, trigger=trigger)
+
+
+def sample_now(session: Session, code: str, *, store_dir: str | Path) -> SnapshotSample:
+    """The camera page's "take a snapshot now": ValidationFailed when the camera has no snapshot source."""
+    device = queries.get_device(session, code)
+    if not device.snapshot_url:
+        raise ValidationFailed(Msg("This camera has no snapshot source configured."))
+    return sample_device(session, device, store_dir=store_dir, trigger="on_demand")
+
+
+def record_capture(session: Session, device: Device, cap: Capture, *, store_dir: str | Path,
+                   trigger: str = "schedule") -> SnapshotSample:
+    """Compare a capture with the camera's last frame and reference view, store it, update findings."""
+    period = period_at(device, cap.at)
+    sample = SnapshotSample(device_id=device.id, taken_at=cap.at, period=period, ok=cap.ok, detail=cap.detail,
+                            trigger=trigger, problems=[])
+    if not cap.ok:
+        session.add(sample)
+        session.flush()
+        return sample  # an unreachable camera is monitoring's business (U1), not an image finding
+    t = thresholds(session, device, period)
+    prev = session.scalar(select(SnapshotSample).where(
+        SnapshotSample.device_id == device.id, SnapshotSample.ok.is_(True))
+        .order_by(SnapshotSample.taken_at.desc(), SnapshotSample.id.desc()).limit(1))
+    data_sha1 = hashlib.sha1(cap.data).hexdigest()
+    frozen = bool(prev and prev.scores and (
+        prev.scores.get("data_sha1") == data_sha1
+        or (float(t["frozen_max_diff"]) > 0 and imaging.is_frozen(
+            prev.scores.get("fingerprint", ""), cap.scores.get("fingerprint", ""), float(t["frozen_max_diff"])))))
+    shift = None
+    ref = queries.reference_of(session, device.id)
+    ref_path = storage.image_file(store_dir, ref.image_path) if ref else None
+    # Aim is checked by day only: a night frame shares too few features with a daylight reference.
+    if ref_path is not None and period == rules.DAY:
+        try:
+            shift = imaging.scene_shift(imaging.read_image_file(str(ref_path)), cap.image)
+        except imaging.ImageError as err:
+            log.warning("reference image of %s unusable: %s", device.code, err)
+    problems = rules.frame_problems(cap.scores, t, period, frozen=frozen, shift=shift)
+    scores = dict(cap.scores)
+    scores["data_sha1"] = data_sha1
+    if shift is not None:
+        scores["scene_shift"] = shift
+    scores["problem_reasons"] = {k: why for k, why in problems}
+    sample.scores = scores
+    sample.problems = [k for k, _ in problems]
+    stamp = cap.at.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+    sample.image_path = storage.store(store_dir, f"quality/{storage.safe_code(device.code)}/{stamp}.jpg",
+                                      storage.as_jpeg(cap.data, cap.image))
+    session.add(sample)
+    session.flush()
+    if ref is None and not problems and period == rules.DAY:
+        # The first good view becomes the reference, so a camera knocked out of aim later is noticed (Q3).
+        session.add(ReferenceImage(device_id=device.id, image_path=sample.image_path, set_at=cap.at, set_by="quality"))
+        audit.record(session, "quality", "quality_reference_set", "device", device.id,
+                     summary=Msg("%(code)s reference view (first good snapshot)", code=device.code),
+                     after={"image_path": sample.image_path})
+    findings.update_findings(session, device, sample)
+    return sample
+
+
+def set_reference(session: Session, device: Device, sample_id: int, actor) -> ReferenceImage:
+    """Make a stored good snapshot the camera's reference view (scene-shift checks compare with it)."""
+    sample = session.get(SnapshotSample, sample_id)
+    if sample is None or sample.device_id != device.id or not sample.ok or not sample.image_path:
+        raise ValidationFailed(Msg("That snapshot cannot be the reference view."))
+    ref = queries.reference_of(session, device.id)
+    before = {"image_path": ref.image_path} if ref else None
+    if ref is None:
+        ref = ReferenceImage(device_id=device.id, image_path=sample.image_path)
+        session.add(ref)
+    ref.image_path, ref.set_at = sample.image_path, utcnow()
+    ref.set_by = getattr(actor, "username", None) or str(actor)
+    audit.record(session, actor, "quality_reference_set", "device", device.id,
+                 summary=Msg("%(code)s reference view", code=device.code),
+                 before=before, after={"image_path": sample.image_path})
+    return ref
+
+
+def set_reference_by_code(session: Session, code: str, sample_id: int, actor) -> ReferenceImage:
+    return set_reference(session, queries.get_device(session, code), sample_id, actor)
+
+
+def due_cameras(session: Session, now: datetime) -> list[Device]:
+    """Cameras whose last snapshot is older than the sampling interval (several a day, by day and at night)."""
+    interval = timedelta(minutes=float(parameters.get(session, "quality_sample_interval_min")))
+    last = dict(session.execute(select(SnapshotSample.device_id, func.max(SnapshotSample.taken_at))
+                                .group_by(SnapshotSample.device_id)).all())
+    out = []
+    for d in queries.cameras(session):
+        seen = last.get(d.id)
+        if seen is not None and seen.tzinfo is None:
+            seen = seen.replace(tzinfo=timezone.utc)
+        # Half a job period of slack: the job runs every 60 s, and a camera sampled 1:59.9 ago is due now,
+        # not a minute later (otherwise a 2-min interval samples every 3 min).
+        if seen is None or now - seen >= interval - SAMPLE_SLACK:
+            out.append(d)
+    return out
+
+
+def sample_cameras(session: Session, devices: list[Device], *, store_dir: str | Path, trigger: str = "schedule",
+                   timeout_s: float = 5.0, now: datetime | None = None) -> dict:
+    """Fetch and score many cameras in parallel (a slow camera delays nobody), then record them in order."""
+    now = now or utcnow()
+    jobs = []
+    for d in devices:
+        period = period_at(d, now)
+        jobs.append((d, (d.id, d.code, d.snapshot_url, d.snapshot_username, d.snapshot_password,
+                         thresholds(session, d, period), timeout_s)))
+    counts = {"sampled": 0, "failed": 0, "problems": 0}
+    with ThreadPoolExecutor(max_workers=MAX_PARALLEL_FETCHES) as pool:
+        futures = [(d, pool.submit(capture, *args)) for d, args in jobs]
+        for d, fut in futures:
+            cap = fut.result()
+            cap.at = now
+            sample = record_capture(session, d, cap, store_dir=store_dir, trigger=trigger)
+            counts["sampled" if sample.ok else "failed"] += 1
+            counts["problems"] += bool(sample.problems)
+    return counts
+
+
+def sample_snapshots_report(session: Session, code: str | None, *, store_dir: str | Path,
+                            timeout_s: float = 5.0) -> dict:
+    """`fleetops sample-snapshots`: one camera (by code) or every camera now; counts and each camera's sample.
+
+    `detail` is the failure reason in English (a JSON field scripts read)."""
+    devices = [queries.get_device(session, code)] if code else queries.cameras(session)
+    if code and not devices[0].snapshot_url:
+        raise ValidationFailed(Msg("%(code)s has no snapshot source configured", code=code))
+    counts = sample_cameras(session, devices, store_dir=store_dir, trigger="on_demand", timeout_s=timeout_s)
+    rows = []
+    for d in devices:
+        sample = queries.latest_samples(session, d.id, 1)[0]
+        rows.append({"device": d.code, "ok": sample.ok, "period": sample.period, "problems": sample.problems,
+                     "detail": _english(sample.detail), "image": sample.image_path})
+    return {"counts": counts, "samples": rows}
+
+
+def _english(stored: str) -> str:
+    msg = Msg.from_stored(stored)
+    return msg.render("en") if msg is not None else (stored or "")
