@@ -2,7 +2,7 @@
 
 raw = up / (in-service − unknown); contractual = up / (in-service − unknown − excluded), where unknown is
 in-service time covered by no result and excluded is down time of outages with an excluding cause.
-This module defines the numbers; services/uptime.py computes the same in SQL.
+This module defines the numbers; services/monitoring/uptime.py computes the same in SQL.
 """
 from dataclasses import dataclass
 from datetime import datetime

@@ -33,7 +33,7 @@ def results(code, start, minutes, ok):
 
 
 def ingest(db, rows):
-    from fleetops.services.polling import ingest_results
+    from fleetops.services.monitoring import ingest_results
 
     summary = ingest_results(db, rows)
     db.commit()

@@ -167,7 +167,7 @@ def test_upload_folder_imports_named_captures_and_reports_bad_names(db, cam, tmp
 
 
 def test_the_reference_reader_reads_a_real_plate(shared_data):
-    from probes import imaging, plate_reader
+    from probes.vision import imaging, plate_reader
 
     reader = plate_reader.default_reader()
     if reader is None:

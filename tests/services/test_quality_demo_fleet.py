@@ -13,7 +13,8 @@ from sqlalchemy import select
 from fleetops.models import AuditLog, ContractParameter, Site
 from fleetops.models.quality import QualityFinding
 from fleetops.platform import parameters
-from fleetops.services import demo, quality, tickets
+from fleetops.services import quality, tickets
+from fleetops.services.inventory import demo
 from fleetops.simulator.snapshots import SnapshotServer
 
 BJ = ZoneInfo("Asia/Shanghai")

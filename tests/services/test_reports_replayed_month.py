@@ -10,7 +10,8 @@ from sqlalchemy import select
 
 from fleetops.models.monitoring import Outage
 from fleetops.models.quality import AuditSample, PassRecord
-from fleetops.services import polling, reports, uptime
+from fleetops.services import monitoring as polling, reports
+from fleetops.services.monitoring import uptime
 from tests.services.test_reports_monthly import END, START, _device
 
 STEP = timedelta(minutes=10)

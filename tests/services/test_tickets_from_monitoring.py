@@ -10,7 +10,7 @@ from fleetops.models.tickets import Ticket
 from fleetops.services import tickets
 from tests.tickets_fixtures import make_fleet
 
-polling = pytest.importorskip("fleetops.services.polling")
+from fleetops.services import monitoring as polling  # noqa: E402
 
 
 def results(code, start, minutes, ok):

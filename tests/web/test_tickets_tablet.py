@@ -9,7 +9,7 @@ from sqlalchemy import select
 from fleetops.models.tickets import Ticket, TicketPhoto
 from fleetops.platform import events
 from fleetops.services import spares
-from probes import thumbnails
+from probes.vision import thumbnails
 from tests.tickets_fixtures import make_fleet, qualify, stock
 
 CHECKLIST = ["vest", "warning_lights", "cone_10m", "cone_30m", "cone_50m", "cone_100m", "cone_200m"]

@@ -5,17 +5,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fleetops.domain.choices import CAMERA_KINDS, IN_SERVICE
-from fleetops.domain.errors import NotFound
-from fleetops.domain.text import Msg
 from fleetops.models import Device
 from fleetops.models.quality import AuditSample, QualityFinding, ReferenceImage, SnapshotSample
-
-
-def get_device(session: Session, code: str) -> Device:
-    device = session.scalar(select(Device).where(Device.code == code))
-    if device is None:
-        raise NotFound(Msg("No device %(code)s.", code=code))
-    return device
+from fleetops.services.inventory.devices import get_device  # noqa: F401 - the one lookup by code, re-exported
 
 
 def cameras(session: Session) -> list[Device]:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from fleetops.domain import probe_reasons
 from fleetops.domain.errors import ConflictError, ValidationFailed
 from fleetops.domain.text import Msg
 from fleetops.models.base import utcnow
@@ -20,7 +21,7 @@ from fleetops.services.tickets.queries import get_ticket, photo_of
 def add_photo(session: Session, ticket_id, phase: str, data: bytes, *, upload_dir: str, actor,
               request_id: str | None = None) -> TicketPhoto:
     """Store one photo and its thumbnail; history and audit say who took it."""
-    from probes import thumbnails
+    from probes.vision import thumbnails
 
     claim_request(session, request_id, "photo", ticket_id)
     t = get_ticket(session, ticket_id)
@@ -36,7 +37,7 @@ def add_photo(session: Session, ticket_id, phase: str, data: bytes, *, upload_di
     try:
         content_type, _w, _h = thumbnails.sniff(data)
     except thumbnails.PhotoError as err:
-        raise ValidationFailed(str(err)) from None
+        raise ValidationFailed(probe_reasons.error_msg(err)) from None
     keep = bool(parameters.get(session, "photo_keep_location"))
     if not keep:
         data = thumbnails.strip_metadata(data)
