@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import create_engine, func, select  # noqa: E402
 from sqlalchemy.orm import sessionmaker  # noqa: E402
 
+from fleetops import wiring  # noqa: E402
 from fleetops.models import Base, Cabinet, Device, Site, User  # noqa: E402
 from fleetops.models.alerts import AlertDelivery  # noqa: E402
 from fleetops.platform import events, parameters  # noqa: E402
@@ -47,6 +48,7 @@ def main() -> None:
     ap.add_argument("--alerts", type=int, default=2000)
     ap.add_argument("--workers", type=int, default=8)
     args = ap.parse_args()
+    wiring.wire()  # the event subscriptions (outage_opened → alerts) are connected here, not by importing
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Hook)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
