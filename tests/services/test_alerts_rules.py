@@ -310,3 +310,22 @@ def test_a_fresh_system_whose_first_poll_has_not_run_raises_no_silent_probe_aler
     db.add(ProbeResultRow(device_id=cam_a.id, probe="ping", at=T0 + timedelta(minutes=31), ok=True))
     db.flush()
     assert detectors.check_probe_silence(db, now=T0 + timedelta(minutes=50))["opened"] == 1
+
+
+def test_an_alert_is_kept_as_words_of_either_language_and_sent_in_chinese_by_default(db, users):
+    """Stored rows keep the msgid and its parameters; the channel message is rendered in the recipient's language
+    (Chinese unless asked otherwise), and the same alert reads in English for an English reader."""
+    from fleetops.domain.text import render_stored
+    from fleetops.services.alerts import messages
+
+    hook(db, users)
+    _s, (cam,) = make_site(db)
+    emit(db, "outage_opened", outage_id=3, device_id=cam.id, started_at=T0, detected_at=T0)
+    alert = db.scalar(select(Alert))
+    assert render_stored(alert.title, "zh").startswith("设备离线：") and cam.code in alert.title
+    assert render_stored(alert.title, "en").startswith("Device offline: ")
+    (msg,) = outbox(db)
+    assert msg.payload["title"].startswith("设备离线：") and "级别：严重" in msg.payload["text"]
+    english = messages.render(alert, "resolved", T0 + timedelta(minutes=61), locale="en")
+    assert english["title"].startswith("[Recovered] Device offline: ") and "Severity: Critical" in english["text"]
+    assert "lasted 1 h 1 min" in english["text"]
