@@ -21,9 +21,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import create_engine, func, select  # noqa: E402
 from sqlalchemy.orm import sessionmaker  # noqa: E402
 
+from fleetops import wiring  # noqa: E402
 from fleetops.models import Base, Cabinet, Device, Site, User  # noqa: E402
 from fleetops.models.alerts import AlertDelivery  # noqa: E402
-from fleetops.platform import events  # noqa: E402
+from fleetops.platform import events, parameters  # noqa: E402
 from fleetops.services import alerts  # noqa: E402
 
 
@@ -47,6 +48,7 @@ def main() -> None:
     ap.add_argument("--alerts", type=int, default=2000)
     ap.add_argument("--workers", type=int, default=8)
     args = ap.parse_args()
+    wiring.wire()  # the event subscriptions (outage_opened → alerts) are connected here, not by importing
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Hook)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -65,7 +67,7 @@ def main() -> None:
                                    settings={"url": f"http://127.0.0.1:{silent.getsockname()[1]}/h", "timeout_s": 1})
         for ch in (ok, dead):
             alerts.save_route(s, admin, channel_id=ch.id)
-        alerts.parameters.set_value(s, "alerts.group_hold_s", 0, admin)
+        parameters.set_value(s, "alerts.group_hold_s", 0, admin)
         sites = [Site(code=f"S{i:04d}", name=f"点位{i}", district="天山区", latitude=43.8, longitude=87.6)
                  for i in range(args.alerts // 4 + 1)]
         s.add_all(sites)

@@ -19,8 +19,12 @@ from fleetops.cli import simulator as cli_simulator
 from fleetops.cli import tickets as cli_tickets
 from fleetops.platform import events, i18n, parameters
 from fleetops.platform.jobs import Job
-from fleetops.services import alerts, quality, reports, spares, tickets
-from fleetops.services import monitoring
+from fleetops.services import alerts, monitoring, quality, reports, spares, tickets
+from fleetops.services.alerts import outbox as alerts_outbox
+from fleetops.services.alerts import repeats as alerts_repeats
+from fleetops.services.alerts import subscribers as alerts_on
+from fleetops.services.inventory import certificates as inventory_certificates
+from fleetops.services.monitoring import detectors as monitoring_detectors
 from fleetops.services.monitoring import jobs as monitoring_jobs
 from fleetops.web import admin as web_admin
 from fleetops.web import alerts as web_alerts
@@ -47,6 +51,8 @@ PARAMETER_DEFAULTS: tuple[dict, ...] = (
     tickets.PARAMETERS,
     quality.PARAMETERS,
     alerts.PARAMETERS,
+    monitoring_detectors.PARAMETERS,
+    inventory_certificates.PARAMETERS,
     reports.PARAMETERS,
 )
 
@@ -54,26 +60,27 @@ PARAMETER_DEFAULTS: tuple[dict, ...] = (
 # Order matters where it is listed: tickets open before alerts look for the ticket.
 SUBSCRIPTIONS: tuple[tuple[str, object], ...] = (
     ("outage_opened", tickets.on_outage_opened),
-    ("outage_opened", alerts.on_outage_opened),
+    ("outage_opened", alerts_on.on_outage_opened),
     ("outage_closed", tickets.on_outage_closed),
-    ("outage_closed", alerts.on_outage_closed),
+    ("outage_closed", alerts_on.on_outage_closed),
     ("site_incident_opened", tickets.on_site_incident_opened),
-    ("site_incident_opened", alerts.on_site_incident_opened),
+    ("site_incident_opened", alerts_on.on_site_incident_opened),
     ("site_incident_closed", tickets.on_site_incident_closed),
-    ("site_incident_closed", alerts.on_site_incident_closed),
-    ("outage_cause_set", alerts.on_outage_cause_set),
-    ("device_rebooted", alerts.on_device_rebooted),
-    ("device_flapping", alerts.on_device_flapping),
-    ("device_hung", alerts.on_device_hung),
-    ("stock_below_minimum", alerts.on_stock_below_minimum),
-    ("quality_finding_opened", alerts.on_quality_finding_opened),
-    ("quality_finding_cleared", alerts.on_quality_finding_cleared),
-    ("plate_accuracy_below_target", alerts.on_plate_accuracy_below_target),
-    ("deadline_approaching", alerts.on_deadline_approaching),
-    ("deadline_breached", alerts.on_deadline_breached),
-    ("ticket_transitioned", alerts.on_ticket_transitioned),
-    ("probe_agent_silent", alerts.on_probe_agent_silent),
-    ("probe_agent_back", alerts.on_probe_agent_back),
+    ("site_incident_closed", alerts_on.on_site_incident_closed),
+    ("outage_cause_set", alerts_on.on_outage_cause_set),
+    ("device_rebooted", alerts_on.on_device_rebooted),
+    ("device_flapping", alerts_on.on_device_flapping),
+    ("device_hung", alerts_on.on_device_hung),
+    ("stock_below_minimum", alerts_on.on_stock_below_minimum),
+    ("quality_finding_opened", alerts_on.on_quality_finding_opened),
+    ("quality_finding_cleared", alerts_on.on_quality_finding_cleared),
+    ("plate_accuracy_below_target", alerts_on.on_plate_accuracy_below_target),
+    ("deadline_approaching", alerts_on.on_deadline_approaching),
+    ("deadline_breached", alerts_on.on_deadline_breached),
+    ("ticket_transitioned", alerts_on.on_ticket_transitioned),
+    ("probe_agent_silent", alerts_on.on_probe_agent_silent),
+    ("probe_agent_back", alerts_on.on_probe_agent_back),
+    ("no_data_found", monitoring_detectors.on_no_data_found),  # tickets' reaction, kept there until tickets takes it
 )
 
 # ---------------------------------------------------------------- ticket verifiers (T6), by ticket category
@@ -92,11 +99,11 @@ JOBS: tuple[Job, ...] = (
     Job("quality_sample", quality.job_sample, 60),
     Job("quality_accuracy", quality.job_accuracy, 900),
     Job("quality_prune_images", quality.job_prune_images, 3600),
-    Job("alerts_deliver", alerts.job_deliver, 10, "ALERT_DELIVER_INTERVAL_S"),
-    Job("alerts_repeat", alerts.job_repeat, 60),
-    Job("alerts_no_data", alerts.job_no_data, 300),
-    Job("alerts_probe_silence", alerts.job_probe_silence, 60),
-    Job("alerts_certificates", alerts.job_certificates, 3600),
+    Job("alerts_deliver", alerts_outbox.job_deliver, 10, "ALERT_DELIVER_INTERVAL_S"),
+    Job("alerts_repeat", alerts_repeats.job_repeat, 60),
+    Job("alerts_no_data", monitoring_detectors.job_no_data, 300),
+    Job("alerts_probe_silence", monitoring_detectors.job_probe_silence, 60),
+    Job("alerts_certificates", inventory_certificates.job_certificates, 3600),
 )
 
 # ---------------------------------------------------------------- web: blueprints and menu entries

@@ -1,7 +1,8 @@
-"""`fleetops alerts …`: deliver the outbox once, run the periodic alert checks, list open alerts."""
+"""`fleetops alerts …`: deliver the outbox once, run the periodic alert checks, list open alerts, add a channel."""
 import click
 
 from fleetops.cli import echo_json, fail, get_app, session
+from fleetops.domain.text import Msg
 
 
 @click.group("alerts")
@@ -26,10 +27,12 @@ def deliver_once(limit):
 def check():
     """Run the periodic checks now: repeats/escalations, "online but no data" (U7), certificates (F5)."""
     from fleetops.services import alerts
+    from fleetops.services.inventory import certificates
+    from fleetops.services.monitoring import detectors
 
     with session() as s:
-        out = {"repeat": alerts.repeat_and_escalate(s), "no_data": alerts.check_no_data(s),
-               "certificates": alerts.check_certificates(s)}
+        out = {"repeat": alerts.repeat_and_escalate(s), "no_data": detectors.check_no_data(s),
+               "certificates": certificates.check_certificates(s)}
     echo_json(out)
 
 
@@ -37,16 +40,10 @@ def check():
 @click.option("--all", "show_all", is_flag=True, help="Include resolved alerts.")
 def list_alerts(show_all):
     """Open (or all) alerts as JSON."""
-    from sqlalchemy import select
-
-    from fleetops.models.alerts import Alert
     from fleetops.services import alerts
 
     with session() as s:
-        q = select(Alert).order_by(Alert.opened_at.desc()).limit(500)
-        if not show_all:
-            q = q.where(Alert.open_key.is_not(None))
-        echo_json([alerts.alert_dict(a) for a in s.scalars(q)])
+        echo_json([alerts.alert_dict(a) for a in alerts.latest_alerts(s, include_resolved=show_all)])
 
 
 @alerts_group.command("add-channel")
@@ -66,22 +63,25 @@ def add_channel(name, kind, settings, secret_keys, route):
     for item in settings:
         key, sep, value = item.partition("=")
         if not sep:
-            fail(f"--set 需要 KEY=VALUE / --set needs KEY=VALUE, not {item!r}")
+            fail(Msg("--set needs KEY=VALUE, not %(item)s", item=repr(item)))
         values[key.strip()] = value
     unknown = sorted(set(values) - set(alerts.PLAIN_FIELDS[kind]))
     if unknown:
-        fail(f"{kind} 没有这些设置 / {kind} has no setting {', '.join(unknown)}; "
-             f"known: {', '.join(alerts.PLAIN_FIELDS[kind])}")
+        fail(Msg("%(kind)s has no setting %(keys)s; known: %(known)s", kind=kind, keys=", ".join(unknown),
+                 known=", ".join(alerts.PLAIN_FIELDS[kind])))
     secrets = {}
     for key in secret_keys:
         if key not in alerts.SECRET_FIELDS[kind]:
-            fail(f"{kind} 没有密钥 {key} / {kind} has no secret {key}; known: {', '.join(alerts.SECRET_FIELDS[kind])}")
+            fail(Msg("%(kind)s has no secret %(key)s; known: %(known)s", kind=kind, key=key,
+                     known=", ".join(alerts.SECRET_FIELDS[kind])))
         secrets[key] = click.prompt(key, hide_input=True)
     if "starttls" in values:
         values["starttls"] = values["starttls"].lower() in ("1", "true", "yes", "on")
     with session() as s:
-        ch = alerts.save_channel(s, "cli", name=name, kind=kind, settings=values, secrets=secrets)
-        if route:
-            alerts.save_route(s, "cli", channel_id=ch.id)
-        channel_id = ch.id
-    click.echo(f"channel {name} ({kind}) saved as #{channel_id}" + (" with a catch-all route" if route else ""))
+        channel_id = alerts.add_channel(s, "cli", name=name, kind=kind, settings=values, secrets=secrets,
+                                        catch_all_route=route)
+    if route:
+        click.echo(str(Msg("channel %(name)s (%(kind)s) saved as #%(id)s with a catch-all route", name=name,
+                           kind=kind, id=channel_id)))
+    else:
+        click.echo(str(Msg("channel %(name)s (%(kind)s) saved as #%(id)s", name=name, kind=kind, id=channel_id)))

@@ -105,7 +105,8 @@ def _call(method: str, path: str, port: int, body: dict | None = None):
             return json.loads(resp.read() or b"null")
     except urllib.error.HTTPError as err:
         try:
-            message = json.loads(err.read()).get("error", err.reason)
+            reply = json.loads(err.read())
+            message = reply.get("message") or reply.get("error", err.reason)
         except (ValueError, AttributeError):
             message = err.reason
         fail(str(message))

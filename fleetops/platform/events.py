@@ -32,6 +32,7 @@ EVENTS: dict[str, str] = {
     "deadline_breached": "ticket_id, which, due_at",
     "probe_agent_silent": "district, last_seen",
     "probe_agent_back": "district",
+    "no_data_found": "device_id, alert_id, summary, detected_at",
     "alert_raised": "alert_id, key, kind",
     "alert_resolved": "alert_id, key, kind",
 }

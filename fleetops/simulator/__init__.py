@@ -16,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote
 
 from fleetops.simulator.agents import AgentFleet, SimDevice, from_device_row
+from fleetops.domain.text import Msg
 from fleetops.simulator.faults import LOOPBACK, FaultBook, FaultError, NftDropTable, nft_available
 
 log = logging.getLogger(__name__)
@@ -189,9 +190,9 @@ class Simulator:
 
     def _snapshot_fault(self, device: str | None, fault: str | None) -> dict:
         if self.snapshots is None:
-            raise FaultError("快照服务器未运行 / the snapshot server is not running in this simulator")
+            raise FaultError(Msg("the snapshot server is not running in this simulator"))
         if device not in self.devices:
-            raise FaultError(f"模拟器中没有该设备 / no simulated device {device!r}")
+            raise FaultError(Msg("no simulated device %(device)s", device=repr(device)))
         try:
             self.snapshots.set_fault(device, fault)
         except ValueError as err:
@@ -263,7 +264,8 @@ def _control_handler(sim: Simulator):
                 fault = sim.add_fault(body["kind"], body.get("device"), body.get("site"),
                                       **{k: v for k, v in params.items() if v is not None})
             except FaultError as err:
-                return self._json(400, {"error": str(err)})
+                # "error" in English for tools and logs; "message" in the operator's language for the CLI
+                return self._json(400, {"error": _english(err), "message": str(err)})
             except RuntimeError as err:  # nft failed
                 return self._json(500, {"error": str(err)})
             return self._json(201, {"fault": fault, "mode": sim.mode})
@@ -282,3 +284,7 @@ def _control_handler(sim: Simulator):
             return self._json(200, {"removed": gone})
 
     return Handler
+
+
+def _english(err: FaultError) -> str:
+    return err.msg.render("en") if isinstance(err.msg, Msg) else str(err)

@@ -10,6 +10,8 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 
+from fleetops.domain.text import Msg
+
 LOOPBACK = ipaddress.IPv4Network("127.0.0.0/8")
 
 # kind → what it targets. "dead"/"power_cut"/"network_cut" drop ICMP and SNMP (nftables, needs root);
@@ -30,6 +32,15 @@ def nft_available() -> bool:
 
 
 class FaultError(ValueError):
+    """A fault request that cannot be applied; `msg` is the sentence (a Msg), `str(err)` renders it."""
+
+    def __init__(self, msg):
+        super().__init__(msg)
+        self.msg = msg
+
+    def __str__(self) -> str:
+        return str(self.msg)
+
     """A fault request that cannot be applied (unknown kind, device or site); the message says why."""
 
 
@@ -68,16 +79,17 @@ class FaultBook:
     def add(self, kind: str, device: str | None = None, site: str | None = None, **params) -> Fault:
         kind = (kind or "").strip().replace("-", "_")
         if kind not in FAULT_KINDS:
-            raise FaultError(f"未知故障类型 / unknown fault kind {kind!r}; one of: {', '.join(FAULT_KINDS)}")
+            raise FaultError(Msg("unknown fault kind %(kind)s; one of: %(kinds)s", kind=repr(kind),
+                                 kinds=", ".join(FAULT_KINDS)))
         if kind in DEVICE_FAULTS:
             if device not in self.device_sites:
-                raise FaultError(f"模拟器中没有该设备 / no simulated device {device!r}")
+                raise FaultError(Msg("no simulated device %(device)s", device=repr(device)))
             site = None
         else:
             if site is None and device in self.site_devices:  # "fault power-cut K105" names a site
                 site, device = device, None
             if site not in self.site_devices:
-                raise FaultError(f"模拟器中没有该点位 / no simulated site {site!r}")
+                raise FaultError(Msg("no simulated site %(site)s", site=repr(site)))
             device = None
         numeric = {}
         for name in ("period_s", "down_s", "interface"):
@@ -85,9 +97,9 @@ class FaultBook:
                 try:
                     numeric[name] = float(params[name]) if name != "interface" else int(params[name])
                 except (TypeError, ValueError):
-                    raise FaultError(f"参数无效 / {name} must be a number") from None
+                    raise FaultError(Msg("%(name)s must be a number", name=name)) from None
                 if numeric[name] < 0 or (name == "period_s" and numeric[name] < 1):
-                    raise FaultError(f"参数无效 / {name} is out of range")
+                    raise FaultError(Msg("%(name)s is out of range", name=name))
         fault = Fault(kind, device, site, since=self.clock(), **numeric)
         with self.lock:
             if kind != "reboot" or fault.down_s > 0:  # an instant reboot leaves nothing standing

@@ -73,13 +73,9 @@ def init_web(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id):
-        from fleetops.models import User
+        from fleetops.services.accounts.queries import session_user
 
-        try:
-            user = db_session().get(User, int(user_id))
-        except ValueError:
-            return None
-        return user if user is not None and user.active else None
+        return session_user(db_session(), user_id)
 
     @app.route("/")
     def index():

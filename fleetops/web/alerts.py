@@ -3,10 +3,10 @@
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy import select
 
+from fleetops.domain.alerts import DeliveryState
 from fleetops.domain.choices import DeviceKind
-from fleetops.models.alerts import Alert, AlertChannel, AlertDelivery, AlertRoute
+from fleetops.domain.text import Msg, N_
 from fleetops.services import alerts
 from fleetops.web import db_session, nav, roles_required
 
@@ -18,20 +18,13 @@ NAV = [
     nav.NavItem.of("alerts.channels", "Alert channels", roles=(), order=85),
 ]
 
-SEVERITY_LABELS = {"info": ("提示", "Info"), "warning": ("警告", "Warning"), "critical": ("严重", "Critical")}
-STATE_LABELS = {"open": ("未确认", "Open"), "acknowledged": ("已确认", "Acknowledged"),
-                "resolved": ("已恢复", "Resolved")}
-DELIVERY_LABELS = {"pending": ("待发送", "Pending"), "delivered": ("已送达", "Delivered"),
-                   "failed": ("发送失败", "Failed"), "cancelled": ("已撤回", "Withdrawn")}
-PURPOSE_LABELS = {"opened": ("告警", "Alert"), "repeated": ("重复提醒", "Repeat"), "escalated": ("升级", "Escalation"),
-                  "resolved": ("恢复", "Recovery")}
+# A channel setting's label (msgctxt "ChannelField": "Host", "Port" … mean these here).
 FIELD_LABELS = {
-    "host": ("服务器", "Host"), "port": ("端口", "Port"), "starttls": ("STARTTLS 加密", "STARTTLS"),
-    "username": ("用户名", "User name"), "from_addr": ("发件人", "From"), "to_addrs": ("收件人（逗号分隔）", "To (comma-separated)"),
-    "ca_file": ("CA 证书文件", "CA file"), "timeout_s": ("超时（秒）", "Timeout (s)"), "url": ("URL", "URL"),
-    "base_url": ("接口地址", "Endpoint"), "topic": ("主题", "Topic"), "qos": ("QoS", "QoS"),
-    "password": ("密码", "Password"), "token": ("Bearer 令牌", "Bearer token"),
-    "access_token": ("access_token", "access_token"), "secret": ("加签密钥", "Signing secret"), "key": ("key", "key"),
+    "host": N_("Host"), "port": N_("Port"), "starttls": N_("STARTTLS"), "username": N_("User name"),
+    "from_addr": N_("From"), "to_addrs": N_("To (comma-separated)"), "ca_file": N_("CA file"),
+    "timeout_s": N_("Timeout (s)"), "url": N_("URL"), "base_url": N_("Endpoint"), "topic": N_("Topic"),
+    "qos": N_("QoS"), "password": N_("Password"), "token": N_("Bearer token"), "access_token": N_("access_token"),
+    "secret": N_("Signing secret"), "key": N_("key"),
 }
 
 
@@ -41,19 +34,13 @@ def _loc() -> str:
     return current_locale()
 
 
-def _pick(table: dict, value: str) -> str:
-    zh, en = table.get(value, (value, value))
-    return en if _loc() == "en" else zh
+def _field_label(field: str) -> str:
+    return Msg(FIELD_LABELS[field], context="ChannelField").render(_loc()) if field in FIELD_LABELS else field
 
 
 @bp.app_context_processor
 def _helpers():
-    return {"alert_severity_label": lambda v: _pick(SEVERITY_LABELS, v),
-            "alert_state_label": lambda v: _pick(STATE_LABELS, v),
-            "delivery_state_label": lambda v: _pick(DELIVERY_LABELS, v),
-            "delivery_purpose_label": lambda v: _pick(PURPOSE_LABELS, v),
-            "channel_field_label": lambda v: _pick(FIELD_LABELS, v),
-            "channel_kind_label": lambda v: alerts.CHANNEL_KIND_LABELS.get(v, v)}
+    return {"channel_field_label": _field_label}
 
 
 @bp.route("/")
@@ -65,23 +52,13 @@ def index():
     return render_template("alerts/index.html", alerts=rows, show=show)
 
 
-def _visible_or_404(alert_id: int) -> Alert:
-    alert = db_session().get(Alert, alert_id)
-    if alert is None or not alerts.can_see(current_user, alert):
-        abort(404)
-    return alert
-
-
 @bp.route("/<int:alert_id>")
 @login_required
 def detail(alert_id):
-    alert = _visible_or_404(alert_id)
-    s = db_session()
-    deliveries = list(s.scalars(select(AlertDelivery).where(AlertDelivery.alert_id == alert.id)
-                                .order_by(AlertDelivery.id)))
-    grouped = list(s.scalars(select(Alert).where(Alert.group_id == alert.id).order_by(Alert.id)))
-    return render_template("alerts/detail.html", alert=alert, deliveries=deliveries, grouped=grouped,
-                           attempts=alerts.attempts_of(s, [d.id for d in deliveries]))
+    page = alerts.alert_page(db_session(), current_user, alert_id)
+    if page is None:
+        abort(404)
+    return render_template("alerts/detail.html", **page)
 
 
 @bp.route("/<int:alert_id>/ack", methods=["POST"])
@@ -107,11 +84,10 @@ def resolve(alert_id):
 @bp.route("/deliveries")
 @roles_required("supervisor")
 def deliveries():
-    s = db_session()
     state = request.args.get("state", "")
-    rows = alerts.delivery_log(s, state=state if state in DELIVERY_LABELS else "")
-    return render_template("alerts/deliveries.html", deliveries=rows, state=state,
-                           attempts=alerts.attempts_of(s, [d.id for d in rows]))
+    rows, attempts = alerts.delivery_log_with_attempts(
+        db_session(), state=state if state in DeliveryState._value2member_map_ else "")
+    return render_template("alerts/deliveries.html", deliveries=rows, state=state, attempts=attempts)
 
 
 @bp.route("/deliveries/<int:delivery_id>/retry", methods=["POST"])
@@ -128,10 +104,8 @@ def retry_delivery(delivery_id):
 @roles_required()
 def channels():
     s = db_session()
-    chans = list(s.scalars(select(AlertChannel).order_by(AlertChannel.name)))
-    routes = list(s.scalars(select(AlertRoute).order_by(AlertRoute.channel_id, AlertRoute.id)))
-    return render_template("alerts/channels.html", channels=[alerts.channel_view(c) for c in chans],
-                           routes=routes, kinds=alerts.CHANNEL_KINDS, severities=alerts.SEVERITIES,
+    return render_template("alerts/channels.html", channels=alerts.channel_views(s), routes=alerts.routes(s),
+                           kinds=alerts.CHANNEL_KINDS, severities=alerts.SEVERITIES,
                            device_kinds=DeviceKind.choices(_loc()))
 
 
@@ -140,7 +114,7 @@ def channels():
 @roles_required()
 def channel_form(channel_id=None):
     s = db_session()
-    channel = s.get(AlertChannel, channel_id) if channel_id else None
+    channel = alerts.channel(s, channel_id) if channel_id else None
     if channel_id and channel is None:
         abort(404)
     kind = request.values.get("kind") or (channel.kind if channel else "webhook")

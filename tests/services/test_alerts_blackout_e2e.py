@@ -6,7 +6,10 @@ from sqlalchemy import select
 
 from fleetops.models.alerts import Alert, AlertDelivery
 from fleetops.models.monitoring import Outage
-from fleetops.services import alerts, polling, uptime
+from fleetops.platform import parameters
+from fleetops.services import alerts
+from fleetops.services import monitoring as polling
+from fleetops.services import monitoring as uptime
 from tests.services.test_alerts_delivery import Receiver, make_site
 
 T0 = datetime(2026, 11, 20, 3, 0, tzinfo=timezone.utc)
@@ -53,7 +56,7 @@ def test_a_power_cut_recorded_for_the_site_keeps_it_quiet_until_the_recovery(db,
     try:
         ch = alerts.save_channel(db, users["admin"], name="crew-group", kind="webhook", settings={"url": hook.url})
         alerts.save_route(db, users["admin"], channel_id=ch.id)
-        alerts.parameters.set_value(db, "alerts.repeat_interval_min", 5, users["admin"])
+        parameters.set_value(db, "alerts.repeat_interval_min", 5, users["admin"])
         _other, (elsewhere,) = make_site(db, code="K200")
         db.add(Outage(device_id=elsewhere.id, started_at=T0 - timedelta(days=3), detected_at=T0 - timedelta(days=3),
                       ended_at=T0 - timedelta(days=2)))  # so that outage ids and incident ids differ

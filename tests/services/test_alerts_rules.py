@@ -11,6 +11,9 @@ from fleetops.models.alerts import Alert, AlertDelivery
 from fleetops.models.monitoring import Outage
 from fleetops.platform import events, parameters
 from fleetops.services import alerts
+from fleetops.services.alerts import raising
+from fleetops.services.inventory import certificates
+from fleetops.services.monitoring import detectors
 from tests.services.test_alerts_delivery import T0, make_site
 
 NOWHERE = "http://127.0.0.1:9/hook"  # never called here: these tests read the outbox
@@ -196,12 +199,12 @@ def test_certificates_due_within_30_days_or_expired_raise_alerts_once(db, users)
                 MetrologyCertificate(device_id=late.id, certificate_no="JL-2", valid_until=today - timedelta(days=1)),
                 MetrologyCertificate(device_id=fine.id, certificate_no="JL-3", valid_until=today + timedelta(days=200))])
     db.flush()
-    assert alerts.check_certificates(db, today=today) == {"expired": 1, "due": 1, "resolved": 0}
-    assert alerts.check_certificates(db, today=today) == {"expired": 0, "due": 0, "resolved": 0}
+    assert certificates.check_certificates(db, today=today) == {"expired": 1, "due": 1, "resolved": 0}
+    assert certificates.check_certificates(db, today=today) == {"expired": 0, "due": 0, "resolved": 0}
     # A new certificate for the expired device clears its alert, with a message.
     db.add(MetrologyCertificate(device_id=late.id, certificate_no="JL-2b", valid_until=today + timedelta(days=365)))
     db.flush()
-    assert alerts.check_certificates(db, today=today)["resolved"] == 1
+    assert certificates.check_certificates(db, today=today)["resolved"] == 1
     titles = [d.payload["title"] for d in outbox(db)]
     assert any("计量检定即将到期" in t for t in titles) and any(t.startswith("【已恢复】计量检定证书失效") for t in titles)
 
@@ -239,13 +242,13 @@ def test_a_district_without_probe_results_for_ten_minutes_has_a_silent_probe_age
     db.add(ProbeResultRow(device_id=cam_a.id, probe="ping", at=T0, ok=True))  # then nothing from 天山区
     db.flush()
 
-    assert alerts.check_probe_silence(db, now=T0 + timedelta(minutes=5)) == {"silent": 0, "opened": 0, "resolved": 0}
-    assert alerts.check_probe_silence(db, now=T0 + timedelta(minutes=25)) == {"silent": 1, "opened": 1, "resolved": 0}
+    assert detectors.check_probe_silence(db, now=T0 + timedelta(minutes=5)) == {"silent": 0, "opened": 0, "resolved": 0}
+    assert detectors.check_probe_silence(db, now=T0 + timedelta(minutes=25)) == {"silent": 1, "opened": 1, "resolved": 0}
     (msg,) = outbox(db)
     assert msg.channel.name == "tianshan-supervisors" and "天山区" in msg.payload["title"]
     db.add(ProbeResultRow(device_id=cam_a.id, probe="ping", at=T0 + timedelta(minutes=26), ok=True))
     db.flush()
-    assert alerts.check_probe_silence(db, now=T0 + timedelta(minutes=27))["resolved"] == 1
+    assert detectors.check_probe_silence(db, now=T0 + timedelta(minutes=27))["resolved"] == 1
     assert [d.purpose for d in outbox(db)] == ["opened", "resolved"]
 
 
@@ -259,13 +262,13 @@ def test_a_second_process_raising_the_same_incident_does_not_break_its_transacti
     try:
         emit(db, "outage_opened", outage_id=1, device_id=cam.id, started_at=T0, detected_at=T0)
         db.commit()
-        real_get_open, looked = alerts.get_open, []
+        real_get_open, looked = raising.get_open, []
 
         def raced_get_open(session, key):  # the other process looked before the first one committed
             looked.append(key)
             return None if len(looked) == 1 else real_get_open(session, key)
 
-        monkeypatch.setattr(alerts, "get_open", raced_get_open)
+        monkeypatch.setattr(raising, "get_open", raced_get_open)
         alert, new = alerts.raise_alert(other, f"device:{cam.id}:down", "device_down", "critical", "x",
                                         device=other.get(type(cam), cam.id), now=T0)
         other.commit()
@@ -301,9 +304,28 @@ def test_a_fresh_system_whose_first_poll_has_not_run_raises_no_silent_probe_aler
     hook(db, users, name="tianshan-supervisors", district="天山区", role="supervisor")
     _a, (cam_a,) = make_site(db, code="K105", district="天山区")
     db.flush()
-    assert alerts.check_probe_silence(db, now=T0 + timedelta(minutes=30)) == {"silent": 0, "opened": 0, "resolved": 0}
+    assert detectors.check_probe_silence(db, now=T0 + timedelta(minutes=30)) == {"silent": 0, "opened": 0, "resolved": 0}
     assert outbox(db) == []
     # Once it has been heard, going quiet is an alert.
     db.add(ProbeResultRow(device_id=cam_a.id, probe="ping", at=T0 + timedelta(minutes=31), ok=True))
     db.flush()
-    assert alerts.check_probe_silence(db, now=T0 + timedelta(minutes=50))["opened"] == 1
+    assert detectors.check_probe_silence(db, now=T0 + timedelta(minutes=50))["opened"] == 1
+
+
+def test_an_alert_is_kept_as_words_of_either_language_and_sent_in_chinese_by_default(db, users):
+    """Stored rows keep the msgid and its parameters; the channel message is rendered in the recipient's language
+    (Chinese unless asked otherwise), and the same alert reads in English for an English reader."""
+    from fleetops.domain.text import render_stored
+    from fleetops.services.alerts import messages
+
+    hook(db, users)
+    _s, (cam,) = make_site(db)
+    emit(db, "outage_opened", outage_id=3, device_id=cam.id, started_at=T0, detected_at=T0)
+    alert = db.scalar(select(Alert))
+    assert render_stored(alert.title, "zh").startswith("设备离线：") and cam.code in alert.title
+    assert render_stored(alert.title, "en").startswith("Device offline: ")
+    (msg,) = outbox(db)
+    assert msg.payload["title"].startswith("设备离线：") and "级别：严重" in msg.payload["text"]
+    english = messages.render(alert, "resolved", T0 + timedelta(minutes=61), locale="en")
+    assert english["title"].startswith("[Recovered] Device offline: ") and "Severity: Critical" in english["text"]
+    assert "lasted 1 h 1 min" in english["text"]

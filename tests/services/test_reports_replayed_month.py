@@ -11,7 +11,7 @@ from sqlalchemy import select
 from fleetops.models.monitoring import Outage
 from fleetops.models.quality import AuditSample, PassRecord
 from fleetops.services import monitoring as polling, reports
-from fleetops.services.monitoring import uptime
+from fleetops.services import monitoring as uptime
 from tests.services.test_reports_monthly import END, START, _device
 
 STEP = timedelta(minutes=10)

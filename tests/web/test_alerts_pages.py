@@ -7,7 +7,8 @@ from sqlalchemy import select
 
 import fleetops.cli as cli
 from fleetops.models.alerts import Alert, AlertChannel, PassCount
-from fleetops.platform import events
+from fleetops.models.base import utcnow
+from fleetops.platform import events, parameters
 from fleetops.services import alerts
 from tests.services.test_alerts_delivery import LATER, T0, Receiver, free_port, make_site
 
@@ -127,7 +128,7 @@ def test_cli_deliver_once_sends_the_outbox(db, users, app, monkeypatch):
     try:
         ch = alerts.save_channel(db, users["admin"], name="hook", kind="webhook", settings={"url": hook.url})
         alerts.save_route(db, users["admin"], channel_id=ch.id)
-        alerts.parameters.set_value(db, "alerts.group_hold_s", 0, users["admin"])
+        parameters.set_value(db, "alerts.group_hold_s", 0, users["admin"])
         _outage(db)
         monkeypatch.setattr(cli, "_app", app)
         out = CliRunner().invoke(cli.main, ["alerts", "deliver-once"])
@@ -165,7 +166,7 @@ def test_a_message_that_gave_up_can_be_sent_again_from_the_log(db, users, client
         c = client_as("supervisor")
         assert "重新发送" in c.get("/alerts/deliveries").get_data(as_text=True)
         c.post(f"/alerts/deliveries/{d.id}/retry")
-        assert alerts.deliver_due(db, now=alerts.utcnow() + timedelta(seconds=1))["sent"] == 1
+        assert alerts.deliver_due(db, now=utcnow() + timedelta(seconds=1))["sent"] == 1
         assert len(hook.requests) == 1
     finally:
         hook.close()

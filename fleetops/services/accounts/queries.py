@@ -14,6 +14,15 @@ def list_users(session: Session) -> list[User]:
     return list(session.scalars(select(User).order_by(User.username)))
 
 
+def session_user(session: Session, user_id) -> User | None:
+    """The logged-in user behind a session cookie's id: None when unknown, malformed or disabled."""
+    try:
+        user = session.get(User, int(user_id))
+    except (TypeError, ValueError):
+        return None
+    return user if user is not None and user.active else None
+
+
 def active_usernames(session: Session) -> list[str]:
     return list(session.scalars(select(User.username).where(User.active.is_(True)).order_by(User.username)))
 

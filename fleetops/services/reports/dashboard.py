@@ -9,7 +9,7 @@ from fleetops.services.reports import figures, queries
 from fleetops.services.reports.figures import pct
 from fleetops.services.reports.periods import month_of
 
-from fleetops.services.monitoring import uptime
+from fleetops.services import monitoring as uptime
 
 
 def deadline_buckets(open_tickets, now: datetime) -> dict[str, int]:

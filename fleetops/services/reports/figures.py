@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 from fleetops.platform import clock, parameters
 from fleetops.services.reports import queries
 
-from fleetops.services.monitoring import uptime
+from fleetops.services import monitoring as uptime
 
 
 def pct(v: float | None) -> float | None:

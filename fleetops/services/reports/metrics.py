@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 from fleetops.models.base import utcnow
 from fleetops.services.reports import queries
 
-from fleetops.services.monitoring import uptime
+from fleetops.services import monitoring as uptime
 
 
 def last_poll(session: Session, poll_interval_s: int = 60, now: datetime | None = None) -> dict | None:

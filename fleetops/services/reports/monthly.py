@@ -16,7 +16,7 @@ from fleetops.services.reports.sections import Report, Section
 from fleetops.services.reports.suggestions import suggestions
 from fleetops.services.reports.words import Words, local_text
 
-from fleetops.services.monitoring import uptime
+from fleetops.services import monitoring as uptime
 
 UPTIME_KEY_HEADERS = {"device": (N_("Device code"), N_("Device name")), "site": (N_("Site code"), N_("Site name")),
                       "kind": (N_("Device kind"), N_("Kind name")), "district": (N_("District"), N_("District name"))}

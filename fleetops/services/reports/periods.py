@@ -7,7 +7,7 @@ from fleetops.domain.errors import ValidationFailed
 from fleetops.domain.text import Msg
 from fleetops.platform import clock
 
-from fleetops.services.monitoring import uptime
+from fleetops.services import monitoring as uptime
 
 CONTEXT = "report"
 

@@ -3,7 +3,9 @@ counts pushed per camera and interval."""
 from flask import g, jsonify, request
 
 from fleetops.domain.errors import ValidationFailed
+from fleetops.domain.text import Msg
 from fleetops.services import alerts
+from fleetops.services.monitoring import detectors
 from fleetops.web import db_session
 from fleetops.web.api import api_roles, bp, openapi
 
@@ -15,7 +17,7 @@ def list_alerts():
     states = {"open": ("open", "acknowledged"), "resolved": ("resolved",),
               "all": ("open", "acknowledged", "resolved")}.get(show)
     if states is None:
-        raise ValidationFailed("state 应为 open、resolved 或 all / state must be open, resolved or all.")
+        raise ValidationFailed(Msg("state must be open, resolved or all."))
     rows = alerts.visible_alerts(db_session(), g.api_user, states=states, limit=500)
     return jsonify({"alerts": [alerts.alert_dict(a) for a in rows]})
 
@@ -32,27 +34,15 @@ def acknowledge_alert(alert_id):
 @bp.route("/alerts/deliveries")
 @api_roles("supervisor")
 def alert_deliveries():
-    s = db_session()
-    rows = alerts.delivery_log(s, limit=min(1000, max(1, request.args.get("limit", 200, type=int))),
-                               state=request.args.get("state", ""))
-    tries = alerts.attempts_of(s, [d.id for d in rows])
-    return jsonify({"deliveries": [{
-        "id": d.id, "alert_id": d.alert_id, "channel": d.channel.name, "purpose": d.purpose, "state": d.state,
-        "attempts": d.attempts, "next_attempt_at": d.next_attempt_at.isoformat(), "last_error": d.last_error,
-        "delivered_at": d.delivered_at.isoformat() if d.delivered_at else None,
-        "log": [{"at": a.at.isoformat(), "ok": a.ok, "duration_ms": a.duration_ms, "result": a.result}
-                for a in tries.get(d.id, [])]} for d in rows]})
+    rows = alerts.delivery_dicts(db_session(), limit=min(1000, max(1, request.args.get("limit", 200, type=int))),
+                                 state=request.args.get("state", ""))
+    return jsonify({"deliveries": rows})
 
 
 @bp.route("/alert-channels")
 @api_roles()
 def alert_channels():
-    from sqlalchemy import select
-
-    from fleetops.models.alerts import AlertChannel
-
-    rows = db_session().scalars(select(AlertChannel).order_by(AlertChannel.name))
-    return jsonify({"channels": [alerts.channel_view(c) for c in rows]})
+    return jsonify({"channels": alerts.channel_views(db_session())})
 
 
 @bp.route("/pass-counts", methods=["POST"])
@@ -61,12 +51,12 @@ def post_pass_counts():
     """U7: {"interval_s": 3600, "counts": [{"device": "K105-CAM1", "slot_start": "…+08:00", "count": 412}]}."""
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or not isinstance(body.get("counts"), list):
-        raise ValidationFailed("请求体应为 {\"counts\": [...]} / The body must be {\"counts\": [...]}.")
+        raise ValidationFailed(Msg('The body must be {"counts": [...]}.'))
     interval = body.get("interval_s")
     if interval is not None and (not isinstance(interval, int) or not 60 <= interval <= 86400):
-        raise ValidationFailed("interval_s 应为 60–86400 的整数 / interval_s must be 60–86400 seconds.")
+        raise ValidationFailed(Msg("interval_s must be 60–86400 seconds."))
     s = db_session()
-    n = alerts.record_pass_counts(s, body["counts"], interval)
+    n = detectors.record_pass_counts(s, body["counts"], interval)
     s.commit()
     return jsonify({"stored": n}), 201
 

@@ -1,0 +1,269 @@
+"""The alert area's event handlers (listed in fleetops.wiring.SUBSCRIPTIONS): outages and site blackouts (U5),
+known causes (quiet), reboots/flapping/hung (U6), low stock, image quality, plate accuracy, ticket deadlines,
+and a remote probe agent's own heartbeat."""
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from fleetops.domain.choices import IN_SERVICE
+from fleetops.domain.quality import FindingKind
+from fleetops.domain.text import Msg
+from fleetops.domain.tickets import NOT_ARRIVED, NOT_RESOLVED, DeadlineKind
+from fleetops.models import Device, Site
+from fleetops.models.alerts import Alert
+from fleetops.models.base import utcnow
+from fleetops.platform import parameters
+from fleetops.services.alerts.messages import is_known_cause, known_cause, label, local_time, site_tz
+from fleetops.services.alerts.raising import cancel_unsent, get_open, raise_alert, resolve
+from fleetops.services.alerts.routing import enqueue
+
+FOLDED = Msg("Folded into the site blackout alert")
+CAUSE_KNOWN = Msg("Cause already known")
+
+
+def _quiet_causes(session: Session) -> set[str]:
+    return set(parameters.get(session, "alerts.quiet_causes") or ())
+
+
+def _known_cause_at_site(session: Session, site_id: int | None) -> str:
+    """A1: an open alert at the site whose cause is already known and quiet (e.g. a recorded power cut)."""
+    if site_id is None:
+        return ""
+    quiet = _quiet_causes(session)
+    rows = session.scalars(select(Alert).where(Alert.site_id == site_id, Alert.open_key.is_not(None),
+                                               Alert.cause != "")).all()
+    for a in rows:
+        if a.cause in quiet:
+            return a.cause
+    from fleetops.models.monitoring import Outage
+
+    recorded = session.scalar(select(Outage.cause).join(Device, Device.id == Outage.device_id).where(
+        Device.site_id == site_id, Outage.ended_at.is_(None), Outage.retracted_at.is_(None),
+        Outage.cause.in_(quiet or [""])).limit(1))
+    return recorded or ""
+
+
+def _hold_s(session: Session) -> int:
+    return int(parameters.get(session, "alerts.group_hold_s") or 0)
+
+
+def on_outage_opened(session: Session, outage_id, device_id, started_at=None, detected_at=None, **_):
+    device = session.get(Device, device_id)
+    if device is None:
+        return
+    now = detected_at or started_at or utcnow()
+    site_alert = get_open(session, f"site:{device.site_id}:dark")
+    cause = _known_cause_at_site(session, device.site_id)
+    alert, new = raise_alert(
+        session, f"device:{device.id}:down", "device_down", "critical",
+        Msg("Device offline: %(site)s %(device)s", site=device.site.name, device=device.code),
+        Msg("Offline detected, since %(since)s", since=local_time(started_at or now, device.site.timezone)),
+        device=device, source_type="outage", source_id=outage_id, now=now,
+        quiet_reason=known_cause(cause) if cause else "", group=site_alert, hold_s=_hold_s(session))
+    if not new:
+        alert.source_type, alert.source_id = "outage", str(outage_id)
+    elif cause:
+        alert.cause = cause
+
+
+def on_outage_closed(session: Session, outage_id, device_id, ended_at=None, **_):
+    alert = get_open(session, f"device:{device_id}:down")
+    if alert is not None:
+        resolve(session, alert, ended_at or utcnow())
+
+
+def on_site_incident_opened(session: Session, incident_id, site_id, started_at=None, detected_at=None, **_):
+    """U5: a site blackout is ONE message; device alerts at the site not yet sent are folded into it."""
+    site = session.get(Site, site_id)
+    if site is None:
+        return
+    now = detected_at or started_at or utcnow()
+    children = session.scalars(select(Alert).where(Alert.site_id == site_id, Alert.open_key.is_not(None),
+                                                   Alert.kind.in_(("device_down", "device_hung")),
+                                                   Alert.group_id.is_(None))).all()
+    from fleetops.models.monitoring import SiteIncident
+
+    incident = session.get(SiteIncident, incident_id)
+    n_devices = (incident.device_count if incident is not None and incident.device_count else
+                 session.scalar(select(func.count()).select_from(Device).where(
+                     Device.site_id == site_id, Device.lifecycle.in_([s.value for s in IN_SERVICE]))))
+    cause = _known_cause_at_site(session, site_id)
+    alert, new = raise_alert(
+        session, f"site:{site_id}:dark", "site_dark", "critical",
+        Msg("Whole site offline: %(code)s %(name)s", code=site.code, name=site.name),
+        Msg("%(n)s devices at the site lost contact at once (switch, fibre or power fault), since %(since)s",
+            n=n_devices, since=local_time(started_at or now, site.timezone)),
+        site=site, source_type="site_incident", source_id=incident_id, now=now,
+        quiet_reason=known_cause(cause) if cause else "", hold_s=0)
+    if new and cause:
+        alert.cause = cause
+    for child in children:
+        child.group_id = alert.id
+        if cancel_unsent(session, child, FOLDED):
+            child.notify_count = 0
+        if child.cause in _quiet_causes(session) and not alert.quiet_reason:
+            alert.cause, alert.quiet_reason = child.cause, known_cause(child.cause).stored()
+            cancel_unsent(session, alert, CAUSE_KNOWN)
+
+
+def on_site_incident_closed(session: Session, incident_id, site_id, ended_at=None, **_):
+    alert = get_open(session, f"site:{site_id}:dark")
+    if alert is None:
+        return
+    now = ended_at or utcnow()
+    # A device still down after its site came back is its own incident again: ungroup and announce it.
+    for child in session.scalars(select(Alert).where(Alert.group_id == alert.id, Alert.open_key.is_not(None))):
+        if child.device is not None and child.device.status in ("down", "hung"):
+            child.group_id = None
+            if not child.quiet_reason:
+                enqueue(session, child, "opened", now=now)
+    resolve(session, alert, now)
+
+
+def on_outage_cause_set(session: Session, outage_id, cause, by=None, **_):
+    """A1: quiet when the cause is known — no repeats, no escalations; unsent messages withdrawn. The cause of an
+    outage inside a site blackout is the blackout's cause too (U5)."""
+    from fleetops.models.monitoring import Outage
+
+    outage = session.get(Outage, outage_id)
+    if outage is None:
+        return
+    targets = [a for a in (get_open(session, f"device:{outage.device_id}:down"),) if a is not None]
+    site_id = outage.device.site_id if outage.device is not None else None
+    site_alert = get_open(session, f"site:{site_id}:dark") if site_id is not None else None
+    if site_alert is not None and (outage.site_incident_id is not None or any(a.group_id == site_alert.id
+                                                                             for a in targets)):
+        targets.append(site_alert)
+    quiet = cause in _quiet_causes(session)
+    for a in targets:
+        a.cause = cause or ""
+        if quiet:
+            a.quiet_reason = known_cause(cause).stored()
+            cancel_unsent(session, a, CAUSE_KNOWN)
+        elif is_known_cause(a.quiet_reason):
+            a.quiet_reason = ""
+
+
+def _device_event(session, device_id, kind, severity, what: Msg, now):
+    device = session.get(Device, device_id)
+    if device is None:
+        return None
+    cause = _known_cause_at_site(session, device.site_id)
+    alert, _new = raise_alert(session, f"device:{device.id}:{kind}", kind, severity,
+                              Msg("%(what)s: %(site)s %(device)s", what=what, site=device.site.name,
+                                  device=device.code),
+                              device=device, now=now or utcnow(), quiet_reason=known_cause(cause) if cause else "")
+    return alert
+
+
+def on_device_rebooted(session: Session, device_id, at=None, **_):
+    _device_event(session, device_id, "device_rebooted", "warning", Msg("Device rebooted"), at)  # U6
+
+
+def on_device_flapping(session: Session, device_id, at=None, **_):
+    _device_event(session, device_id, "device_flapping", "warning", Msg("Device keeps dropping off"), at)  # U6
+
+
+def on_device_hung(session: Session, device_id, at=None, **_):
+    _device_event(session, device_id, "device_hung", "critical",
+                  Msg("Device hung (answers ping, its service does not respond)"), at)
+
+
+def on_stock_below_minimum(session: Session, part_type_id, location_id=None, on_hand=0, minimum=0, **_):
+    from fleetops.models.tickets import PartType, StockLocation
+
+    part = session.get(PartType, part_type_id)
+    name = part.name if part is not None else str(part_type_id)
+    place = session.get(StockLocation, location_id) if location_id is not None else None
+    if place is not None:
+        name = Msg("%(part)s (%(place)s)", part=name, place=place.name)
+    raise_alert(session, f"stock:{part_type_id}:{location_id}", "stock_below_minimum", "warning",
+                Msg("Spare parts low: %(part)s, %(on_hand)s in stock, minimum %(minimum)s", part=name,
+                    on_hand=on_hand, minimum=minimum),
+                Msg("Keep at least 3 sets of every part type"),
+                audience=("supervisor",), source_type="part_type", source_id=part_type_id)
+
+
+def on_quality_finding_opened(session: Session, finding_id, device_id, kind="", **_):
+    device = session.get(Device, device_id)
+    if device is None:
+        return
+    raise_alert(session, f"quality:{finding_id}", "quality_finding", "warning",
+                Msg("Image quality problem: %(site)s %(device)s %(finding)s", site=device.site.name,
+                    device=device.code, finding=label(FindingKind, kind)),
+                device=device, source_type="quality_finding", source_id=finding_id)
+
+
+def on_quality_finding_cleared(session: Session, finding_id, device_id=None, **_):
+    alert = get_open(session, f"quality:{finding_id}")
+    if alert is not None:
+        resolve(session, alert)
+
+
+def on_plate_accuracy_below_target(session: Session, device_id, accuracy, target, **_):
+    device = session.get(Device, device_id)
+    if device is None:
+        return
+    raise_alert(session, f"device:{device_id}:plate_accuracy", "plate_accuracy", "warning",
+                Msg("Plate recognition below target: %(site)s %(device)s %(accuracy)s < %(target)s",
+                    site=device.site.name, device=device.code, accuracy=f"{accuracy:.1%}", target=f"{target:.0%}"),
+                device=device)
+
+
+def _deadline(session: Session, ticket_id, which, due_at, breached: bool):
+    from fleetops.models.tickets import Ticket
+
+    ticket = session.get(Ticket, ticket_id)
+    device = ticket.device if ticket is not None else None
+    where = f"{device.site.name} {device.code}" if device is not None else ""
+    number = getattr(ticket, "number", None) or ticket_id
+    which_label = label(DeadlineKind, str(which))
+    if breached:
+        severity, kind = "critical", "deadline_breached"
+        title = Msg("Ticket %(number)s: %(which)s deadline passed: %(where)s", number=number, which=which_label,
+                    where=where)
+    else:
+        severity, kind = "warning", "deadline_approaching"
+        title = Msg("Ticket %(number)s: %(which)s deadline approaching: %(where)s", number=number,
+                    which=which_label, where=where)
+    due_text = local_time(due_at, site_tz(device.site) if device is not None else None) if due_at else ""
+    alert, new = raise_alert(session, f"ticket:{ticket_id}:{which}:{kind}", kind, severity, title,
+                             Msg("Due: %(due)s (contract deadline)", due=due_text), device=device,
+                             audience=("supervisor",), source_type="ticket", source_id=ticket_id)
+    alert.escalated = True
+    if breached:  # the approaching warning is superseded by the breach
+        older = get_open(session, f"ticket:{ticket_id}:{which}:deadline_approaching")
+        if older is not None:
+            resolve(session, older, notify=False)
+
+
+def on_deadline_approaching(session: Session, ticket_id, which, due_at=None, **_):
+    _deadline(session, ticket_id, which, due_at, breached=False)
+
+
+def on_deadline_breached(session: Session, ticket_id, which, due_at=None, **_):
+    _deadline(session, ticket_id, which, due_at, breached=True)
+
+
+def on_ticket_transitioned(session: Session, ticket_id, from_state=None, to_state=None, **_):
+    """A deadline warning ends, quietly, once what it warned about has happened (or the ticket is cancelled)."""
+    for alert in session.scalars(select(Alert).where(Alert.source_type == "ticket",
+                                                     Alert.source_id == str(ticket_id),
+                                                     Alert.open_key.is_not(None))).all():
+        which = alert.key.split(":")[2]
+        done = (to_state not in NOT_RESOLVED or (which == "arrive" and to_state not in NOT_ARRIVED)
+                or (which == "respond" and to_state not in ("new", "dispatched")))
+        if done:
+            resolve(session, alert, notify=False)
+
+
+def on_probe_agent_silent(session: Session, agent, last_seen_at=None, **_):
+    raise_alert(session, f"agent:{agent}:silent", "probe_agent_silent", "critical",
+                Msg("Probe agent not responding: %(agent)s", agent=agent),
+                Msg("Last report: %(at)s", at=local_time(last_seen_at)),
+                audience=("supervisor",), source_type="agent", source_id=agent)
+
+
+def on_probe_agent_back(session: Session, agent, **_):
+    alert = get_open(session, f"agent:{agent}:silent")
+    if alert is not None:
+        resolve(session, alert)
