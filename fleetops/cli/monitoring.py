@@ -1,23 +1,28 @@
 """Monitoring commands: `fleetops ingest-results FILE.jsonl`, `fleetops uptime`, `fleetops poll-once`.
 
-ingest-results reads the whole file first: when any line is not valid JSON, or not a valid result, every bad
-line is reported with its number and NOTHING is written (like the inventory import). Unknown device codes are
-reported but do not block the other lines (a remote agent may know devices not yet imported).
+ingest-results stores every good line (of any age) and reports the others by reason with their line numbers;
+it exits with status 1 when any line was rejected. `--strict` writes nothing then (like the inventory import);
+`--rejects FILE` lists every rejected line.
 """
 import json
 from datetime import datetime
 
 import click
 
-from fleetops.cli import echo_json, fail, get_app, session
+from fleetops.cli import echo_json, fail, get_app, say, session
 from fleetops.domain.text import Msg
 
 
 @click.command("ingest-results")
 @click.argument("path", type=click.Path(dir_okay=False, allow_dash=True))
-def ingest_results_cmd(path):
-    """Replay timestamped probe results from a JSONL file (one result per line; see docs/results-format.md)."""
-    from fleetops.services.monitoring import IngestConfig, ingest_results, parse_result
+@click.option("--rejects", "rejects_path", type=click.Path(dir_okay=False, writable=True),
+              help="Write every rejected line to this file (JSON lines: line, device, reason, text).")
+@click.option("--strict", is_flag=True, help="Write nothing if any line is rejected.")
+def ingest_results_cmd(path, rejects_path, strict):
+    """Replay timestamped probe results from a JSONL file (one result per line; see docs/results-format.md).
+
+    Results of any age are stored. Prints a summary; exits with status 1 when any line was rejected."""
+    from fleetops.services.monitoring import IngestConfig, ingest_results
 
     try:
         fh = click.open_file(path, "r", encoding="utf-8")
@@ -25,33 +30,52 @@ def ingest_results_cmd(path):
             raw_lines = fh.read().splitlines()
     except (OSError, UnicodeDecodeError) as err:
         fail(str(Msg("cannot read %(path)s: %(error)s", path=path, error=str(err))))
-    items, errors = [], []
+    items, numbers, not_json = [], [], []
     for number, line in enumerate(raw_lines, start=1):
         if not line.strip():
             continue
         try:
-            obj = json.loads(line)
-            parse_result(obj)
-        except json.JSONDecodeError as err:
-            errors.append(Msg("line %(n)s: not valid JSON (%(error)s)", n=number, error=err.msg))
-            continue
-        except ValueError as err:
-            errors.append(Msg("line %(n)s: %(error)s", n=number, error=getattr(err, "msg", str(err))))
-            continue
-        items.append(obj)
-    if errors:
-        for e in errors[:50]:
-            click.echo(str(e), err=True)
-        if len(errors) > 50:
-            click.echo(str(Msg("… and %(n)s more", n=len(errors) - 50)), err=True)
-        fail(str(Msg("%(n)s bad lines; nothing was written", n=len(errors))))
+            items.append(json.loads(line))
+            numbers.append(number)
+        except (json.JSONDecodeError, RecursionError) as err:
+            reason = Msg("not valid JSON (%(error)s)", error=getattr(err, "msg", type(err).__name__))
+            not_json.append({"index": number, "device": "", "reason": reason})
     with session() as s:
-        summary = ingest_results(s, items, IngestConfig.from_app_config(get_app().config))
-    for r in summary.rejected:
-        click.echo(str(Msg("line %(n)s: %(error)s", n=r["index"], error=r["reason"])), err=True)
-    if summary.unknown_devices:
-        click.echo(str(Msg("unknown devices: %(codes)s", codes=", ".join(summary.unknown_devices))), err=True)
+        summary = ingest_results(s, items, IngestConfig.from_app_config(get_app().config), strict=strict,
+                                 write=not (strict and not_json))
+        if summary.written:
+            s.commit()
+        else:
+            s.rollback()
+    for r in summary.rejected:  # the batch's 1-based index → the file's line number
+        r["index"] = numbers[r["index"] - 1]
+    summary.received += len(not_json)
+    summary.rejected = sorted(summary.rejected + not_json, key=lambda r: r["index"])
     echo_json(summary.as_dict())
+    if not summary.rejected:
+        return
+    for g in summary.by_reason():
+        more = "…" if g["count"] > len(g["lines"]) else ""
+        say(Msg("rejected %(n)s × %(reason)s (lines %(lines)s%(more)s)", n=g["count"], reason=g["reason"],
+                lines=", ".join(str(n) for n in g["lines"]), more=more), err=True)
+    if rejects_path:
+        _write_rejects(rejects_path, summary.rejected, raw_lines)
+        say(Msg("every rejected line is listed in %(path)s", path=rejects_path), err=True)
+    if summary.written:
+        fail(Msg("%(n)s of %(total)s lines were rejected; the others were stored", n=len(summary.rejected),
+                 total=summary.received))
+    fail(Msg("%(n)s of %(total)s lines were rejected; nothing was written", n=len(summary.rejected),
+             total=summary.received))
+
+
+def _write_rejects(path: str, rejected: list[dict], raw_lines: list[str]) -> None:
+    try:
+        with open(path, "w", encoding="utf-8") as out:
+            for r in rejected:
+                out.write(json.dumps({"line": r["index"], "device": r["device"], "reason": str(r["reason"]),
+                                      "text": raw_lines[r["index"] - 1]}, ensure_ascii=False) + "\n")
+    except OSError as err:
+        fail(Msg("cannot write %(path)s: %(error)s", path=path, error=str(err)))
 
 
 def _parse_time(value: str, name: str) -> datetime:

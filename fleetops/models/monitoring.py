@@ -3,7 +3,7 @@ status intervals, outages, site incidents, device events (reboot, flapping, hung
 from datetime import datetime
 
 from sqlalchemy import (
-    BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint,
+    BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -75,6 +75,8 @@ class Outage(Base):
     site_incident_id: Mapped[int | None] = mapped_column(ForeignKey("site_incidents.id"), nullable=True,
                                                          index=True)
     retracted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # late results undid it
+    # Its results arrived long after it ended (a replayed history): recorded, counted, no ticket, no alert.
+    imported_late: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     device: Mapped[Device] = relationship()
     site_incident: Mapped[SiteIncident | None] = relationship()
     __table_args__ = (

@@ -162,8 +162,9 @@ def test_unknown_devices_and_bad_lines_are_reported_not_fatal(db):
     ]
     s = ingest(db, batch)
     assert s.stored == 3 and s.unknown_devices == ["NOPE-1"]
-    assert [r["index"] for r in s.rejected] == [5, 6]
-    assert "UTC offset" in s.rejected[1]["reason"].render("en")
+    assert [r["index"] for r in s.rejected] == [4, 5, 6]
+    assert "unknown device NOPE-1" == s.rejected[0]["reason"].render("en")
+    assert "UTC offset" in s.rejected[2]["reason"].render("en")
 
 
 def test_a_site_blackout_is_one_incident_not_ten_alarms(db, captured):

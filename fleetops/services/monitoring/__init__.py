@@ -16,7 +16,7 @@ Modules, one concern each:
 The names other areas use are re-exported here: `from fleetops.services import monitoring`.
 """
 from fleetops.services.monitoring.causes import set_outage_cause, set_site_incident_cause
-from fleetops.services.monitoring.ingest import ingest_results
+from fleetops.services.monitoring.ingest import UNKNOWN_DEVICE, ingest_results
 from fleetops.services.monitoring.parse import BadResult, parse_result
 from fleetops.services.monitoring.poll import poll_once
 from fleetops.services.monitoring.queries import (
@@ -29,7 +29,7 @@ from fleetops.services.monitoring.uptime import (
 )
 
 __all__ = [
-    "BadResult", "GROUPS", "IngestConfig", "IngestSummary", "PARAMETERS", "UptimeRow", "fleet_status",
+    "BadResult", "GROUPS", "UNKNOWN_DEVICE", "IngestConfig", "IngestSummary", "PARAMETERS", "UptimeRow", "fleet_status",
     "ingest_results", "online_rate_series", "open_incidents", "open_outages", "outage_dict", "outages_between",
     "parse_result", "period_bounds", "poll_once", "prune_results", "sample_online_rate", "set_outage_cause",
     "set_site_incident_cause", "target_pct", "uptime_rows",

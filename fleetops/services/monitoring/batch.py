@@ -4,7 +4,7 @@ Each step of the recompute (`state`, `outages`, `intervals`, `reboots_hung`, `fl
 `device_status`) reads and adds to one `Batch`; `recompute.recompute` runs them in order and emits the events.
 """
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -42,6 +42,15 @@ class Batch:
     open_hung: dict[int, DeviceEvent | None] = field(default_factory=dict)
     last_end: dict[int, datetime] = field(default_factory=dict)
     pending_events: list[tuple[str, dict]] = field(default_factory=list)
+    late_incidents: set = field(default_factory=set)  # new site incidents that had ended before the cutoff
+
+    @property
+    def late_cutoff(self) -> datetime:
+        """What ended before this arrived as history: recorded, marked imported late, announced to no one."""
+        return self.now - timedelta(hours=float(self.cfg.late_after_h if self.cfg.late_after_h is not None else 48))
+
+    def is_late(self, ended_at: datetime | None) -> bool:
+        return ended_at is not None and ended_at < self.late_cutoff
 
     def site_changed(self, site_id: int, at: datetime) -> None:
         prev = self.changed_sites.get(site_id)

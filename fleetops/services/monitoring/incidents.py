@@ -76,6 +76,9 @@ def rederive(b: Batch) -> None:
         b.s.flush()  # one flush gives every new incident its id
     for match, inc in created:
         b.summary.incidents_opened += 1
+        if b.is_late(inc.end):
+            b.late_incidents.add(match.id)
+            continue  # history: recorded, announced to no one
         b.pending_events.insert(0, ("site_incident_opened", {
             "incident_id": match.id, "site_id": match.site_id, "started_at": inc.start,
             "detected_at": inc.detected_at}))

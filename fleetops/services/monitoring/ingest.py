@@ -5,7 +5,8 @@ and events are then recomputed (`recompute.py`) from the stored results starting
 earliest new result (or, for an in-order batch, from the device's saved counter state). So the same results
 applied twice, or in any order, give the same outages.
 """
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import datetime
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
@@ -14,26 +15,34 @@ from fleetops.domain.text import Msg
 from fleetops.models import Device
 from fleetops.models.base import utcnow
 from fleetops.models.monitoring import ProbeResultRow
+from fleetops.platform import parameters
 from fleetops.services.monitoring.batch import Dev
 from fleetops.services.monitoring.parse import BadResult, parse_result
 from fleetops.services.monitoring.recompute import recompute
 from fleetops.services.monitoring.settings import FUTURE_SLACK, INGEST_LOCK_ID, IngestConfig, IngestSummary, chunks
 
+UNKNOWN_DEVICE = "unknown device %(code)s"  # msgid: a device not (yet) in the inventory; not the sender's error
+
 
 def ingest_results(session: Session, results, config: IngestConfig | None = None, now: datetime | None = None,
-                   ) -> IngestSummary:
+                   strict: bool = False, write: bool = True) -> IngestSummary:
     """Store a batch of results and bring outages, intervals, events and Device.status up to date.
 
-    Unknown device codes and bad results are reported in the summary, not fatal for the rest. The caller commits."""
+    Results of any age are stored (the retention only prunes raw rows later). Unknown device codes and bad
+    results are reported in the summary (`rejected`, by line), not fatal for the rest — unless `strict`, when
+    one refused result means nothing is written (`summary.written` is False); `write=False` only checks.
+    The caller commits."""
     cfg = config or IngestConfig()
     now = now or utcnow()
+    if cfg.late_after_h is None:
+        cfg = replace(cfg, late_after_h=float(parameters.get(session, "late_import_after_h", 48)))
     summary = IngestSummary()
     parsed: list[tuple[int, dict]] = []
     for index, raw in enumerate(results, start=1):
         summary.received += 1
         try:
             row = parse_result(raw)
-        except ValueError as err:  # BadResult says why in words
+        except (ValueError, OverflowError) as err:  # BadResult says why in words
             reason = err.msg if isinstance(err, BadResult) else Msg("Not a valid result: %(error)s", error=str(err))
             summary.rejected.append({"index": index, "device": _code_of(raw), "reason": reason})
             continue
@@ -41,17 +50,17 @@ def ingest_results(session: Session, results, config: IngestConfig | None = None
             summary.rejected.append({"index": index, "device": row["device"],
                                      "reason": Msg("'at' is in the future")})
             continue
-        if row["at"] < now - timedelta(days=cfg.retention_days):
-            summary.rejected.append({"index": index, "device": row["device"], "reason": Msg(
-                "older than the %(days)s-day retention window", days=cfg.retention_days)})
-            continue
         parsed.append((index, row))
-    if not parsed:
+    devices = _devices_by_code(session, {r["device"] for _, r in parsed}) if parsed else {}
+    summary.unknown_devices = sorted({r["device"] for _, r in parsed if r["device"] not in devices})
+    for index, r in parsed:
+        if r["device"] not in devices:
+            summary.rejected.append({"index": index, "device": r["device"], "reason": Msg(
+                "unknown device %(code)s", code=r["device"])})  # == UNKNOWN_DEVICE
+    if (strict and summary.rejected) or not write:
+        summary.written = False
         return summary
-
-    devices = _devices_by_code(session, {r["device"] for _, r in parsed})
-    unknown = sorted({r["device"] for _, r in parsed if r["device"] not in devices})
-    summary.unknown_devices = unknown
+    summary.rejected.sort(key=lambda r: r["index"])
     rows, seen = [], set()
     for _index, r in parsed:
         dev = devices.get(r["device"])

@@ -72,7 +72,7 @@ def persist_outages(b: Batch, dev: Dev, runs: list[av.Run], stored: list[Outage]
             x.started_at, x.ended_at, run.start, run.end)), None)
         if match is None:
             match = Outage(device_id=dev.id, started_at=run.start, detected_at=run.detected_at,
-                           ended_at=run.end, cause="device_fault")
+                           ended_at=run.end, cause="device_fault", imported_late=b.is_late(run.end))
             b.s.add(match)
             b.opened.append(match)
             if run.end is not None:

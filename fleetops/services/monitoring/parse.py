@@ -11,6 +11,9 @@ from fleetops.domain.probe_reasons import reason_msg, result_msg
 from fleetops.domain.text import Msg
 from fleetops.services.monitoring.settings import DETAIL_MAX, PROBES
 
+EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)  # before epoch seconds begin: a clock that was never set
+METRIC_MAX = 1e15  # a metric beyond this is a garbled value, not a measurement
+
 
 class BadResult(ValueError):
     """A result that cannot be stored; `msg` is the sentence (str(err) renders it)."""
@@ -39,7 +42,7 @@ def parse_result(obj) -> dict:
     ok = obj.get("ok")
     if not isinstance(ok, bool):
         raise BadResult(Msg("'ok' must be true or false"))
-    at = obj.get("at")
+    at = raw_at = obj.get("at")
     if isinstance(at, str):
         try:
             at = datetime.fromisoformat(at.replace("Z", "+00:00"))
@@ -47,8 +50,14 @@ def parse_result(obj) -> dict:
             raise BadResult(Msg("'at' is not an ISO 8601 time: %(value)s", value=repr(at))) from None
     if not isinstance(at, datetime):
         raise BadResult(Msg("'at' is missing"))
-    if at.tzinfo is None:
+    if at.tzinfo is None or at.utcoffset() is None:
         raise BadResult(Msg("'at' must carry a UTC offset, e.g. +08:00"))
+    try:
+        at = at.astimezone(timezone.utc)
+    except (OverflowError, ValueError):  # year 1 at +08:00, year 9999 at -08:00
+        at = None
+    if at is None or at < EARLIEST:
+        raise BadResult(Msg("'at' is out of range (1970 to now): %(value)s", value=repr(str(raw_at))))
     metrics = obj.get("metrics") or {}
     if not isinstance(metrics, dict):
         raise BadResult(Msg("'metrics' must be an object"))
@@ -56,13 +65,17 @@ def parse_result(obj) -> dict:
     for key in ("rtt_ms", "sys_uptime_s"):
         v = metrics.get(key)
         if v is not None:
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+            try:
+                number = None if isinstance(v, bool) or not isinstance(v, (int, float)) else float(v)
+            except OverflowError:  # a 400-digit integer
+                number = None
+            if number is None or not math.isfinite(number) or number < 0 or number > METRIC_MAX:
                 raise BadResult(Msg("metrics.%(key)s must be a number ≥ 0", key=key))
-            values[key] = float(v)
+            values[key] = number
     detail = obj.get("detail") or ""
     if not isinstance(detail, str):
         raise BadResult(Msg("'detail' must be text"))
-    return {"device": device.strip(), "probe": probe, "ok": ok, "at": at.astimezone(timezone.utc),
+    return {"device": device.strip(), "probe": probe, "ok": ok, "at": at,
             "rtt_ms": values.get("rtt_ms"), "sys_uptime_s": values.get("sys_uptime_s"),
             "detail": detail[:DETAIL_MAX]}
 

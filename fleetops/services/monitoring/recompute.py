@@ -65,21 +65,34 @@ def _snmp_todo(b: Batch, todo: dict, states, liveness) -> dict:
     return out
 
 
+_POINT_EVENTS = ("device_rebooted", "device_flapping", "device_hung")
+
+
 def _emit(b: Batch) -> None:
+    """Announce what changed. History — an outage or site incident that had ended more than the
+    `late_import_after_h` parameter before its results arrived, a reboot, flap or hang from before then — is
+    recorded but announced to no one (no ticket, no alert); later ones go out with their real detection time."""
     b.s.flush()
     incident_members = {o.id for o in b.opened if o.site_incident_id is not None}
     for o in b.opened:
         if o.retracted_at is not None:
             continue
         b.summary.outages_opened += 1
+        if o.imported_late:
+            b.summary.imported_late += 1
+            continue
         if o.id in incident_members:
             continue  # U5: announced once, as the site incident
         events.emit(b.s, "outage_opened", outage_id=o.id, device_id=o.device_id,
                     started_at=o.started_at, detected_at=o.detected_at)
     for name, payload in b.pending_events:
+        if payload.get("incident_id") in b.late_incidents:
+            continue
+        if name in _POINT_EVENTS and payload["at"] < b.late_cutoff:
+            continue
         events.emit(b.s, name, **payload)
     for o in b.closed:
-        if o.retracted_at is not None:
+        if o.retracted_at is not None or o.imported_late:
             continue
         b.summary.outages_closed += 1
         events.emit(b.s, "outage_closed", outage_id=o.id, device_id=o.device_id, ended_at=o.ended_at)

@@ -25,7 +25,8 @@ class IngestConfig:
     poll_interval_s: int = 60
     interval_by_kind: dict = field(default_factory=dict)  # per-kind override of poll_interval_s
     down_after: int = 3  # U2: N consecutive failed liveness results
-    retention_days: int = 30  # raw results older than this are refused (and pruned)
+    retention_days: int = 30  # raw results older than this are pruned later (never refused)
+    late_after_h: float | None = None  # None: the `late_import_after_h` parameter (read at ingest)
     flap_window_s: int = 1800  # U6: a fixed window …
     flap_threshold: int = 6  # … with this many ok↔failed changes is flapping
     site_window_s: int | None = None  # U5: outages starting this close together are "together" (default 2 polls)
@@ -50,9 +51,13 @@ class IngestConfig:
         return timedelta(seconds=self.site_window_s or 2 * self.poll_interval_s)
 
 
+REJECT_EXAMPLES = 5  # line numbers shown per rejection reason in a summary
+
+
 @dataclass
 class IngestSummary:
-    """What one batch did. `rejected` reasons are `Msg`; `as_dict()` renders them in the reader's language."""
+    """What one batch did. `rejected` holds every refused line ({"index", "device", "reason": Msg});
+    `as_dict()` gives the summary a person reads: counts, and the reasons with their first few line numbers."""
 
     received: int = 0
     stored: int = 0
@@ -65,10 +70,26 @@ class IngestSummary:
     reboots: int = 0
     hung: int = 0
     flapping: int = 0
+    imported_late: int = 0  # outages that had ended long before their results arrived: no ticket, no alert
+    written: bool = True  # False when a strict batch was refused whole
 
-    def as_dict(self) -> dict:
-        out = {k: getattr(self, k) for k in self.__dataclass_fields__}
-        out["rejected"] = [{**r, "reason": str(r["reason"])} for r in self.rejected]
+    def by_reason(self) -> list[dict]:
+        """The rejections grouped by reason (most frequent first), each with its first few line numbers."""
+        groups: dict = {}
+        for r in self.rejected:
+            g = groups.setdefault(r["reason"], {"reason": r["reason"], "count": 0, "lines": []})
+            g["count"] += 1
+            if len(g["lines"]) < REJECT_EXAMPLES:
+                g["lines"].append(r["index"])
+        return sorted(groups.values(), key=lambda g: (-g["count"], g["lines"][0]))
+
+    def as_dict(self, with_lines: bool = False) -> dict:
+        """The summary; `with_lines` adds every rejected line (`rejected_lines`)."""
+        out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "rejected"}
+        out["rejected"] = len(self.rejected)
+        out["rejected_by_reason"] = [{**g, "reason": str(g["reason"])} for g in self.by_reason()]
+        if with_lines:
+            out["rejected_lines"] = [{**r, "reason": str(r["reason"])} for r in self.rejected]
         return out
 
 

@@ -24,6 +24,8 @@ from fleetops.services.monitoring.sqlfuncs import epoch_s, greatest, least
 PARAMETERS = {
     "uptime_target_pct": (95.0, N_(
         "Contractual online rate target for checkpoint, security-checkpoint, e-police and fixed-speed devices (%)")),
+    "late_import_after_h": (48, N_(
+        "Results arriving this many hours after an outage ended record it as imported late: no ticket, no alert")),
 }
 
 GROUPS = ("device", "site", "kind", "district", "fleet")

@@ -9,7 +9,7 @@ from sqlalchemy.exc import OperationalError
 from fleetops.domain.errors import ValidationFailed
 from fleetops.domain.text import Msg
 from fleetops.platform import clock
-from fleetops.services.monitoring import IngestConfig, ingest_results, queries
+from fleetops.services.monitoring import UNKNOWN_DEVICE, IngestConfig, ingest_results, queries
 from fleetops.web import db_session
 from fleetops.web.api import api_roles, bp, openapi
 
@@ -26,15 +26,26 @@ def post_probe_results():
         raise ValidationFailed(Msg('Send a JSON array of results (or {"results": [...]}).'))
     if len(items) > MAX_BATCH:
         raise ValidationFailed(Msg("At most %(n)s results per batch.", n=MAX_BATCH))
+    strict = request.args.get("strict") in ("1", "true")
     s = db_session()
     try:
-        summary = ingest_results(s, items, IngestConfig.from_app_config(current_app.config))
-        s.commit()
+        summary = ingest_results(s, items, IngestConfig.from_app_config(current_app.config), strict=strict)
+        if summary.written:
+            s.commit()
+        else:
+            s.rollback()
     except OperationalError:  # SQLite busy with the scheduler's own poll: nothing was kept, send again
         s.rollback()
         log.warning("probe-results batch of %d refused: database busy", len(items))
         return jsonify({"error": str(Msg("Database busy; nothing was written, send the batch again."))}), 503
-    return jsonify(summary.as_dict()), 200
+    body = summary.as_dict(with_lines=True)
+    bad = [r for r in summary.rejected if r["reason"].msgid != UNKNOWN_DEVICE]
+    if bad or not summary.written:
+        # A bad value is the sender's error (422), named in `error`; the good results were kept unless strict.
+        first = (bad or summary.rejected)[0]
+        body["error"] = str(Msg("result %(n)s: %(error)s", n=first["index"], error=first["reason"]))
+        return jsonify(body), 422
+    return jsonify(body), 200
 
 
 def _time_arg(name: str, required: bool = True) -> datetime | None:
@@ -101,8 +112,12 @@ openapi.path("/probe-results", "post", "Ingest a batch of probe results (idempot
              tags=["monitoring"],
              request_body={"content": {"application/json": {"schema": {
                  "type": "array", "items": {"$ref": "#/components/schemas/ProbeResult"}}}}},
-             responses={"200": {"description": "Summary: stored, duplicates, unknown_devices, rejected"},
-                        "422": {"description": "Not a list of results"}})
+             parameters=[openapi.query_param("strict", "1 = write nothing if any result is rejected")],
+             responses={"200": {"description": "Summary: received, stored, duplicates, rejected, "
+                                               "rejected_by_reason, rejected_lines, unknown_devices"},
+                        "422": {"description": "Not a list of results, or some results were bad (the summary "
+                                               "names them in rejected_lines; the others were stored unless "
+                                               "strict)"}})
 _PERIOD = [openapi.query_param("from", "Start, ISO 8601", required=True),
            openapi.query_param("to", "End (exclusive), ISO 8601", required=True)]
 openapi.path("/uptime", "get", "Raw and contractual uptime per device|site|kind|district|fleet", tags=["monitoring"],
