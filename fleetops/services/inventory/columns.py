@@ -36,6 +36,8 @@ COLUMNS = (
     Column("serial", "serial", "序列号", ("serial_no", "sn")),
     Column("lifecycle", "lifecycle", "状态", ("设备状态", "lifecycle_state", "state")),
     Column("installed_on", "installed_on", "安装日期", ("install_date", "安装时间")),
+    # Uptime counts from here; empty for a device imported as in service means its install date.
+    Column("in_service_from", "in_service_from", "投运日期", ("in_service_date", "投运时间", "投入使用日期")),
     Column("liveness_probe", "liveness_probe", "探测方式", ("probe",)),
     Column("snmp_version", "snmp_version", "SNMP版本", ()),
     Column("snmp_port", "snmp_port", "SNMP端口", ()),

@@ -12,6 +12,7 @@ from fleetops.domain.errors import ValidationFailed
 from fleetops.domain.text import Msg
 from fleetops.models import Cabinet, Device, Site
 from fleetops.services.inventory.columns import export_columns
+from fleetops.services.inventory.records import in_service_date
 
 
 def export_rows(session: Session, language: str = "zh"):
@@ -31,6 +32,8 @@ def export_rows(session: Session, language: str = "zh"):
                 value = parents.get(device.parent_id, "")
             elif c.field == "cabinet_code":
                 value = cab_codes.get(device.cabinet_id, "")
+            elif c.field == "in_service_from":
+                value = in_service_date(device)
             else:
                 value = getattr(device, c.field)
             out.append(_export_value(c.field, value, language))

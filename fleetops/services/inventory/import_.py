@@ -1,5 +1,7 @@
 """F6: importing an inventory file — all or nothing. Every row is checked first (`import_check`); only when
 all are good (and not a dry run) are sites, cabinets and devices created or updated, each audited."""
+from datetime import datetime, time
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -8,11 +10,13 @@ from fleetops.domain.errors import ValidationFailed
 from fleetops.domain.text import Msg
 from fleetops.models import Cabinet, Device, Site
 from fleetops.models.base import utcnow
-from fleetops.platform import audit
+from fleetops.platform import audit, clock
 from fleetops.services.inventory.import_check import ImportResult, RowError, map_headers, parse_rows, plan
 from fleetops.services.inventory.parsers import SECRET_FIELDS
 from fleetops.services.inventory.records import device_snapshot, site_snapshot
 from fleetops.services.inventory.spreadsheet import read_table
+
+IN_SERVICE_STATES = ("installed", "online", "relocated")
 
 
 def import_inventory(session: Session, data: bytes, filename: str = "", actor=None, dry_run: bool = False,
@@ -91,10 +95,15 @@ def _write(session, rows, devices, sites, cabinets, site_values, actor, result, 
             if not dry_run:
                 device = Device(code=r.code, site=sites[r.site_code], status=DeviceStatus.UNKNOWN.value,
                                 lifecycle=Lifecycle.INSTALLED.value)
+                service_day = vals.pop("in_service_from", None)
                 for f, v in vals.items():
                     setattr(device, f, v)
-                if device.lifecycle in ("installed", "online", "relocated"):
-                    device.in_service_from = now
+                if device.lifecycle in IN_SERVICE_STATES:
+                    # Taking over a running fleet: its uptime counts from the in-service date, else the install
+                    # date — not from the moment of the import.
+                    device.in_service_from = _local_midnight(service_day or device.installed_on) or now
+                elif service_day is not None:
+                    device.in_service_from = _local_midnight(service_day)
                 if device.lifecycle == Lifecycle.RETIRED.value:
                     device.retired_at = now
                 if cabinet_code:
@@ -151,8 +160,19 @@ def _update_device(session, device, changes, sites, cabinets, pending_parent, no
         elif f == "lifecycle":
             device.retired_at = now if v == Lifecycle.RETIRED.value else None
             device.lifecycle = v
+            if v in IN_SERVICE_STATES and device.in_service_from is None and "in_service_from" not in changes:
+                device.in_service_from = now  # accepted into service by this import
+        elif f == "in_service_from":
+            device.in_service_from = _local_midnight(v)
         else:
             setattr(device, f, v)
+
+
+def _local_midnight(day):
+    """A local date → its local midnight as an aware datetime (None stays None)."""
+    if day is None:
+        return None
+    return datetime.combine(day, time(0), tzinfo=clock.local_zone())
 
 
 def _cabinet(session, cabinets, code, site) -> Cabinet:

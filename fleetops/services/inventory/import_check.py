@@ -112,7 +112,7 @@ def parse_rows(table: Table, mapping: dict[int, Column], result: ImportResult) -
         site_raw = {f[5:]: t for f, t in texts.items() if f.startswith("site.") and f != "site.code"}
         device = {}
         for f, t in device_raw.items():
-            if f in SECRET_FIELDS or f in ("lifecycle", "snmp_port", "liveness_probe"):
+            if f in SECRET_FIELDS or f in ("lifecycle", "snmp_port", "liveness_probe", "in_service_from"):
                 if t == "":
                     continue  # keep the stored value / take the default
             try:

@@ -233,6 +233,7 @@ DEVICE_PARSERS = {
     "name": _text(200), "kind": parse_kind, "site_code": lambda t: parse_code(t, SITE_CODE),
     "cabinet_code": _optional_code, "parent_code": _optional_code, "vendor": _text(100), "model": _text(100),
     "serial": _text(100), "ip_address": parse_ip, "lifecycle": parse_lifecycle, "installed_on": parse_date,
+    "in_service_from": parse_date,  # import/export only: a local date, stored as its local midnight
     "liveness_probe": parse_liveness, "snmp_version": parse_snmp_version, "snmp_port": parse_port,
     "snmp_community": _text(100), "snmp_v3_user": _text(100), "snmp_v3_auth_protocol": _choice(AUTH_PROTOCOLS),
     "snmp_v3_auth_key": _text(200), "snmp_v3_priv_protocol": _choice(PRIV_PROTOCOLS),

@@ -1,5 +1,6 @@
 """Sites and devices as plain dicts: what the audit log stores, what forms edit, what the API returns."""
 from fleetops.models import Device, Site
+from fleetops.platform import clock
 from fleetops.services.inventory.parsers import SECRET_FIELDS, SITE_FIELDS
 
 
@@ -17,8 +18,14 @@ def device_snapshot(device: Device) -> dict:
         "snmp_v3_auth_key": device.snmp_v3_auth_key, "snmp_v3_priv_protocol": device.snmp_v3_priv_protocol,
         "snmp_v3_priv_key": device.snmp_v3_priv_key, "snapshot_url": device.snapshot_url,
         "snapshot_username": device.snapshot_username, "snapshot_password": device.snapshot_password,
-        "notes": device.notes,
+        "notes": device.notes, "in_service_from": in_service_date(device),
     }
+
+
+def in_service_date(device: Device):
+    """The local date the device entered service (None when it has not)."""
+    at = clock.to_local(device.in_service_from)
+    return at.date() if at is not None else None
 
 
 def site_snapshot(site: Site) -> dict:
