@@ -45,7 +45,8 @@ def dashboard():
 @bp.route("/reports/downloads")
 @roles_required("supervisor")
 def downloads():
-    return render_template("reports/downloads.html", month=reports.last_month(), week=reports.last_week())
+    return render_template("reports/downloads.html", month=reports.default_month(db_session()),
+                           week=reports.last_week())
 
 
 def _send(report, fmt: str, name: str) -> Response:
@@ -59,7 +60,7 @@ def _send(report, fmt: str, name: str) -> Response:
 @bp.route("/reports/monthly.<fmt>")
 @roles_required("supervisor")
 def monthly(fmt):
-    month = request.args.get("month") or reports.last_month()
+    month = request.args.get("month") or reports.default_month(db_session())
     return _send(reports.monthly_report(db_session(), month, locale=current_locale()), fmt,
                  f"fleetops-monthly-{month}")
 

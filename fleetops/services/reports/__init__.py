@@ -19,7 +19,7 @@ from fleetops.services.reports.export_pdf import to_pdf
 from fleetops.services.reports.export_xlsx import to_xlsx
 from fleetops.services.reports.metrics import last_poll, metrics_text
 from fleetops.services.reports.monthly import monthly_report
-from fleetops.services.reports.periods import last_month, last_week, month_bounds, week_bounds
+from fleetops.services.reports.periods import default_month, last_month, last_week, month_bounds, week_bounds
 from fleetops.services.reports.sections import Report, Section
 from fleetops.services.reports.weekly import weekly_quality_report
 
@@ -30,6 +30,6 @@ PARAMETERS = {
                                        "suggestions")),
 }
 
-__all__ = ["MIME", "PARAMETERS", "Report", "Section", "dashboard", "export", "last_month", "last_poll", "last_week",
-           "metrics_text", "month_bounds", "monthly_report", "to_pdf", "to_xlsx", "week_bounds",
+__all__ = ["MIME", "PARAMETERS", "Report", "Section", "dashboard", "default_month", "export", "last_month",
+           "last_poll", "last_week", "metrics_text", "month_bounds", "monthly_report", "to_pdf", "to_xlsx", "week_bounds",
            "weekly_quality_report"]

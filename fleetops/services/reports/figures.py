@@ -18,35 +18,43 @@ def hours(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds / 3600, 2)
 
 
-def sla_figures(session: Session, start: datetime, end: datetime, tickets=None) -> dict:
+def sla_figures(session: Session, start: datetime, end: datetime, tickets=None, now: datetime | None = None) -> dict:
     """T2/T3: on-time arrival and repair shares and mean time to repair, for tickets opened in [start, end).
 
-    A deadline counts once it is decided: met or missed, or passed by the end of the period without being met."""
+    A deadline counts once it is decided: met, or passed (by the end of the period, or by `now` for a period
+    still running) — done late or not done. Deadlines still ahead are counted apart (`*_pending`)."""
     if tickets is None:
         tickets = queries.tickets_opened(session, start, end)
+    upto = min(end, now) if now is not None else end
 
     def share(pairs):
-        decided = [(due, done) for due, done in pairs if due is not None and (done is not None or due < end)]
+        decided = [(due, done) for due, done in pairs if due is not None and (
+            (done is not None and (done <= due or due < upto)) or due < upto)]
         on_time = [1 for due, done in decided if done is not None and done <= due]
-        return len(on_time), len(decided)
+        pending = sum(1 for due, _done in pairs if due is not None) - len(decided)
+        return len(on_time), len(decided), pending
 
-    arr_ok, arr_n = share([(t.arrive_by, t.arrived_at) for t in tickets])
-    rep_ok, rep_n = share([(t.repair_by, t.resolved_at) for t in tickets])
+    arr_ok, arr_n, arr_wait = share([(t.arrive_by, t.arrived_at) for t in tickets])
+    rep_ok, rep_n, rep_wait = share([(t.repair_by, t.resolved_at) for t in tickets])
     repairs = [(t.resolved_at - (t.detected_at or t.opened_at)).total_seconds() for t in tickets
                if t.resolved_at is not None]
     return {"tickets": len(tickets), "arrival_on_time": arr_ok, "arrival_decided": arr_n,
             "arrival_pct": pct(100 * arr_ok / arr_n) if arr_n else None,
+            "arrival_pending": arr_wait, "repair_pending": rep_wait,
             "repair_on_time": rep_ok, "repair_decided": rep_n,
             "repair_pct": pct(100 * rep_ok / rep_n) if rep_n else None,
             "mttr_h": hours(statistics.mean(repairs)) if repairs else None, "resolved": len(repairs)}
 
 
-def penalty(session: Session, start: datetime, end: datetime, fleet_contractual: float | None) -> dict:
-    """T9: days late priced per the contract; a month below the uptime target counts as one not-to-spec case."""
+def penalty(session: Session, start: datetime, end: datetime, fleet_contractual: float | None,
+            now: datetime | None = None) -> dict:
+    """T9: days late priced per the contract; a month below the uptime target counts as one not-to-spec case.
+    A period still running is priced up to `now`, never past it."""
     from fleetops.services import tickets
 
     below = fleet_contractual is not None and fleet_contractual < uptime.target_pct(session)
-    return tickets.penalty_estimate(session, since=start, until=end, not_to_spec_cases=1 if below else 0, now=end)
+    return tickets.penalty_estimate(session, since=start, until=end, not_to_spec_cases=1 if below else 0,
+                                   now=min(end, now) if now is not None else end)
 
 
 def certificate_warn_days(session: Session) -> int:
@@ -107,9 +115,10 @@ def daily_online_rate(session: Session, start: datetime, end: datetime) -> list[
     return [(d, round(statistics.mean(v), 2), len(v)) for d, v in sorted(per_day.items())]
 
 
-def outage_seconds(o, end: datetime) -> float:
-    """An outage's length, an open one counted to `end`."""
-    return ((o.ended_at or end) - o.started_at).total_seconds()
+def outage_seconds(o, upto: datetime) -> float:
+    """An outage's length up to `upto` (the period's end, or now for a period still running): an open one counts
+    until then, never past it."""
+    return max(0.0, (min(o.ended_at or upto, upto) - o.started_at).total_seconds())
 
 
 def uptime_rows(session: Session, start: datetime, end: datetime, by: str, locale: str = "zh"):

@@ -76,29 +76,39 @@ def spare_usage(session: Session, start: datetime, end: datetime) -> list[dict]:
     return out
 
 
+def _ratio(_, on_time: int, decided: int, pending: int) -> str:
+    text = f"{on_time}/{decided}"
+    return text if not pending else text + " " + _("(%(n)s still within their deadline)", n=pending)
+
+
 def monthly_report(session: Session, month: str, now: datetime | None = None, locale: str = "zh") -> Report:
     """A2: the monthly monitoring report for the contract's acceptance, in `locale` (zh by default)."""
     _ = Words(locale)
     start, end = month_bounds(month)
     now = now or utcnow()
+    # A month still running counts up to now, never past it, and says so.
+    upto = min(end, now)
+    running = now < end
+    as_of = _("Month in progress: figures as of %(at)s", at=clock.to_local(now).strftime("%m-%d %H:%M")) \
+        if running else ""
     target = uptime.target_pct(session)
     top_n = int(parameters.get(session, "report_top_n"))
     sections: list[Section] = []
 
-    fleet = figures.uptime_rows(session, start, end, "fleet", _.locale)
+    fleet = figures.uptime_rows(session, start, upto, "fleet", _.locale)
     fleet_row = fleet[0] if fleet else None
     raw = fleet_row.raw_pct if fleet_row else None
     contractual = fleet_row.contractual_pct if fleet_row else None
     tickets = queries.tickets_opened(session, start, end)
-    sla = figures.sla_figures(session, start, end, tickets)
-    pen = figures.penalty(session, start, end, contractual)
+    sla = figures.sla_figures(session, start, end, tickets, now=now)
+    pen = figures.penalty(session, start, end, contractual, now=now)
     outages = queries.outages_started(session, start, end)
     incidents = queries.count_incidents_started(session, start, end)
 
     summary = Section("summary", _("Summary"), [_("Indicator"), _("Value"), _("Notes")])
     summary.rows = [
         [_("Period"), _("%(period)s (%(start)s to %(end)s, Beijing time)", period=month, start=local_text(start),
-                        end=local_text(end)), ""],
+                        end=local_text(end)), as_of],
         [_("Devices assessed"), fleet_row.devices if fleet_row else 0,
          _("Checkpoint, e-police, security checkpoint and fixed speed cameras")],
         [_("Raw online rate (%)"), pct(raw), _("Online time ÷ (online + offline)")],
@@ -109,8 +119,10 @@ def monthly_report(session: Session, month: str, now: datetime | None = None, lo
         [_("Outages"), len(outages), ""],
         [_("Whole-site outages"), incidents, ""],
         [_("Tickets"), sla["tickets"], ""],
-        [_("On-time arrival (%)"), sla["arrival_pct"], f"{sla['arrival_on_time']}/{sla['arrival_decided']}"],
-        [_("On-time repair (%)"), sla["repair_pct"], f"{sla['repair_on_time']}/{sla['repair_decided']}"],
+        [_("On-time arrival (%)"), sla["arrival_pct"], _ratio(_, sla["arrival_on_time"], sla["arrival_decided"],
+                                                             sla["arrival_pending"])],
+        [_("On-time repair (%)"), sla["repair_pct"], _ratio(_, sla["repair_on_time"], sla["repair_decided"],
+                                                           sla["repair_pending"])],
         [_("Mean time to repair (h)"), sla["mttr_h"], _("%(n)s resolved, counted from detection", n=sla["resolved"])],
         [_("Estimated penalty (yuan)"), float(pen["total"]),
          _("%(days)s days late; %(cases)s times not to spec", days=pen["days_late"], cases=pen["not_to_spec_cases"])],
@@ -118,7 +130,7 @@ def monthly_report(session: Session, month: str, now: datetime | None = None, lo
     sections.append(summary)
 
     dev_sec = uptime_section(_, "uptime_device", _("Online rate by device"),
-                             figures.uptime_rows(session, start, end, "device", _.locale), target)
+                             figures.uptime_rows(session, start, upto, "device", _.locale), target)
     dev_sec.rows.sort(key=lambda r: (r[9] is None, r[9] if r[9] is not None else 0))
     dev_sec.pdf_limit = 25
     dev_sec.note = _("Lowest contractual online rate first; the PDF lists the first 25 devices, the full list is in "
@@ -127,7 +139,7 @@ def monthly_report(session: Session, month: str, now: datetime | None = None, lo
     by_rows = {}
     for by, title in (("site", _("Online rate by site")), ("kind", _("Online rate by device kind")),
                       ("district", _("Online rate by district"))):
-        rows = by_rows[by] = figures.uptime_rows(session, start, end, by, _.locale)
+        rows = by_rows[by] = figures.uptime_rows(session, start, upto, by, _.locale)
         sec = uptime_section(_, f"uptime_{by}", title, rows, target)
         if by == "district":
             sec.chart = {"kind": "bar", "labels": [r.label or _("(no district)") for r in rows],
@@ -153,7 +165,7 @@ def monthly_report(session: Session, month: str, now: datetime | None = None, lo
     for o in outages:
         per_device.setdefault(o.device_id, []).append(o)
     devices = queries.devices_by_id(session, per_device)
-    ranked = sorted(per_device.items(), key=lambda kv: (-len(kv[1]), -sum(figures.outage_seconds(o, end)
+    ranked = sorted(per_device.items(), key=lambda kv: (-len(kv[1]), -sum(figures.outage_seconds(o, upto)
                                                                            for o in kv[1])))
     top = Section("top_devices", _("Most frequently failing devices"), [
         _("Rank"), _("Device code"), _("Device name"), _("Site"), _("Kind"), _("Outages"), _("Offline (h)"),
@@ -162,7 +174,7 @@ def monthly_report(session: Session, month: str, now: datetime | None = None, lo
         d = devices[device_id]
         cause = Counter(o.cause for o in outs).most_common(1)[0][0]
         top.rows.append([i, d.code, d.name, d.site.name, _.kind(d.kind), len(outs),
-                         hours(sum(figures.outage_seconds(o, end) for o in outs)), _.cause(cause)])
+                         hours(sum(figures.outage_seconds(o, upto) for o in outs)), _.cause(cause)])
     sections.append(top)
 
     cats = Counter(t.category for t in tickets)
@@ -179,7 +191,9 @@ def monthly_report(session: Session, month: str, now: datetime | None = None, lo
     sla_sec.rows = [[_("Tickets"), sla["tickets"]], [_("Arrived on time"), sla["arrival_on_time"]],
                     [_("Arrivals assessed"), sla["arrival_decided"]], [_("On-time arrival (%)"), sla["arrival_pct"]],
                     [_("Repaired on time"), sla["repair_on_time"]], [_("Repairs assessed"), sla["repair_decided"]],
-                    [_("On-time repair (%)"), sla["repair_pct"]], [_("Mean time to repair (h)"), sla["mttr_h"]]]
+                    [_("On-time repair (%)"), sla["repair_pct"]], [_("Mean time to repair (h)"), sla["mttr_h"]],
+                    [_("Arrivals still within their deadline"), sla["arrival_pending"]],
+                    [_("Repairs still within their deadline"), sla["repair_pending"]]]
     breach_sec = Section("breaches", _("Deadline breaches"), [
         _("Ticket no."), _("Device/site"), _("Deadline"), _("Due"), _("Recorded")])
     for b, t in queries.breaches_due(session, start, end):
@@ -205,7 +219,7 @@ def monthly_report(session: Session, month: str, now: datetime | None = None, lo
     sections.append(q_sec)
     sections.append(plate_section(_, session, month))
 
-    today = clock.to_local(end - timedelta(seconds=1)).date()
+    today = clock.to_local(upto - timedelta(seconds=1)).date()  # the site's local date
     certs = figures.metrology(session, today)
     sections.append(Section("metrology", _("Metrology verification"), [
         _("Device code"), _("Device name"), _("Kind"), _("Certificate no."), _("Valid until"), _("State")],
@@ -221,7 +235,7 @@ def monthly_report(session: Session, month: str, now: datetime | None = None, lo
         note=_("Each day late costs 0.5% of the contract total; a contractual online rate below the target counts as "
                "one case not to spec (5%). An estimate only.")))
 
-    sections.append(suggestions(session, _, end=end, contractual=contractual, target=target, sla=sla, ranked=ranked,
+    sections.append(suggestions(session, _, end=upto, contractual=contractual, target=target, sla=sla, ranked=ranked,
                                 devices=devices, cats=cats, site_rows=by_rows["site"],
                                 district_rows=by_rows["district"], spares=spares, certs=certs))
     return Report(_("Traffic enforcement equipment maintenance monthly report"), month, start, end, sections, now,

@@ -45,6 +45,17 @@ def last_month() -> str:
     return (first - timedelta(days=1)).strftime("%Y-%m")
 
 
+def default_month(session) -> str:
+    """The report's and the month picker's default: last month, or this month when last month has no data
+    (a fleet taken over this month)."""
+    from fleetops.services.reports import queries
+
+    previous = last_month()
+    if queries.has_figures(session, *month_bounds(previous)):
+        return previous
+    return clock.local_now().strftime("%Y-%m")
+
+
 def last_week() -> str:
     """Last week "YYYY-Www", the download page's default."""
     y, w, _d = (clock.local_now().date() - timedelta(days=7)).isocalendar()

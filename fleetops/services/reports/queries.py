@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from fleetops.domain.choices import IN_SERVICE
 from fleetops.models import Device, MetrologyCertificate, Site
 from fleetops.models.alerts import Alert, AlertDelivery
-from fleetops.models.monitoring import OnlineRateSample, Outage, ProbeResultRow, SiteIncident
+from fleetops.models.monitoring import OnlineRateSample, Outage, ProbeResultRow, SiteIncident, StatusInterval
 from fleetops.models.quality import QualityFinding, SnapshotSample
 from fleetops.models.tickets import PartType, StockMovement, Ticket, TicketBreach
 
@@ -16,6 +16,16 @@ OPEN_STATES = ("new", "dispatched", "on_the_way", "arrived", "repairing")
 NOT_ARRIVED_STATES = ("new", "dispatched", "on_the_way")
 DOWN_STATUSES = ("down", "hung", "unreachable")
 _IN_SERVICE = [s.value for s in IN_SERVICE]
+
+
+def has_figures(session: Session, start: datetime, end: datetime) -> bool:
+    """Whether anything the monthly report counts happened in [start, end): monitored time or a ticket."""
+    epoch = datetime(1970, 1, 1, tzinfo=start.tzinfo)
+    lo, hi = int((start - epoch).total_seconds()), int((end - epoch).total_seconds())
+    monitored = session.scalar(select(StatusInterval.id).where(StatusInterval.end_s > lo, StatusInterval.start_s < hi)
+                               .limit(1))
+    return monitored is not None or session.scalar(select(Ticket.id).where(
+        Ticket.opened_at >= start, Ticket.opened_at < end).limit(1)) is not None
 
 
 # ---------------------------------------------------------------- tickets and deadlines
