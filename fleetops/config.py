@@ -17,6 +17,10 @@ DEFAULTS = {
     "POLL_CONCURRENCY": 512,
     "PING_TIMEOUT_S": 1.0,
     "SNMP_TIMEOUT_S": 2.0,
+    "ICMP_MODE": "auto",  # auto: raw ICMP, else unprivileged ICMP datagrams; raw | dgram | off (ICMP forbidden)
+    "TCP_TIMEOUT_S": 1.0,  # TCP liveness connect (liveness "tcp", or "ping" on a host without ICMP)
+    "LIVENESS_TCP_FALLBACK": True,  # ping devices are checked by TCP connect when this host may not send ICMP
+    "PROBE_HOST_PROBLEM_SHARE": 0.2,  # above this share of devices failing for a local reason: one host alert
     "DOWN_AFTER_FAILURES": 3,
     "ONLINE_RATE_SAMPLE_S": 300,
     "SMTP_HOST": "",

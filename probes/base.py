@@ -18,6 +18,7 @@ REASONS = (
     "timeout",            # no answer within timeout_s
     "refused",            # the port/agent refused (ICMP port unreachable, TCP RST)
     "unreachable",        # host or network unreachable
+    "no_route",           # this host has no route to the address (ENETUNREACH on send): a local problem
     "not_permitted",      # this host may not send (no raw-socket permission, firewall on this host)
     "socket_error",       # a local socket error (error)
     "bad_address",        # the configured address is not valid (address)
@@ -68,6 +69,15 @@ REASONS = (
     "unknown_settings",   # (names)
 )
 
+# Failures whose cause is on the probe host, not the device: they say nothing about the device, so they
+# never count towards a device outage; many at once are one "probe host problem".
+LOCAL_REASONS = frozenset({"not_permitted", "socket_error", "no_route"})
+
+
+def is_local(result: "ProbeResult") -> bool:
+    """True when a failed result's reason lies on this host (permission, socket, routing table)."""
+    return not result.ok and result.reason in LOCAL_REASONS
+
 
 class ProbeError(ValueError):
     """Bad input or configuration for a probe: `code` (from REASONS), `params`, and English text for logs."""
@@ -90,7 +100,7 @@ class ProbeResult:
     upload folder, `metrics["elapsed_ms"]` the time it took."""
 
     target: str
-    probe: str  # "ping" | "snmp" | "snapshot"
+    probe: str  # "ping" | "snmp" | "tcp" | "snapshot"
     ok: bool
     at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     metrics: dict = field(default_factory=dict)  # rtt_ms, sys_uptime_s, loss_pct …

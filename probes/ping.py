@@ -1,4 +1,10 @@
-"""ICMP echo probes: one device with ping3, thousands at once on one non-blocking raw socket."""
+"""ICMP echo probes: one device with ping3, thousands at once on one non-blocking socket.
+
+The socket is, in order: raw ICMP (root or CAP_NET_RAW), else the kernel's unprivileged ICMP datagram socket
+(when net.ipv4.ping_group_range includes our group). `icmp_method()` says which one this process gets; when
+neither, every result is `not_permitted` (a local failure) and callers fall back to a TCP connect (probes.tcp).
+Each ok result says how it was measured in `metrics["method"]` ("icmp" or "icmp-dgram").
+"""
 from __future__ import annotations
 
 import ipaddress
@@ -21,6 +27,8 @@ NOT_PERMITTED = ("ICMP not permitted: run as root, or allow unprivileged ping wi
 _ECHO_REQUEST, _ECHO_REPLY = 8, 0
 _SOL_RAW, _ICMP_FILTER = 255, 1  # linux/icmp.h: a bitmask of ICMP types a raw socket must NOT receive
 _PAYLOAD = b"fleetops-ping..."  # 16 bytes, like ping's default minimum
+MODES = ("auto", "raw", "dgram", "off")  # which ICMP sockets ping_many may use ("off": ICMP forbidden)
+METHOD = {True: "icmp", False: "icmp-dgram"}  # raw? → the method shown with each result
 
 
 def validate_address(address: str) -> str:
@@ -56,7 +64,9 @@ def ping_one(address: str, timeout_s: float = 1.0, target: str | None = None) ->
 
 def _send_failed(target: str, at: datetime, err: OSError) -> ProbeResult:
     text = f"send failed: {err.strerror or err}"
-    if err.errno in (101, 113):  # ENETUNREACH, EHOSTUNREACH
+    if err.errno == 101:  # ENETUNREACH: this host's routing table has no route (a local problem)
+        return failed(target, PROBE, "no_route", text, at)
+    if err.errno == 113:  # EHOSTUNREACH: nobody answers ARP on the way — the device or its link
         return failed(target, PROBE, "unreachable", text, at)
     if err.errno in (1, 13):  # EPERM, EACCES: a firewall or missing permission on this host
         return failed(target, PROBE, "not_permitted", text, at)
@@ -78,16 +88,46 @@ def _echo_request(ident: int, seq: int) -> bytes:
     return struct.pack("!BBHHH", _ECHO_REQUEST, 0, csum, ident, seq) + _PAYLOAD
 
 
-def _open_socket(rcvbuf: int) -> tuple[socket.socket, bool]:
-    """(socket, raw?) — raw when root; else the kernel's unprivileged ICMP datagram socket."""
+def _check_mode(mode: str) -> str:
+    if mode not in MODES:
+        raise ValueError(f"ICMP mode must be one of {', '.join(MODES)}, not {mode!r}")
+    return mode
+
+
+def _raw_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+    # Receive echo replies only: not our own requests looping back, nor other ICMP noise.
+    sock.setsockopt(_SOL_RAW, _ICMP_FILTER, struct.pack("I", 0xFFFFFFFF & ~(1 << _ECHO_REPLY)))
+    return sock
+
+
+def _icmp_socket(mode: str) -> tuple[socket.socket, bool]:
+    """(socket, raw?) for `mode`; PermissionError when this process may not open the ICMP socket(s) allowed."""
+    if mode == "off":
+        raise PermissionError(1, "ICMP switched off")
+    if mode in ("auto", "raw"):
+        try:
+            return _raw_socket(), True
+        except PermissionError:
+            if mode == "raw":
+                raise
+    # EACCES when our group is outside net.ipv4.ping_group_range (Debian's default "1 0": nobody)
+    return socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_ICMP), False
+
+
+def icmp_method(mode: str = "auto") -> str | None:
+    """"icmp" (raw socket), "icmp-dgram" (unprivileged datagram socket) or None: what this process may use."""
     try:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
-        raw = True
-        # Receive echo replies only: not our own requests looping back, nor other ICMP noise.
-        sock.setsockopt(_SOL_RAW, _ICMP_FILTER, struct.pack("I", 0xFFFFFFFF & ~(1 << _ECHO_REPLY)))
-    except PermissionError:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_ICMP)  # may raise too
-        raw = False
+        sock, raw = _icmp_socket(_check_mode(mode))
+    except OSError:
+        return None
+    sock.close()
+    return METHOD[raw]
+
+
+def _open_socket(rcvbuf: int, mode: str = "auto") -> tuple[socket.socket, bool]:
+    """(socket, raw?) — raw when root or CAP_NET_RAW; else the kernel's unprivileged ICMP datagram socket."""
+    sock, raw = _icmp_socket(mode)
     try:  # many replies in flight must not overflow the default ~200 KiB buffer
         sock.setsockopt(socket.SOL_SOCKET, getattr(socket, "SO_RCVBUFFORCE", 33), rcvbuf)
     except OSError:
@@ -97,13 +137,15 @@ def _open_socket(rcvbuf: int) -> tuple[socket.socket, bool]:
 
 
 def ping_many(targets: list[tuple[str, str]], timeout_s: float = 1.0, concurrency: int = 1000,
-              rcvbuf: int = 8 << 20) -> list[ProbeResult]:
+              rcvbuf: int = 8 << 20, mode: str = "auto") -> list[ProbeResult]:
     """One echo request to each (key, address), at most `concurrency` outstanding, one socket, one thread.
 
     Results come back in the order of `targets`. Each target gets its own `timeout_s` from the moment
     its request left, so a dead device never delays the others. An address that is not IPv4 gives that
     target a failed result ("bad address: …"); check configs with validate_address() when they are saved.
+    `mode` limits the sockets tried (MODES); when none may be opened every result is `not_permitted`.
     """
+    _check_mode(mode)
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
     now_utc = datetime.now(timezone.utc)
@@ -118,9 +160,10 @@ def ping_many(targets: list[tuple[str, str]], timeout_s: float = 1.0, concurrenc
     if not targets:
         return []
     try:
-        sock, raw = _open_socket(rcvbuf)
+        sock, raw = _open_socket(rcvbuf, mode)
     except PermissionError:
         return [r or failed(key, PROBE, "not_permitted", NOT_PERMITTED, now_utc) for r, (key, _) in zip(results, targets)]
+    method = METHOD[raw]
 
     base_ident = (os.getpid() ^ int.from_bytes(os.urandom(2), "big")) & 0xFFFF
     inflight: dict[tuple[str, int, int], tuple[int, float]] = {}  # (addr, ident, seq) → (index, sent)
@@ -168,7 +211,7 @@ def ping_many(targets: list[tuple[str, str]], timeout_s: float = 1.0, concurrenc
             if next_index < len(targets) and len(inflight) < concurrency:
                 wait = min(wait, 0.005)
             if poller.poll(max(0, int(wait * 1000) + 1)):
-                _drain(sock, raw, inflight, finish)
+                _drain(sock, raw, inflight, finish, method)
             now = time.monotonic()
             while deadlines and deadlines[0][0] <= now:
                 _deadline, key = deadlines.popleft()
@@ -180,7 +223,7 @@ def ping_many(targets: list[tuple[str, str]], timeout_s: float = 1.0, concurrenc
     return results  # type: ignore[return-value]
 
 
-def _drain(sock: socket.socket, raw: bool, inflight: dict, finish) -> None:
+def _drain(sock: socket.socket, raw: bool, inflight: dict, finish, method: str) -> None:
     """Read every reply waiting in the socket; match it to its request by address, id and sequence."""
     while True:
         try:
@@ -198,4 +241,4 @@ def _drain(sock: socket.socket, raw: bool, inflight: dict, finish) -> None:
         if entry is None:  # someone else's ping, or a reply that came after its timeout
             continue
         index, sent = entry
-        finish(index, True, sent, {"rtt_ms": round((got - sent) * 1000, 3)}, "")
+        finish(index, True, sent, {"rtt_ms": round((got - sent) * 1000, 3), "method": method}, "")

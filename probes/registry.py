@@ -1,4 +1,4 @@
-"""Probe kinds by their stored name ("ping", "snmp"): check a config once, then probe many targets.
+"""Probe kinds by their stored name ("ping", "snmp", "tcp"): check a config once, then probe many targets.
 
 The kind string is what the database stores (Device.liveness_probe); never rename one (STYLE §6).
 A bad config (bad address, bad SNMP version, v3 without keys) raises ValueError when the target is
@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from probes import ping, snmp
+from probes import ping, snmp, tcp
 from probes.base import ConfigError, ProbeResult
 
 
@@ -27,6 +27,14 @@ def _build_ping(key: str, address: str = "", **_ignored) -> tuple[str, str]:
 
 def _run_ping(targets, timeout_s: float = 1.0, concurrency: int = 1000) -> list[ProbeResult]:
     return ping.ping_many(list(targets), timeout_s, concurrency)
+
+
+def _build_tcp(key: str, address: str = "", port=None, **_ignored) -> tuple[str, str, int]:
+    return (key, ping.validate_address(address), tcp.validate_port(port))
+
+
+def _run_tcp(targets, timeout_s: float = 1.0, concurrency: int = 256) -> list[ProbeResult]:
+    return tcp.connect_many(list(targets), timeout_s, concurrency)
 
 
 _SNMP_FIELDS = ("address", "port", "version", "community", "user", "auth_protocol", "auth_key",
@@ -51,6 +59,8 @@ PROBES: dict[str, ProbeKind] = {
     "ping": ProbeKind("ping", _build_ping, _run_ping, "ICMP echo: ok with rtt_ms, or a timeout"),
     "snmp": ProbeKind("snmp", _build_snmp, _run_snmp,
                       "SNMP GET (v2c/v3): sys_uptime_s, sys_descr, sys_object_id, if_down, vendor health"),
+    "tcp": ProbeKind("tcp", _build_tcp, _run_tcp,
+                     "TCP connect to a port (HTTP 80, RTSP 554): liveness without ICMP; ok with rtt_ms"),
 }
 
 

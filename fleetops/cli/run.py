@@ -30,11 +30,21 @@ def ensure_admin() -> None:
     say("\n".join(["", banner, *(f"  {line}" for line in lines), banner, ""]))
 
 
-def ensure_demo_fleet(seed: int) -> None:
+def print_host_capabilities():
+    """Three lines: root or not, how liveness is checked (ICMP mode), which ports — with the command to enable more."""
+    from fleetops.services.monitoring.host import capability_lines, host_capabilities
+
+    cap = host_capabilities()
+    for line in capability_lines(cap):
+        say(line)
+    return cap
+
+
+def ensure_demo_fleet(seed: int, liveness: str = "ping") -> None:
     from fleetops.services.inventory.demo import load_demo_fleet
 
     with session() as s:
-        summary = load_demo_fleet(s, seed=seed)
+        summary = load_demo_fleet(s, seed=seed, liveness=liveness)
     if summary:
         say(Msg("demo fleet: %(summary)s", summary=summary))
 
@@ -70,10 +80,13 @@ def run(ctx, host, port, demo, simulator, scheduler, seed, threads):
     """Set up the database and run the web UI with the scheduler and the simulated fleet."""
     from waitress import serve
 
+    cap = print_host_capabilities()
     ctx.invoke(db_upgrade, revision="head")
     ensure_admin()
     if demo:
-        ensure_demo_fleet(seed)
+        # Without nftables the simulator cannot silence ICMP, so a demo loaded then is checked by TCP connect:
+        # a simulated dead device closes its port and goes red, as it does with ping as root.
+        ensure_demo_fleet(seed, "ping" if cap.nft else "tcp")
     children = []
     exe = [sys.executable, "-m", "fleetops.cli"]
     env = dict(os.environ)

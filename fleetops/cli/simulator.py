@@ -61,9 +61,10 @@ def simulate(host_range, control_port, snapshot_port, firewall):
                  range=host_range))
     if firewall and not nft_available():
         fail(Msg("--firewall needs root and the nft command"))
-    _raise_fd_limit(len(devices))
+    _raise_fd_limit(2 * len(devices))  # an SNMP and a TCP socket per device
     snaps = _snapshot_server(devices, snapshot_port) if snapshot_port else None
-    sim = Simulator(devices, firewall=firewall, control_port=control_port, snapshot_server=snaps)
+    sim = Simulator(devices, firewall=firewall, control_port=control_port, snapshot_server=snaps,
+                    warn_no_firewall=False)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -81,8 +82,9 @@ def simulate(host_range, control_port, snapshot_port, firewall):
             fail(Msg("cannot start the simulator: %(error)s (is another `fleetops simulate` running?)",
                      error=str(err.strerror or err)))
         if sim.mode != "nftables":
-            say(Msg("note: not root (or --no-firewall): faults are SNMP-only; a dead device still answers ping"),
-                err=True)
+            say(Msg("note: without nftables (root) a dead device stops answering SNMP and TCP but still answers "
+                    "ping"), err=True)
+        _record_ports(sim)
         say(Msg("simulating %(n)s devices (%(agents)s SNMP agents), mode=%(mode)s, control %(control)s%(snapshots)s",
                 n=len(devices), agents=len(sim.fleet.bound), mode=sim.mode,
                 control=f"http://127.0.0.1:{sim.control_port}/faults",
@@ -94,6 +96,17 @@ def simulate(host_range, control_port, snapshot_port, firewall):
         if snaps is not None:
             snaps.stop()
     say(Msg("simulator stopped"))
+
+
+def _record_ports(sim) -> None:
+    """The inventory gets the ports really served (1161 instead of 161 without root), so polls ask there."""
+    from fleetops.services.inventory import record_simulated_ports
+
+    with session() as s:
+        changed = record_simulated_ports(s, sim.ports_used())
+    if sim.fleet.moved or changed:
+        say(Msg("not root: ports below 1024 moved up by 1000 (SNMP 1161, RTSP 1554, HTTP 1080); "
+                "%(n)s devices updated in the inventory", n=changed), err=True)
 
 
 def _call(method: str, path: str, port: int, body: dict | None = None):

@@ -155,11 +155,22 @@ Role._LABELS = {
 
 
 class LivenessProbe(LabelledEnum):
-    PING = "ping"
+    PING = "ping"  # ICMP (raw, else unprivileged); a TCP connect when this host may not send ICMP
     SNMP = "snmp"
+    TCP = "tcp"  # TCP connect to the device's port (ICMP blocked on the way); an SNMP answer counts too
 
 
-LivenessProbe._LABELS = {"ping": N_("Ping"), "snmp": N_("SNMP")}
+LivenessProbe._LABELS = {"ping": N_("Ping"), "snmp": N_("SNMP"), "tcp": N_("TCP connect")}
+
+# The port a TCP liveness check connects to when the device has none of its own: RTSP for cameras, else HTTP.
+LIVENESS_TCP_PORT_DEFAULT = 80
+LIVENESS_TCP_PORTS = {"checkpoint_camera": 554, "epolice_camera": 554, "security_checkpoint": 554,
+                      "speed_camera": 554}
+
+
+def liveness_tcp_port(kind: str, port: int | None = None) -> int:
+    """The device's own TCP liveness port, else its kind's (RTSP 554 for cameras, HTTP 80 for the rest)."""
+    return int(port) if port else LIVENESS_TCP_PORTS.get(kind, LIVENESS_TCP_PORT_DEFAULT)
 
 
 class SnmpVersion(LabelledEnum):

@@ -9,6 +9,7 @@ REASON_MSGIDS = {
     "timeout": N_("No answer within %(timeout_s)s s"),
     "refused": N_("Connection refused"),
     "unreachable": N_("Host or network unreachable"),
+    "no_route": N_("This probe host has no route to the address"),
     "not_permitted": N_("This probe host may not send the probe (permission denied)"),
     "socket_error": N_("Socket error on the probe host: %(error)s"),
     "bad_address": N_("Not a valid address: %(address)s"),

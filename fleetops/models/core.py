@@ -81,6 +81,8 @@ class Device(Base):
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # Probing (U1). Secrets: snmp_community, snmp_v3_auth_key, snmp_v3_priv_key, snapshot_password.
     liveness_probe: Mapped[str] = mapped_column(String(10), default="ping")  # LivenessProbe
+    # TCP liveness port (tcp, or ping on a host without ICMP); None = the kind's (choices.liveness_tcp_port)
+    liveness_port: Mapped[int | None] = mapped_column(Integer, nullable=True)
     snmp_version: Mapped[str] = mapped_column(String(4), default="")  # SnmpVersion
     snmp_port: Mapped[int] = mapped_column(Integer, default=161)
     snmp_community: Mapped[str] = mapped_column(String(100), default="")

@@ -3,7 +3,10 @@
 `Simulator(devices).start()` binds one UDP socket per device address (127.x, never 0.0.0.0), keeps an
 nftables table of its own (`table inet fleetops_sim`) whose set of dead addresses drops ICMP and SNMP,
 serves a small JSON control API on 127.0.0.1, and forwards image faults to the snapshot server.
-Without root it says so and falls back to SNMP-only faults (a "dead" device still answers ping).
+Every device also listens on its TCP liveness port (RTSP 554 for cameras, HTTP 80 otherwise).
+Without root: ports below 1024 move up by 1000 (SNMP 1161, RTSP 1554, HTTP 1080; `ports_used()` says which,
+and `fleetops simulate` records them in the inventory), and a "dead" device stops answering SNMP and TCP
+(its address still answers ping: dropping ICMP needs nftables) — said once, in one line.
 """
 from __future__ import annotations
 
@@ -52,7 +55,7 @@ class Simulator:
 
     def __init__(self, devices: list[SimDevice], *, firewall: bool | None = None, table: str = "fleetops_sim",
                  control_host: str = "127.0.0.1", control_port: int | None = DEFAULT_CONTROL_PORT,
-                 snapshot_server=None, tick_s: float = 0.5):
+                 snapshot_server=None, tick_s: float = 0.5, warn_no_firewall: bool = True):
         self.devices = {d.code: d for d in devices}
         if len(self.devices) != len(devices):
             raise ValueError("device codes must be unique")
@@ -65,6 +68,7 @@ class Simulator:
         self.control_host, self.control_port = control_host, control_port
         self.snapshots = snapshot_server
         self.tick_s = tick_s
+        self.warn_no_firewall = warn_no_firewall  # the CLI says it itself, in the reader's language
         self._silent: frozenset[str] = frozenset()
         self._dead_addrs: frozenset[str] = frozenset()
         self._dead_codes: frozenset[str] = frozenset()
@@ -76,13 +80,18 @@ class Simulator:
 
     @property
     def mode(self) -> str:
-        return "nftables" if self.firewall else "snmp-only"
+        return "nftables" if self.firewall else "snmp-only"  # the name is API; TCP closes too
+
+    def ports_used(self) -> dict[str, tuple[int | None, int | None]]:
+        """code → (SNMP port, TCP liveness port) really bound (None: not served)."""
+        return {c: (self.fleet.bound[c][1] if c in self.fleet.bound else None, self.fleet.tcp_bound.get(c))
+                for c in self.devices}
 
     # lifecycle ----------------------------------------------------------------------------------
     def start(self) -> "Simulator":
-        if not self.firewall:
-            log.warning("simulator: no firewall (not root, no nft, or switched off): device faults are "
-                        "SNMP-only; dead devices still answer ping")
+        if not self.firewall and self.warn_no_firewall:
+            log.warning("simulator: no nftables (not root, no nft, or switched off): a dead device stops "
+                        "answering SNMP and TCP but still answers ping")
         self._loop = asyncio.new_event_loop()
         t = threading.Thread(target=self._loop.run_forever, name="sim-agents", daemon=True)
         t.start()
@@ -170,8 +179,10 @@ class Simulator:
             links = self.book.links_down()
             for code, mib in self.fleet.mibs.items():
                 mib.links_down = links.get(code, set())
-            # without a firewall, "dead" can only silence the agent (ping still answers)
+            # without a firewall, "dead" silences the agent and closes the TCP port (ping still answers)
             self._silent = frozenset(hung | dead)
+            if self._loop is not None and self._loop.is_running() and frozenset(dead) != self._dead_codes:
+                asyncio.run_coroutine_threadsafe(self.fleet.set_tcp_down(frozenset(dead)), self._loop).result(10)
             addrs = frozenset(self.devices[c].address for c in dead)
             if self.nft is not None and addrs != self._dead_addrs:
                 self.nft.set_dead(addrs)

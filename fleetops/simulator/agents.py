@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 SYS_NAME = "1.3.6.1.2.1.1.5.0"
 IF_INDEX = "1.3.6.1.2.1.2.2.1.1"
 IF_DESCR = "1.3.6.1.2.1.2.2.1.2"
+# Without root, ports below 1024 cannot be bound (net.ipv4.ip_unprivileged_port_start): the simulator serves
+# SNMP on 1161, HTTP on 1080, RTSP on 1554 … (port + 1000) instead, and the inventory records the port used.
+UNPRIVILEGED_OFFSET = 1000
 _TICKS_WRAP = 1 << 32  # TimeTicks is 32-bit: wraps after 497.1 days
 _KIND_ARCS = {k: i for i, k in enumerate(sorted(HEALTH_OIDS), start=1)}
 
@@ -48,6 +51,7 @@ class SimDevice:
     priv_key: str = field(default="", repr=False)
     interfaces: int = 2
     uptime_s: float | None = None  # sysUpTime at start; default: a stable pseudo-random few weeks
+    tcp_port: int | None = None  # TCP liveness port to listen on (None: no TCP service)
 
     def __post_init__(self):
         addr = ipaddress.IPv4Address(self.address)
@@ -57,7 +61,9 @@ class SimDevice:
 
 def from_device_row(device) -> SimDevice:
     """A SimDevice from a fleetops Device row (site code, probe settings, secrets stay in memory)."""
-    return SimDevice(
+    from fleetops.domain.choices import liveness_tcp_port
+
+    return SimDevice(tcp_port=liveness_tcp_port(device.kind, device.liveness_port),
         code=device.code, site=device.site.code if device.site else "", address=device.ip_address,
         kind=device.kind, port=device.snmp_port or 161, vendor=device.vendor, model=device.model,
         version=device.snmp_version or "", community=device.snmp_community or "",
@@ -148,6 +154,9 @@ class AgentFleet:
         self.transports: list = []
         self.engines: list = []
         self.bound: dict[str, tuple[str, int]] = {}  # code → (address, port) actually bound
+        self.tcp_bound: dict[str, int] = {}  # code → TCP liveness port actually bound
+        self.tcp_servers: dict[str, asyncio.AbstractServer] = {}  # listening now (closed while "dead")
+        self.moved = False  # some port had to move above 1024 (no root)
         self.answered = 0
         self.dropped = 0
 
@@ -156,15 +165,8 @@ class AgentFleet:
         for dev in self.devices.values():
             if not dev.version:
                 continue
-            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            try:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.rcvbuf)
-                sock.bind((dev.address, dev.port))
-            except OSError as err:
-                sock.close()
-                hint = (" (ports below 1024 need root, or sysctl net.ipv4.ip_unprivileged_port_start=161)"
-                        if err.errno == errno.EACCES else "")
-                raise OSError(err.errno, f"cannot bind {dev.address}:{dev.port} for {dev.code}: {err.strerror}{hint}")
+            sock = self._bind(dev, socket.SOCK_DGRAM, dev.port)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.rcvbuf)
             sock.setblocking(False)
             self.bound[dev.code] = sock.getsockname()[:2]
             if dev.version == "v3":
@@ -173,7 +175,53 @@ class AgentFleet:
                 transport, _ = await loop.create_datagram_endpoint(lambda d=dev: _V2cAgent(self, d), sock=sock)
                 self.transports.append(transport)
 
+        for dev in self.devices.values():
+            if dev.tcp_port:
+                try:
+                    sock = self._bind(dev, socket.SOCK_STREAM, dev.tcp_port)
+                except OSError as err:  # e.g. a web server on 0.0.0.0:80: its SNMP answer still counts
+                    log.warning("simulator: no TCP liveness port for %s: %s", dev.code, err.strerror)
+                    continue
+                self.tcp_bound[dev.code] = sock.getsockname()[1]
+                sock.close()  # the port is known good; set_tcp_down() opens and closes the listener
+        await self.set_tcp_down(frozenset())
+
+    def _bind(self, dev: SimDevice, kind: int, port: int) -> socket.socket:
+        """A socket bound to the device's address and port, or (no privilege for a port below 1024) port + 1000."""
+        for attempt in (port, port + UNPRIVILEGED_OFFSET if port < 1024 else None):
+            if attempt is None:
+                break
+            sock = socket.socket(socket.AF_INET, kind)
+            if kind == socket.SOCK_STREAM:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((dev.address, attempt))
+                if attempt != port:
+                    self.moved = True
+                return sock
+            except OSError as err:
+                sock.close()
+                if err.errno != errno.EACCES or attempt != port:
+                    what = "TCP" if kind == socket.SOCK_STREAM else "UDP"
+                    raise OSError(err.errno, f"cannot bind {what} {dev.address}:{attempt} for {dev.code}: "
+                                             f"{err.strerror}") from None
+        raise AssertionError("unreachable")
+
+    async def set_tcp_down(self, down: frozenset) -> None:
+        """Listen on every device's TCP port except those in `down` (a dead device refuses connections)."""
+        for code, port in self.tcp_bound.items():
+            server = self.tcp_servers.get(code)
+            if code in down and server is not None:
+                server.close()
+                del self.tcp_servers[code]
+            elif code not in down and server is None:
+                self.tcp_servers[code] = await asyncio.start_server(
+                    _close_at_once, self.devices[code].address, port, reuse_address=True, backlog=64)
+
     def stop(self) -> None:
+        for server in self.tcp_servers.values():
+            server.close()
+        self.tcp_servers.clear()
         for t in self.transports:
             t.close()
         self.transports.clear()
@@ -245,6 +293,10 @@ class AgentFleet:
         cmdrsp.BulkCommandResponder(snmp_engine, ctx)
         snmp_engine.open_dispatcher()  # no-op loop-wise on asyncio; marks the dispatcher as running
         self.engines.append(snmp_engine)
+
+
+async def _close_at_once(reader, writer) -> None:
+    writer.close()
 
 
 class _V2cAgent(asyncio.DatagramProtocol):

@@ -77,7 +77,8 @@ class DeviceForm(FlaskForm):
     ip_address = StringField("IP address")
     lifecycle = SelectField("Lifecycle state")
     installed_on = StringField("Installed on")
-    liveness_probe = SelectField("Liveness probe", choices=choices([("ping", "Ping"), ("snmp", "SNMP")]))
+    liveness_probe = SelectField("Liveness probe", choices=choices([("ping", "Ping"), ("snmp", "SNMP"),
+                                                                   ("tcp", "TCP connect")]))
     snmp_version = SelectField("SNMP version", choices=choices([("", "—"), ("v2c", "v2c"), ("v3", "v3")]))
     snmp_port = StringField("SNMP port", default="161")
     snmp_community = PasswordField("SNMP community")

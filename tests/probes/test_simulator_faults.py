@@ -366,4 +366,5 @@ def test_without_root_dead_is_snmp_only_and_says_so():
                               timeout=60, cwd=PROJECT)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == {"mode": "snmp-only", "ping": True, "snmp": False}
-    assert "SNMP-only" in proc.stderr  # the warning in the log
+    assert "stops answering SNMP and TCP but still answers ping" in proc.stderr  # the warning in the log
+    assert proc.stderr.count("still answers ping") == 1  # said once

@@ -175,7 +175,7 @@ def test_a_slower_poll_interval_per_kind_skips_devices_not_yet_due(db, site):
                         for c in ("K105-CAM1", "K105-LIGHT1")], IngestConfig())
     db.commit()
     cfg = IngestConfig(poll_interval_s=60, interval_by_kind={"fill_light": 600})
-    pings, _snmp, _problems = _targets(db, cfg, now)
+    pings, _tcp, _snmp, _ports, _problems = _targets(db, cfg, now)
     assert [k for k, _a in pings] == ["K105-CAM1"]
-    pings, _snmp, _problems = _targets(db, cfg, now + 10 * MIN)
+    pings, _tcp, _snmp, _ports, _problems = _targets(db, cfg, now + 10 * MIN)
     assert sorted(k for k, _a in pings) == ["K105-CAM1", "K105-LIGHT1"]

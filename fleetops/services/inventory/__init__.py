@@ -17,6 +17,7 @@ demo         the generated Karamay demo fleet
 
 The names below are re-exported so `from fleetops.services import inventory; inventory.get_device(...)` works.
 """
+from fleetops.services.inventory.demo import record_simulated_ports
 from fleetops.services.inventory.devices import get_device, retire_device, save_device
 from fleetops.services.inventory.export import export_inventory
 from fleetops.services.inventory.import_ import import_inventory
@@ -39,7 +40,8 @@ __all__ = [
     "check_device_rules", "child_devices", "depot_names", "device_count", "device_form_data", "device_snapshot",
     "districts", "export_inventory", "get_device", "get_site", "import_inventory", "list_devices", "list_sites",
     "parse_bool", "parse_code", "parse_date", "parse_ip", "parse_kind", "parse_latitude", "parse_longitude",
-    "parse_port", "parse_snmp_version", "parse_url", "public_device", "public_site", "retire_device",
+    "parse_port", "parse_snmp_version", "parse_url", "public_device", "public_site", "record_simulated_ports",
+    "retire_device",
     "save_device", "save_site", "secrets_set", "site_detail", "site_form_data", "site_snapshot",
     "snapshot_credentials",
 ]

@@ -216,8 +216,12 @@ def write_fleet(session: Session, fleet: Fleet) -> dict:
             "devices": len(fleet.devices), "certificates": len(fleet.certificates)}
 
 
-def load_demo_fleet(session: Session, seed: int = 7, n_devices: int = 600, today: date | None = None) -> dict:
+def load_demo_fleet(session: Session, seed: int = 7, n_devices: int = 600, today: date | None = None,
+                    liveness: str = "ping") -> dict:
     """Load the demo fleet into an empty inventory; does nothing (returns {}) when any site exists. Caller commits.
+
+    `liveness` is the method every demo device with an address is checked by: "ping", or "tcp" when the simulator
+    cannot drop ICMP (no root) — then a simulated "dead" device closes its TCP port and goes red as it should.
 
     The demo's contract numbers (DEMO_PARAMETERS) are stored with it, and also added to a database the demo fleet
     was loaded into earlier (it has the "demo_fleet_loaded" audit row), never to any other inventory.
@@ -226,7 +230,10 @@ def load_demo_fleet(session: Session, seed: int = 7, n_devices: int = 600, today
         if session.scalar(select(AuditLog.id).where(AuditLog.action == "demo_fleet_loaded").limit(1)) is not None:
             set_demo_parameters(session)
         return {}
-    summary = write_fleet(session, generate_fleet(n_devices, seed, today))
+    fleet = generate_fleet(n_devices, seed, today)
+    for d in fleet.devices:
+        d["liveness_probe"] = liveness
+    summary = write_fleet(session, fleet)
     audit.record(session, "system", "demo_fleet_loaded", "inventory", "demo",
                  summary=Msg("seed %(seed)s: %(sites)s sites, %(devices)s devices", seed=seed, sites=summary["sites"],
                              devices=summary["devices"]), after=summary)
@@ -261,3 +268,39 @@ def fleet_rows(fleet: Fleet) -> list[dict]:
                      "snmp_community": d["snmp_community"], "snapshot_url": d["snapshot_url"],
                      "snapshot_username": d["snapshot_username"], "snapshot_password": d["snapshot_password"]})
     return rows
+
+
+def record_simulated_ports(session: Session, ports: dict[str, tuple[int | None, int | None]]) -> int:
+    """Store the SNMP and TCP liveness ports the simulator really serves (code → (snmp, tcp); None = not served),
+    e.g. 1161 instead of 161 when it runs without root, so the poll asks where the simulated devices answer.
+    Only loopback devices change; each change is audited (actor "simulator"). Returns how many changed. Caller
+    commits."""
+    from fleetops.domain.choices import liveness_tcp_port
+
+    changed = 0
+    for chunk in _chunks(sorted(ports)):
+        for dev in session.scalars(select(Device).where(Device.code.in_(chunk))):
+            if not dev.ip_address or ipaddress.IPv4Address(dev.ip_address) not in LOOPBACK:
+                continue
+            snmp_port, tcp_port = ports[dev.code]
+            before = {"snmp_port": dev.snmp_port, "liveness_port": dev.liveness_port}
+            if snmp_port and dev.snmp_version and dev.snmp_port != snmp_port:
+                dev.snmp_port = snmp_port
+            if tcp_port and liveness_tcp_port(dev.kind, dev.liveness_port) != tcp_port:
+                dev.liveness_port = tcp_port
+            after = {"snmp_port": dev.snmp_port, "liveness_port": dev.liveness_port}
+            if after != before:
+                changed += 1
+                audit.record(session, "simulator", "device_ports_simulated", "device", dev.code,
+                             summary=Msg("The simulator serves this device on SNMP port %(snmp)s, TCP port %(tcp)s",
+                                         snmp=after["snmp_port"], tcp=after["liveness_port"] or "-"),
+                             before=before, after=after)
+    return changed
+
+
+LOOPBACK = ipaddress.IPv4Network("127.0.0.0/8")
+
+
+def _chunks(seq, n=900):
+    for i in range(0, len(seq), n):
+        yield seq[i:i + n]

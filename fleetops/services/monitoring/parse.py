@@ -38,7 +38,7 @@ def parse_result(obj) -> dict:
         raise BadResult(Msg("'device' is missing"))
     probe = obj.get("probe")
     if probe not in PROBES:
-        raise BadResult(Msg("'probe' must be ping or snmp, not %(probe)s", probe=repr(probe)))
+        raise BadResult(Msg("'probe' must be ping, snmp or tcp, not %(probe)s", probe=repr(probe)))
     ok = obj.get("ok")
     if not isinstance(ok, bool):
         raise BadResult(Msg("'ok' must be true or false"))

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 
 from fleetops.domain import availability as av
 
-PROBES = ("ping", "snmp")
+PROBES = ("ping", "snmp", "tcp")  # what a stored result may be (tcp: a TCP liveness check)
 CHUNK = 900  # ids per IN (...) — well under SQLite's parameter limit
 FUTURE_SLACK = timedelta(minutes=5)
 # Devices whose anchor lies further back than this are recomputed one by one, not in the bulk query.
