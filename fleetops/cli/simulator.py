@@ -16,9 +16,10 @@ FAULT_ACTIONS = ("dead", "hung", "reboot", "flap", "link-down", "power-cut", "ne
 
 
 def _raise_fd_limit(needed: int) -> None:
-    """One socket per device: lift the soft open-files limit towards the hard one."""
+    """Lift the soft open-files limit towards the hard one: the listening sockets, plus the connections a poll
+    cycle opens to all of them at once (a normal user's default of 1024 is not enough for the demo fleet)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    want = needed + 256
+    want = 2 * needed + 512
     if soft < want:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(want, hard) if hard != resource.RLIM_INFINITY else want, hard))
 
