@@ -61,10 +61,6 @@ def request_exclusion(session: Session, *, cause: str, note: str = "", outage_id
         target = session.get(SiteIncident, incident_id)
         if target is None or target.retracted_at is not None:
             raise NotFound(Msg("Site incident %(id)s not found.", id=incident_id))
-    existing = _pending_for(session, outage_id, incident_id)
-    if existing is not None:
-        raise ConflictError(Msg("A request for this outage is already waiting for a supervisor (#%(id)s).",
-                                id=existing.id))
     note_text = note if isinstance(note, Msg) else (note or "").strip()
     if source == "crew":
         if not note_text:
@@ -75,6 +71,10 @@ def request_exclusion(session: Session, *, cause: str, note: str = "", outage_id
             raise ValidationFailed(Msg("Add a photo of what you saw on site."))
         if Path(photo_name).suffix.lower() not in PHOTO_SUFFIXES:
             raise ValidationFailed(Msg("The photo must be a JPEG, PNG or WebP image."))
+    existing = _pending_for(session, outage_id, incident_id)
+    if existing is not None:
+        raise ConflictError(Msg("A request for this outage is already waiting for a supervisor (#%(id)s).",
+                                id=existing.id))
     photo_path = store_evidence(upload_dir, f"exclusion-{outage_id or 'incident-' + str(incident_id)}",
                                 photo_name, photo_stream) if photo_stream is not None and photo_name else ""
     row = ExclusionRequest(outage_id=outage_id, site_incident_id=incident_id, cause=value, note=stored(note_text),
