@@ -60,3 +60,13 @@ def test_crew_says_it_cannot_be_repaired_on_site_and_the_swap_clock_shows(client
     crew.post(f"/tickets/{t.id}/cannot-repair", data={"request_id": "swap-1"})  # resent: applied once
     page = crew.get(f"/tickets/{t.id}").get_data(as_text=True)
     assert 'id="swap-by"' in page and 'id="cannot-repair"' not in page
+
+
+def test_pages_show_no_requirement_ids(client_as, db, users):
+    import re
+
+    for url, who in (("/admin/parameters", "admin"), ("/tickets/penalties", "supervisor"),
+                     ("/exclusions/", "supervisor")):
+        html = client_as(who).get(url).get_data(as_text=True)
+        text = re.sub(r"<[^>]+>", " ", html)
+        assert not re.search(r"\b[UTFPQSA][0-9]\s*[:：]", text), url
