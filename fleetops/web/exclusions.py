@@ -37,7 +37,7 @@ def request_from_ticket(ticket_id):
         raise ValidationFailed(_("This ticket was not opened for an outage."))
     upload = request.files.get("photo")
     row = exclusions.request_exclusion(
-        s, cause=request.form.get("cause", ""), note=request.form.get("note", ""),
+        s, cause=request.form.get("cause", ""), note=request.form.get("site_note", ""),
         outage_id=None if t.incident_id else t.outage_id, incident_id=t.incident_id, actor=current_user,
         upload_dir=current_app.config["UPLOAD_DIR"], photo_name=upload.filename if upload else "",
         photo_stream=upload.stream if upload and upload.filename else None, source="crew")

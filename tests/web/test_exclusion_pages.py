@@ -32,11 +32,11 @@ def test_crew_asks_from_the_tablet_and_the_supervisor_approves_from_the_queue(cl
     crew.post(f"/tickets/{t.id}/step", data={"action": "arrive", "request_id": "arr-1"})
     page = crew.get(f"/tickets/{t.id}").get_data(as_text=True)
     assert 'id="request-exclusion"' in page and "btn-big" in page and "供电" in page
-    r = crew.post(f"/exclusions/ticket/{t.id}", data={"cause": "power_utility", "note": "整条路停电",
+    r = crew.post(f"/exclusions/ticket/{t.id}", data={"cause": "power_utility", "site_note": "整条路停电",
                                                        "photo": (io.BytesIO(JPEG), "site.jpg")},
                   content_type="multipart/form-data", follow_redirects=True)
     assert r.status_code == 200
-    missing = crew.post(f"/exclusions/ticket/{t.id}", data={"cause": "power_utility", "note": "再来"},
+    missing = crew.post(f"/exclusions/ticket/{t.id}", data={"cause": "power_utility", "site_note": "再来"},
                         content_type="multipart/form-data", follow_redirects=True)
     assert missing.status_code == 200 and "照片" in missing.get_data(as_text=True)  # a sentence, not a 500
     assert len(db.scalars(select(ExclusionRequest)).all()) == 1  # nothing more written
