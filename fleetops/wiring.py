@@ -25,10 +25,12 @@ from fleetops.services.alerts import repeats as alerts_repeats
 from fleetops.services.alerts import subscribers as alerts_on
 from fleetops.services.inventory import certificates as inventory_certificates
 from fleetops.services.monitoring import detectors as monitoring_detectors
+from fleetops.services.monitoring import exclusions as monitoring_exclusions
 from fleetops.services.monitoring import jobs as monitoring_jobs
 from fleetops.web import admin as web_admin
 from fleetops.web import alerts as web_alerts
 from fleetops.web import auth as web_auth
+from fleetops.web import exclusions as web_exclusions
 from fleetops.web import inventory as web_inventory
 from fleetops.web import monitoring as web_monitoring
 from fleetops.web import nav
@@ -77,6 +79,9 @@ SUBSCRIPTIONS: tuple[tuple[str, object], ...] = (
     ("plate_accuracy_below_target", alerts_on.on_plate_accuracy_below_target),
     ("deadline_approaching", alerts_on.on_deadline_approaching),
     ("deadline_breached", alerts_on.on_deadline_breached),
+    ("penalty_threshold_approaching", alerts_on.on_penalty_threshold_approaching),
+    ("penalty_threshold_crossed", alerts_on.on_penalty_threshold_crossed),
+    ("cabinet_mains_lost", monitoring_exclusions.on_cabinet_mains_lost),
     ("ticket_transitioned", alerts_on.on_ticket_transitioned),
     ("probe_agent_silent", alerts_on.on_probe_agent_silent),
     ("probe_agent_back", alerts_on.on_probe_agent_back),
@@ -95,6 +100,7 @@ JOBS: tuple[Job, ...] = (
     Job("prune_results", monitoring_jobs.job_prune_results, 3600),
     Job("ticket_deadlines", tickets.job_deadlines, 60),
     Job("ticket_verify", tickets.job_verify, 60),
+    Job("penalty_threshold", tickets.job_penalty_threshold, 3600),
     Job("stock_minimum", spares.job_stock_minimum, 86400),
     Job("quality_sample", quality.job_sample, 60),
     Job("quality_accuracy", quality.job_accuracy, 900),
@@ -109,11 +115,11 @@ JOBS: tuple[Job, ...] = (
 # ---------------------------------------------------------------- web: blueprints and menu entries
 BLUEPRINTS = (
     web_auth.bp, web_admin.bp, web_inventory.bp, web_monitoring.bp, web_tickets.bp, web_spares.bp,
-    web_quality.bp, web_alerts.bp, web_reports.bp, api_bp,
+    web_quality.bp, web_alerts.bp, web_reports.bp, web_exclusions.bp, api_bp,
 )
 NAV = (
     *web_monitoring.NAV, *web_tickets.NAV, *web_inventory.NAV, *web_spares.NAV, *web_quality.NAV,
-    *web_alerts.NAV, *web_reports.NAV, *web_admin.NAV,
+    *web_alerts.NAV, *web_reports.NAV, *web_exclusions.NAV, *web_admin.NAV,
 )
 
 # ---------------------------------------------------------------- the `fleetops` command

@@ -151,6 +151,7 @@ class SlaPolicy:
     respond_h: float | None = None
     resolve_h: dict = field(default_factory=dict)
     key_sites_first: bool = False
+    penalty: dict = field(default_factory=dict)  # T9/P4: PenaltyRules as data (empty: the defaults)
 
     NUMBER_FIELDS = ("arrive_day_h", "arrive_night_h", "near_km", "arrive_far_h", "repair_h", "swap_h", "respond_h")
 
@@ -179,6 +180,10 @@ class SlaPolicy:
             if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
                 raise PolicyError(Msg("resolve_h.%(tier)s must be a positive number.", tier=tier))
         values["resolve_h"] = {str(k): float(v) for k, v in resolve.items()}
+        penalty = data.get("penalty") or {}
+        if not isinstance(penalty, dict):
+            raise PolicyError(Msg("penalty must be a JSON object."))
+        values["penalty"] = PenaltyRules.from_dict(penalty).to_dict() if penalty else {}
         has_arrival = values.get("arrive_day_h") is not None
         if has_arrival and values.get("arrive_night_h") is None:
             raise PolicyError(Msg("arrive_day_h needs arrive_night_h too."))
@@ -189,16 +194,27 @@ class SlaPolicy:
     def to_dict(self) -> dict:
         return {k: v for k, v in asdict(self).items() if v not in (None, {})}
 
+    def penalty_rules(self) -> "PenaltyRules":
+        return PenaltyRules.from_dict(self.penalty)
+
 
 # The two presets of the issue; seeded into the database on first use, then edited as data.
 CHECKPOINT_OM = {  # the main contract (T2, T3)
     "name": N_("Checkpoint O&M"),  # a msgid: pages show a stored name with |msg
     "arrive_day_h": 2, "arrive_night_h": 3, "near_km": 100, "arrive_far_h": 4,
     "repair_h": 4, "swap_h": 4, "key_sites_first": True,
+    # T9: 5‰ of the contract total per day late; 5 % when service does not meet the contract.
+    "penalty": {"late_basis": "contract_total", "late_daily_pct": 0.5, "day_rule": "calendar_day_union",
+                "not_to_spec_pct": 5, "not_to_spec_rule": "once_per_month"},
 }
 SERVICE_DESK_TIERS = {  # the second contract (T5)
     "name": N_("Service desk tiers"),
     "respond_h": 1, "resolve_h": {"ordinary": 8, "complex": 24},
+    # T9/P4: 0.5 % of the party's share per day late; the owner may terminate above 10 % of the contract total;
+    # the contractor's interruptions extend the service period.
+    "penalty": {"late_basis": "party_share", "late_daily_pct": 0.5, "day_rule": "calendar_day_union",
+                "not_to_spec_pct": None, "terminate_above_pct": 10, "warn_at_share_pct": 80,
+                "extends_service_period": True},
 }
 PRESETS = {"checkpoint_om": CHECKPOINT_OM, "service_desk": SERVICE_DESK_TIERS}
 
@@ -262,12 +278,140 @@ def priority_key(key_site: bool, due: datetime | None, policy: SlaPolicy | None 
     return (first, due or far)
 
 
-# ---------------------------------------------------------------- penalties (T9)
+# ---------------------------------------------------------------- penalties (T9, P4)
 
 def days_late(due: datetime, done: datetime) -> int:
     """Whole days late, any started day counting as one; 0 when on time."""
     late = (done - due).total_seconds()
     return 0 if late <= 0 else math.ceil(late / 86400)
+
+
+# How a "day late" is counted. The default is what both contracts say: a calendar day (site local time) on which
+# at least one obligation was past its deadline — the union of late periods, never a sum over tickets.
+DAY_RULES = {
+    "calendar_day_union": N_("A day late is a calendar day (site local time) on which at least one obligation was "
+                             "past its deadline; overlapping delays count once."),
+    "per_obligation": N_("Each late obligation counts its own started days late; overlapping delays add up."),
+}
+NOT_TO_SPEC_RULES = {
+    "once_per_month": N_("Service not to specification is charged once for each calendar month in which it "
+                         "happened."),
+    "per_case": N_("Service not to specification is charged for each case."),
+}
+LATE_BASES = {
+    "contract_total": N_("the contract total"),
+    "party_share": N_("the party's share"),
+}
+
+
+@dataclass(frozen=True)
+class PenaltyRules:
+    """T9/P4 as data, part of an SLA policy: what a day late costs and of what, how days are counted, what service
+    not to spec costs, and the cumulative share of the contract total above which the owner may terminate."""
+
+    late_basis: str = "contract_total"
+    late_daily_pct: Decimal = Decimal("0.5")
+    day_rule: str = "calendar_day_union"
+    not_to_spec_pct: Decimal | None = Decimal("5")
+    not_to_spec_rule: str = "once_per_month"
+    terminate_above_pct: Decimal | None = None
+    warn_at_share_pct: Decimal = Decimal("80")  # warn when cumulative penalties reach this share of the threshold
+    extends_service_period: bool = False
+
+    @classmethod
+    def from_dict(cls, data: dict | None) -> "PenaltyRules":
+        if data is not None and not isinstance(data, dict):
+            raise PolicyError(Msg("penalty must be a JSON object."))
+        data = dict(data or {})
+        known = set(cls.__dataclass_fields__)
+        unknown = set(data) - known
+        if unknown:
+            raise PolicyError(Msg("Unknown penalty field(s): %(fields)s", fields=", ".join(sorted(unknown))))
+        values: dict = {}
+        for key, choices in (("late_basis", LATE_BASES), ("day_rule", DAY_RULES),
+                             ("not_to_spec_rule", NOT_TO_SPEC_RULES)):
+            if key in data:
+                if data[key] not in choices:
+                    raise PolicyError(Msg("penalty.%(field)s must be one of %(choices)s.", field=key,
+                                          choices=", ".join(choices)))
+                values[key] = data[key]
+        for key in ("late_daily_pct", "not_to_spec_pct", "terminate_above_pct", "warn_at_share_pct"):
+            if key not in data:
+                continue
+            v = data[key]
+            if v is None and key in ("not_to_spec_pct", "terminate_above_pct"):
+                values[key] = None
+                continue
+            if isinstance(v, bool) or not isinstance(v, (int, float, str)):
+                raise PolicyError(Msg("penalty.%(field)s must be a number from 0 to 100.", field=key))
+            try:
+                d = Decimal(str(v))
+            except ArithmeticError:
+                raise PolicyError(Msg("penalty.%(field)s must be a number from 0 to 100.", field=key)) from None
+            if not d.is_finite() or d < 0 or d > 100:
+                raise PolicyError(Msg("penalty.%(field)s must be a number from 0 to 100.", field=key))
+            values[key] = d
+        if "extends_service_period" in data:
+            values["extends_service_period"] = bool(data["extends_service_period"])
+        return cls(**values)
+
+    def to_dict(self) -> dict:
+        out = {}
+        for k, v in asdict(self).items():
+            out[k] = float(v) if isinstance(v, Decimal) else v
+        return out
+
+
+def late_days(periods, tz_of, since: datetime | None = None, until: datetime | None = None) -> set:
+    """T9: the calendar days (site local time) touched by any late period, clipped to [since, until).
+
+    `periods` are (start, end, key) with aware datetimes; `tz_of(key)` gives the zone name of that obligation's
+    site. Returns a set of (zone-independent) local dates: the union, so parallel delays count once."""
+    days: set[date] = set()
+    for start, end, key in periods:
+        if since is not None and start < since:
+            start = since
+        if until is not None and end > until:
+            end = until
+        if end <= start:
+            continue
+        tz = zone(tz_of(key))
+        first = start.astimezone(tz).date()
+        last = (end - timedelta(microseconds=1)).astimezone(tz).date()
+        d = first
+        while d <= last:
+            days.add(d)
+            d += timedelta(days=1)
+    return days
+
+
+def per_obligation_days(periods, since: datetime | None = None, until: datetime | None = None) -> int:
+    """The old way, kept only for a policy that asks for it: each late obligation's started days, summed."""
+    total = 0
+    for start, end, _key in periods:
+        if since is not None and start < since:
+            start = since
+        if until is not None and end > until:
+            end = until
+        if end > start:
+            total += days_late(start, end)
+    return total
+
+
+def union_seconds(intervals) -> int:
+    """Length of the union of (start, end) intervals, in whole seconds (overlaps counted once)."""
+    total = 0
+    cur_s = cur_e = None
+    for s, e in sorted((s, e) for s, e in intervals if e > s):
+        if cur_e is None or s > cur_e:
+            if cur_e is not None:
+                total += (cur_e - cur_s).total_seconds()
+            cur_s, cur_e = s, e
+        elif e > cur_e:
+            cur_e = e
+    if cur_e is not None:
+        total += (cur_e - cur_s).total_seconds()
+    return int(total)
 
 
 @dataclass(frozen=True)
@@ -277,23 +421,42 @@ class PenaltyEstimate:
     not_to_spec: int
     late_amount: Decimal
     not_to_spec_amount: Decimal
+    late_basis_amount: Decimal | None = None
 
     @property
     def total(self) -> Decimal:
         return self.late_amount + self.not_to_spec_amount
 
 
+CENT = Decimal("0.01")
+
+
 def estimate_penalty(contract_total, days_late_total: int, not_to_spec_cases: int = 0,
-                     daily_rate_pct=Decimal("0.5"), not_to_spec_pct=Decimal("5")) -> PenaltyEstimate:
-    """T9: each day late costs `daily_rate_pct` % of the contract total; each case of service not to spec
-    `not_to_spec_pct` %. Money in Decimal, rounded to the fen."""
+                     daily_rate_pct=Decimal("0.5"), not_to_spec_pct=Decimal("5"), late_basis=None) -> PenaltyEstimate:
+    """T9: each day late costs `daily_rate_pct` % of the late basis (the contract total, or the party's share);
+    each charged not-to-spec unit `not_to_spec_pct` % of the contract total. Decimal, rounded to the fen."""
     if days_late_total < 0 or not_to_spec_cases < 0:
         raise ValueError("days late and cases cannot be negative")
     total = Decimal(str(contract_total))
-    cent = Decimal("0.01")
-    late = (total * Decimal(str(daily_rate_pct)) / 100 * days_late_total).quantize(cent, ROUND_HALF_UP)
-    spec = (total * Decimal(str(not_to_spec_pct)) / 100 * not_to_spec_cases).quantize(cent, ROUND_HALF_UP)
-    return PenaltyEstimate(total, days_late_total, not_to_spec_cases, late, spec)
+    basis = total if late_basis is None else Decimal(str(late_basis))
+    late = (basis * Decimal(str(daily_rate_pct)) / 100 * days_late_total).quantize(CENT, ROUND_HALF_UP)
+    spec_pct = Decimal(str(not_to_spec_pct or 0))
+    spec = (total * spec_pct / 100 * not_to_spec_cases).quantize(CENT, ROUND_HALF_UP)
+    return PenaltyEstimate(total, days_late_total, not_to_spec_cases, late, spec, basis)
+
+
+def threshold_level(cumulative: Decimal, contract_total: Decimal, rules: PenaltyRules) -> tuple[str, Decimal | None]:
+    """P4: ("crossed" | "approaching" | "", the threshold amount) for cumulative penalties against the
+    termination threshold (above `terminate_above_pct` % of the contract total); warns from `warn_at_share_pct` %
+    of the threshold on."""
+    if rules.terminate_above_pct is None or not contract_total or contract_total <= 0:
+        return "", None
+    threshold = (Decimal(str(contract_total)) * rules.terminate_above_pct / 100).quantize(CENT, ROUND_HALF_UP)
+    if cumulative > threshold:
+        return "crossed", threshold
+    if cumulative >= (threshold * rules.warn_at_share_pct / 100):
+        return "approaching", threshold
+    return "", threshold
 
 
 # ---------------------------------------------------------------- replace after two repairs (T4)

@@ -223,6 +223,8 @@ class DeadlineKind(LabelledEnum):
     RESPOND = "respond"
     ARRIVE = "arrive"
     REPAIR = "repair"
+    SWAP = "swap"
 
 
-DeadlineKind._LABELS = {"respond": N_("Response"), "arrive": N_("Arrival"), "repair": N_("Repair")}
+DeadlineKind._LABELS = {"respond": N_("Response"), "arrive": N_("Arrival"), "repair": N_("Repair"),
+                        "swap": N_("Spare swap")}

@@ -3,7 +3,7 @@ status intervals, outages, site incidents, device events (reboot, flapping, hung
 from datetime import datetime
 
 from sqlalchemy import (
-    BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false,
+    JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -133,3 +133,29 @@ class OnlineRateSample(Base):
     @property
     def rate_pct(self) -> float | None:
         return None if not self.in_service else 100.0 * self.online / self.in_service
+
+
+class ExclusionRequest(Base):
+    """U3/A3: a request that an outage (or a whole site incident) be excluded from the contractual figure as the
+    power utility's or the network provider's fault — from the crew (photo + note) or the system (mains loss).
+    Only an approved request changes the outage's cause."""
+
+    __tablename__ = "exclusion_requests"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    outage_id: Mapped[int | None] = mapped_column(ForeignKey("outages.id", ondelete="CASCADE"), nullable=True,
+                                                  index=True)
+    site_incident_id: Mapped[int | None] = mapped_column(ForeignKey("site_incidents.id"), nullable=True,
+                                                         index=True)
+    cause: Mapped[str] = mapped_column(String(20))  # power_utility | network_provider
+    note: Mapped[str] = mapped_column(Text, default="")  # typed by the crew, or a stored Msg from the system
+    photo_path: Mapped[str] = mapped_column(String(300), default="")  # relative to UPLOAD_DIR
+    evidence: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # e.g. {"input_voltage_v": 0.0}
+    source: Mapped[str] = mapped_column(String(10))  # crew | system
+    requested_by: Mapped[str] = mapped_column(String(100), default="system")
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    state: Mapped[str] = mapped_column(String(10), default="pending", index=True)  # pending|approved|rejected
+    decided_by: Mapped[str] = mapped_column(String(100), default="")
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    decision_note: Mapped[str] = mapped_column(Text, default="")
+    outage: Mapped["Outage | None"] = relationship()
+    site_incident: Mapped["SiteIncident | None"] = relationship()

@@ -61,6 +61,9 @@ class Ticket(Base):
     arrival_lat: Mapped[float | None] = mapped_column(Float, nullable=True)
     arrival_lon: Mapped[float | None] = mapped_column(Float, nullable=True)
     repair_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # T3: "cannot be repaired on site" stops the repair clock and starts the spare-swap clock (swap_h).
+    swap_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    swap_by: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -101,7 +104,7 @@ class TicketBreach(Base):
     __tablename__ = "ticket_breaches"
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
-    which: Mapped[str] = mapped_column(String(10))  # respond, arrive, repair
+    which: Mapped[str] = mapped_column(String(10))  # respond, arrive, repair, swap
     kind: Mapped[str] = mapped_column(String(12))  # approaching, breached
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -219,3 +222,16 @@ class StockMovement(Base):
     part_type: Mapped[PartType] = relationship()
     location: Mapped[StockLocation] = relationship()
     serial_part: Mapped["SerialPart | None"] = relationship()
+
+
+class PenaltyThresholdMark(Base):
+    """P4: the termination threshold warned about (`approaching`) or passed (`crossed`), once per policy and level."""
+
+    __tablename__ = "penalty_threshold_marks"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    policy_key: Mapped[str] = mapped_column(String(40))
+    level: Mapped[str] = mapped_column(String(12))  # approaching, crossed
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    cumulative_yuan: Mapped[str] = mapped_column(String(30))  # a Decimal as text: exact money
+    threshold_yuan: Mapped[str] = mapped_column(String(30))
+    __table_args__ = (UniqueConstraint("policy_key", "level", name="uq_penalty_threshold_marks_once"),)

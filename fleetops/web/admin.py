@@ -1,5 +1,6 @@
 """Administration pages: users, API tokens, contract parameters (admin only) and the audit log (supervisor and admin)."""
 import json
+import re
 from urllib.parse import urlencode
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -132,9 +133,14 @@ def parameters_page():
             flash(_("Parameter %(key)s saved.", key=key), "success")
         return redirect(url_for(".parameters_page") + f"#p-{key}")
     # Descriptions are msgids (a row stored by an older version may hold free text: shown as it is).
-    rows = [{**p, "description": translate(p["description"], current_locale())} for p in parameters.all_parameters(s)]
+    # The contract ids in a description ("T9: …") are for the code's readers, not for the page.
+    rows = [{**p, "description": REQUIREMENT_IDS.sub("", translate(p["description"], current_locale()))}
+            for p in parameters.all_parameters(s)]
     return render_template("admin/parameters.html", rows=rows,
                            as_json=lambda v: json.dumps(v, ensure_ascii=False))
+
+
+REQUIREMENT_IDS = re.compile(r"^(?:[A-Z][0-9]+(?:[/, ]+[A-Z][0-9]+)*)\s*[:：]\s*")
 
 
 # ---------------------------------------------------------------- audit log

@@ -1,7 +1,7 @@
 """Ticket pages: the crew's tablet (My tickets, one big button per step, checklist, parts, photos) and the supervisors' list, history, SLA policies, penalties."""
 import json
 import uuid
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_from_directory, url_for
 from flask_babel import gettext as _
@@ -10,7 +10,7 @@ from flask_login import current_user, login_required
 from fleetops.domain import tickets as rules
 from fleetops.domain.errors import ValidationFailed
 from fleetops.domain.text import Msg
-from fleetops.platform.clock import utcnow
+from fleetops.platform.clock import local_zone, utcnow
 from fleetops.services import spares, tickets
 from fleetops.web import db_session, nav, roles_required
 
@@ -129,6 +129,16 @@ def step(ticket_id):
         tickets.start_repair(s, t.id, actor=current_user, request_id=rid)
         return _done(t, _("Repair started."))
     raise ValidationFailed(_("Unknown step."))
+
+
+@bp.route("/<int:ticket_id>/cannot-repair", methods=["POST"])
+@login_required
+def cannot_repair(ticket_id):
+    """T3: the repair clock stops and the spare-swap clock starts."""
+    t = _ticket_for_user(ticket_id)
+    tickets.cannot_repair_on_site(db_session(), t.id, actor=current_user, note=request.form.get("note", ""),
+                                  request_id=request.form.get("request_id"))
+    return _done(t, _("Spare swap started: the swap clock is running."))
 
 
 @bp.route("/<int:ticket_id>/checklist", methods=["POST"])
@@ -292,21 +302,28 @@ def policies():
 @bp.route("/penalties")
 @roles_required("supervisor")
 def penalties():
-    """T9: the penalty estimate for tickets opened in a period."""
+    """T9/P4: the penalty estimate for a period under one SLA policy, every figure traceable to its tickets."""
     s = db_session()
+    zone = local_zone()
 
     def day(name):
         raw = request.args.get(name, "")
         try:
-            return datetime.fromisoformat(raw).replace(tzinfo=timezone.utc) if raw else None
+            return datetime.combine(date.fromisoformat(raw), datetime.min.time(), zone) if raw else None
         except ValueError:
             raise ValidationFailed(_("Dates are written like 2026-06-01.")) from None
 
-    raw_cases = request.args.get("not_to_spec", "0") or "0"
-    if not raw_cases.isdigit():
-        raise ValidationFailed(_("The number of cases must be a whole number."))
-    est = tickets.penalty_estimate(s, since=day("since"), until=day("until"), not_to_spec_cases=int(raw_cases))
-    return render_template("tickets/penalties.html", est=est, f=request.args)
+    since, until = day("since"), day("until")
+    if until is not None:
+        until += timedelta(days=1)  # the "until" day is included
+    if since is not None and until is not None and until <= since:
+        raise ValidationFailed(_("The period ends before it starts."))
+    policies = tickets.list_policies(s)
+    key = request.args.get("policy") or None
+    est = tickets.penalty_estimate(s, since=since, until=until, policy_key=key)
+    s.commit()  # the presets seeded on first use
+    return render_template("tickets/penalties.html", est=est, f=request.args, policies=policies,
+                           kind_labels=tickets.NOT_TO_SPEC_KINDS)
 
 
 @bp.route("/qualifications", methods=["GET", "POST"])

@@ -217,9 +217,11 @@ def test_deadlines_warn_then_breach_once_and_price_the_delay(db, fleet, users, h
     row = tickets.ticket_row(t)
     assert [(b["which"], b["days_late"]) for b in row["breaches"]] == [("arrive", 2)]
     est = tickets.penalty_estimate(db, not_to_spec_cases=1, now=at + timedelta(days=2))
-    assert est["days_late"] == 2
-    assert Decimal(est["late_amount"]) == Decimal("24000.00")  # 2 days × 0.5 % × 2 400 000
-    assert Decimal(est["total"]) == Decimal("144000.00")  # + 5 % for one case not to spec
+    # arrival late on 06-21 and 06-22; the repair (due 4 h after the late arrival) still open on 06-23
+    assert [d.isoformat() for d in est["late_days"]] == ["2026-06-21", "2026-06-22", "2026-06-23"]
+    assert est["days_late"] == 3
+    assert Decimal(est["late_amount"]) == Decimal("36000.00")  # 3 days × 0.5 % × 2 400 000
+    assert Decimal(est["total"]) == Decimal("156000.00")  # + 5 % for one case not to spec
 
 
 def test_service_desk_policy_gives_tier_deadlines(db, fleet):

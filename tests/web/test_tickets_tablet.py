@@ -163,18 +163,27 @@ def test_spares_page_warns_below_minimum_and_records_a_receipt_once(client_as, d
     assert 'id="below-minimum"' not in c.get("/spares/").get_data(as_text=True)
 
 
-def test_penalty_page_prices_the_delay(client_as, db, opened):
+def test_penalty_page_prices_the_delay_and_shows_how_days_are_counted(client_as, db, opened):
     from fleetops.platform import parameters
     from fleetops.services import tickets
     from fleetops.models.base import utcnow
 
-    parameters.set_value(db, "contract_total_yuan", 1000000, "test")
     t = db.get(Ticket, opened["ticket"].id)
-    t.arrive_by = utcnow() - timedelta(hours=1)  # the crew has not arrived and is an hour late
+    t.arrive_by = utcnow() - timedelta(seconds=30)  # the crew has not arrived and is already late
     tickets.check_deadlines(db)
     db.commit()
-    html = client_as("supervisor").get("/tickets/penalties?not_to_spec=1").get_data(as_text=True)
-    assert 'id="days-late">1<' in html and "¥55000.00" in html  # 1 day × 0.5 % + 5 %
+    c = client_as("supervisor")
+    html = c.get("/tickets/penalties").get_data(as_text=True)
+    assert 'id="contract-total-missing"' in html and "¥0" not in html  # never ¥0 silently
+    parameters.set_value(db, "contract_total_yuan", 1000000, "test")
+    db.commit()
+    html = c.get("/tickets/penalties").get_data(as_text=True)
+    assert 'id="contract-total-missing"' not in html
+    assert 'id="days-late">1<' in html and "¥5000.00" in html  # 1 day × 0.5 % of ¥1 000 000
+    assert "自然日" in html  # the day rule is shown on the page
+    assert f'href="/tickets/{t.id}"' in html  # traceable to the ticket
+    bad = c.get("/tickets/penalties?since=2026-13-01", follow_redirects=True)
+    assert bad.status_code == 200 and "2026-06-01" in bad.get_data(as_text=True)  # a sentence, not a 500
 
 
 def test_supervisor_opens_a_ticket_by_hand_once_and_unknown_codes_are_explained(client_as, db, users):

@@ -256,6 +256,37 @@ def on_ticket_transitioned(session: Session, ticket_id, from_state=None, to_stat
             resolve(session, alert, notify=False)
 
 
+def _penalty_threshold(session: Session, policy_key, cumulative, threshold, contract_total, share_pct, crossed):
+    """P4: cumulative penalties near or above 10 % of the contract total — the owner may terminate."""
+    if crossed:
+        severity, title = "critical", Msg(
+            "Penalties above the termination threshold: ¥%(cumulative)s of ¥%(threshold)s", cumulative=cumulative,
+            threshold=threshold)
+    else:
+        severity, title = "warning", Msg(
+            "Penalties approaching the termination threshold: ¥%(cumulative)s of ¥%(threshold)s",
+            cumulative=cumulative, threshold=threshold)
+    body = Msg("Cumulative penalties are %(share)s %% of the contract total ¥%(total)s; above the threshold the "
+               "owner may terminate the contract.", share=share_pct, total=contract_total)
+    level = "crossed" if crossed else "approaching"
+    raise_alert(session, f"penalty:{policy_key}:{level}", f"penalty_threshold_{level}", severity, title, body,
+                audience=("supervisor", "admin"), source_type="sla_policy", source_id=policy_key, district="")
+    if crossed:
+        older = get_open(session, f"penalty:{policy_key}:approaching")
+        if older is not None:
+            resolve(session, older, notify=False)
+
+
+def on_penalty_threshold_approaching(session: Session, policy_key, cumulative=None, threshold=None,
+                                     contract_total=None, share_pct=None, **_):
+    _penalty_threshold(session, policy_key, cumulative, threshold, contract_total, share_pct, crossed=False)
+
+
+def on_penalty_threshold_crossed(session: Session, policy_key, cumulative=None, threshold=None,
+                                 contract_total=None, share_pct=None, **_):
+    _penalty_threshold(session, policy_key, cumulative, threshold, contract_total, share_pct, crossed=True)
+
+
 def on_probe_agent_silent(session: Session, agent, last_seen_at=None, **_):
     raise_alert(session, f"agent:{agent}:silent", "probe_agent_silent", "critical",
                 Msg("Probe agent not responding: %(agent)s", agent=agent),

@@ -1,6 +1,7 @@
 """A report as a printable A4 PDF: period line, one heading and table per section, bar and line charts, page
 footer; reportlab's built-in CID font for Simplified Chinese (no font file needed on any host)."""
 import io
+import re
 
 from fleetops.services.reports.sections import Report
 from fleetops.services.reports.words import Words, local_text
@@ -15,6 +16,35 @@ def _register_font() -> str:
     if PDF_FONT not in pdfmetrics.getRegisteredFontNames():
         pdfmetrics.registerFont(UnicodeCIDFont(PDF_FONT))
     return PDF_FONT
+
+
+CODE = re.compile(r"[0-9A-Za-z][0-9A-Za-z\-_./:#·]*")
+CELL_PADDING = 6.5  # reportlab's default cell padding (left + right) and a hair
+
+
+def column_widths(headers, rows, font: str, size: float, width: float) -> list[float]:
+    """Widths that keep every code (K105-CAM1, a certificate number, a time) on one line: each column is at least as
+    wide as its longest unbreakable token; what is left goes to the columns whose text would wrap most."""
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    n = len(headers)
+    need, natural = [0.0] * n, [0.0] * n
+    for r in [list(headers), *rows]:
+        for i, v in enumerate(r[:n]):
+            text = "—" if v is None else str(v)
+            longest = max((stringWidth(tok, font, size) for tok in CODE.findall(text)), default=0.0)
+            need[i] = max(need[i], longest + CELL_PADDING)
+            natural[i] = max(natural[i], stringWidth(text, font, size) + CELL_PADDING)
+    if sum(need) >= width:  # cannot honour them all: shrink in proportion (rare: very many columns)
+        return [w * width / sum(need) for w in need]
+    out = list(need)
+    spare = width - sum(out)
+    wants = [max(0.0, natural[i] - need[i]) for i in range(n)]
+    if sum(wants) > 0:
+        give = min(spare, sum(wants))
+        out = [out[i] + give * wants[i] / sum(wants) for i in range(n)]
+        spare -= give
+    return [w + spare / n for w in out]
 
 
 def to_pdf(report: Report) -> bytes:
@@ -48,7 +78,7 @@ def to_pdf(report: Report) -> bytes:
         elif rows:
             data = [[Paragraph(str(h), head) for h in sec.headers]]
             data += [[Paragraph("—" if v is None else str(v), cell) for v in r] for r in rows]
-            t = Table(data, repeatRows=1, colWidths=[width / len(sec.headers)] * len(sec.headers))
+            t = Table(data, repeatRows=1, colWidths=column_widths(sec.headers, rows, font, 7.5, width))
             t.setStyle(TableStyle([
                 ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#12263f")),
                 ("GRID", (0, 0), (-1, -1), 0.3, colors.HexColor("#9aa4b2")),

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from fleetops.domain.text import N_
+from fleetops.domain.text import N_, render_stored
 from fleetops.models.base import utcnow
 from fleetops.platform import clock, parameters
 from fleetops.services.reports import figures, queries
@@ -124,7 +124,7 @@ def monthly_report(session: Session, month: str, now: datetime | None = None, lo
         [_("On-time repair (%)"), sla["repair_pct"], _ratio(_, sla["repair_on_time"], sla["repair_decided"],
                                                            sla["repair_pending"])],
         [_("Mean time to repair (h)"), sla["mttr_h"], _("%(n)s resolved, counted from detection", n=sla["resolved"])],
-        [_("Estimated penalty (yuan)"), float(pen["total"]),
+        [_("Estimated penalty (yuan)"), float(pen["total"]) if pen["total"] is not None else _("Contract total not set"),
          _("%(days)s days late; %(cases)s times not to spec", days=pen["days_late"], cases=pen["not_to_spec_cases"])],
     ]
     sections.append(summary)
@@ -228,15 +228,71 @@ def monthly_report(session: Session, month: str, now: datetime | None = None, lo
         note=_("State as of %(day)s, soonest expiry first; the PDF lists the first 40 devices, the full list is in "
                "the XLSX.", day=today.isoformat()), pdf_limit=40))
 
-    sections.append(Section("penalty", _("Penalty estimate"), [_("Item"), _("Value")], [
-        [_("Contract total (yuan)"), float(pen["contract_total"])], [_("Days late in total"), pen["days_late"]],
-        [_("Lateness penalty (yuan)"), float(pen["late_amount"])], [_("Times not to spec"), pen["not_to_spec_cases"]],
-        [_("Not-to-spec penalty (yuan)"), float(pen["not_to_spec_amount"])], [_("Total (yuan)"), float(pen["total"])]],
-        note=_("Each day late costs 0.5% of the contract total; a contractual online rate below the target counts as "
-               "one case not to spec (5%). An estimate only.")))
+    sections += penalty_sections(_, pen)
+    sections.append(exclusion_section(_, session, start, end))
 
     sections.append(suggestions(session, _, end=upto, contractual=contractual, target=target, sla=sla, ranked=ranked,
                                 devices=devices, cats=cats, site_rows=by_rows["site"],
                                 district_rows=by_rows["district"], spares=spares, certs=certs))
     return Report(_("Traffic enforcement equipment maintenance monthly report"), month, start, end, sections, now,
                   _.locale)
+
+
+def _yuan(value) -> float | str:
+    return float(value) if value is not None else "—"
+
+
+def penalty_sections(_: Words, pen: dict) -> list[Section]:
+    """T9/P4: the estimate as the contract counts it, and the cases not to spec with the tickets behind them."""
+    rules = pen["rules"]
+    rows = [
+        [_("Contract total (yuan)"), _yuan(pen["contract_total"]) if pen["contract_total"] else _("Not set")],
+        [_("Days late (calendar days, overlapping delays counted once)"), pen["days_late"]],
+        [_("Lateness penalty (yuan)"), _yuan(pen["late_amount"])],
+        [_("Times not to spec (charged)"), pen["not_to_spec_cases"]],
+        [_("Not-to-spec penalty (yuan)"), _yuan(pen["not_to_spec_amount"])],
+        [_("Total (yuan)"), _yuan(pen["total"])]]
+    if pen["extension"]["applies"]:
+        rows.append([_("Service period extended by (h)"), pen["extension"]["hours"]])
+    th = pen.get("threshold") or {}
+    if th.get("applies") and th.get("cumulative") is not None:
+        rows.append([_("Cumulative penalties / termination threshold (yuan)"),
+                     f"{th['cumulative']} / {th['threshold']} ({th['share_pct']} %)"])
+    note = " ".join([
+        _("Each day late costs %(pct)s%% of %(basis)s.", pct=f"{rules['late_daily_pct']:g}",
+          basis=_(pen["late_basis_text"])),
+        _(pen["day_rule_text"]),
+        _(pen["not_to_spec_rule_text"]) if rules.get("not_to_spec_pct") is not None else "",
+        _("The contract total is not set: no amount can be estimated.") if pen["missing"] else _("An estimate only.")])
+    out = [Section("penalty", _("Penalty estimate"), [_("Item"), _("Value")], rows, note=note.strip())]
+    from fleetops.services.tickets.penalties import NOT_TO_SPEC_KINDS
+
+    cases = Section("not_to_spec", _("Service not to specification"), [_("When"), _("Case"), _("Ticket numbers")],
+                    [[local_text(c["at"]), _(NOT_TO_SPEC_KINDS[c["kind"]]),
+                      " ".join(f"#{t}" for t in c["ticket_ids"])] for c in pen["not_to_spec"]],
+                    note=_("Derived from the tickets: failed verifications, late replacements, image problems not "
+                           "cleared in time."))
+    out.append(cases)
+    return out
+
+
+def exclusion_section(_: Words, session: Session, start: datetime, end: datetime) -> Section:
+    """U3: every exclusion request for an outage in the month, with its evidence and the decision."""
+    from fleetops.services.monitoring import exclusions
+
+    states = {"pending": _("Waiting"), "approved": _("Approved"), "rejected": _("Rejected")}
+    rows = []
+    for r in map(exclusions.request_row, exclusions.requests_in(session, start, end)):
+        evidence = [render_stored(r["note"], _.locale)]
+        if r["photo"]:
+            evidence.append(_("photo attached"))
+        if r["evidence"].get("input_voltage_v") is not None:
+            evidence.append(_("cabinet mains input %(v)s V", v=r["evidence"]["input_voltage_v"]))
+        rows.append([r["site"], r["device"] or _("Whole site"), local_text(r["started_at"]),
+                     local_text(r["ended_at"]) if r["ended_at"] else "", _.cause(r["cause"]),
+                     _("the system") if r["source"] == "system" else r["requested_by"], "; ".join(e for e in evidence if e),
+                     states.get(r["state"], r["state"]), r["decided_by"]])
+    return Section("exclusions", _("Exclusion requests"), [
+        _("Site"), _("Device"), _("Outage from"), _("Outage until"), _("Cause"), _("Requested by"), _("Evidence"),
+        _("Decision"), _("Decided by")], rows,
+        note=_("Only approved requests are left out of the contractual online rate."))

@@ -15,10 +15,12 @@ from fleetops.services.tickets.crew import add_qualification, list_qualification
 from fleetops.services.tickets.deadlines import check_deadlines, job_deadlines  # noqa: F401
 from fleetops.services.tickets.history_log import log_event  # noqa: F401
 from fleetops.services.tickets.lifecycle import (  # noqa: F401
-    add_note, cancel, close, depart, dispatch, open_ticket, record_arrival, reopen, resolve, start_repair,
+    add_note, cancel, cannot_repair_on_site, close, depart, dispatch, open_ticket, record_arrival, reopen, resolve, start_repair,
     tick_checklist,
 )
-from fleetops.services.tickets.penalties import penalty_estimate  # noqa: F401
+from fleetops.services.tickets.penalties import (  # noqa: F401
+    NOT_TO_SPEC_KINDS, check_penalty_threshold, job_penalty_threshold, penalty_estimate, penalty_json,
+)
 from fleetops.services.tickets.photos import add_photo, photo_file  # noqa: F401
 from fleetops.services.tickets.policies import ensure_presets, list_policies, save_policy  # noqa: F401
 from fleetops.services.tickets.queries import (  # noqa: F401
@@ -45,11 +47,15 @@ PARAMETERS = {
     "ticket_auto_close_on_verify": (True,
         "T6: close a ticket as soon as it verifies"),
     "contract_total_yuan": (0,
-        "T9: the contract total the penalty rates apply to (yuan)"),
+        "T9: the contract total the penalty rates apply to (yuan); penalties show no amount until it is set"),
+    "party_share_yuan": (0,
+        "T9: the party's share of the contract total (yuan), the basis of a policy that charges on it"),
+    "contract_start_date": ("",
+        "P4: the first day of the contract (YYYY-MM-DD); cumulative penalties count from it"),
     "penalty_daily_pct": (0.5,
-        "T9: % of the contract total per day late"),
+        "T9: % of the contract total per day late (for an SLA policy without its own penalty rules)"),
     "penalty_not_to_spec_pct": (5,
-        "T9: % of the contract total for service not to spec"),
+        "T9: % of the contract total for service not to spec (for an SLA policy without its own penalty rules)"),
     "photo_keep_location": (False,
         "T7: keep EXIF location in ticket photos"),
     "photo_max_mb": (10,

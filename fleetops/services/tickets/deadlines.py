@@ -1,4 +1,4 @@
-"""The clocks of a ticket (T2, T3, T5): computing respond/arrive/repair deadlines, warning before them and
+"""The clocks of a ticket (T2, T3, T5): computing respond/arrive/repair/swap deadlines, warning before them and
 recording breaches after (A1). Emits deadline_approaching / deadline_breached(ticket_id, which, due_at)."""
 from __future__ import annotations
 
@@ -42,6 +42,17 @@ def set_deadlines(session: Session, t: Ticket) -> None:
         raise ValidationFailed(err.msg) from None
     t.day_night, t.distance_km = d.day_night, d.distance_km
     t.respond_by, t.arrive_by, t.repair_by = d.respond_by, d.arrive_by, d.repair_by
+    set_swap_deadline(t, policy)
+
+
+def set_swap_deadline(t: Ticket, policy: sla.SlaPolicy | None = None) -> None:
+    """T3: once the crew says the device cannot be repaired on site, a spare must be in within `swap_h`."""
+    if t.swap_started_at is None:
+        t.swap_by = None
+        return
+    policy = policy or (parse_policy(t.policy.rules) if t.policy is not None else None)
+    hours = policy.swap_h if policy is not None else None
+    t.swap_by = t.swap_started_at + sla._hours(hours) if hours else None
 
 
 def record_if_late(session: Session, t: Ticket, which: str, due: datetime | None, done_at: datetime) -> None:
@@ -78,7 +89,11 @@ def check_deadlines(session: Session, now: datetime | None = None) -> dict:
             running.append(("respond", t.respond_by))
         if t.state in rules.NOT_ARRIVED:
             running.append(("arrive", t.arrive_by))
-        running.append(("repair", t.repair_by))
+        # T3: two clocks — on-site repair until the crew says it cannot be done there, then the spare swap.
+        if t.swap_started_at is None:
+            running.append(("repair", t.repair_by))
+        else:
+            running.append(("swap", t.swap_by))
         for which, due in running:
             if due is None:
                 continue

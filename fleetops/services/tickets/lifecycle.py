@@ -20,7 +20,7 @@ from fleetops.models.tickets import Ticket
 from fleetops.platform import audit, events, parameters
 from fleetops.platform.idempotency import actor_name, claim_request
 from fleetops.services.tickets.crew import active_crew_member, pick_crew, qualifications_of
-from fleetops.services.tickets.deadlines import record_if_late, set_deadlines, site_zone
+from fleetops.services.tickets.deadlines import record_if_late, set_deadlines, set_swap_deadline, site_zone
 from fleetops.services.tickets.history_log import log_event, move
 from fleetops.services.tickets.policies import policy_row
 from fleetops.services.tickets.queries import get_ticket
@@ -198,7 +198,34 @@ def resolve(session: Session, ticket_id, resolution: str, *, actor, notes: str =
     t.resolution, t.resolved_at = resolution, at
     if notes:
         t.work_notes = ((t.work_notes + "\n") if t.work_notes else "") + notes
+    if t.swap_started_at is None:
+        record_if_late(session, t, "repair", t.repair_by, at)
+    else:
+        record_if_late(session, t, "swap", t.swap_by, at)
+    return t
+
+
+def cannot_repair_on_site(session: Session, ticket_id, *, actor, note: str = "", at: datetime | None = None,
+                          request_id: str | None = None) -> Ticket:
+    """T3: the crew finds the device cannot be repaired on site: the repair clock stops (late if already past) and
+    the spare-swap clock starts (`swap_h` of the policy). Recorded once; audited (A3)."""
+    claim_request(session, request_id, "cannot_repair", ticket_id)
+    t = get_ticket(session, ticket_id)
+    at = at or utcnow()
+    if t.state not in ("arrived", "repairing"):
+        raise ConflictError(Msg("Only a crew on site can say the device cannot be repaired there."))
+    if t.swap_started_at is not None:
+        raise ConflictError(Msg("The spare swap has already been started."))
+    t.swap_started_at = at
+    set_swap_deadline(t)
     record_if_late(session, t, "repair", t.repair_by, at)
+    note = (note or "").strip()
+    log_event(session, t, "swap_started", actor, from_state=t.state, at=at,
+              note=note or Msg("Cannot be repaired on site: swapping in a spare"),
+              data={"swap_by": t.swap_by.isoformat() if t.swap_by else None})
+    audit.record(session, actor, "ticket_swap_started", "ticket", t.id,
+                 summary=Msg("Cannot be repaired on site: swapping in a spare"),
+                 after={"swap_started_at": at, "swap_by": t.swap_by})
     return t
 
 

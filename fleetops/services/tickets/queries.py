@@ -112,8 +112,8 @@ def breaches_of(t: Ticket, now: datetime | None = None) -> list[dict]:
         if b.kind != "breached":
             continue
         done = {"respond": t.departed_at or t.arrived_at, "arrive": t.arrived_at,
-                "repair": t.resolved_at}.get(b.which)
-        end = done or now
+                "repair": t.swap_started_at or t.resolved_at, "swap": t.resolved_at}.get(b.which)
+        end = done or t.cancelled_at or now
         out.append({"which": b.which, "due_at": b.due_at.isoformat(),
                     "late_minutes": max(0, int((end - b.due_at).total_seconds() // 60)),
                     "days_late": sla.days_late(b.due_at, end), "still_running": done is None})
