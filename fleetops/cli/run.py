@@ -46,7 +46,9 @@ def ensure_demo_fleet(seed: int, liveness: str = "ping") -> None:
     with session() as s:
         summary = load_demo_fleet(s, seed=seed, liveness=liveness)
     if summary:
-        say(Msg("demo fleet: %(summary)s", summary=summary))
+        say(Msg("demo fleet loaded: %(sites)s sites, %(devices)s devices, %(certificates)s certificates",
+                sites=summary.get("sites", 0), devices=summary.get("devices", 0),
+                certificates=summary.get("certificates", 0)))
 
 
 def _wait_for_simulator(proc, url: str = "http://127.0.0.1:5081/faults", timeout_s: float = 60) -> None:

@@ -156,7 +156,7 @@ def fault(action, target, control_port, period_s, down_s, interface, image_fault
     if action == "clear":
         key = "" if target == "all" else "/" + urllib.request.quote(target, safe="")
         data = _call("DELETE", f"/faults{key}", control_port)
-        return echo_json(data) if as_json else click.echo(f"cleared {len(data['removed'])} fault(s)")
+        return echo_json(data) if as_json else say(Msg("cleared %(n)s fault(s)", n=len(data["removed"])))
     body = {"kind": action.replace("-", "_")}
     body["site" if action in ("power-cut", "network-cut") else "device"] = target
     for name, value in (("period_s", period_s), ("down_s", down_s), ("interface", interface),
@@ -166,4 +166,4 @@ def fault(action, target, control_port, period_s, down_s, interface, image_fault
     data = _call("POST", "/faults", control_port, body)
     if as_json:
         return echo_json(data)
-    click.echo(f"fault {data['fault']['id']} injected (mode={data['mode']})")
+    say(Msg("fault %(id)s injected (mode=%(mode)s)", id=data["fault"]["id"], mode=data["mode"]))

@@ -252,6 +252,20 @@ def test_a_district_without_probe_results_for_ten_minutes_has_a_silent_probe_age
     assert [d.purpose for d in outbox(db)] == ["opened", "resolved"]
 
 
+def test_a_probe_host_problem_is_told_once_not_again_as_silent_districts(db, users):
+    from fleetops.models.monitoring import ProbeResultRow
+
+    hook(db, users, name="tianshan-supervisors", district="天山区", role="supervisor")
+    _a, (cam_a,) = make_site(db, code="K105", district="天山区")
+    db.add(ProbeResultRow(device_id=cam_a.id, probe="ping", at=T0, ok=True))  # then only local failures
+    db.flush()
+    alerts.raise_alert(db, "probe_host:h:local", "probe_host_problem", "critical", "probe host problem", "",
+                       audience=("supervisor",), source_type="probe_host", source_id="h", now=T0, district="")
+    assert detectors.check_probe_silence(db, now=T0 + timedelta(minutes=25))["opened"] == 0
+    alerts.resolve_key(db, "probe_host:h:local", T0 + timedelta(minutes=26))
+    assert detectors.check_probe_silence(db, now=T0 + timedelta(minutes=27))["opened"] == 1
+
+
 def test_a_second_process_raising_the_same_incident_does_not_break_its_transaction(app, db, users, monkeypatch):
     """Two sessions (two processes) see the same device go down at once: the loser's insert hits the unique
     open key, and it counts an occurrence instead of failing its (the emitter's) transaction."""

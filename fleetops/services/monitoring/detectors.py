@@ -181,10 +181,16 @@ def check_probe_silence(session: Session, now: datetime | None = None) -> dict:
     heard_before = districts_heard(now - window - timedelta(days=1), now - window)
     open_keys = {a.key for a in session.scalars(select(Alert).where(Alert.kind == "probe_agent_silent",
                                                                     Alert.state != "resolved"))}
+    # While the probe host itself cannot probe (one "probe host problem" alert is open), its silence is that
+    # problem, already told once: no extra per-district alarms on top of it.
+    host_problem = session.scalar(select(Alert.id).where(Alert.kind == "probe_host_problem",
+                                                         Alert.state != "resolved").limit(1)) is not None
     opened = resolved = 0
     for district in sorted(watched):
         key = f"agent:{district or '-'}:silent"
         if district not in heard and district not in heard_before and key not in open_keys:
+            continue
+        if host_problem and district not in heard and key not in open_keys:
             continue
         if district in heard:
             if alerts.resolve_key(session, key, now):
