@@ -1,12 +1,13 @@
 """Ticket pages: the crew's tablet (My tickets, one big button per step, checklist, parts, photos) and the supervisors' list, history, SLA policies, penalties."""
 import json
 import uuid
-from datetime import date, datetime, timezone
+from datetime import date, timezone
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_from_directory, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from fleetops.domain import inputs
 from fleetops.domain import tickets as rules
 from fleetops.domain.errors import ValidationFailed
 from fleetops.domain.text import Msg
@@ -297,15 +298,10 @@ def penalties():
 
     def day(name):
         raw = request.args.get(name, "")
-        try:
-            return datetime.fromisoformat(raw).replace(tzinfo=timezone.utc) if raw else None
-        except ValueError:
-            raise ValidationFailed(_("Dates are written like 2026-06-01.")) from None
+        return inputs.parse_time(raw, name, timezone.utc).replace(tzinfo=timezone.utc) if raw else None
 
-    raw_cases = request.args.get("not_to_spec", "0") or "0"
-    if not raw_cases.isdigit():
-        raise ValidationFailed(_("The number of cases must be a whole number."))
-    est = tickets.penalty_estimate(s, since=day("since"), until=day("until"), not_to_spec_cases=int(raw_cases))
+    cases = inputs.whole_number(request.args.get("not_to_spec", "0") or "0", "not_to_spec", 0, 1_000_000)
+    est = tickets.penalty_estimate(s, since=day("since"), until=day("until"), not_to_spec_cases=cases)
     return render_template("tickets/penalties.html", est=est, f=request.args)
 
 
