@@ -49,10 +49,15 @@ def helpers():
 
 # ------------------------------------------------------------------------------------------ fleet status
 
+def _crew_district() -> str:
+    """A crew member sees their own district's outages (as with tickets); "" = everything."""
+    return (current_user.district or "") if current_user.role == "crew" else ""
+
+
 @bp.route("/")
 @roles_required("crew", "supervisor")
 def status():
-    district = current_user.district if current_user.role == "crew" else ""  # a crew sees its own district
+    district = _crew_district()
     page = queries.status_page(db_session(), district=district)
     return render_template("monitoring/status.html", refresh_s=60, district=district, **page)
 
@@ -82,7 +87,7 @@ def outages():
     cause = request.args.get("cause") or None
     rows, total = queries.outages_between(
         db_session(), start, end, device_code=(request.args.get("device") or "").strip() or None, cause=cause,
-        open_only=request.args.get("open") == "1", limit=PAGE, offset=(page - 1) * PAGE)
+        open_only=request.args.get("open") == "1", limit=PAGE, offset=(page - 1) * PAGE, district=_crew_district())
     pages = max(1, -(-total // PAGE))
 
     def args(p):
@@ -100,7 +105,7 @@ def outages():
 @roles_required("crew", "supervisor")
 def outage(outage_id):
     s = db_session()
-    page = queries.outage_page(s, outage_id)
+    page = queries.outage_page(s, outage_id, district=_crew_district())
     if page is None:
         abort(404)
     if request.method == "POST":

@@ -2,7 +2,7 @@
 import logging
 import re
 from datetime import datetime
-from flask import current_app, jsonify, request
+from flask import current_app, g, jsonify, request
 from sqlalchemy.exc import OperationalError
 
 from fleetops.domain import inputs
@@ -48,6 +48,11 @@ def _time_arg(name: str, required: bool = True) -> datetime | None:
     return inputs.parse_time(value, name, clock.local_zone())
 
 
+def _crew_district() -> str:
+    """A crew member sees their own district's outages (as with tickets); "" = everything."""
+    return (g.api_user.district or "") if g.api_user.role == "crew" else ""
+
+
 @bp.route("/uptime")
 @api_roles("supervisor", "crew")
 def get_uptime():
@@ -65,14 +70,14 @@ def get_outages():
     rows, total = queries.outages_between(
         db_session(), _time_arg("from", False), _time_arg("to", False), device_code=request.args.get("device"),
         cause=request.args.get("cause"), open_only=request.args.get("open") in ("1", "true"), limit=limit,
-        offset=offset)
+        offset=offset, district=_crew_district())
     return jsonify({"total": total, "outages": [queries.outage_dict(o) for o in rows]})
 
 
 @bp.route("/status")
 @api_roles("supervisor", "crew")
 def get_status():
-    return jsonify(queries.status_report(db_session()))
+    return jsonify(queries.status_report(db_session(), district=_crew_district()))
 
 
 @bp.route("/online-rate")
