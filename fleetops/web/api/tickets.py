@@ -73,7 +73,9 @@ def ticket_one(ticket_id):
     return jsonify(row)
 
 
-openapi.path("/tickets/{id}", "get", "One ticket with its history", tags=["tickets"], responses=TICKET_REF)
+TICKET_ID = openapi.path_param("id", "Ticket id", "integer")
+openapi.path("/tickets/{id}", "get", "One ticket with its history", tags=["tickets"], responses=TICKET_REF,
+             parameters=[TICKET_ID])
 
 
 @bp.route("/tickets", methods=["POST"])
@@ -182,7 +184,7 @@ def ticket_step(ticket_id, action):
 
 for _action in STEPS:
     openapi.path(f"/tickets/{{id}}/{_action}", "post", f"Ticket step: {_action} (request_id makes it idempotent)",
-                 tags=["tickets"], request_body=STEP_BODY, responses=TICKET_REF)
+                 tags=["tickets"], request_body=STEP_BODY, responses=TICKET_REF, parameters=[TICKET_ID])
 
 
 @bp.route("/tickets/penalty-estimate")
