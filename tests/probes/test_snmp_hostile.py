@@ -16,9 +16,9 @@ from probes.base import REASONS, ProbeResult
 from probes.snmp import (
     COUNTER32, COUNTER64, GAUGE32, INTEGER, IP_ADDRESS, NO_SUCH_OBJECT, NULL, OBJECT_ID, OCTET_STRING, OPAQUE,
     RESPONSE, SYS_DESCR, SYS_OBJECT_ID, SYS_UPTIME, TIMETICKS, BerError, SnmpTarget, decode_message, decode_value,
-    encode_message, get_many_sync, interpret,
+    get_many_sync, interpret,
 )
-from probes.snmp.ber import _decode_oid, _length, _oid_body, _tlv, oid_tuple
+from probes.snmp.ber import _decode_oid, _oid_body, _tlv, oid_tuple
 from probes.snmp.oids import PLAYPEN
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
