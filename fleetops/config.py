@@ -33,6 +33,7 @@ DEFAULTS = {
     "FLAP_WINDOW_S": 1800,
     "FLAP_THRESHOLD": 6,
     "METRICS_TOKEN": "",  # when set, /metrics needs `Authorization: Bearer <token>`
+    "BIND_HOST": "",  # the address the web server listens on (`fleetops run` sets it); /metrics is open only on loopback
     "ALERT_RETRY_BASE_S": 30,
     "ALERT_RETRY_MAX_S": 3600,
     "ALERT_DELIVER_INTERVAL_S": 10,

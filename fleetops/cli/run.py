@@ -117,7 +117,9 @@ def run(ctx, host, port, demo, simulator, scheduler, seed, threads):
     signal.signal(signal.SIGTERM, lambda *_: (stop(), sys.exit(0)))
     say(Msg("fleetops: %(url)s  (Ctrl-C stops the web UI, scheduler and simulator)", url=f"http://{host}:{port}/"))
     try:
-        serve(get_app(), host=host, port=port, threads=threads, ident="fleetops")
+        app = get_app()
+        app.config["BIND_HOST"] = host  # /metrics is served without a token only on a loopback address
+        serve(app, host=host, port=port, threads=threads, ident="fleetops")
     except KeyboardInterrupt:
         pass
     finally:

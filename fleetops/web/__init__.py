@@ -3,6 +3,7 @@
 Blueprints are listed and registered by `fleetops.wiring`."""
 import logging
 from functools import wraps
+from urllib.parse import urlsplit
 
 from flask import (
     Flask, abort, current_app, flash, g, jsonify, redirect, render_template, request, session, url_for,
@@ -87,13 +88,28 @@ def init_web(app: Flask) -> None:
     def set_language(code):
         if code in ("zh", "en"):
             session["lang"] = code
-        return redirect(request.referrer or url_for("index"))
+        return redirect(_same_site(request.referrer) or url_for("index"))
 
     app.jinja_env.globals.update(nav_items=nav.items_for, locale=current_locale, enum_label=enum_label)
     # A stored sentence (history line, audit summary, probe reason) in the reader's language.
     app.jinja_env.filters["msg"] = lambda v: translate(v, current_locale())
     app.jinja_env.filters["dt"] = lambda v, fmt="yyyy-MM-dd HH:mm": format_datetime(v, fmt) if v else ""
     _register_errors(app)
+
+
+def _same_site(url: str | None) -> str | None:
+    """The path (and query) of `url` when it points into this site, else None: never redirect elsewhere."""
+    if not url:
+        return None
+    parts = urlsplit(url.strip())
+    if parts.netloc and (parts.netloc != request.host or parts.scheme not in ("http", "https")):
+        return None
+    if not parts.netloc and parts.scheme:
+        return None  # javascript:, data: …
+    path = parts.path or "/"
+    if not path.startswith("/") or path.startswith("//") or "\\" in path or any(ord(ch) < 32 for ch in path):
+        return None
+    return path + (f"?{parts.query}" if parts.query else "")
 
 
 def enum_label(enum_name: str, value) -> str:

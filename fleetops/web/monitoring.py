@@ -8,8 +8,7 @@ from flask_babel import gettext as _
 from flask_babel import pgettext
 from flask_login import current_user
 
-from fleetops.domain.errors import ValidationFailed
-from fleetops.domain.text import Msg
+from fleetops.domain import inputs
 from fleetops.domain.uptime import EXCLUDED_CAUSES, OutageCause
 from fleetops.platform import clock
 from fleetops.services.monitoring import causes, queries, uptime
@@ -50,10 +49,15 @@ def helpers():
 
 # ------------------------------------------------------------------------------------------ fleet status
 
+def _crew_district() -> str:
+    """A crew member sees their own district's outages (as with tickets); "" = everything."""
+    return (current_user.district or "") if current_user.role == "crew" else ""
+
+
 @bp.route("/")
 @roles_required("crew", "supervisor")
 def status():
-    district = current_user.district if current_user.role == "crew" else ""  # a crew sees its own district
+    district = _crew_district()
     page = queries.status_page(db_session(), district=district)
     return render_template("monitoring/status.html", refresh_s=60, district=district, **page)
 
@@ -78,12 +82,12 @@ def outages():
         page = max(1, int(request.args.get("page", 1)))
     except ValueError:
         page = 1
-    start = _local_date(request.args.get("from"))
-    end = _local_date(request.args.get("to"), plus_days=1)
+    start = _local_date(request.args.get("from"), field="from")
+    end = _local_date(request.args.get("to"), plus_days=1, field="to")
     cause = request.args.get("cause") or None
     rows, total = queries.outages_between(
         db_session(), start, end, device_code=(request.args.get("device") or "").strip() or None, cause=cause,
-        open_only=request.args.get("open") == "1", limit=PAGE, offset=(page - 1) * PAGE)
+        open_only=request.args.get("open") == "1", limit=PAGE, offset=(page - 1) * PAGE, district=_crew_district())
     pages = max(1, -(-total // PAGE))
 
     def args(p):
@@ -101,7 +105,7 @@ def outages():
 @roles_required("crew", "supervisor")
 def outage(outage_id):
     s = db_session()
-    page = queries.outage_page(s, outage_id)
+    page = queries.outage_page(s, outage_id, district=_crew_district())
     if page is None:
         abort(404)
     if request.method == "POST":
@@ -145,14 +149,11 @@ def _evidence(upload) -> tuple[str, object]:
     return upload.filename, upload.stream
 
 
-def _local_date(value: str | None, plus_days: int = 0) -> datetime | None:
+def _local_date(value: str | None, plus_days: int = 0, field: str = "date") -> datetime | None:
     if not value:
         return None
-    try:
-        d = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=clock.local_zone())
-    except ValueError:
-        raise ValidationFailed(Msg("Dates are written like 2026-06-21.")) from None
-    return d + timedelta(days=plus_days)
+    d = inputs.parse_date(value, field)
+    return datetime.combine(d, datetime.min.time(), clock.local_zone()) + timedelta(days=plus_days)
 
 
 # ------------------------------------------------------------------------------------------ uptime table
@@ -167,12 +168,15 @@ def uptime_table():
     if by not in uptime.GROUPS:
         by = "site"
     if period == "custom":
-        start = _local_date(request.args.get("from")) or datetime.combine(today, datetime.min.time(),
-                                                                          clock.local_zone())
-        end = _local_date(request.args.get("to"), plus_days=1) or start + timedelta(days=1)
+        start = _local_date(request.args.get("from"), field="from") or datetime.combine(
+            today, datetime.min.time(), clock.local_zone())
+        end = _local_date(request.args.get("to"), plus_days=1, field="to") or start + timedelta(days=1)
     else:
         day = request.args.get("date") or today.isoformat()
         contract_start = request.args.get("contract_start") or None
+        inputs.parse_date(day + {4: "-01-01", 7: "-01"}.get(len(day), ""), "date")
+        if contract_start:
+            inputs.parse_date(contract_start, "contract_start")
         start, end = uptime.period_bounds(period if period in ("day", "month", "year") else "month", day, tz,
                                           contract_start)
     table = queries.uptime_table(db_session(), start, end, by=by, local_tz=tz, locale=current_locale())

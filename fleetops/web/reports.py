@@ -1,4 +1,7 @@
 """Supervisors' dashboard (inline SVG charts, no CDN), monthly/weekly report downloads (XLSX, PDF) and /metrics."""
+import hmac
+import ipaddress
+
 from flask import Blueprint, Response, abort, current_app, render_template, request
 from flask_babel import gettext as _
 
@@ -73,11 +76,28 @@ def weekly(fmt):
                  f"fleetops-quality-{week}")
 
 
+def _loopback(host) -> bool:
+    """True when `host` (the address the server binds) is a loopback address or 'localhost'."""
+    if not host:
+        return False  # unknown (another WSGI server): treat as reachable from the network
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 @bp.route("/metrics")
 def metrics():
-    """Prometheus text format. Open, unless METRICS_TOKEN is configured (then a bearer token is required)."""
+    """Prometheus text format. A bearer token (METRICS_TOKEN) is required, except when the server listens on a
+    loopback address only (BIND_HOST, set by `fleetops run`) and no token is configured."""
     token = current_app.config.get("METRICS_TOKEN")
-    if token and request.headers.get("Authorization", "") != f"Bearer {token}":
+    if not token and not _loopback(current_app.config.get("BIND_HOST")):
+        return Response(_("Set METRICS_TOKEN: /metrics needs a token when the server listens beyond loopback.")
+                        + "\n", status=401, mimetype="text/plain")
+    if token and not hmac.compare_digest(request.headers.get("Authorization", "").encode(),
+                                         f"Bearer {token}".encode()):
         return Response(_("Missing or invalid metrics token.") + "\n", status=401, mimetype="text/plain")
     body = reports.metrics_text(db_session(), int(current_app.config.get("POLL_INTERVAL_S", 60)))
     return Response(body, mimetype="text/plain; version=0.0.4; charset=utf-8")

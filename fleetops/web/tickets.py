@@ -7,6 +7,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from fleetops.domain import inputs
 from fleetops.domain import tickets as rules
 from fleetops.domain.errors import ValidationFailed
 from fleetops.domain.text import Msg
@@ -308,10 +309,7 @@ def penalties():
 
     def day(name):
         raw = request.args.get(name, "")
-        try:
-            return datetime.combine(date.fromisoformat(raw), datetime.min.time(), zone) if raw else None
-        except ValueError:
-            raise ValidationFailed(_("Dates are written like 2026-06-01.")) from None
+        return datetime.combine(inputs.parse_date(raw, name), datetime.min.time(), zone) if raw else None
 
     since, until = day("since"), day("until")
     if until is not None:

@@ -99,27 +99,51 @@ def _expect(buf, i, end, tag):
     return s, e
 
 
+# RFC 2578 §3.5: at most 128 sub-identifiers, each at most 2^32-1 (five 7-bit groups). Bounding them keeps a
+# hostile 64 KB OID from building one huge integer shift by shift (quadratic: half a second of event loop).
+MAX_OID_ARCS = 128
+MAX_SUBID = 0xFFFFFFFF
+# The widest SNMP integer is a Counter64: 8 bytes plus a sign byte. Anything longer is not SNMP.
+MAX_INT_BYTES = 9
+
+
 def _decode_oid(body: bytes) -> tuple[int, ...]:
     if not body:
         raise BerError("empty OID")
-    arcs, acc = [], 0
-    for b in body:
-        acc = (acc << 7) | (b & 0x7F)
-        if not b & 0x80:
-            arcs.append(acc)
-            acc = 0
     if body[-1] & 0x80:
         raise BerError("truncated OID")
+    arcs, acc, width = [], 0, 0
+    for b in body:
+        if width == 0 and b == 0x80:
+            raise BerError("OID sub-identifier has a leading zero group")
+        acc = (acc << 7) | (b & 0x7F)
+        width += 1
+        if width > 5:
+            raise BerError("OID sub-identifier too long")
+        if not b & 0x80:
+            arcs.append(acc)
+            acc, width = 0, 0
+            if len(arcs) > MAX_OID_ARCS:
+                raise BerError(f"OID longer than {MAX_OID_ARCS} sub-identifiers")
     first = arcs[0]
     head = (0, first) if first < 40 else ((1, first - 40) if first < 80 else (2, first - 80))
-    return head + tuple(arcs[1:])
+    arcs = head + tuple(arcs[1:])
+    if any(a > MAX_SUBID for a in arcs):
+        raise BerError("OID sub-identifier above 2^32-1")
+    return arcs
+
+
+def _decode_int(body: bytes, signed: bool) -> int:
+    if len(body) > MAX_INT_BYTES:
+        raise BerError(f"integer of {len(body)} bytes (SNMP integers have at most {MAX_INT_BYTES})")
+    return int.from_bytes(body, "big", signed=signed) if body else 0
 
 
 def decode_value(tag: int, body: bytes):
     if tag == INTEGER:
-        return int.from_bytes(body, "big", signed=True) if body else 0
+        return _decode_int(body, True)
     if tag in _UNSIGNED:
-        return int.from_bytes(body, "big", signed=False)
+        return _decode_int(body, False)
     if tag == OBJECT_ID:
         return _decode_oid(body)
     if tag == IP_ADDRESS:
@@ -135,7 +159,7 @@ def decode_message(data: bytes):
     """(version, community, pdu_tag, request_id, field1, field2, [(oid tuple, (tag, value))]) or BerError."""
     s, e = _expect(data, 0, len(data), 0x30)
     a, b = _expect(data, s, e, INTEGER)
-    version = int.from_bytes(data[a:b], "big", signed=True)
+    version = _decode_int(data[a:b], True)
     a, b2 = _expect(data, b, e, OCTET_STRING)
     community = bytes(data[a:b2])
     pdu_tag, ps, pe = _read(data, b2, e)
@@ -145,7 +169,7 @@ def decode_message(data: bytes):
     i = ps
     for _ in range(3):
         a, i = _expect(data, i, pe, INTEGER)
-        fields.append(int.from_bytes(data[a:i], "big", signed=True))
+        fields.append(_decode_int(data[a:i], True))
     vs, ve = _expect(data, i, pe, 0x30)
     varbinds = []
     i = vs

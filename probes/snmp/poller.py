@@ -18,8 +18,8 @@ from pysnmp.error import PySnmpError
 
 from probes.base import ProbeResult, failed
 from probes.snmp.ber import (
-    _INTEGERS, _MISSING, GET, NULL, OBJECT_ID, RESPONSE, BerError, decode_message, encode_message, from_pysnmp,
-    oid_tuple,
+    _INTEGERS, _MISSING, COUNTER32, COUNTER64, GAUGE32, GET, INTEGER, NULL, OBJECT_ID, RESPONSE, TIMETICKS, BerError,
+    decode_message, encode_message, from_pysnmp, oid_tuple,
 )
 from probes.snmp.oids import HEALTH_OIDS, IF_NUMBER, IF_OPER_STATUS, SYS_DESCR, SYS_OBJECT_ID, SYS_UPTIME, check_oid
 from probes.snmp.target import V3, SnmpTarget
@@ -32,19 +32,53 @@ _ERROR_STATUS = ("noError", "tooBig", "noSuchName", "badValue", "readOnly", "gen
                  "authorizationError", "notWritable", "inconsistentName")
 _REQUIRED = {SYS_UPTIME: "sysUpTime.0", SYS_DESCR: "sysDescr.0", SYS_OBJECT_ID: "sysObjectID.0"}
 
+# The range of each SNMP integer type (RFC 2578): a value outside it is not SNMP, whatever the codec let through.
+_RANGES = {INTEGER: (-(1 << 31), (1 << 31) - 1), COUNTER32: (0, (1 << 32) - 1), GAUGE32: (0, (1 << 32) - 1),
+           TIMETICKS: (0, (1 << 32) - 1), COUNTER64: (0, (1 << 64) - 1)}
+_TEXT_MAX = 255  # DisplayString (RFC 2579) is at most 255 octets; a longer one is cut, never stored whole
+
+
 def _text(tag, value) -> str:
     if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
+        return value[:_TEXT_MAX].decode("utf-8", "replace")
     if tag == OBJECT_ID:
-        return ".".join(map(str, value))
-    return str(value)
+        return ".".join(map(str, value))[:_TEXT_MAX]
+    return str(value)[:_TEXT_MAX]
+
+
+def _number(tv) -> int | None:
+    """The integer in a (tag, value) pair when it is an SNMP integer type within its range, else None."""
+    lo_hi = _RANGES.get(tv[0])
+    value = tv[1]
+    if lo_hi is None or type(value) is not int or not lo_hi[0] <= value <= lo_hi[1]:
+        return None
+    return value
+
+
+def _pairs(varbinds) -> dict:
+    values = {}
+    for oid, tv in varbinds:
+        if not (isinstance(tv, tuple) and len(tv) == 2 and isinstance(tv[0], int)):
+            raise TypeError("a variable binding is not a (tag, value) pair")
+        values[".".join(map(str, oid_tuple(oid)))] = tv
+    return values
 
 
 def interpret(target: SnmpTarget, varbinds, at: datetime, rtt_ms: float,
               extra: dict[str, str] | None = None) -> ProbeResult:
-    """Turn a response's (oid, (tag, value)) pairs into a result: metrics with units, or why it is not ok."""
-    values = {".".join(map(str, oid_tuple(oid))): tv for oid, tv in varbinds}
+    """Turn a response's (oid, (tag, value)) pairs into a result: metrics with units, or why it is not ok.
+
+    Whatever the agent sent, the answer is a result (never an exception): a value of the wrong type or outside
+    its type's range is a `bad_reply` for sysUpTime/sysObjectID and a note (metric left out) elsewhere."""
     metrics: dict = {"rtt_ms": round(rtt_ms, 3)}
+    try:
+        return _interpret(target, _pairs(varbinds), at, metrics, extra)
+    except (ValueError, TypeError, OverflowError, ArithmeticError, LookupError, UnicodeError) as err:
+        detail = f"garbled reply: {type(err).__name__}: {str(err)[:200]}"
+        return failed(target.key, PROBE, "bad_reply", detail, at, metrics, error=detail)
+
+
+def _interpret(target: SnmpTarget, values: dict, at: datetime, metrics: dict, extra) -> ProbeResult:
     problems = []
     for oid, name in _REQUIRED.items():
         tv = values.get(oid)
@@ -54,25 +88,31 @@ def interpret(target: SnmpTarget, varbinds, at: datetime, rtt_ms: float,
             problems.append(f"{name}: {_MISSING[tv[0]]}")
     if problems:
         return failed(target.key, PROBE, "bad_reply", "; ".join(problems), at, metrics, error="; ".join(problems))
-    uptime = values[SYS_UPTIME]
-    if uptime[0] not in _INTEGERS or values[SYS_OBJECT_ID][0] != OBJECT_ID:
+    uptime = _number(values[SYS_UPTIME])
+    if values[SYS_UPTIME][0] not in _INTEGERS or values[SYS_OBJECT_ID][0] != OBJECT_ID:
         return failed(target.key, PROBE, "bad_reply", "garbled reply: wrong value types", at, metrics,
                       error="wrong value types")
-    metrics["sys_uptime_s"] = uptime[1] / 100  # TimeTicks are hundredths of a second
+    if uptime is None or uptime < 0:
+        return failed(target.key, PROBE, "bad_reply", "garbled reply: sysUpTime.0 out of range", at, metrics,
+                      error="sysUpTime.0 out of range")
+    metrics["sys_uptime_s"] = uptime / 100  # TimeTicks are hundredths of a second
     metrics["sys_descr"] = _text(*values[SYS_DESCR])
     metrics["sys_object_id"] = _text(*values[SYS_OBJECT_ID])
+    notes = []
     tv = values.get(IF_NUMBER)
     if tv is not None and tv[0] in _INTEGERS:
-        metrics["if_count"] = tv[1]
+        if _number(tv) is None:
+            notes.append("if_count: out of range")
+        else:
+            metrics["if_count"] = tv[1]
     down = []
     for i in range(1, target.interfaces + 1):
         tv = values.get(f"{IF_OPER_STATUS}.{i}")
-        if tv is not None and tv[0] in _INTEGERS and tv[1] != 1:
+        if tv is not None and tv[0] in _INTEGERS and _number(tv) != 1:
             down.append(i)  # absent interfaces (noSuchInstance) are not down, just not there
     metrics["if_down"] = len(down)
     if down:
         metrics["if_down_index"] = down
-    notes = []
     health = [(h.metric, h.oid, h.scale) for h in HEALTH_OIDS.get(target.kind, ())]
     health += [(name, check_oid(oid), 1.0) for name, oid in (extra or {}).items()]
     for metric, oid, scale in health:
@@ -80,7 +120,11 @@ def interpret(target: SnmpTarget, varbinds, at: datetime, rtt_ms: float,
         if tv is None or tv[0] in _MISSING:
             notes.append(f"{metric}: {_MISSING.get(tv[0], 'missing') if tv else 'missing'}")
         elif tv[0] in _INTEGERS:
-            metrics[metric] = round(tv[1] * scale, 3) if scale != 1.0 else tv[1]
+            n = _number(tv)
+            if n is None:
+                notes.append(f"{metric}: out of range")
+            else:
+                metrics[metric] = round(n * scale, 3) if scale != 1.0 else n
         else:
             metrics[metric] = _text(*tv)
     return ProbeResult(target.key, PROBE, True, at, metrics, "; ".join(notes))
@@ -156,7 +200,7 @@ class SnmpPoller:
             return  # late, or not ours
         try:
             version, community, pdu_tag, rid, status, index, varbinds = decode_message(data)
-        except BerError as err:
+        except (BerError, ValueError, OverflowError, IndexError) as err:
             # Cannot tell which request it answers: fail the oldest one waiting on that address.
             rid = min(waiting, key=lambda r: self._pending[r].sent)
             self._resolve(rid, ("garbled", (f"garbled reply (not SNMP: {err})", {"error": f"not SNMP: {err}"})))
@@ -263,6 +307,10 @@ class SnmpPoller:
                           error=str(err.strerror or err))
         except PySnmpError as err:  # v3 engine trouble for this target (keys, transport): its result, not a crash
             return failed(target.key, PROBE, "error", f"SNMP error: {err}", error=str(err))
+        except (BerError, ValueError, TypeError, OverflowError, ArithmeticError, LookupError) as err:
+            # whatever one device sent (or pysnmp made of it): that device's failed result, never the cycle's
+            detail = f"garbled reply: {type(err).__name__}: {str(err)[:200]}"
+            return failed(target.key, PROBE, "bad_reply", detail, error=detail)
 
     async def get_many(self, targets: list[SnmpTarget], oids: dict[str, str] | None = None,
                        timeout: float = 1.0, concurrency: int = 500) -> list[ProbeResult]:

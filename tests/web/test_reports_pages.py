@@ -55,6 +55,9 @@ def test_metrics_are_in_prometheus_text_format(db, users, app):
         db.add(ProbeResultRow(device_id=b.id, probe="ping", at=cycle_start + timedelta(seconds=4), ok=False))
     db.commit()
     resp = app.test_client().get("/metrics")
+    assert resp.status_code == 401  # bind address unknown: a token is needed
+    app.config["BIND_HOST"] = "127.0.0.1"  # served on loopback only: open
+    resp = app.test_client().get("/metrics")
     assert resp.status_code == 200 and resp.mimetype == "text/plain"
     text = resp.get_data(as_text=True)
     assert "# TYPE fleetops_devices_down gauge" in text and "fleetops_devices_down 1" in text
@@ -73,6 +76,11 @@ def test_metrics_can_require_a_token(make_app, users):
     c = app.test_client()
     assert c.get("/metrics").status_code == 401
     assert c.get("/metrics", headers={"Authorization": "Bearer scrape-me"}).status_code == 200
+    app.config["BIND_HOST"] = "127.0.0.1"  # a configured token is required on loopback too
+    assert c.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    for host, status in (("0.0.0.0", 401), ("10.1.2.3", 401), ("::1", 200), ("localhost", 200), ("127.8.0.1", 200)):
+        open_app = make_app(BIND_HOST=host)
+        assert open_app.test_client().get("/metrics").status_code == status, host
 
 
 def test_api_monthly_report_and_dashboard(db, users, api_headers, app, october):  # noqa: F811

@@ -49,7 +49,7 @@ def device_filters(q: str = "", kind: str = "", district: str = "", lifecycle: s
         except ValueError:
             pattern = _like(q)
             conds.append(or_(Device.code.ilike(pattern, escape="\\"), Device.name.ilike(pattern, escape="\\"),
-                             Device.ip_address.like(q.replace("%", "").replace("_", "") + "%"),
+                             Device.ip_address.like(_like(q)[1:], escape="\\"),
                              Device.serial.ilike(pattern, escape="\\"), Site.name.ilike(pattern, escape="\\"),
                              Site.road.ilike(pattern, escape="\\")))
     if kind:

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from fleetops.domain import inputs
 from fleetops.domain.choices import CAMERA_KINDS, IN_SERVICE
 from fleetops.domain.errors import ValidationFailed
 from fleetops.domain.text import Msg
@@ -49,25 +50,28 @@ def record_pass_counts(session: Session, rows: list[dict], interval_s: int | Non
     """U7: store pass-record counts [{"device": code, "slot_start": datetime, "count": n}]; all or nothing."""
     interval_s = int(interval_s or parameters.get(session, "alerts.pass_count_interval_s"))
     errors, clean = [], []
-    codes = {r.get("device") for r in rows if isinstance(r, dict)}
+    codes = {r.get("device") for r in rows if isinstance(r, dict) and isinstance(r.get("device"), str)}
     devices = {d.code: d for d in session.scalars(select(Device).where(Device.code.in_(codes or [""]))).all()}
     for i, r in enumerate(rows, 1):
         if not isinstance(r, dict):
             errors.append(str(Msg("#%(n)s: not an object", n=i)))
             continue
-        device = devices.get(r.get("device"))
+        code = r.get("device")
+        device = devices.get(code) if isinstance(code, str) else None
         slot = r.get("slot_start")
         if isinstance(slot, str):
             try:
-                slot = datetime.fromisoformat(slot.replace("Z", "+00:00"))
-            except ValueError:
+                slot = inputs.check_time(datetime.fromisoformat(slot.replace("Z", "+00:00")), "slot_start")
+            except (ValueError, ValidationFailed):  # named below, with the row's number
                 slot = None
         count = r.get("count")
-        if device is None:
+        if not isinstance(code, str):
+            errors.append(str(Msg("#%(n)s: device must be a device code", n=i)))
+        elif device is None:
             errors.append(str(Msg("#%(n)s: unknown device %(code)s", n=i, code=repr(r.get("device")))))
         elif not isinstance(slot, datetime) or slot.tzinfo is None:
             errors.append(str(Msg("#%(n)s: slot_start must be an ISO time with zone", n=i)))
-        elif not isinstance(count, int) or isinstance(count, bool) or count < 0:
+        elif not isinstance(count, int) or isinstance(count, bool) or not 0 <= count <= 2**31 - 1:
             errors.append(str(Msg("#%(n)s: count must be a whole number ≥ 0", n=i)))
         else:
             clean.append((device.id, slot.astimezone(timezone.utc), count))

@@ -54,17 +54,22 @@ def open_outages(session: Session, limit: int = 500, district: str = "") -> list
     return list(session.scalars(q.order_by(Outage.started_at.desc()).limit(limit)))
 
 
-def open_incidents(session: Session) -> list[SiteIncident]:
-    return list(session.scalars(select(SiteIncident).options(joinedload(SiteIncident.site))
-                                .where(SiteIncident.ended_at.is_(None), SiteIncident.retracted_at.is_(None))
-                                .order_by(SiteIncident.started_at.desc())))
+def open_incidents(session: Session, district: str = "") -> list[SiteIncident]:
+    q = (select(SiteIncident).options(joinedload(SiteIncident.site))
+         .where(SiteIncident.ended_at.is_(None), SiteIncident.retracted_at.is_(None)))
+    if district:
+        q = q.join(Site, Site.id == SiteIncident.site_id).where(Site.district == district)
+    return list(session.scalars(q.order_by(SiteIncident.started_at.desc())))
 
 
 def outages_between(session: Session, start: datetime | None = None, end: datetime | None = None,
                     device_code: str | None = None, cause: str | None = None, open_only: bool = False,
-                    limit: int = 200, offset: int = 0) -> tuple[list[Outage], int]:
-    """Outages overlapping [start, end), newest first, with the total count for paging."""
+                    limit: int = 200, offset: int = 0, district: str = "") -> tuple[list[Outage], int]:
+    """Outages overlapping [start, end), newest first, with the total count for paging; `district` narrows to
+    one district (a crew's own)."""
     q = select(Outage).join(Device, Device.id == Outage.device_id).where(Outage.retracted_at.is_(None))
+    if district:
+        q = q.join(Site, Site.id == Device.site_id).where(Site.district == district)
     if start is not None:
         q = q.where((Outage.ended_at.is_(None)) | (Outage.ended_at > start))
     if end is not None:
@@ -105,14 +110,14 @@ def status_page(session: Session, district: str = "") -> dict:
                                 .where(DeviceEvent.kind == "hung", DeviceEvent.ended_at.is_(None))
                                 .order_by(DeviceEvent.at.desc()).limit(100)))
     return {"figures": fleet_status(session), "outages": open_outages(session, 300, district=district),
-            "incidents": open_incidents(session), "samples": samples, "hung": hung}
+            "incidents": open_incidents(session, district), "samples": samples, "hung": hung}
 
 
-def status_report(session: Session) -> dict:
-    """GET /api/v1/status: the figures with the open outages and site incidents."""
+def status_report(session: Session, district: str = "") -> dict:
+    """GET /api/v1/status: the figures with the open outages and site incidents (in `district` when given)."""
     status = fleet_status(session)
-    status["open_outages"] = [outage_dict(o) for o in open_outages(session, 200)]
-    status["site_incidents"] = [incident_dict(i) for i in open_incidents(session)]
+    status["open_outages"] = [outage_dict(o) for o in open_outages(session, 200, district=district)]
+    status["site_incidents"] = [incident_dict(i) for i in open_incidents(session, district)]
     return status
 
 
@@ -134,10 +139,13 @@ def device_timeline(session: Session, code: str, now: datetime | None = None) ->
     return {"device": dev, "outages": outages, "events": events, "results": results, "figures": figures}
 
 
-def outage_page(session: Session, outage_id: int) -> dict | None:
-    """An outage with its site incident; None when it does not exist or was retracted."""
+def outage_page(session: Session, outage_id: int, district: str = "") -> dict | None:
+    """An outage with its site incident; None when it does not exist, was retracted or lies outside `district`
+    (when given: a crew's own)."""
     o = session.get(Outage, outage_id)
     if o is None or o.retracted_at is not None:
+        return None
+    if district and (o.device.site is None or o.device.site.district != district):
         return None
     incident = session.get(SiteIncident, o.site_incident_id) if o.site_incident_id else None
     return {"outage": o, "incident": incident}

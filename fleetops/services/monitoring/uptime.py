@@ -167,7 +167,7 @@ def period_bounds(kind: str, day: str | None = None, local_tz: str | None = None
         if kind == "year":
             s = datetime.strptime(contract_start or f"{day[:4]}-01-01", "%Y-%m-%d").replace(tzinfo=tz)
             return s.astimezone(timezone.utc), s.replace(year=s.year + 1).astimezone(timezone.utc)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ValidationFailed(Msg("Not a valid date for a %(period)s: %(value)s", period=kind,
                                    value=repr(day))) from None
     raise ValidationFailed(Msg("Unknown period %(period)s", period=repr(kind)))

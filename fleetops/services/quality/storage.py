@@ -35,7 +35,7 @@ def as_jpeg(data: bytes, img) -> bytes:
 
 def image_file(store_dir: str | Path, rel: str) -> Path | None:
     """The stored image for a relative path, refusing anything outside the store (path traversal)."""
-    if not rel:
+    if not rel or "\x00" in rel:  # a NUL byte is never a file name (the OS call would raise)
         return None
     root = (Path(store_dir) / "quality").resolve()
     path = (Path(store_dir) / rel).resolve()

@@ -83,7 +83,7 @@ def list_tickets(session: Session, *, state: str = "", district: str = "", devic
     if district:
         q = q.where(Site.district == district)
     if device_code:
-        q = q.join(Device, Ticket.device_id == Device.id).where(Device.code.contains(device_code))
+        q = q.join(Device, Ticket.device_id == Device.id).where(Device.code.contains(device_code, autoescape=True))
     rows = list(session.scalars(_eager(q.order_by(Ticket.id.desc()).limit(limit))))
     if overdue_only:
         rows = [t for t in rows if is_overdue(t, now)]

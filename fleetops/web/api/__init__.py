@@ -45,6 +45,13 @@ def api_roles(*roles):
     return deco
 
 
+@bp.errorhandler(RecursionError)
+def json_too_deep(_err):
+    """A JSON body nested deeper than the parser's recursion limit (e.g. 100,000 brackets): a 400, nothing read."""
+    return jsonify({"error": str(Msg("The request body is not usable JSON: it is nested too deeply.")),
+                    "details": {"field": "body"}}), 400
+
+
 @bp.route("/openapi.json")
 def openapi_document():
     return jsonify(openapi.document())

@@ -64,7 +64,7 @@ def post_pass_counts():
 openapi.path("/alerts", "get", "Alerts visible to the caller (a crew sees its district)", tags=["alerts"],
              parameters=[openapi.query_param("state", "open (default), resolved or all")])
 openapi.path("/alerts/{id}/acknowledge", "post", "Acknowledge an alert: repeats and escalations stop",
-             tags=["alerts"])
+             tags=["alerts"], parameters=[openapi.path_param("id", "Alert id", "integer")])
 openapi.path("/alerts/deliveries", "get", "The delivery outbox and every attempt's result (supervisor)",
              tags=["alerts"], parameters=[openapi.query_param("state", "pending, delivered, failed or cancelled"),
                                           openapi.query_param("limit", "At most this many (≤ 1000)", "integer")])

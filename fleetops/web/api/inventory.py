@@ -72,11 +72,11 @@ openapi.path("/devices", "get", "List devices (filters, paging)", tags=["invento
 openapi.path("/devices", "post", "Create a device (supervisor/admin)", tags=["inventory"], request_body=_device_ref,
              responses={"201": {"description": "Created", **_device_ref}, **_errors})
 openapi.path("/devices/{code}", "get", "One device", tags=["inventory"],
-             parameters=[{"name": "code", "in": "path", "required": True, "schema": {"type": "string"}}],
+             parameters=[openapi.path_param("code", "Device code")],
              responses={"200": {"description": "OK", **_device_ref}, **_errors})
 openapi.path("/devices/{code}", "patch", "Change a device's fields (supervisor/admin); send version to detect "
              "concurrent edits; empty secrets keep the stored ones", tags=["inventory"], request_body=_device_ref,
-             parameters=[{"name": "code", "in": "path", "required": True, "schema": {"type": "string"}}],
+             parameters=[openapi.path_param("code", "Device code")],
              responses={"200": {"description": "OK", **_device_ref}, **_errors})
 
 
@@ -124,11 +124,11 @@ openapi.path("/sites", "get", "List sites (search, district, key site, paging)",
 openapi.path("/sites", "post", "Create a site (supervisor/admin)", tags=["inventory"], request_body=_site_ref,
              responses={"201": {"description": "Created", **_site_ref}, **_errors})
 openapi.path("/sites/{code}", "get", "One site with its device codes", tags=["inventory"],
-             parameters=[{"name": "code", "in": "path", "required": True, "schema": {"type": "string"}}],
+             parameters=[openapi.path_param("code", "Site code")],
              responses={"200": {"description": "OK", **_site_ref}, **_errors})
 openapi.path("/sites/{code}", "patch", "Change a site's fields (supervisor/admin)", tags=["inventory"],
              request_body=_site_ref,
-             parameters=[{"name": "code", "in": "path", "required": True, "schema": {"type": "string"}}],
+             parameters=[openapi.path_param("code", "Site code")],
              responses={"200": {"description": "OK", **_site_ref}, **_errors})
 
 

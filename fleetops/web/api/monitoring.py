@@ -2,10 +2,10 @@
 import logging
 import re
 from datetime import datetime
-
-from flask import current_app, jsonify, request
+from flask import current_app, g, jsonify, request
 from sqlalchemy.exc import OperationalError
 
+from fleetops.domain import inputs
 from fleetops.domain.errors import ValidationFailed
 from fleetops.domain.text import Msg
 from fleetops.platform import clock
@@ -56,14 +56,12 @@ def _time_arg(name: str, required: bool = True) -> datetime | None:
         return None
     if re.search(r" \d{2}:\d{2}$", value):  # an unencoded '+' in the offset arrives as a space
         value = value[:-6] + "+" + value[-5:]
-    try:
-        at = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise ValidationFailed(Msg("%(name)s is not an ISO 8601 time: %(value)s", name=name,
-                                   value=repr(value))) from None
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=clock.local_zone())
-    return at
+    return inputs.parse_time(value, name, clock.local_zone())
+
+
+def _crew_district() -> str:
+    """A crew member sees their own district's outages (as with tickets); "" = everything."""
+    return (g.api_user.district or "") if g.api_user.role == "crew" else ""
 
 
 @bp.route("/uptime")
@@ -78,22 +76,19 @@ def get_uptime():
 @bp.route("/outages")
 @api_roles("supervisor", "crew")
 def get_outages():
-    try:
-        limit = min(1000, max(1, int(request.args.get("limit", 200))))
-        offset = max(0, int(request.args.get("offset", 0)))
-    except ValueError:
-        raise ValidationFailed(Msg("limit and offset must be integers")) from None
+    limit = inputs.whole_number(request.args.get("limit", "200"), "limit", 1, 1000)
+    offset = inputs.whole_number(request.args.get("offset", "0"), "offset", 0, 10**9)
     rows, total = queries.outages_between(
         db_session(), _time_arg("from", False), _time_arg("to", False), device_code=request.args.get("device"),
         cause=request.args.get("cause"), open_only=request.args.get("open") in ("1", "true"), limit=limit,
-        offset=offset)
+        offset=offset, district=_crew_district())
     return jsonify({"total": total, "outages": [queries.outage_dict(o) for o in rows]})
 
 
 @bp.route("/status")
 @api_roles("supervisor", "crew")
 def get_status():
-    return jsonify(queries.status_report(db_session()))
+    return jsonify(queries.status_report(db_session(), district=_crew_district()))
 
 
 @bp.route("/online-rate")

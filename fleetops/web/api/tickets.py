@@ -1,8 +1,9 @@
 """JSON API for tickets: list, one with its history, open, the crew's steps, verify/close/cancel, the penalty estimate."""
-from datetime import datetime
+from datetime import timezone
 
 from flask import g, jsonify, request
 
+from fleetops.domain import inputs
 from fleetops.domain.errors import ValidationFailed
 from fleetops.domain.text import Msg
 from fleetops.services import tickets
@@ -72,7 +73,9 @@ def ticket_one(ticket_id):
     return jsonify(row)
 
 
-openapi.path("/tickets/{id}", "get", "One ticket with its history", tags=["tickets"], responses=TICKET_REF)
+TICKET_ID = openapi.path_param("id", "Ticket id", "integer")
+openapi.path("/tickets/{id}", "get", "One ticket with its history", tags=["tickets"], responses=TICKET_REF,
+             parameters=[TICKET_ID])
 
 
 @bp.route("/tickets", methods=["POST"])
@@ -81,18 +84,23 @@ openapi.path("/tickets/{id}", "get", "One ticket with its history", tags=["ticke
 def ticket_open():
     s = db_session()
     b = _body()
-    device_id, site_id = tickets.find_target(s, b.get("device"), b.get("site"))
+    device = inputs.optional_text(b.get("device"), "device", 64)
+    site = inputs.optional_text(b.get("site"), "site", 64)
+    category = inputs.text(b.get("category", ""), "category", 64)
+    source = inputs.text(b.get("source", "api"), "source", 32)
+    summary = inputs.text(b.get("summary", ""), "summary", 2000)
+    tier = inputs.text(b.get("tier", "ordinary"), "tier", 32)
+    policy = inputs.optional_text(b.get("policy"), "policy", 64)
+    request_id = inputs.optional_text(b.get("request_id"), "request_id", 100)
+    detected = b.get("detected_at")
+    detected = inputs.parse_time(detected, "detected_at") if detected else None
+    device_id, site_id = tickets.find_target(s, device, site)
     if device_id is None and site_id is None:
         raise ValidationFailed(Msg("Give a known device or site code."))
-    detected = b.get("detected_at")
-    try:
-        detected = datetime.fromisoformat(detected) if detected else None
-    except (TypeError, ValueError):
-        raise ValidationFailed(Msg("detected_at must be an ISO 8601 time.")) from None
     t = tickets.open_ticket(s, device_id=device_id, site_id=site_id,
-                            category=b.get("category", ""), source=b.get("source", "api"), opened_by=g.api_user,
-                            summary=str(b.get("summary", "")), tier=b.get("tier", "ordinary"),
-                            policy_key=b.get("policy"), detected_at=detected, request_id=b.get("request_id"))
+                            category=category, source=source, opened_by=g.api_user,
+                            summary=summary, tier=tier,
+                            policy_key=policy, detected_at=detected, request_id=request_id)
     s.commit()
     return jsonify(tickets.ticket_row(t)), 201
 
@@ -110,34 +118,46 @@ openapi.path("/tickets", "post", "Open a ticket for a device or a whole site", t
 def _step(ticket_id, action, body):
     s = db_session()
     t = _visible(tickets.get_ticket(s, ticket_id))
-    rid = body.get("request_id")
+    rid = inputs.optional_text(body.get("request_id"), "request_id", 100)
     user = g.api_user
     if action in ("dispatch", "verify", "close", "cancel", "reopen") and user.role == "crew":
         from flask import abort
 
         abort(403)
 
-    def num(name):
+    def num(name, limit):
         v = body.get(name)
+        return None if v is None else inputs.number(v, name, -limit, limit)
+
+    def words(name):
+        return inputs.text(body.get(name, ""), name, 2000)
+
+    def items():
+        v = body.get("items")
         if v is None:
-            return None
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise ValidationFailed(Msg("%(name)s must be a number.", name=name))
-        return float(v)
+            return []
+        if not isinstance(v, list) or not all(isinstance(i, str) for i in v) or len(v) > 100:
+            raise ValidationFailed(Msg("%(field)s must be a list of checklist item names.", field="items"),
+                                   field="items")
+        return v
+
+    def assignee():
+        v = body.get("assignee_id")
+        return None if v is None else inputs.whole_number(v, "assignee_id", 1, 2**31 - 1)
 
     calls = {
         "depart": lambda: tickets.depart(s, t.id, actor=user, request_id=rid),
-        "arrive": lambda: tickets.record_arrival(s, t.id, actor=user, lat=num("lat"), lon=num("lon"), request_id=rid),
-        "checklist": lambda: tickets.tick_checklist(s, t.id, body.get("items") or [], actor=user, request_id=rid),
+        "arrive": lambda: tickets.record_arrival(s, t.id, actor=user, lat=num("lat", 90), lon=num("lon", 180), request_id=rid),
+        "checklist": lambda: tickets.tick_checklist(s, t.id, items(), actor=user, request_id=rid),
         "start_repair": lambda: tickets.start_repair(s, t.id, actor=user, request_id=rid),
-        "resolve": lambda: tickets.resolve(s, t.id, str(body.get("resolution", "")), actor=user,
-                                           notes=str(body.get("notes", "")), request_id=rid),
-        "note": lambda: tickets.add_note(s, t.id, str(body.get("notes", "")), actor=user, request_id=rid),
-        "dispatch": lambda: tickets.dispatch(s, t.id, assignee_id=body.get("assignee_id"), actor=user, request_id=rid),
+        "resolve": lambda: tickets.resolve(s, t.id, words("resolution"), actor=user,
+                                           notes=words("notes"), request_id=rid),
+        "note": lambda: tickets.add_note(s, t.id, words("notes"), actor=user, request_id=rid),
+        "dispatch": lambda: tickets.dispatch(s, t.id, assignee_id=assignee(), actor=user, request_id=rid),
         "verify": lambda: tickets.verify(s, t.id, actor=user, request_id=rid),
         "close": lambda: tickets.close(s, t.id, actor=user, request_id=rid),
-        "cancel": lambda: tickets.cancel(s, t.id, actor=user, reason=str(body.get("reason", "")), request_id=rid),
-        "reopen": lambda: tickets.reopen(s, t.id, actor=user, reason=str(body.get("reason", "")), request_id=rid),
+        "cancel": lambda: tickets.cancel(s, t.id, actor=user, reason=words("reason"), request_id=rid),
+        "reopen": lambda: tickets.reopen(s, t.id, actor=user, reason=words("reason"), request_id=rid),
     }
     calls[action]()
     s.commit()
@@ -164,7 +184,7 @@ def ticket_step(ticket_id, action):
 
 for _action in STEPS:
     openapi.path(f"/tickets/{{id}}/{_action}", "post", f"Ticket step: {_action} (request_id makes it idempotent)",
-                 tags=["tickets"], request_body=STEP_BODY, responses=TICKET_REF)
+                 tags=["tickets"], request_body=STEP_BODY, responses=TICKET_REF, parameters=[TICKET_ID])
 
 
 @bp.route("/tickets/penalty-estimate")
@@ -172,15 +192,8 @@ for _action in STEPS:
 def penalty():
     """T9/P4: the estimate with its late tickets and not-to-spec cases (derived from the data, never typed in)."""
     a = request.args
-    try:
-        since = datetime.fromisoformat(a["since"]) if a.get("since") else None
-        until = datetime.fromisoformat(a["until"]) if a.get("until") else None
-    except ValueError:
-        raise ValidationFailed(Msg("since and until are ISO dates.")) from None
-    from datetime import timezone
-
-    since = since.replace(tzinfo=since.tzinfo or timezone.utc) if since else None
-    until = until.replace(tzinfo=until.tzinfo or timezone.utc) if until else None
+    since = inputs.parse_time(a["since"], "since", timezone.utc) if a.get("since") else None
+    until = inputs.parse_time(a["until"], "until", timezone.utc) if a.get("until") else None
     est = tickets.penalty_estimate(db_session(), since=since, until=until, policy_key=a.get("policy") or None)
     return jsonify(tickets.penalty_json(est))
 
