@@ -35,7 +35,8 @@ def run_job(app, job: Job, lock: "SingleSchedulerLock | None" = None) -> bool:
     """Run one job if this scheduler leads (holds `lock`); an error is logged with its traceback and never
     stops the scheduler (STYLE §5). True when the job ran."""
     if lock is not None and not lock.held():
-        log.warning("job=%s skipped: another scheduler holds the leadership lock", job.id)
+        log.warning("job=%s skipped: this scheduler is not the leader (another one holds the lock, or the "
+                    "database is unreachable)", job.id)
         return False
     started = time.monotonic()
     try:
@@ -48,13 +49,13 @@ def run_job(app, job: Job, lock: "SingleSchedulerLock | None" = None) -> bool:
 
 def build_scheduler(app, lock: "SingleSchedulerLock | None" = None) -> BlockingScheduler:
     """The jobs on their intervals; with `lock`, each run first checks that this scheduler still leads."""
+    # Our jobs log one key=value line each; APScheduler's per-run INFO lines are noise.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     scheduler = BlockingScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1,
                                                                "misfire_grace_time": 30})
     for job in collect_jobs(app):
         scheduler.add_job(run_job, "interval", seconds=job.interval(app.config), args=(app, job, lock), id=job.id,
                           name=job.id, next_run_time=_now())
-    # Our jobs log one key=value line each; APScheduler's per-run INFO lines are noise.
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     return scheduler
 
 

@@ -48,7 +48,7 @@ def test_a_scheduler_whose_connection_is_cut_stops_running_jobs_and_the_other_le
         assert not run_job(app_a, job, lock_a)
         assert run_job(app_b, job, lock_b)
     assert ran == [app_a, app_b]
-    assert "job=tick skipped: another scheduler holds the leadership lock" in caplog.text
+    assert "job=tick skipped: this scheduler is not the leader" in caplog.text
     assert "lost the leadership lock" in caplog.text
 
     lock_b.release()  # the other one stops: the first leads again on its next job
