@@ -134,7 +134,7 @@ def scheduler_cmd():
     app = get_app()
     lock = SingleSchedulerLock(app)
     lock.acquire()
-    sched = build_scheduler(app)
+    sched = build_scheduler(app, lock)
     say(Msg("scheduler: %(jobs)s", jobs=", ".join(j.id for j in collect_jobs(app))))
     signal.signal(signal.SIGTERM, lambda *_: sched.shutdown(wait=False))
     try:

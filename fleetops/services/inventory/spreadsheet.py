@@ -2,6 +2,7 @@
 and numbered rows, and each cell as the text a person typed."""
 import csv
 import io
+import zlib
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -10,6 +11,21 @@ from fleetops.domain.text import Msg
 
 XLSX_MAGIC = b"PK\x03\x04"
 EMPTY = Msg("The file is empty.")
+
+# Resource limits (a 3.9 MB XLSX of 1.5 M rows once held a web thread 75 s): the largest fleet is ~10,000
+# devices, so twice that is plenty; an XLSX is a zip, so its unpacked size is bounded before openpyxl reads it.
+MAX_ROWS = 20_000
+MAX_COLUMNS = 200
+MAX_UNPACKED_BYTES = 64 * 1024 * 1024
+
+
+def _too_many_rows() -> ValidationFailed:
+    return ValidationFailed(Msg("The file has more than %(max)s rows; split it into smaller files.", max=MAX_ROWS))
+
+
+def _too_big_unpacked() -> ValidationFailed:
+    return ValidationFailed(Msg("The XLSX file unpacks to more than %(max)s MB; remove unused sheets, formatting "
+                                "or empty rows, or save it as CSV.", max=MAX_UNPACKED_BYTES // (1024 * 1024)))
 
 
 @dataclass
@@ -52,7 +68,9 @@ def read_table(data: bytes, filename: str = "") -> Table:
     numbered, start = [], 1
     try:
         for row in reader:
-            numbered.append((start, row))  # the physical line the record starts on (quoted newlines count)
+            if len(numbered) > MAX_ROWS:  # the header plus MAX_ROWS rows are allowed
+                raise _too_many_rows()
+            numbered.append((start, row[:MAX_COLUMNS]))  # the line the record starts on (quoted newlines count)
             start = reader.line_num + 1
     except csv.Error as err:
         raise ValidationFailed(Msg("The CSV is malformed at line %(line)s: %(error)s", line=reader.line_num,
@@ -68,18 +86,44 @@ def _read_xlsx(data: bytes) -> Table:
     from openpyxl import load_workbook
 
     try:
+        _check_unpacked_size(data)
         wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (BadZipFile, KeyError, ValueError, OSError) as err:
+    except (BadZipFile, KeyError, ValueError, OSError, zlib.error) as err:
         raise ValidationFailed(Msg("Cannot read the XLSX file (%(error)s).", error=type(err).__name__)) from None
     try:
         ws = wb.worksheets[0]
-        rows = list(ws.iter_rows(values_only=True))
+        headers, rows = None, []
+        # Streamed row by row (read-only mode); stops at the limit instead of reading a million rows.
+        for line, row in enumerate(ws.iter_rows(values_only=True, max_col=MAX_COLUMNS), start=1):
+            if headers is None:
+                headers = ["" if h is None else str(h) for h in row]
+                continue
+            if len(rows) >= MAX_ROWS:
+                raise _too_many_rows()
+            rows.append((line, list(row)))
+    except (KeyError, ValueError, zlib.error) as err:  # a corrupt sheet part
+        raise ValidationFailed(Msg("Cannot read the XLSX file (%(error)s).", error=type(err).__name__)) from None
     finally:
         wb.close()
-    if not rows:
+    if headers is None:
         raise ValidationFailed(EMPTY)
-    headers = ["" if h is None else str(h) for h in rows[0]]
-    return Table(headers, [(i + 2, list(r)) for i, r in enumerate(rows[1:])], "xlsx")
+    return Table(headers, rows, "xlsx")
+
+
+def _check_unpacked_size(data: bytes) -> None:
+    """Inflate every member once, counting, and refuse past MAX_UNPACKED_BYTES (a zip's declared sizes may lie)."""
+    from zipfile import ZipFile
+
+    total = 0
+    with ZipFile(io.BytesIO(data)) as zf:
+        for info in zf.infolist():
+            if total + info.file_size > MAX_UNPACKED_BYTES:
+                raise _too_big_unpacked()
+            with zf.open(info) as member:
+                while chunk := member.read(1 << 20):
+                    total += len(chunk)
+                    if total > MAX_UNPACKED_BYTES:
+                        raise _too_big_unpacked()
 
 
 def cell_text(value) -> str:

@@ -1,5 +1,6 @@
 """The import page's two steps: a checked file waits in the upload folder under a random token until the
 user confirms it (or for a day: it may hold secrets), then it is imported for real."""
+import logging
 import re
 import time
 import uuid
@@ -7,9 +8,20 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from fleetops.domain.errors import FleetopsError
+from fleetops.domain.text import Msg
 from fleetops.services.inventory.import_ import import_inventory
 from fleetops.services.inventory.import_check import ImportResult
 from fleetops.services.inventory.spreadsheet import is_xlsx
+
+log = logging.getLogger(__name__)
+
+
+class StorageUnavailable(FleetopsError):
+    """The server's disk refused a write (full, read-only); the person can retry once space is freed."""
+
+    status_code = 507
+
 
 TOKEN_RE = re.compile(r"^[0-9a-f]{32}\.(csv|xlsx)$")
 UPLOAD_KEEP_S = 24 * 3600
@@ -37,8 +49,21 @@ def check_upload(session: Session, data: bytes, filename: str, actor, upload_dir
     token = None
     if result.ok:
         token = f"{uuid.uuid4().hex}.{'xlsx' if is_xlsx(data) else 'csv'}"
-        (_folder(upload_dir) / token).write_bytes(data)
+        _keep(_folder(upload_dir) / token, data)
     return result, token
+
+
+def _keep(path: Path, data: bytes) -> None:
+    """Write the checked file, or remove what was written and say why (a full disk is not a 500)."""
+    try:
+        path.write_bytes(data)
+    except OSError as err:
+        path.unlink(missing_ok=True)
+        log.error("inventory upload not kept: cannot write %s (%s); free space in the upload folder",
+                  path.parent, err.strerror or type(err).__name__)
+        raise StorageUnavailable(Msg("The server could not keep the uploaded file (%(reason)s); nothing was "
+                                     "imported. Ask an administrator to free space in the upload folder.",
+                                     reason=err.strerror or type(err).__name__)) from None
 
 
 def confirm_upload(session: Session, token: str, filename: str, actor, upload_dir) -> ImportResult | None:
