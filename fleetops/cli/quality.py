@@ -6,6 +6,7 @@ import click
 
 from fleetops.cli import echo_json, fail, get_app, session
 from fleetops.domain.errors import FleetopsError
+from fleetops.domain.quality import plate_reasons_msg
 from fleetops.domain.text import Msg
 
 HIDDEN_KEYS = ("fingerprint", "error_msg")  # internal comparison data and the error for people, not for JSON
@@ -40,7 +41,7 @@ def score_image(files, as_json, read_text):
                      if main_plate else "no plate")
             click.echo(f"{r['file']}: sharpness={r['sharpness']:.0f} mean_luma={r['exposure']['mean_luma']:.0f} "
                        f"{plate}; faces={len(r['faces'])} visible={r['faces_visible']}"
-                       + (f"; reasons: {'; '.join(r['reasons'])}" if r["reasons"] else ""))
+                       + (f"; {Msg('reasons: %(why)s', why=plate_reasons_msg(r['reasons']))}" if r["reasons"] else ""))
     if any("error" in r for r in results):
         sys.exit(1)
 

@@ -16,8 +16,8 @@ MAX_PIXELS = 40_000_000  # 8K is 35 Mpx
 MAX_BYTES = 50 * 1024 * 1024
 WORK_WIDTH = 960  # whole-image metrics run at this width, so scores do not depend on resolution
 PLATE_WORK_WIDTH = 960
-FACE_WORK_PX = 32.0  # expected face size in the searched image (the cascade's window is 24 px)
-FACE_SCALE_STEP = 1.15
+FACE_WORK_PX = 26.0  # expected face size in the searched image (the cascade's window is 24 px)
+FACE_SCALE_STEP = 1.2
 
 cv2.setNumThreads(max(1, (os.cpu_count() or 1)))
 _local = threading.local()  # per-thread cascades: a CascadeClassifier must not be shared between threads
@@ -36,9 +36,13 @@ class Thresholds:
     """
 
     plate_min_width_px: float
-    plate_max_width_px: float
-    plate_min_char_contrast: float  # (p95 - p5) / 255 of the plate crop
-    plate_min_sharpness: float  # edge acutance of the characters at 40 px height (0–1)
+    plate_min_height_px: float  # the truth rule of the shared labels: a plate at least ~30 px tall
+    plate_min_char_contrast: float  # (p95 - p5) / 255 of the plate crop; below: "occluded" (dirt, haze, cover)
+    plate_min_sharpness: float  # edge acutance of the characters at 40 px height (0–1); below: "blurred"
+    plate_min_luma: float  # 90th percentile grey level of the plate; below: "too_dark"
+    plate_max_glare: float  # share of clipped (>= 250) pixels on and round the plate; above: "glare"
+    plate_max_blockiness: float  # JPEG block artefacts on the plate; above: "blurred" (strokes smeared into blocks)
+    min_sharpness: float  # whole frame, variance of the Laplacian at the work width (a frame with no plate found)
     face_min_px: float
     face_min_sharpness: float  # variance of Laplacian of the face at 48 px
     face_min_luma: float
@@ -245,6 +249,11 @@ _PLATE_COLOURS = {
 }
 
 
+# The verdict's reason codes (stable strings; fleetops.domain.quality gives each a msgid), in the order they are
+# reported: the first is the main cause.
+PLATE_REASONS = ("no_plate_found", "too_dark", "glare", "too_small", "blurred", "occluded")
+
+
 @dataclass
 class Plate:
     bbox: list[int]  # x1, y1, x2, y2 in original pixels
@@ -253,17 +262,62 @@ class Plate:
     char_contrast: float
     sharpness: float
     score: float
+    height_px: int = 0
+    luma: float = 0.0  # 90th percentile grey level of the plate (0–255)
+    glare: float = 0.0  # share of clipped pixels on the plate (0–1)
+    chars: int = 0  # character-shaped blobs on the plate (a real plate has 5–9)
+    blockiness: float = 1.0  # JPEG block artefacts (1 = none)
+    source: str = "colour"  # colour, edges, cascade, text (the optional text detector) or reader
     legible: bool = False
     reasons: list[str] = field(default_factory=list)
     text: str | None = None
 
     def as_dict(self) -> dict:
-        out = {"bbox": self.bbox, "colour": self.colour, "width_px": self.width_px,
+        out = {"bbox": self.bbox, "colour": self.colour, "width_px": self.width_px, "height_px": self.height_px,
                "char_contrast": round(self.char_contrast, 3), "sharpness": round(self.sharpness, 3),
-               "legible": self.legible, "reasons": list(self.reasons)}
+               "luma": round(self.luma, 1), "glare": round(self.glare, 3), "chars": self.chars,
+               "blockiness": round(self.blockiness, 2),
+               "source": self.source, "legible": self.legible, "reasons": list(self.reasons)}
         if self.text is not None:
             out["text"] = self.text
         return out
+
+
+def _make_plate(gray_full: np.ndarray, box, colour: str, score: float, source: str) -> "Plate | None":
+    """A Plate with every measurement of its crop, or None for an empty box."""
+    h, w = gray_full.shape[:2]
+    x1, y1, x2, y2 = (max(0, int(box[0])), max(0, int(box[1])), min(w, int(box[2])), min(h, int(box[3])))
+    if x2 - x1 < 4 or y2 - y1 < 3:
+        return None
+    crop = gray_full[y1:y2, x1:x2]
+    contrast, sharp = plate_crop_metrics(crop)
+    # Glare is judged on the plate and round it: a strobe reflection that swallowed half the plate leaves the
+    # locator the other half.
+    gx, gy = (x2 - x1) // 2, (y2 - y1)
+    around = gray_full[max(0, y1 - gy):y2 + gy, max(0, x1 - gx):x2 + gx]
+    return Plate([x1, y1, x2, y2], colour, x2 - x1, contrast, sharp, float(score), height_px=y2 - y1,
+                 luma=float(np.percentile(crop, 90)), glare=float(np.count_nonzero(around >= 250)) / around.size,
+                 chars=character_count(crop), blockiness=blockiness(gray_full, (x1, y1, x2, y2)), source=source)
+
+
+def blockiness(gray_full: np.ndarray, box) -> float:
+    """JPEG block artefacts on the plate: the mean step across the 8-px block grid (in frame pixels) over the mean
+    step elsewhere; ~1 for a clean picture, 2 and more when a starved encoder smeared the characters into blocks."""
+    x1, y1, x2, y2 = box
+    crop = gray_full[y1:y2, x1:x2].astype(np.float32)
+    if crop.shape[0] < 9 or crop.shape[1] < 9:
+        return 1.0
+    dx = np.abs(np.diff(crop, axis=1))  # dx[:, i] is the step between frame columns x1+i and x1+i+1
+    dy = np.abs(np.diff(crop, axis=0))
+    on_x = (np.arange(x1, x2 - 1) + 1) % 8 == 0
+    on_y = (np.arange(y1, y2 - 1) + 1) % 8 == 0
+    on = float(dx[:, on_x].sum() + dy[on_y, :].sum())
+    n_on = dx[:, on_x].size + dy[on_y, :].size
+    off = float(dx[:, ~on_x].sum() + dy[~on_y, :].sum())
+    n_off = dx[:, ~on_x].size + dy[~on_y, :].size
+    if not n_on or not n_off or off <= 0:
+        return 1.0
+    return (on / n_on) / (off / n_off + 1e-6)
 
 
 def _candidate_boxes(mask: np.ndarray, min_w: int, kernel_w: int) -> list[tuple[int, int, int, int]]:
@@ -331,6 +385,28 @@ def plate_crop_metrics(gray_crop: np.ndarray) -> tuple[float, float]:
     return contrast / 255.0, float(np.percentile(gx, 98)) / contrast
 
 
+def character_count(gray_crop: np.ndarray) -> int:
+    """Character-shaped blobs (tall, narrow, 35–95 % of the plate height) in either polarity at 40 px height.
+
+    Cheap evidence that a plate-coloured box holds a row of characters, not a sign or a bumper panel."""
+    h, w = gray_crop.shape[:2]
+    if h < 4 or w < 8:
+        return 0
+    norm = cv2.resize(gray_crop, (max(8, round(w * 40 / h)), 40), interpolation=cv2.INTER_AREA if h > 40
+                      else cv2.INTER_LINEAR)
+    best = 0
+    for img in (norm, 255 - norm):
+        _, binary = cv2.threshold(img, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+        n, _, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+        count = 0
+        for i in range(1, n):
+            _, _, cw, ch, area = stats[i]
+            if 14 <= ch <= 38 and 2 <= cw <= 0.9 * ch and area >= 0.15 * cw * ch:
+                count += 1
+        best = max(best, count)
+    return best
+
+
 def find_plates(bgr: np.ndarray, max_plates: int = 5, gray_full: np.ndarray | None = None) -> list[Plate]:
     """Chinese plate candidates: colour segmentation (blue/yellow/green), then white/any by edge density."""
     small, scale = _resize_to_width(bgr, PLATE_WORK_WIDTH)
@@ -339,7 +415,7 @@ def find_plates(bgr: np.ndarray, max_plates: int = 5, gray_full: np.ndarray | No
     width = small.shape[1]
     min_w = max(20, width // 30)
     kernel_w = max(5, width // 100)
-    found: list[tuple[float, str, tuple[int, int, int, int], float, float]] = []
+    found: list[tuple[float, str, tuple[int, int, int, int], str]] = []
     for colour, (lo, hi) in _PLATE_COLOURS.items():
         mask = cv2.inRange(hsv, np.array(lo, np.uint8), np.array(hi, np.uint8))
         for box in _candidate_boxes(mask, min_w, kernel_w):
@@ -352,7 +428,7 @@ def find_plates(bgr: np.ndarray, max_plates: int = 5, gray_full: np.ndarray | No
             ratio = w / h
             shape = 1.0 if 2.0 <= ratio <= 5.0 else 0.5
             score = shape * min(trans, 24) / 24 * (0.5 + density) * np.sqrt(w * h)
-            found.append((score, colour, box, density, trans))
+            found.append((score, colour, box, "colour"))
     # White plates (police, embassy) and colour-washed night plates: a band of dense vertical edges (characters).
     gx = cv2.convertScaleAbs(cv2.Sobel(cv2.GaussianBlur(gray_small, (3, 3), 0), cv2.CV_16S, 1, 0, ksize=3))
     _, edges = cv2.threshold(gx, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
@@ -370,28 +446,83 @@ def find_plates(bgr: np.ndarray, max_plates: int = 5, gray_full: np.ndarray | No
         mean_hsv = hsv[y:y + h, x:x + w].reshape(-1, 3).mean(axis=0)
         colour = "white" if mean_hsv[1] < 60 else "other"
         score = 0.5 * min(trans, 24) / 24 * (0.5 + density) * np.sqrt(w * h)
-        found.append((score, colour, box, density, trans))
-    # Rank by plate-likeness including the characters' contrast: a blue bus panel has the colour, not the characters.
+        found.append((score, colour, box, "edges"))
     gray_full = _gray(bgr) if gray_full is None else gray_full
     height = bgr.shape[0]
-    ranked = []
-    for score, colour, (x, y, w, h), _density, _trans in found:
-        x1, y1 = int(x / scale), int(y / scale)
-        x2, y2 = int((x + w) / scale), int((y + h) / scale)
-        if y1 < height * 0.05:  # the OSD text band at the top of a camera frame is not a plate
+    plates = []
+    for score, colour, (x, y, w, h), source in found:
+        box = (x / scale, y / scale, (x + w) / scale, (y + h) / scale)
+        if box[1] < height * 0.05:  # the OSD text band at the top of a camera frame is not a plate
             continue
-        contrast, sharp = plate_crop_metrics(gray_full[y1:y2, x1:x2])
-        ranked.append((score * (0.2 + contrast), Plate([x1, y1, x2, y2], colour, x2 - x1, contrast, sharp, float(score))))
-    ranked.sort(key=lambda t: -t[0])
-    plates: list[Plate] = []
-    for rank_score, plate in ranked:
-        if any(_iou(plate.bbox, p.bbox) > 0.3 for p in plates):
+        plate = _make_plate(gray_full, box, colour, score / scale, source)
+        if plate is not None:
+            plates.append(plate)
+    return _rank(plates, max_plates)
+
+
+def _plate_likeness(p: Plate) -> float:
+    """Rank: a row of 5–9 characters first (a blue bus panel has the colour, not the characters), then the
+    locator's score weighted by the characters' contrast."""
+    chars_ok = 5 <= p.chars <= 10
+    coloured = p.colour in _PLATE_COLOURS  # blue, yellow, green: the paint of a plate is evidence too
+    return (2.0 if chars_ok else 1.0) * (1.5 if coloured else 1.0) * p.score * (0.2 + p.char_contrast)
+
+
+def _rank(plates: list[Plate], max_plates: int) -> list[Plate]:
+    ranked = sorted(plates, key=lambda p: -_plate_likeness(p))
+    out: list[Plate] = []
+    for plate in ranked:
+        if any(_iou(plate.bbox, p.bbox) > 0.3 or _inside(plate.bbox, p.bbox) > 0.7 for p in out):
             continue
-        plate.score = float(rank_score)
-        plates.append(plate)
-        if len(plates) >= max_plates:
+        out.append(plate)
+        if len(out) >= max_plates:
             break
-    return plates
+    return out
+
+
+def _confident(plates: list[Plate]) -> bool:
+    """The fast locator's main plate needs no second opinion: it holds a row of characters and no other
+    candidate comes close."""
+    if not plates or not 5 <= plates[0].chars <= 10:
+        return False
+    return len(plates) == 1 or _plate_likeness(plates[0]) >= 1.5 * _plate_likeness(plates[1])
+
+
+def text_plates(bgr: np.ndarray, gray_full: np.ndarray, detector, max_plates: int = 5) -> list[Plate]:
+    """Plate-shaped text lines from the optional text detector (rapidocr's DB model): boxes 1.5–8 times as wide
+    as tall, scored by size, characters and contrast."""
+    height = bgr.shape[0]
+    out = []
+    for box in detector.detect(bgr):
+        x1, y1, x2, y2 = box
+        w, h = x2 - x1, y2 - y1
+        if h <= 0 or not 1.5 <= w / h <= 8.0 or y1 < height * 0.05:
+            continue
+        # DB boxes hug the characters; a plate's frame is a little larger.
+        px, py = int(w * 0.06), int(h * 0.15)
+        plate = _make_plate(gray_full, (x1 - px, y1 - py, x2 + px, y2 + py), "unknown", np.sqrt(w * h), "text")
+        if plate is not None:
+            plate.score *= 1.0 + min(plate.chars, 9) / 9
+            out.append(plate)
+    return out
+
+
+def locate_plates(bgr: np.ndarray, gray_full: np.ndarray, detector=None, max_plates: int = 5) -> list[Plate]:
+    """The fast path (colour and edges) first; only when it is not sure, the bundled plate cascade and, if
+    installed, the text detector give more candidates, and the most plate-like wins."""
+    plates = find_plates(bgr, max_plates, gray_full)
+    if _confident(plates):
+        return plates
+    extra = cascade_plates(bgr, gray_full)
+    if detector is not None:
+        text = text_plates(bgr, gray_full, detector)
+        # A colour candidate the text detector confirms keeps its colour and gets the text box's evidence.
+        for t in text:
+            for p in plates + extra:
+                if _iou(p.bbox, t.bbox) > 0.3 or _inside(t.bbox, p.bbox) > 0.7:
+                    p.score = max(p.score, t.score) * 1.5
+        extra += text
+    return _rank(plates + extra, max_plates)
 
 
 def _iou(a, b) -> float:
@@ -403,17 +534,43 @@ def _iou(a, b) -> float:
 
 
 def judge_plate(plate: Plate, t: Thresholds) -> None:
+    """Legible when every measurement passes; else the reason codes in PLATE_REASONS order (main cause first)."""
     reasons = []
-    if plate.width_px < t.plate_min_width_px:
-        reasons.append(f"plate too small: {plate.width_px} px < {t.plate_min_width_px:.0f} px")
-    if plate.width_px > t.plate_max_width_px:
-        reasons.append(f"plate too large: {plate.width_px} px > {t.plate_max_width_px:.0f} px")
+    if plate.luma < t.plate_min_luma:
+        reasons.append("too_dark")
+    if plate.glare > t.plate_max_glare:  # before size: a reflection that ate half the plate leaves a small piece
+        reasons.append("glare")
+    if plate.height_px < t.plate_min_height_px or plate.width_px < t.plate_min_width_px:
+        reasons.append("too_small")
+    if plate.sharpness < t.plate_min_sharpness or plate.blockiness > t.plate_max_blockiness:
+        reasons.append("blurred")
     if plate.char_contrast < t.plate_min_char_contrast:
-        reasons.append(f"characters low contrast: {plate.char_contrast:.2f} < {t.plate_min_char_contrast:.2f}")
-    if plate.sharpness < t.plate_min_sharpness:
-        reasons.append(f"plate blurred: acutance {plate.sharpness:.2f} < {t.plate_min_sharpness:.2f}")
+        reasons.append("occluded")
     plate.reasons = reasons
     plate.legible = not reasons
+
+
+def frame_light(gray: np.ndarray) -> tuple[float, float, float, float]:
+    """(99th percentile grey level, share of clipped pixels, p99 - p1 spread, variance of the Laplacian) of a
+    frame at the work width: what a frame with no plate found is judged by."""
+    p1, p99 = np.percentile(gray, (1, 99))
+    return (float(p99), float(np.count_nonzero(gray >= 250)) / max(1, gray.size), float(p99 - p1),
+            sharpness_lapvar(gray))
+
+
+def frame_reasons_without_plate(light: tuple, t: Thresholds) -> list[str]:
+    """No plate found: say what about the whole frame can explain it (dark, a glare blob, blur, haze)."""
+    p99, clipped, spread, lapvar = light
+    reasons = ["no_plate_found"]
+    if p99 < t.plate_min_luma:
+        reasons.append("too_dark")
+    if clipped > max(0.02, t.plate_max_glare / 10):
+        reasons.append("glare")
+    if spread / 255.0 < t.plate_min_char_contrast:
+        reasons.append("occluded")
+    elif lapvar < t.min_sharpness:  # a washed-out frame has no edges either; blur is judged on a frame with contrast
+        reasons.append("blurred")
+    return reasons
 
 
 def cascade_plates(bgr: np.ndarray, gray_full: np.ndarray | None = None, max_plates: int = 3) -> list[Plate]:
@@ -424,11 +581,13 @@ def cascade_plates(bgr: np.ndarray, gray_full: np.ndarray | None = None, max_pla
     rects = _plate_cascade().detectMultiScale(small, scaleFactor=1.1, minNeighbors=3, minSize=(40, 10))
     out = []
     for (x, y, w, h) in (rects if len(rects) else []):
-        x1, y1, x2, y2 = int(x / scale), int(y / scale), int((x + w) / scale), int((y + h) / scale)
-        if y1 < height * 0.05 or w > small.shape[1] * 0.5:  # OSD band; a "plate" half the frame wide is not one
+        box = (x / scale, y / scale, (x + w) / scale, (y + h) / scale)
+        if box[1] < height * 0.05 or w > small.shape[1] * 0.5:  # OSD band; a "plate" half the frame wide is not one
             continue
-        contrast, sharp = plate_crop_metrics(gray_full[y1:y2, x1:x2])
-        out.append(Plate([x1, y1, x2, y2], "unknown", x2 - x1, contrast, sharp, float(w * h * contrast)))
+        # Trained on another country's plates, the cascade also fires on grilles and signs: a weak vote.
+        plate = _make_plate(gray_full, box, "unknown", 0.25 * np.sqrt(w * h) / scale, "cascade")
+        if plate is not None and plate.chars >= 3:
+            out.append(plate)
     out.sort(key=lambda p: -p.score)
     return out[:max_plates]
 
@@ -453,6 +612,13 @@ def _cascade():
             raise RuntimeError(f"Haar cascade missing at {path}")
         _local.face_cascade = cascade
     return cascade
+
+
+def _clahe():
+    clahe = getattr(_local, "clahe", None)
+    if clahe is None:
+        clahe = _local.clahe = cv2.createCLAHE(clipLimit=2.5, tileGridSize=(4, 4))
+    return clahe
 
 
 @dataclass
@@ -492,7 +658,7 @@ def find_faces(bgr: np.ndarray, region: tuple[int, int, int, int], t: Thresholds
     if roi.size == 0 or min(roi.shape) < 24:
         return []
     if plate_width:
-        # A front-seat face is about a quarter of the plate width; bring it to ~32 px for the 24 px cascade.
+        # A front-seat face is about a quarter of the plate width; bring it to ~26 px for the 24 px cascade.
         scale = float(np.clip(FACE_WORK_PX / (0.25 * plate_width), 0.3, 2.0))
         lo, hi = 0.15 * plate_width * scale, 0.6 * plate_width * scale
         step = FACE_SCALE_STEP
@@ -506,7 +672,9 @@ def find_faces(bgr: np.ndarray, region: tuple[int, int, int, int], t: Thresholds
         scale = new_scale
     interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
     work = cv2.resize(roi, None, fx=scale, fy=scale, interpolation=interp) if scale != 1 else roi
-    work = cv2.equalizeHist(work)
+    # Contrast normalised in tiles (CLAHE): a dim infrared windshield keeps its faces' local contrast, where a
+    # global histogram equalisation is spent on the headlights and the bright plate.
+    work = _clahe().apply(work)
     min_side = int(max(20, lo))
     max_side = int(max(min_side + 4, hi))
     rects = _cascade().detectMultiScale(work, scaleFactor=step, minNeighbors=5, minSize=(min_side, min_side),
@@ -522,18 +690,34 @@ def find_faces(bgr: np.ndarray, region: tuple[int, int, int, int], t: Thresholds
         face = Face([bx1, by1, bx2, by2], bx2 - bx1, sharpness_lapvar(norm), float(crop.mean()))
         reasons = []
         if face.size_px < t.face_min_px:
-            reasons.append(f"face too small: {face.size_px} px < {t.face_min_px:.0f} px")
-        if face.sharpness < t.face_min_sharpness:
-            reasons.append(f"face blurred: sharpness {face.sharpness:.0f} < {t.face_min_sharpness:.0f}")
+            reasons.append("too_small")
         if face.mean_luma < t.face_min_luma:
-            reasons.append(f"face too dark: mean {face.mean_luma:.0f} < {t.face_min_luma:.0f}")
+            reasons.append("too_dark")
         if face.mean_luma > t.face_max_luma:
-            reasons.append(f"face overexposed: mean {face.mean_luma:.0f} > {t.face_max_luma:.0f}")
+            reasons.append("glare")
+        if face.sharpness < t.face_min_sharpness:
+            reasons.append("blurred")
         face.reasons = reasons
         face.visible = not reasons
         faces.append(face)
     faces.sort(key=lambda f: -f.size_px)
     return faces
+
+
+def search_faces(bgr: np.ndarray, gray_full: np.ndarray, plates: list[Plate], t: Thresholds,
+                 max_vehicles: int = 1) -> list[Face]:
+    """Front-seat faces through the windshields above the first `max_vehicles` plates (1 on the sampling path, for
+    speed; more when a frame holds two cars); with no plate, a coarse search of the upper frame."""
+    anchors = [p for p in plates if p.chars >= 3][:max_vehicles] or plates[:1]
+    if not anchors:
+        return find_faces(bgr, face_search_region(bgr.shape, None), t, None, gray_full)
+    found: list[Face] = []
+    for plate in anchors:
+        found += find_faces(bgr, face_search_region(bgr.shape, plate), t, plate.width_px, gray_full)
+        if any(f.visible for f in found):
+            break
+    found.sort(key=lambda f: (not f.visible, -f.size_px))
+    return found
 
 
 # ------------------------------------------------------------------------------------------ all together
@@ -544,15 +728,15 @@ def _apply_reader(bgr: np.ndarray, gray_full: np.ndarray, plates: list[Plate], r
     for text, box in reader.read_plates(bgr):
         match = next((p for p in plates if _iou(p.bbox, box) > 0.2 or _inside(box, p.bbox) > 0.6), None)
         if match is None:
-            x1, y1, x2, y2 = box
-            contrast, sharp = plate_crop_metrics(gray_full[y1:y2, x1:x2])
-            match = Plate(box, "unknown", x2 - x1, contrast, sharp, 0.0)
+            match = _make_plate(gray_full, box, "unknown", 0.0, "reader")
+            if match is None:
+                continue
             plates.append(match)
         match.text, match.legible, match.reasons = text, True, []
         read_plates.append(match)
     for p in plates:
         if p.text is None and p.legible:
-            p.legible, p.reasons = False, ["the reader could not read this plate"]
+            p.legible, p.reasons = False, ["occluded"]  # measurements pass, yet the reader reads no plate there
     read_plates.sort(key=lambda p: -p.width_px)
     return read_plates + [p for p in plates if p not in read_plates]
 
@@ -563,37 +747,35 @@ def _inside(inner, outer) -> float:
     return ix * iy / max(1, (inner[2] - inner[0]) * (inner[3] - inner[1]))
 
 
-def score_image(bgr: np.ndarray, thresholds: Thresholds, *, faces: bool = True, reader=None) -> dict:
-    """All scores of one frame as a JSON-ready dict; `reader` (probes.vision.plate_reader) reads plate text if given."""
+def score_image(bgr: np.ndarray, thresholds: Thresholds, *, faces: bool = True, reader=None,
+                detector="auto") -> dict:
+    """All scores of one frame as a JSON-ready dict.
+
+    `detector` finds text lines when the fast plate locator is unsure ("auto": rapidocr's DB model when installed,
+    None: colour, edges and the bundled cascade only); `reader` (probes.vision.plate_reader) reads plate text."""
     t = thresholds
     h, w = bgr.shape[:2]
     small, _ = _resize_to_width(bgr, WORK_WIDTH)
     gray = _gray(small)
     gray_full = _gray(bgr)
-    plates = find_plates(bgr, gray_full=gray_full)
+    if detector == "auto":
+        from probes.vision import plate_reader
+
+        detector = plate_reader.default_text_detector()
+    plates = locate_plates(bgr, gray_full, detector)
     for p in plates:
         judge_plate(p, t)
-    if not any(p.legible for p in plates):
-        # Second look, only when colour and edges found nothing legible (glare, haze): a plate-shape cascade.
-        extra = [p for p in cascade_plates(bgr, gray_full) if not any(_iou(p.bbox, q.bbox) > 0.3 for q in plates)]
-        for p in extra:
-            judge_plate(p, t)
-        plates = sorted(extra, key=lambda p: not p.legible) + plates if any(p.legible for p in extra) else plates + extra
     if reader is not None:
         plates = _apply_reader(bgr, gray_full, plates, reader)
     main = plates[0] if plates else None
-    face_list = (find_faces(bgr, face_search_region(bgr.shape, main), t, main.width_px if main else None, gray_full)
-                 if faces else [])
-    reasons = []
-    if main is None:
-        reasons.append("no plate found")
-    else:
-        reasons.extend(main.reasons)
+    face_list = search_faces(bgr, gray_full, plates, t) if faces else []
+    reasons = list(main.reasons) if main is not None else frame_reasons_without_plate(frame_light(gray), t)
+    face_reasons = []
     if faces:
         if not face_list:
-            reasons.append("no face found through the windshield")
+            face_reasons.append("no_face_found")
         elif not any(f.visible for f in face_list):
-            reasons.extend(face_list[0].reasons)
+            face_reasons.extend(face_list[0].reasons)
     return {
         "width": w, "height": h,
         "sharpness": round(sharpness_lapvar(gray), 1),
@@ -605,19 +787,20 @@ def score_image(bgr: np.ndarray, thresholds: Thresholds, *, faces: bool = True, 
         "fingerprint": frame_fingerprint(gray),
         "plates": [p.as_dict() for p in plates],
         "plate_legible": bool(main and main.legible),
+        "reasons": reasons,
         "faces": [f.as_dict() for f in face_list],
         "faces_visible": any(f.visible for f in face_list),
-        "reasons": reasons,
+        "face_reasons": face_reasons,
     }
 
 
-def score_file(path: str, thresholds: Thresholds, reader=None) -> dict:
+def score_file(path: str, thresholds: Thresholds, reader=None, detector="auto") -> dict:
     """score_image for a file; an unreadable file gives {"file", "error"} (English) instead of raising."""
     try:
         img = read_image_file(path)
     except ImageError as err:
         return {"file": path, "error": str(err)}
-    return {"file": path, **score_image(img, thresholds, reader=reader)}
+    return {"file": path, **score_image(img, thresholds, reader=reader, detector=detector)}
 
 
 # ------------------------------------------------------------------------------------------ crops

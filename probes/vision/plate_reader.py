@@ -85,3 +85,53 @@ def default_reader() -> PlateReader | None:
         except Exception as err:  # a broken model file must not stop scoring
             log.warning("plate reader unavailable: %s", err)
     return _default
+
+
+class RapidOcrTextDetector:
+    """Text lines only (rapidocr's DB model, no recognition): where plates may be when colour and edges are unsure.
+
+    The frame is shrunk to at most 640 px on its long side (~60 ms of CPU); a lock keeps one run at a time per
+    detector, as the engine's buffers are not documented as thread-safe."""
+
+    name = "rapidocr-det"
+
+    def __init__(self, max_side: int = 640):
+        import threading
+
+        from rapidocr import RapidOCR  # imported here: optional dependency
+
+        for noisy in ("RapidOCR", "rapidocr"):
+            logging.getLogger(noisy).setLevel(logging.ERROR)
+        self._engine = RapidOCR(params={"Det.limit_side_len": max_side, "Det.limit_type": "max",
+                                        "Global.log_level": "error"})
+        for noisy in ("RapidOCR", "rapidocr"):
+            logging.getLogger(noisy).setLevel(logging.ERROR)
+        self._lock = threading.Lock()
+
+    def detect(self, bgr) -> list[list[int]]:
+        """Boxes [x1, y1, x2, y2] (frame pixels) of every text line found."""
+        with self._lock:
+            result = self._engine(bgr, use_det=True, use_cls=False, use_rec=False)
+        boxes = getattr(result, "boxes", None)
+        if boxes is None:
+            return []
+        return [[int(b[:, 0].min()), int(b[:, 1].min()), int(b[:, 0].max()), int(b[:, 1].max())] for b in boxes]
+
+
+_detector: RapidOcrTextDetector | None = None
+_detector_tried = False
+
+
+def default_text_detector() -> RapidOcrTextDetector | None:
+    """The text detector if rapidocr is installed (created once), else None: plates are then located by colour,
+    edges and OpenCV's bundled cascade alone."""
+    global _detector, _detector_tried
+    if not _detector_tried:
+        _detector_tried = True
+        try:
+            _detector = RapidOcrTextDetector()
+        except ImportError:
+            log.info("no text detector installed (pip install rapidocr onnxruntime); plates located by colour/edges")
+        except Exception as err:  # a broken model file must not stop scoring
+            log.warning("text detector unavailable: %s", err)
+    return _detector

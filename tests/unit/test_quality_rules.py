@@ -92,9 +92,12 @@ def test_frame_problems_name_each_fault():
 def test_empty_road_is_not_a_plate_fault_but_an_illegible_plate_is():
     t = q.thresholds_for({}, "checkpoint_camera", "night")
     assert q.frame_problems(_scores(), t, "night") == []
-    bad_plate = {"legible": False, "reasons": ["plate too small: 60 px < 80 px"]}
-    kinds = [k for k, _ in q.frame_problems(_scores(plates=[bad_plate]), t, "night")]
-    assert kinds == ["plate_illegible"]
+    bad_plate = {"legible": False, "reasons": ["too_small", "blurred"]}
+    problems = q.frame_problems(_scores(plates=[bad_plate]), t, "night")
+    assert [k for k, _ in problems] == ["plate_illegible"]
+    why = problems[0][1]  # the verdict's reason codes in words, kept as a Msg
+    assert why.english() == "plate too small; plate blurred"
+    assert q.plate_reasons_msg(["glare"]).english() == "glare on the plate"
     good_plate = {"legible": True, "reasons": []}
     assert [k for k, _ in q.frame_problems(_scores(plates=[good_plate]), t, "night")] == ["faces_not_visible"]
     assert q.frame_problems(_scores(plates=[good_plate]), q.thresholds_for({}, "x", "day"), "day") == []

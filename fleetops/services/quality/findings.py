@@ -46,17 +46,21 @@ def open_finding(session: Session, device: Device, kind: str, sample: SnapshotSa
     first = session.scalars(select(SnapshotSample.taken_at).where(
         SnapshotSample.device_id == device.id, SnapshotSample.ok.is_(True))
         .order_by(SnapshotSample.taken_at.desc()).limit(max(count, 1))).all()
+    # An illegible plate is shown by the crop round it (the frame stays with the sample); others by the frame.
+    evidence = ((sample.scores or {}).get("evidence_crop") if kind == "plate_illegible" else None) or sample.image_path
     finding = QualityFinding(device_id=device.id, kind=kind, state="open", period=sample.period,
                              first_seen_at=min(first) if first else sample.taken_at, last_seen_at=sample.taken_at,
-                             count=count, evidence_path=sample.image_path, detail=reason)
+                             count=count, evidence_path=evidence, detail=reason)
     session.add(finding)
     session.flush()
+    why = Msg.from_stored(reason) or reason  # the plate's reasons are a stored Msg: words in the reader's language
+    label = Msg(rules.FindingKind._LABELS[kind], context="FindingKind") if kind in rules.FindingKind._LABELS else kind
     audit.record(session, "quality", "quality_finding_opened", "quality_finding", finding.id,
-                 summary=Msg("%(code)s: %(kind)s (%(reason)s)", code=device.code, kind=kind, reason=reason),
+                 summary=Msg("%(code)s: %(kind)s (%(reason)s)", code=device.code, kind=label, reason=why),
                  after={"device_id": device.id, "kind": kind, "evidence_path": finding.evidence_path})
     events.emit(session, "quality_finding_opened", finding_id=finding.id, device_id=device.id, kind=kind)
     finding.ticket_id = open_ticket(session, device, finding,
-                                    Msg("Image quality: %(kind)s: %(reason)s", kind=kind, reason=reason))
+                                    Msg("Image quality: %(kind)s: %(reason)s", kind=label, reason=why))
     return finding
 
 

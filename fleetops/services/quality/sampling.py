@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from fleetops.domain import quality as rules
 from fleetops.domain.errors import ValidationFailed
 from fleetops.domain.probe_reasons import error_msg, result_msg
-from fleetops.domain.text import Msg
+from fleetops.domain.text import Msg, stored
 from fleetops.models import Device
 from fleetops.models.base import utcnow
 from fleetops.models.quality import ReferenceImage, SnapshotSample
@@ -124,12 +124,21 @@ def record_capture(session: Session, device: Device, cap: Capture, *, store_dir:
     scores["data_sha1"] = data_sha1
     if shift is not None:
         scores["scene_shift"] = shift
-    scores["problem_reasons"] = {k: why for k, why in problems}
+    scores["problem_reasons"] = {k: stored(why) for k, why in problems}  # a Msg in its stored form
     sample.scores = scores
     sample.problems = [k for k, _ in problems]
     stamp = cap.at.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
     sample.image_path = storage.store(store_dir, f"quality/{storage.safe_code(device.code)}/{stamp}.jpg",
                                       storage.as_jpeg(cap.data, cap.image))
+    if "plate_illegible" in sample.problems and scores.get("plates"):
+        # The ticket shows the plate itself: a crop round the main plate, kept beside the frame.
+        try:
+            crop = imaging.crop_jpeg(cap.data, scores["plates"][0]["bbox"], pad=0.6, height=240)
+            scores["evidence_crop"] = storage.store(
+                store_dir, f"quality/{storage.safe_code(device.code)}/{stamp}_plate.jpg", crop)
+            sample.scores = scores
+        except imaging.ImageError as err:
+            log.warning("plate crop of %s failed: %s", device.code, err)
     session.add(sample)
     session.flush()
     if ref is None and not problems and period == rules.DAY:
