@@ -32,6 +32,13 @@ DEFAULTS = {
     "ALERT_RETRY_BASE_S": 30,
     "ALERT_RETRY_MAX_S": 3600,
     "ALERT_DELIVER_INTERVAL_S": 10,
+    "SESSION_COOKIE_SECURE": False,  # set true (FLEETOPS_SESSION_COOKIE_SECURE=1) when served over HTTPS
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    # Sign-in throttling (Flask-Limiter notation); only failed attempts count. Storage: memory:// (one process)
+    # or e.g. redis://…; the waitress server is one process, so memory is enough there.
+    "LOGIN_LIMIT_PER_ACCOUNT": "5 per 5 minutes",
+    "LOGIN_LIMIT_PER_ADDRESS": "30 per 10 minutes",
+    "RATELIMIT_STORAGE_URI": "memory://",
 }
 
 # Keys that must never be printed or logged.

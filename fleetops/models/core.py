@@ -141,6 +141,8 @@ class User(Base):
     email: Mapped[str] = mapped_column(String(200), default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Part of every session cookie's id; bumped on logout and password change, so an older cookie stops working.
+    session_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1", nullable=False)
     depot: Mapped["Depot | None"] = relationship()
 
     # Flask-Login protocol
@@ -157,7 +159,7 @@ class User(Base):
         return False
 
     def get_id(self) -> str:
-        return str(self.id)
+        return f"{self.id}:{self.session_version or 1}"
 
 
 class ApiToken(Base):
