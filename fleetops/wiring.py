@@ -17,7 +17,7 @@ from fleetops.cli import reports as cli_reports
 from fleetops.cli import run as cli_run
 from fleetops.cli import simulator as cli_simulator
 from fleetops.cli import tickets as cli_tickets
-from fleetops.platform import events, i18n, parameters
+from fleetops.platform import events, i18n, netpolicy, parameters
 from fleetops.platform.jobs import Job
 from fleetops.services import alerts, monitoring, quality, reports, spares, tickets
 from fleetops.services.alerts import outbox as alerts_outbox
@@ -54,6 +54,7 @@ PARAMETER_DEFAULTS: tuple[dict, ...] = (
     monitoring_detectors.PARAMETERS,
     inventory_certificates.PARAMETERS,
     reports.PARAMETERS,
+    netpolicy.PARAMETERS,
 )
 
 # ---------------------------------------------------------------- events → subscribers

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -22,7 +23,7 @@ from fleetops.domain.text import Msg
 from fleetops.models import Device
 from fleetops.models.base import utcnow
 from fleetops.models.quality import ReferenceImage, SnapshotSample
-from fleetops.platform import audit, parameters
+from fleetops.platform import audit, netpolicy, parameters
 from fleetops.services.quality import findings, queries, storage
 from fleetops.services.quality.common import imaging_thresholds, period_at, thresholds
 from probes import snapshot
@@ -49,10 +50,25 @@ class Capture:
     scores: dict | None = None
 
 
+NETWORK_SCHEMES = ("http", "https", "rtsp", "rtsps")
+
+
+def source_refusal(source: str, networks: list) -> Msg | None:
+    """Why the server must not fetch `source` (outside the allowed camera networks), or None."""
+    if urlsplit(source or "").scheme.lower() not in NETWORK_SCHEMES:
+        return None  # a folder, or a scheme the probe refuses itself
+    return netpolicy.url_refusal(source, netpolicy.CAMERAS, networks)
+
+
 def capture(device_id: int, code: str, source: str, username: str, password: str, thresholds: dict,
-            timeout_s: float = 5.0) -> Capture:
-    """Fetch one snapshot and score it; a bad device gives ok=False with the reason, never an exception."""
+            timeout_s: float = 5.0, *, networks: list) -> Capture:
+    """Fetch one snapshot and score it; a bad device gives ok=False with the reason, never an exception.
+
+    `networks`: the allowed camera networks (netpolicy.networks); a source outside them is not contacted."""
     at = utcnow()
+    refused = source_refusal(source, networks)
+    if refused is not None:
+        return Capture(device_id, at, False, refused.stored())
     result = snapshot.fetch_snapshot(code, source, username, password, timeout_s)
     if not result.ok:
         return Capture(device_id, at, False, result_msg(result).stored())
@@ -76,7 +92,8 @@ def sample_device(session: Session, device: Device, *, store_dir: str | Path, tr
     now = now or utcnow()
     period = period_at(device, now)
     cap = capture(device.id, device.code, device.snapshot_url, device.snapshot_username,
-                  device.snapshot_password, thresholds(session, device, period), timeout_s)
+                  device.snapshot_password, thresholds(session, device, period), timeout_s,
+                  networks=netpolicy.networks(session, netpolicy.CAMERAS))
     cap.at = now
     return record_capture(session, device, cap, store_dir=store_dir, trigger=trigger)
 
@@ -189,8 +206,9 @@ def sample_cameras(session: Session, devices: list[Device], *, store_dir: str | 
         jobs.append((d, (d.id, d.code, d.snapshot_url, d.snapshot_username, d.snapshot_password,
                          thresholds(session, d, period), timeout_s)))
     counts = {"sampled": 0, "failed": 0, "problems": 0}
+    allowed = netpolicy.networks(session, netpolicy.CAMERAS)
     with ThreadPoolExecutor(max_workers=MAX_PARALLEL_FETCHES) as pool:
-        futures = [(d, pool.submit(capture, *args)) for d, args in jobs]
+        futures = [(d, pool.submit(capture, *args, networks=allowed)) for d, args in jobs]
         for d, fut in futures:
             cap = fut.result()
             cap.at = now
