@@ -11,6 +11,9 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULTS = {
     "DATABASE_URL": None,  # default: sqlite in the instance folder
     "SECRET_KEY": None,  # default: generated once into the instance folder
+    # Fernet key(s) for the secrets stored in the database ("new,old" while rotating); default: the instance
+    # file secrets_key, made once. Keep a copy apart from database backups: without it the secrets are lost.
+    "SECRETS_KEY": None,
     "TIMEZONE": "Asia/Shanghai",
     "DEFAULT_LOCALE": "zh_Hans_CN",
     "POLL_INTERVAL_S": 60,
@@ -42,7 +45,7 @@ DEFAULTS = {
 }
 
 # Keys that must never be printed or logged.
-SECRET_KEYS = frozenset({"SECRET_KEY", "DATABASE_URL", "METRICS_TOKEN"})
+SECRET_KEYS = frozenset({"SECRET_KEY", "SECRETS_KEY", "DATABASE_URL", "METRICS_TOKEN"})
 
 
 class ConfigError(RuntimeError):

@@ -119,7 +119,7 @@ NAV = (
 
 # ---------------------------------------------------------------- the `fleetops` command
 CLI_COMMANDS = (
-    cli_core.db, cli_core.create_user, cli_core.create_token,
+    cli_core.db, cli_core.create_user, cli_core.create_token, cli_core.rotate_secret_key,
     cli_run.run, cli_run.scheduler_cmd, cli_run.set_password,
     cli_inventory.import_inventory_cmd, cli_inventory.export_inventory_cmd, cli_inventory.load_demo_cmd,
     cli_monitoring.ingest_results_cmd, cli_monitoring.uptime_cmd, cli_monitoring.poll_once_cmd,
