@@ -20,6 +20,10 @@ def create_app(config: dict | None = None) -> Flask:
     )
     app.config.update(load_config(instance_path, config))
 
+    from fleetops.models import crypto
+
+    crypto.configure(crypto.keys_from_config(app.config, instance_path), source=instance_path)
+
     from fleetops.db import make_engine, make_sessionmaker
 
     engine = make_engine(app.config["DATABASE_URL"])

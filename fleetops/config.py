@@ -11,6 +11,9 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULTS = {
     "DATABASE_URL": None,  # default: sqlite in the instance folder
     "SECRET_KEY": None,  # default: generated once into the instance folder
+    # Fernet key(s) for the secrets stored in the database ("new,old" while rotating); default: the instance
+    # file secrets_key, made once. Keep a copy apart from database backups: without it the secrets are lost.
+    "SECRETS_KEY": None,
     "TIMEZONE": "Asia/Shanghai",
     "DEFAULT_LOCALE": "zh_Hans_CN",
     "POLL_INTERVAL_S": 60,
@@ -37,10 +40,17 @@ DEFAULTS = {
     "ALERT_RETRY_BASE_S": 30,
     "ALERT_RETRY_MAX_S": 3600,
     "ALERT_DELIVER_INTERVAL_S": 10,
+    "SESSION_COOKIE_SECURE": False,  # set true (FLEETOPS_SESSION_COOKIE_SECURE=1) when served over HTTPS
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    # Sign-in throttling (Flask-Limiter notation); only failed attempts count. Storage: memory:// (one process)
+    # or e.g. redis://…; the waitress server is one process, so memory is enough there.
+    "LOGIN_LIMIT_PER_ACCOUNT": "5 per 5 minutes",
+    "LOGIN_LIMIT_PER_ADDRESS": "30 per 10 minutes",
+    "RATELIMIT_STORAGE_URI": "memory://",
 }
 
 # Keys that must never be printed or logged.
-SECRET_KEYS = frozenset({"SECRET_KEY", "DATABASE_URL", "METRICS_TOKEN"})
+SECRET_KEYS = frozenset({"SECRET_KEY", "SECRETS_KEY", "DATABASE_URL", "METRICS_TOKEN"})
 
 
 class ConfigError(RuntimeError):

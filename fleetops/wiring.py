@@ -17,7 +17,7 @@ from fleetops.cli import reports as cli_reports
 from fleetops.cli import run as cli_run
 from fleetops.cli import simulator as cli_simulator
 from fleetops.cli import tickets as cli_tickets
-from fleetops.platform import events, i18n, parameters
+from fleetops.platform import events, i18n, netpolicy, parameters
 from fleetops.platform.jobs import Job
 from fleetops.services import alerts, monitoring, quality, reports, spares, tickets
 from fleetops.services.alerts import outbox as alerts_outbox
@@ -56,6 +56,7 @@ PARAMETER_DEFAULTS: tuple[dict, ...] = (
     monitoring_detectors.PARAMETERS,
     inventory_certificates.PARAMETERS,
     reports.PARAMETERS,
+    netpolicy.PARAMETERS,
 )
 
 # ---------------------------------------------------------------- events → subscribers
@@ -124,7 +125,7 @@ NAV = (
 
 # ---------------------------------------------------------------- the `fleetops` command
 CLI_COMMANDS = (
-    cli_core.db, cli_core.create_user, cli_core.create_token,
+    cli_core.db, cli_core.create_user, cli_core.create_token, cli_core.rotate_secret_key,
     cli_run.run, cli_run.scheduler_cmd, cli_run.set_password,
     cli_inventory.import_inventory_cmd, cli_inventory.export_inventory_cmd, cli_inventory.load_demo_cmd,
     cli_monitoring.ingest_results_cmd, cli_monitoring.uptime_cmd, cli_monitoring.poll_once_cmd,

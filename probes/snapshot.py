@@ -45,11 +45,13 @@ def fetch_http(target: str, url: str, username: str = "", password: str = "", ti
     auth = HTTPDigestAuth(username, password) if username else None
     try:
         with requests.Session() as http:
-            resp = http.get(url, auth=auth, timeout=timeout_s, stream=True)
+            # No redirects: the caller checked this URL's host, not wherever a 3xx would send us.
+            resp = http.get(url, auth=auth, timeout=timeout_s, stream=True, allow_redirects=False)
             challenge = resp.headers.get("WWW-Authenticate", "")
             if resp.status_code == 401 and username and challenge.lower().startswith("basic"):
                 resp.close()
-                resp = http.get(url, auth=HTTPBasicAuth(username, password), timeout=timeout_s, stream=True)
+                resp = http.get(url, auth=HTTPBasicAuth(username, password), timeout=timeout_s, stream=True,
+                                allow_redirects=False)
             if resp.status_code == 401:
                 return result(False, "authentication failed: wrong user name or password", reason="auth_failed")
             if resp.status_code != 200:

@@ -52,6 +52,17 @@ def fresh_database(folder: Path):
         yield f"sqlite:///{folder / 'test.sqlite3'}"
 
 
+@pytest.fixture(autouse=True)
+def loopback_peers_allowed(monkeypatch):
+    """The tests' cameras, robots, SMTP and MQTT peers run on loopback, as the demo's do, so the allow-lists default
+    to the demo's (platform.netpolicy); tests of the allow-list store their own lists."""
+    from fleetops.platform import netpolicy, parameters
+
+    for key in (netpolicy.CAMERAS, netpolicy.ALERTS):
+        monkeypatch.setitem(parameters.DEFAULTS, key,
+                            (netpolicy.PRIVATE + netpolicy.LOOPBACK, parameters.DEFAULTS[key][1]))
+
+
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory):
     with fresh_database(tmp_path_factory.mktemp("db")) as url:

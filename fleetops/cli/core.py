@@ -1,4 +1,4 @@
-"""`fleetops db upgrade|check`, `fleetops create-user`, `fleetops create-token`."""
+"""`fleetops db upgrade|check`, `fleetops create-user`, `fleetops create-token`, `fleetops rotate-secret-key`."""
 import click
 
 from fleetops.cli import get_app, say, session
@@ -68,3 +68,15 @@ def create_token(username, name):
     with session() as s:
         _row, token = accounts.create_token(s, username, name, actor="cli")
     click.echo(token)
+
+
+@click.command("rotate-secret-key")
+def rotate_secret_key():
+    """Encrypt every stored secret (SNMP communities and keys, camera, SMTP and webhook passwords) with a new key."""
+    from pathlib import Path
+
+    from fleetops.platform.secretkeys import rotate_secret_key as rotate
+
+    app = get_app()
+    with session() as s:
+        say(rotate(s, app.config, Path(app.instance_path)))

@@ -7,6 +7,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fleetops.models.base import Base, UTCDateTime, utcnow
+from fleetops.models.crypto import EncryptedJSON
 
 
 class AlertChannel(Base):
@@ -22,7 +23,7 @@ class AlertChannel(Base):
     kind: Mapped[str] = mapped_column(String(20))  # email, webhook, dingtalk, wecom, mqtt
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     settings: Mapped[dict] = mapped_column(JSON, default=dict)
-    secrets: Mapped[dict] = mapped_column(JSON, default=dict)
+    secrets: Mapped[dict] = mapped_column(EncryptedJSON, default=dict)  # stored encrypted (models/crypto.py)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)
 

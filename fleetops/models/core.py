@@ -7,6 +7,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fleetops.models.base import Base, UTCDateTime, utcnow
+from fleetops.models.crypto import EncryptedText
 
 
 class Depot(Base):
@@ -79,21 +80,22 @@ class Device(Base):
     installed_on: Mapped[date | None] = mapped_column(Date, nullable=True)
     in_service_from: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    # Probing (U1). Secrets: snmp_community, snmp_v3_auth_key, snmp_v3_priv_key, snapshot_password.
+    # Probing (U1). Secrets (stored encrypted, models/crypto.py): snmp_community, snmp_v3_auth_key, snmp_v3_priv_key,
+    # snapshot_password.
     liveness_probe: Mapped[str] = mapped_column(String(10), default="ping")  # LivenessProbe
     # TCP liveness port (tcp, or ping on a host without ICMP); None = the kind's (choices.liveness_tcp_port)
     liveness_port: Mapped[int | None] = mapped_column(Integer, nullable=True)
     snmp_version: Mapped[str] = mapped_column(String(4), default="")  # SnmpVersion
     snmp_port: Mapped[int] = mapped_column(Integer, default=161)
-    snmp_community: Mapped[str] = mapped_column(String(100), default="")
+    snmp_community: Mapped[str] = mapped_column(EncryptedText, default="")
     snmp_v3_user: Mapped[str] = mapped_column(String(100), default="")
     snmp_v3_auth_protocol: Mapped[str] = mapped_column(String(10), default="")  # SHA, SHA256, MD5
-    snmp_v3_auth_key: Mapped[str] = mapped_column(String(200), default="")
+    snmp_v3_auth_key: Mapped[str] = mapped_column(EncryptedText, default="")
     snmp_v3_priv_protocol: Mapped[str] = mapped_column(String(10), default="")  # AES, AES256, DES
-    snmp_v3_priv_key: Mapped[str] = mapped_column(String(200), default="")
+    snmp_v3_priv_key: Mapped[str] = mapped_column(EncryptedText, default="")
     snapshot_url: Mapped[str] = mapped_column(String(500), default="")
     snapshot_username: Mapped[str] = mapped_column(String(100), default="")
-    snapshot_password: Mapped[str] = mapped_column(String(200), default="")
+    snapshot_password: Mapped[str] = mapped_column(EncryptedText, default="")
     # What monitoring last concluded (written by the monitoring services only).
     status: Mapped[str] = mapped_column(String(20), default="unknown", index=True)  # DeviceStatus
     status_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -143,6 +145,8 @@ class User(Base):
     email: Mapped[str] = mapped_column(String(200), default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Part of every session cookie's id; bumped on logout and password change, so an older cookie stops working.
+    session_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1", nullable=False)
     depot: Mapped["Depot | None"] = relationship()
 
     # Flask-Login protocol
@@ -159,7 +163,7 @@ class User(Base):
         return False
 
     def get_id(self) -> str:
-        return str(self.id)
+        return f"{self.id}:{self.session_version or 1}"
 
 
 class ApiToken(Base):

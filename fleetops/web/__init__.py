@@ -9,6 +9,8 @@ from flask import (
     Flask, abort, current_app, flash, g, jsonify, redirect, render_template, request, session, url_for,
 )
 from flask_babel import Babel, format_datetime, gettext as _
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy.orm import Session
@@ -24,6 +26,19 @@ log = logging.getLogger(__name__)
 csrf = CSRFProtect()
 login_manager = LoginManager()
 babel = Babel()
+# Throttles sign-in (web/auth.py); storage from RATELIMIT_STORAGE_URI (memory by default, one per process).
+limiter = Limiter(key_func=get_remote_address, headers_enabled=True)
+
+# Sent with every response. Scripts only from our own files (no inline script, no CDN: the network is closed);
+# inline style attributes stay allowed for the few computed bar heights.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+                               "img-src 'self' data: blob:; object-src 'none'; base-uri 'self'; "
+                               "form-action 'self'; frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "X-Content-Type-Options": "nosniff",
+}
 
 def db_session() -> Session:
     """The request's SQLAlchemy session, opened on first use and closed at teardown."""
@@ -64,9 +79,21 @@ def current_locale() -> str:
     return select_locale()
 
 
+def _security_headers(response):
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
 def init_web(app: Flask) -> None:
     app.teardown_appcontext(_close_session)
+    app.after_request(_security_headers)
+    app.config["SESSION_COOKIE_SAMESITE"] = app.config.get("SESSION_COOKIE_SAMESITE") or "Lax"
+    app.config["REMEMBER_COOKIE_SAMESITE"] = app.config["SESSION_COOKIE_SAMESITE"]
+    app.config["REMEMBER_COOKIE_SECURE"] = app.config.get("SESSION_COOKIE_SECURE", False)
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
     csrf.init_app(app)
+    limiter.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
@@ -202,6 +229,9 @@ def _register_errors(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(err: HTTPException):
         messages = {403: _("You do not have permission to do that."), 404: _("Page not found.")}
+        if err.code == 429:
+            messages[429] = _("Too many wrong passwords: signing in is paused. Please try again in %(minutes)s "
+                              "minutes.", minutes=g.get("retry_minutes", 1))
         msg = messages.get(err.code, err.description)
         if _wants_json():
             return jsonify({"error": msg}), err.code

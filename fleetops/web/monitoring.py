@@ -11,6 +11,7 @@ from flask_login import current_user
 from fleetops.domain import inputs
 from fleetops.domain.uptime import EXCLUDED_CAUSES, OutageCause
 from fleetops.platform import clock
+from fleetops.platform.cells import safe_row
 from fleetops.services.monitoring import causes, queries, uptime
 from fleetops.web import current_locale, db_session, nav, roles_required
 
@@ -198,7 +199,7 @@ def _export(rows, target, by, start, end, fmt):
     header = [pgettext("monitoring", "Key"), _("Name"), pgettext("monitoring", "Devices"), _("In service (s)"), _("Up (s)"), _("Down (s)"),
               _("Unknown (s)"), _("Excluded (s)"), _("Raw uptime") + " %", _("Contractual uptime") + " %",
               _("Meets target")]
-    data = [[r.as_dict(target)[c] for c in EXPORT_COLUMNS] for r in rows]
+    data = [safe_row(r.as_dict(target)[c] for c in EXPORT_COLUMNS) for r in rows]
     name = f"uptime-{by}-{start:%Y%m%d}-{end:%Y%m%d}"
     if fmt == "csv":
         buf = io.StringIO()

@@ -86,7 +86,7 @@ def test_the_delivery_log_shows_each_attempt_with_its_result(db, users, client_a
     _outage(db)
     alerts.deliver_due(db, now=LATER)
     html = client_as("supervisor").get("/alerts/deliveries").get_data(as_text=True)
-    assert "值班 webhook" in html and "待发送" in html and "Connection" in html
+    assert "值班 webhook" in html and "待发送" in html and "无法连接" in html
 
 
 def test_api_lists_and_acknowledges_alerts(db, users, api_headers, app):

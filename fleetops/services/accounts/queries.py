@@ -14,13 +14,18 @@ def list_users(session: Session) -> list[User]:
     return list(session.scalars(select(User).order_by(User.username)))
 
 
-def session_user(session: Session, user_id) -> User | None:
-    """The logged-in user behind a session cookie's id: None when unknown, malformed or disabled."""
+def session_user(session: Session, session_id) -> User | None:
+    """The logged-in user behind a session cookie's id ("<user id>:<session version>"): None when unknown,
+    malformed, disabled, or from before the user's last logout or password change."""
     try:
+        user_id, version = str(session_id).split(":")
         user = session.get(User, int(user_id))
+        version = int(version)
     except (TypeError, ValueError):
         return None
-    return user if user is not None and user.active else None
+    if user is None or not user.active or version != (user.session_version or 1):
+        return None
+    return user
 
 
 def active_usernames(session: Session) -> list[str]:

@@ -50,7 +50,32 @@ def set_password(session: Session, user: User, password: str, actor=None) -> Non
     if len(password or "") < MIN_PASSWORD:
         raise ValidationFailed(TOO_SHORT)
     user.password_hash = generate_password_hash(password)
+    end_sessions(user)
     audit.record(session, actor, "password_changed", "user", user.id, summary=user.username)
+
+
+def end_sessions(user: User) -> None:
+    """Every session cookie issued to `user` so far stops working (logout, password change)."""
+    user.session_version = (user.session_version or 1) + 1
+
+
+def log_out(session: Session, user: User) -> None:
+    """Logout: end the user's sessions everywhere (a copied or replayed cookie included)."""
+    end_sessions(user)
+
+
+def record_login_throttled(session: Session, username: str, address: str, scope: str) -> None:
+    """An audit line when sign-ins are refused for too many failures (`scope`: "account" or "address")."""
+    username = (username or "").strip()[:80]
+    user_id = session.scalar(select(User.id).where(User.username == username)) if username else None
+    if scope == "account":
+        summary = Msg("Sign-in paused for account %(name)s after too many wrong passwords (from %(address)s).",
+                      name=username, address=address)
+    else:
+        summary = Msg("Sign-in paused for address %(address)s after too many wrong passwords (last tried: %(name)s).",
+                      name=username, address=address)
+    audit.record(session, None, "login_throttled", "user", user_id if user_id is not None else username,
+                 summary=summary, after={"username": username, "address": address, "scope": scope})
 
 
 def get_user(session: Session, username: str) -> User:

@@ -14,7 +14,7 @@ from fleetops.domain.errors import NotFound, ValidationFailed
 from fleetops.domain.text import Msg, render_stored
 from fleetops.models.alerts import AlertChannel, AlertDelivery, AlertDeliveryAttempt
 from fleetops.models.base import utcnow
-from fleetops.platform import audit
+from fleetops.platform import audit, netpolicy
 from fleetops.services.alerts.channels import ChannelError, send
 from fleetops.services.alerts.messages import trial_payload
 
@@ -56,6 +56,7 @@ def deliver_due(session: Session, now: datetime | None = None, limit: int = 100,
             set_committed_value(d, "claimed_until", lease)  # the UPDATE bypassed the ORM
             claimed.append(d)
     lanes: dict[int, list[tuple[int, tuple]]] = {}
+    allowed = netpolicy.networks(session, netpolicy.ALERTS)
     for d in claimed:
         lanes.setdefault(d.channel_id, []).append(
             (d.id, (d.channel.kind, dict(d.channel.settings or {}), dict(d.channel.secrets or {}), dict(d.payload))))
@@ -68,7 +69,7 @@ def deliver_due(session: Session, now: datetime | None = None, limit: int = 100,
         for did, job in jobs:
             started = time.monotonic()
             try:
-                out[did] = (True, send(*job), time.monotonic() - started)
+                out[did] = (True, send(*job, networks=allowed), time.monotonic() - started)
             except ChannelError as err:
                 out[did] = (False, str(err), time.monotonic() - started)
                 break  # circuit open for this round
@@ -129,7 +130,8 @@ def send_test_message(session: Session, channel_id: int, actor=None) -> str:
     if channel is None:
         raise NotFound(Msg("Channel not found."))
     try:
-        return "OK " + send(channel.kind, channel.settings, channel.secrets, trial_payload(utcnow()))
+        return "OK " + send(channel.kind, channel.settings, channel.secrets, trial_payload(utcnow()),
+                            networks=netpolicy.networks(session, netpolicy.ALERTS))
     except ChannelError as err:
         raise ValidationFailed(Msg("Sending failed: %(error)s", error=Msg.from_stored(str(err)) or str(err))) from None
 

@@ -11,14 +11,17 @@ from fleetops.domain.choices import DeviceKind, Lifecycle
 from fleetops.domain.text import Msg
 from fleetops.models import AuditLog, Cabinet, ContractParameter, Depot, Device, MetrologyCertificate, Site
 from fleetops.models.base import utcnow
-from fleetops.platform import audit, parameters
+from fleetops.platform import audit, netpolicy, parameters
 
 FIRST_IP = ipaddress.IPv4Address("127.20.0.1")  # the simulator answers for 127.20.0.0/14 on loopback
 SNAPSHOT_URL = "http://127.0.0.1:5082/cam/{code}/ISAPI/Streaming/channels/101/picture"
 # Contract numbers the demo database runs with, so a demo user sees things happen in minutes, not hours
 # (the production defaults stay as registered: e.g. one snapshot per camera an hour). Set once, when the
 # demo fleet is loaded, and audited with the actor "demo"; a value already stored is left alone.
-DEMO_PARAMETERS = {"quality_sample_interval_min": 2}
+# The demo's simulated cameras, robots and brokers live on loopback, so its allow-lists name it (platform.netpolicy).
+DEMO_PARAMETERS = {"quality_sample_interval_min": 2,
+                   netpolicy.CAMERAS: netpolicy.PRIVATE + netpolicy.LOOPBACK,
+                   netpolicy.ALERTS: netpolicy.PRIVATE + netpolicy.LOOPBACK}
 
 # district → (centre lat, lon, spread in degrees, share of sites)
 DISTRICTS = {

@@ -1,5 +1,5 @@
-"""F6: the whole inventory out as XLSX or CSV — readable labels in Chinese or English, no secrets, and it
-imports back unchanged."""
+"""F6: the whole inventory out as XLSX or CSV — readable labels in Chinese or English, no secrets, no cell a
+spreadsheet would run as a formula (platform.cells), and it imports back unchanged."""
 import csv
 import io
 from datetime import date
@@ -11,6 +11,7 @@ from fleetops.domain.choices import DeviceKind, Lifecycle
 from fleetops.domain.errors import ValidationFailed
 from fleetops.domain.text import Msg
 from fleetops.models import Cabinet, Device, Site
+from fleetops.platform.cells import safe_cell
 from fleetops.services.inventory.columns import export_columns
 from fleetops.services.inventory.records import in_service_date
 
@@ -62,7 +63,7 @@ def export_inventory(session: Session, fmt: str = "xlsx", language: str = "zh") 
         buf = io.StringIO(newline="")
         writer = csv.writer(buf)
         for row in export_rows(session, language):
-            writer.writerow(["" if v is None else (repr(v) if isinstance(v, float) else v) for v in row])
+            writer.writerow(["" if v is None else (repr(v) if isinstance(v, float) else safe_cell(v)) for v in row])
         return buf.getvalue().encode("utf-8-sig")
     if fmt != "xlsx":
         raise ValidationFailed(Msg("Unsupported export format %(fmt)r; use xlsx or csv.", fmt=fmt))
@@ -71,16 +72,8 @@ def export_inventory(session: Session, fmt: str = "xlsx", language: str = "zh") 
     wb = Workbook(write_only=True)
     ws = wb.create_sheet("设备清单" if language == "zh" else "inventory")
     for row in export_rows(session, language):
-        ws.append([_text_cell(ws, v) if isinstance(v, str) and v.startswith("=") else v for v in row])
+        ws.append([safe_cell(v) for v in row])
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
 
-
-def _text_cell(ws, value: str):
-    """A cell that stays text: openpyxl would store "=…" as a formula (and Excel would run it)."""
-    from openpyxl.cell import WriteOnlyCell
-
-    cell = WriteOnlyCell(ws, value=value)
-    cell.data_type = "s"
-    return cell

@@ -8,6 +8,7 @@ from datetime import date, datetime
 
 from fleetops.domain.errors import ValidationFailed
 from fleetops.domain.text import Msg
+from fleetops.platform.cells import unsafe_cell
 
 XLSX_MAGIC = b"PK\x03\x04"
 EMPTY = Msg("The file is empty.")
@@ -138,4 +139,4 @@ def cell_text(value) -> str:
         return value.isoformat()
     if isinstance(value, float):
         return str(int(value)) if value.is_integer() else repr(value)
-    return str(value).strip()
+    return str(unsafe_cell(value)).strip()

@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -23,7 +24,7 @@ from fleetops.domain.text import Msg, stored
 from fleetops.models import Device
 from fleetops.models.base import utcnow
 from fleetops.models.quality import ReferenceImage, SnapshotSample
-from fleetops.platform import audit, parameters
+from fleetops.platform import audit, netpolicy, parameters
 from fleetops.services.quality import findings, queries, storage
 from fleetops.services.quality.common import imaging_thresholds, period_at, thresholds
 from probes import snapshot
@@ -51,10 +52,25 @@ class Capture:
     scores: dict | None = None
 
 
+NETWORK_SCHEMES = ("http", "https", "rtsp", "rtsps")
+
+
+def source_refusal(source: str, networks: list) -> Msg | None:
+    """Why the server must not fetch `source` (outside the allowed camera networks), or None."""
+    if urlsplit(source or "").scheme.lower() not in NETWORK_SCHEMES:
+        return None  # a folder, or a scheme the probe refuses itself
+    return netpolicy.url_refusal(source, netpolicy.CAMERAS, networks)
+
+
 def capture(device_id: int, code: str, source: str, username: str, password: str, thresholds: dict,
-            timeout_s: float = 5.0) -> Capture:
-    """Fetch one snapshot and score it; a bad device gives ok=False with the reason, never an exception."""
+            timeout_s: float = 5.0, *, networks: list) -> Capture:
+    """Fetch one snapshot and score it; a bad device gives ok=False with the reason, never an exception.
+
+    `networks`: the allowed camera networks (netpolicy.networks); a source outside them is not contacted."""
     at = utcnow()
+    refused = source_refusal(source, networks)
+    if refused is not None:
+        return Capture(device_id, at, False, refused.stored())
     result = snapshot.fetch_snapshot(code, source, username, password, timeout_s)
     if not result.ok:
         return Capture(device_id, at, False, result_msg(result).stored())
@@ -78,7 +94,8 @@ def sample_device(session: Session, device: Device, *, store_dir: str | Path, tr
     now = now or utcnow()
     period = period_at(device, now)
     cap = capture(device.id, device.code, device.snapshot_url, device.snapshot_username,
-                  device.snapshot_password, thresholds(session, device, period), timeout_s)
+                  device.snapshot_password, thresholds(session, device, period), timeout_s,
+                  networks=netpolicy.networks(session, netpolicy.CAMERAS))
     cap.at = now
     return record_capture(session, device, cap, store_dir=store_dir, trigger=trigger)
 
@@ -208,8 +225,9 @@ def sample_cameras(session: Session, devices: list[Device], *, store_dir: str | 
     def submit_next():
         nxt = next(todo, None)
         if nxt is not None:
-            window.append((nxt[0], pool.submit(capture, *nxt[1])))
+            window.append((nxt[0], pool.submit(capture, *nxt[1], networks=allowed)))
 
+    allowed = netpolicy.networks(session, netpolicy.CAMERAS)
     with ThreadPoolExecutor(max_workers=MAX_PARALLEL_FETCHES) as pool:
         for _ in range(MAX_CAPTURES_IN_MEMORY):
             submit_next()

@@ -2,6 +2,7 @@
 footer; reportlab's built-in CID font for Simplified Chinese (no font file needed on any host)."""
 import io
 import re
+from xml.sax.saxutils import escape
 
 from fleetops.services.reports.sections import Report
 from fleetops.services.reports.words import Words, local_text
@@ -47,6 +48,12 @@ def column_widths(headers, rows, font: str, size: float, width: float) -> list[f
     return [w + spare / n for w in out]
 
 
+def _text(value) -> str:
+    """A value as a Paragraph's text: ReportLab reads Paragraph text as markup, so a name like `<img src=…/>`
+    would embed a server file (or `<` alone break the page); every interpolated value is escaped."""
+    return escape("—" if value is None else str(value))
+
+
 def to_pdf(report: Report) -> bytes:
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4
@@ -62,22 +69,22 @@ def to_pdf(report: Report) -> bytes:
     cell = ParagraphStyle("cell", fontName=font, fontSize=7.5, leading=9.5)
     head = ParagraphStyle("head", fontName=font, fontSize=7.5, leading=9.5, textColor=colors.white)
     width = A4[0] - 30 * mm
-    story = [Paragraph(report.title, h1),
-             Paragraph(_("Period: %(period)s (%(start)s to %(end)s, Beijing time); generated %(at)s",
+    story = [Paragraph(_text(report.title), h1),
+             Paragraph(_text(_("Period: %(period)s (%(start)s to %(end)s, Beijing time); generated %(at)s",
                          period=report.period_label, start=local_text(report.start), end=local_text(report.end),
-                         at=local_text(report.generated_at)), body), Spacer(1, 4 * mm)]
+                         at=local_text(report.generated_at))), body), Spacer(1, 4 * mm)]
     for sec in report.sections:
         if sec.chart and sec.chart.get("values"):  # keep the heading on the chart's page
-            story.append(KeepTogether([Paragraph(sec.title, h2), _chart(_, sec.chart, width, font),
+            story.append(KeepTogether([Paragraph(_text(sec.title), h2), _chart(_, sec.chart, width, font),
                                        Spacer(1, 3 * mm)]))
         else:
-            story.append(Paragraph(sec.title, h2))
+            story.append(Paragraph(_text(sec.title), h2))
         rows = sec.rows if sec.pdf_limit is None else sec.rows[:sec.pdf_limit]
         if sec.pdf_limit == 0 and sec.rows:
             pass  # the chart says it; the figures are in the XLSX
         elif rows:
-            data = [[Paragraph(str(h), head) for h in sec.headers]]
-            data += [[Paragraph("—" if v is None else str(v), cell) for v in r] for r in rows]
+            data = [[Paragraph(_text(h), head) for h in sec.headers]]
+            data += [[Paragraph(_text(v), cell) for v in r] for r in rows]
             t = Table(data, repeatRows=1, colWidths=column_widths(sec.headers, rows, font, 7.5, width))
             t.setStyle(TableStyle([
                 ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#12263f")),
@@ -86,9 +93,9 @@ def to_pdf(report: Report) -> bytes:
                 ("VALIGN", (0, 0), (-1, -1), "MIDDLE")]))
             story.append(t)
         else:
-            story.append(Paragraph(_("No data for this period."), body))
+            story.append(Paragraph(_text(_("No data for this period.")), body))
         if sec.note:
-            story.append(Paragraph(sec.note, body))
+            story.append(Paragraph(_text(sec.note), body))
 
     def footer(canvas, doc):
         canvas.saveState()

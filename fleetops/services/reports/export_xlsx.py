@@ -1,8 +1,9 @@
 """A report as XLSX: one sheet per section, headers in the report's language, frozen header row; numbers stay
-numbers."""
+numbers, and no text cell is ever a formula (platform.cells)."""
 import io
 from decimal import Decimal
 
+from fleetops.platform.cells import safe_cell, safe_row
 from fleetops.services.reports.sections import Report
 
 
@@ -16,7 +17,7 @@ def to_xlsx(report: Report) -> bytes:
     bold, fill = Font(bold=True), PatternFill("solid", fgColor="DDE6F0")
     for sec in report.sections:
         ws = wb.create_sheet(sec.title[:31])
-        ws.append(sec.headers)
+        ws.append(safe_row(sec.headers))
         for c in ws[1]:
             c.font, c.fill = bold, fill
             c.alignment = Alignment(wrap_text=True, vertical="center")
@@ -24,7 +25,7 @@ def to_xlsx(report: Report) -> bytes:
             ws.append([_cell(v) for v in row])
         if sec.note:
             ws.append([])
-            ws.append([sec.note])
+            ws.append([safe_cell(str(sec.note))])
         ws.freeze_panes = "A2"
         for i, h in enumerate(sec.headers, 1):
             width = max([len(str(h)) * 2] + [len(str(r[i - 1])) * 1.6 for r in sec.rows[:200] if i - 1 < len(r)])
@@ -38,8 +39,10 @@ def to_xlsx(report: Report) -> bytes:
 def _cell(v):
     if v is None:
         return "—"
-    if hasattr(v, "as_integer_ratio") or isinstance(v, (int, str)):
+    if hasattr(v, "as_integer_ratio") or isinstance(v, int):
         return v
+    if isinstance(v, str):
+        return safe_cell(v)
     if isinstance(v, Decimal):
         return float(v)
-    return str(v)
+    return safe_cell(str(v))

@@ -43,13 +43,27 @@ def as_list(value) -> list[str]:
 def robot_post(url: str, body: dict, settings: dict) -> str:
     """POST a robot message; a robot answers HTTP 200 with {"errcode": 0} when it accepted it."""
     resp = requests.post(url, data=json.dumps(body, ensure_ascii=False).encode("utf-8"),
-                         headers={"Content-Type": "application/json; charset=utf-8"}, timeout=timeout_of(settings))
+                         headers={"Content-Type": "application/json; charset=utf-8"}, timeout=timeout_of(settings),
+                         allow_redirects=False)
     if resp.status_code != 200:
-        raise ChannelError(f"HTTP {resp.status_code}: {resp.text[:200]}")
+        raise ChannelError(status_reason(resp))
     try:
         answer = resp.json()
     except ValueError:
-        raise ChannelError(Msg("The robot answered non-JSON: %(text)s", text=resp.text[:200])) from None
+        raise ChannelError(Msg("The robot answered something other than JSON.")) from None
+    if not isinstance(answer, dict):
+        raise ChannelError(Msg("The robot answered something other than JSON."))
     if answer.get("errcode", 0) != 0:
-        raise ChannelError(f"errcode {answer.get('errcode')}: {answer.get('errmsg', '')}")
+        raise ChannelError(f"errcode {short(answer.get('errcode'), 20)}: {short(answer.get('errmsg', ''))}")
     return "errcode 0"
+
+
+def short(value, limit: int = 80) -> str:
+    """A peer's field, made safe to store and show: printable, one line, at most `limit` characters."""
+    text = "".join(ch if ch.isprintable() else " " for ch in str(value if value is not None else ""))
+    return text[:limit]
+
+
+def status_reason(resp) -> str:
+    """The status of a refused request — never the peer's body (it may be anything the far side chose to say)."""
+    return f"HTTP {resp.status_code} {short(resp.reason or '', 40)}".strip()

@@ -3,7 +3,7 @@ import json
 
 import requests
 
-from fleetops.services.alerts.channels.base import ChannelError, timeout_of
+from fleetops.services.alerts.channels.base import ChannelError, status_reason, timeout_of
 
 KIND = "webhook"
 PLAIN = ("url", "timeout_s")
@@ -19,7 +19,7 @@ def send(settings: dict, secrets: dict, payload: dict) -> str:
     if secrets.get("token"):
         headers["Authorization"] = f"Bearer {secrets['token']}"
     resp = requests.post(settings["url"], data=json.dumps(payload, ensure_ascii=False).encode("utf-8"),
-                         headers=headers, timeout=timeout_of(settings))
+                         headers=headers, timeout=timeout_of(settings), allow_redirects=False)
     if not 200 <= resp.status_code < 300:
-        raise ChannelError(f"HTTP {resp.status_code}: {resp.text[:200]}")
+        raise ChannelError(status_reason(resp))
     return f"HTTP {resp.status_code}"
