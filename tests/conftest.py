@@ -14,6 +14,13 @@ from fleetops.models import Base
 
 wiring.wire()  # translations, parameter defaults, subscribers — as create_app and the CLI do
 
+# One secrets key for the whole run, in the environment: the `fleetops …` processes that tests start (simulator,
+# scheduler, CLI) must read the secrets this process stores, whatever instance folder each is given.
+if "FLEETOPS_SECRETS_KEY" not in os.environ:
+    from cryptography.fernet import Fernet
+
+    os.environ["FLEETOPS_SECRETS_KEY"] = Fernet.generate_key().decode()
+
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 if not SHARED_DATA.exists():  # a clone elsewhere: ../shared beside the project root
     SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"

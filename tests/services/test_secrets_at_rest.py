@@ -37,7 +37,8 @@ def _raw(db):
     return list(device), str(channel)
 
 
-def test_secrets_are_stored_encrypted_and_read_back_plain(make_app, users, tmp_path):
+def test_secrets_are_stored_encrypted_and_read_back_plain(make_app, users, tmp_path, monkeypatch):
+    monkeypatch.delenv("FLEETOPS_SECRETS_KEY", raising=False)  # the instance key file, made at first start
     app = make_app(INSTANCE_PATH=str(tmp_path))
     db = app.extensions["fleetops.sessionmaker"]()
     _fleet(db, users)
@@ -57,6 +58,7 @@ def test_secrets_are_stored_encrypted_and_read_back_plain(make_app, users, tmp_p
 
 
 def test_rotate_secret_key_re_encrypts_everything_with_a_new_key(make_app, users, tmp_path, monkeypatch):
+    monkeypatch.delenv("FLEETOPS_SECRETS_KEY", raising=False)  # the instance key file, made at first start
     app = make_app(INSTANCE_PATH=str(tmp_path))
     db = app.extensions["fleetops.sessionmaker"]()
     _fleet(db, users)
