@@ -149,6 +149,7 @@ class SingleSchedulerLock:
                     log.warning("another scheduler holds %s; waiting", path)
                     time.sleep(self.wait_s)
             self._leading = True
+            log.warning("scheduler: leading (lock file %s taken)", path)
 
     def held(self) -> bool:
         """Does this scheduler lead right now? Re-checks (and re-takes) the PostgreSQL lock; a lock file held

@@ -24,6 +24,7 @@ from fleetops.services.alerts import outbox as alerts_outbox
 from fleetops.services.alerts import repeats as alerts_repeats
 from fleetops.services.alerts import subscribers as alerts_on
 from fleetops.services.inventory import certificates as inventory_certificates
+from fleetops.services.inventory import import_jobs as inventory_import_jobs
 from fleetops.services.monitoring import detectors as monitoring_detectors
 from fleetops.services.monitoring import exclusions as monitoring_exclusions
 from fleetops.services.monitoring import jobs as monitoring_jobs
@@ -111,6 +112,7 @@ JOBS: tuple[Job, ...] = (
     Job("alerts_no_data", monitoring_detectors.job_no_data, 300),
     Job("alerts_probe_silence", monitoring_detectors.job_probe_silence, 60),
     Job("alerts_certificates", inventory_certificates.job_certificates, 3600),
+    Job("inventory_imports", inventory_import_jobs.job_import_files, 5),
 )
 
 # ---------------------------------------------------------------- web: blueprints and menu entries

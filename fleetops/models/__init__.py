@@ -1,7 +1,8 @@
 """SQLAlchemy 2 declarative tables, one module per area; importing this package registers them all."""
 from fleetops.models.base import Base, UTCDateTime, utcnow  # noqa: F401
 from fleetops.models.core import (  # noqa: F401
-    ApiToken, AuditLog, Cabinet, ContractParameter, Depot, Device, MetrologyCertificate, Site, User,
+    ApiToken, AuditLog, Cabinet, ContractParameter, Depot, Device, InventoryImportJob, MetrologyCertificate, Site,
+    User,
 )
 
 from fleetops.models import alerts, monitoring, quality, tickets  # noqa: F401,E402 - every table in the metadata

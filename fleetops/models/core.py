@@ -207,3 +207,25 @@ class ContractParameter(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_by: Mapped[str] = mapped_column(String(100), default="system")
+
+
+class InventoryImportJob(Base):
+    """A large inventory upload checked or imported in the background (the `inventory_imports` job), with its
+    progress; the file waits in the upload folder under `token`. `result` is the ImportResult's summary with its
+    errors and warnings in their stored form."""
+
+    __tablename__ = "inventory_import_jobs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(40))
+    filename: Mapped[str] = mapped_column(String(200), default="")
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    dry_run: Mapped[bool] = mapped_column(Boolean, default=True)  # the check; False: the confirmed import
+    state: Mapped[str] = mapped_column(String(20), default="queued", index=True)  # queued / running / done
+    rows_total: Mapped[int] = mapped_column(Integer, default=0)
+    rows_checked: Mapped[int] = mapped_column(Integer, default=0)
+    rows_written: Mapped[int] = mapped_column(Integer, default=0)
+    result: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -27,7 +27,7 @@ from fleetops.domain.choices import DeviceKind, DeviceStatus, Lifecycle
 from fleetops.domain.errors import ValidationFailed
 from fleetops.domain.text import Msg
 from fleetops.services import inventory
-from fleetops.services.inventory import AUTH_PROTOCOLS, PRIV_PROTOCOLS, uploads
+from fleetops.services.inventory import AUTH_PROTOCOLS, PRIV_PROTOCOLS, import_jobs, uploads
 from fleetops.web import current_locale, db_session, enum_label, nav, roles_required
 
 bp = Blueprint("inventory", __name__)
@@ -307,7 +307,13 @@ def import_page():
     if upload is None or not upload.filename:
         flash(_("Choose a CSV or XLSX file first."), "error")
         return redirect(url_for(".import_page"))
-    result, token = uploads.check_upload(db_session(), upload.read(), upload.filename, current_user,
+    data = upload.read()
+    if import_jobs.is_large(data):  # checked in the background; the page shows its progress
+        job = import_jobs.queue_check(db_session(), data, upload.filename, current_user,
+                                      current_app.config["UPLOAD_DIR"])
+        db_session().commit()
+        return redirect(url_for(".import_job", job_id=job.id))
+    result, token = uploads.check_upload(db_session(), data, upload.filename, current_user,
                                          current_app.config["UPLOAD_DIR"])
     return (render_template("inventory/import.html", result=result, token=token, filename=upload.filename),
             200 if result.ok else 422)
@@ -327,6 +333,27 @@ def import_confirm():
     flash(_("Imported: %(created)d created, %(updated)d updated, %(unchanged)d unchanged.",
             created=result.created, updated=result.updated, unchanged=result.unchanged), "success")
     return redirect(url_for(".devices"))
+
+
+@bp.route("/inventory/import/jobs/<int:job_id>")
+@roles_required(*EDITORS)
+def import_job(job_id):
+    """A large file's check or import: progress while it runs (the page reloads itself), then its result."""
+    page = import_jobs.get_job(db_session(), job_id)
+    if page is None:
+        abort(404)
+    return render_template("inventory/import_job.html", **page)
+
+
+@bp.route("/inventory/import/jobs/<int:job_id>/confirm", methods=["POST"])
+@roles_required(*EDITORS)
+def import_job_confirm(job_id):
+    job = import_jobs.queue_import(db_session(), job_id, current_user, current_app.config["UPLOAD_DIR"])
+    if job is None:
+        flash(_("The uploaded file has expired; please upload it again."), "error")
+        return redirect(url_for(".import_page"))
+    db_session().commit()
+    return redirect(url_for(".import_job", job_id=job.id))
 
 
 @bp.route("/inventory/export")

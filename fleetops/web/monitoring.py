@@ -68,7 +68,7 @@ def status():
 @bp.route("/devices/<code>")
 @roles_required("crew", "supervisor")
 def device(code):
-    page = queries.device_timeline(db_session(), code)
+    page = queries.device_timeline(db_session(), code, district=_crew_district())
     if page is None:
         abort(404)
     return render_template("monitoring/device.html", **page)

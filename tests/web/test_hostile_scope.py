@@ -50,6 +50,13 @@ def test_crew_see_only_their_districts_outages(app, api_headers, client_as, two_
     assert client_as("supervisor").get(f"/monitoring/outages/{theirs}").status_code == 200
 
 
+def test_crew_see_only_their_districts_device_timelines(client_as, two_districts):
+    crew = client_as("crew")
+    assert crew.get("/monitoring/devices/W9-CAM1").status_code == 404  # another district's, like an outage
+    assert crew.get("/monitoring/devices/K105-CAM1").status_code == 200
+    assert client_as("supervisor").get("/monitoring/devices/W9-CAM1").status_code == 200
+
+
 @pytest.mark.parametrize("referrer, expected", [
     ("https://evil.example/phish", "/"), ("//evil.example/x", "/"), ("javascript:alert(1)", "/"),
     ("http://localhost/devices?kind=switch", "/devices?kind=switch"), ("/tickets/", "/tickets/"),

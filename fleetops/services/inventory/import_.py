@@ -20,11 +20,11 @@ IN_SERVICE_STATES = ("installed", "online", "relocated")
 
 
 def import_inventory(session: Session, data: bytes, filename: str = "", actor=None, dry_run: bool = False,
-                     progress=None) -> ImportResult:
+                     progress=None, checking=None) -> ImportResult:
     """Validate every row; if all are good (and not dry_run) create/update sites and devices, audited.
 
     Nothing is written when any row is bad. Devices are matched by code; the caller commits.
-    `progress(done, total)` is called while writing.
+    `checking(done, total)` is called while rows are checked, `progress(done, total)` while writing.
     """
     result = ImportResult(dry_run=dry_run)
     try:
@@ -36,7 +36,7 @@ def import_inventory(session: Session, data: bytes, filename: str = "", actor=No
     mapping = map_headers(table.headers, result)
     if result.errors:
         return result
-    rows = parse_rows(table, mapping, result)
+    rows = parse_rows(table, mapping, result, progress=checking)
     if result.rows == 0:
         result.errors.append(RowError(2, "", Msg("The file has no device rows.")))
         return result

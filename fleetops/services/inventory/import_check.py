@@ -89,10 +89,13 @@ def map_headers(headers: list[str], result: ImportResult) -> dict[int, Column]:
     return mapping
 
 
-def parse_rows(table: Table, mapping: dict[int, Column], result: ImportResult) -> list[Row]:
+def parse_rows(table: Table, mapping: dict[int, Column], result: ImportResult, progress=None) -> list[Row]:
     header_of = {c.field: str(table.headers[i]).strip() for i, c in mapping.items()}
     rows = []
-    for line, cells in table.rows:
+    total = len(table.rows)
+    for n, (line, cells) in enumerate(table.rows, 1):
+        if progress and (n % 500 == 0 or n == total):
+            progress(n, total)
         texts = {c.field: cell_text(cells[i]) if i < len(cells) else "" for i, c in mapping.items()}
         if not any(texts.values()):
             continue  # blank line

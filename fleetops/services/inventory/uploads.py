@@ -46,11 +46,20 @@ def check_upload(session: Session, data: bytes, filename: str, actor, upload_dir
     result = import_inventory(session, data, filename, actor, dry_run=True)
     session.rollback()
     forget_old_uploads(upload_dir)
-    token = None
-    if result.ok:
-        token = f"{uuid.uuid4().hex}.{'xlsx' if is_xlsx(data) else 'csv'}"
-        _keep(_folder(upload_dir) / token, data)
+    token = keep_upload(data, upload_dir) if result.ok else None
     return result, token
+
+
+def keep_upload(data: bytes, upload_dir) -> str:
+    """Keep a file in the upload folder under a new random token (returned)."""
+    token = f"{uuid.uuid4().hex}.{'xlsx' if is_xlsx(data) else 'csv'}"
+    _keep(_folder(upload_dir) / token, data)
+    return token
+
+
+def upload_path(upload_dir, token: str) -> Path:
+    """Where a kept file lives (a token that is not ours names no file)."""
+    return _folder(upload_dir) / (token if TOKEN_RE.match(token or "") else "-")
 
 
 def _keep(path: Path, data: bytes) -> None:

@@ -121,11 +121,13 @@ def status_report(session: Session, district: str = "") -> dict:
     return status
 
 
-def device_timeline(session: Session, code: str, now: datetime | None = None) -> dict | None:
+def device_timeline(session: Session, code: str, now: datetime | None = None, district: str = "") -> dict | None:
     """A device's page: the device, its last outages, events and raw results, and its last 30 days' figures;
-    None when no device has that code."""
+    None when no device has that code or it lies outside `district` (when given: a crew's own)."""
     dev = session.scalar(select(Device).where(Device.code == code))
     if dev is None:
+        return None
+    if district and (dev.site is None or dev.site.district != district):
         return None
     outages = list(session.scalars(select(Outage).where(Outage.device_id == dev.id, Outage.retracted_at.is_(None))
                                    .order_by(Outage.started_at.desc()).limit(100)))
