@@ -4,4 +4,4 @@ from fleetops.models.core import (  # noqa: F401
     ApiToken, AuditLog, Cabinet, ContractParameter, Depot, Device, MetrologyCertificate, Site, User,
 )
 
-from fleetops.models import alerts, monitoring, quality, tickets  # noqa: F401,E402 - every table in the metadata
+from fleetops.models import alerts, monitoring, quality, service, tickets  # noqa: F401,E402 - every table in the metadata
