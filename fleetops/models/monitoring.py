@@ -52,6 +52,8 @@ class SiteIncident(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     device_count: Mapped[int] = mapped_column(Integer, default=0)
     retracted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # late results undid it
+    # Its results arrived long after it ended (a replayed history): recorded, no ticket, no alert.
+    imported_late: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     site: Mapped[Site] = relationship()
     __table_args__ = (Index("ix_site_incidents_open", "site_id", "ended_at"),)
 

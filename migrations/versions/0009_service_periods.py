@@ -1,4 +1,5 @@
-"""service periods: a device's stretches in service (installed/accepted → taken out → back → retired), backfilled
+"""service periods: a device's stretches in service (installed/accepted → taken out → back → retired), backfilled;
+site_incidents.imported_late (a replayed site blackout, like outages.imported_late in 0006)
 
 Revision ID: 0009_service_periods
 Revises: 0008_penalties
@@ -33,6 +34,8 @@ def upgrade() -> None:
     )
     op.create_index('ix_service_periods_device', 'service_periods', ['device_id', 'start_at'], unique=False)
     _backfill()
+    with op.batch_alter_table("site_incidents") as batch:
+        batch.add_column(sa.Column("imported_late", sa.Boolean(), nullable=False, server_default=sa.false()))
 
 
 def _backfill() -> None:
@@ -65,5 +68,7 @@ def _backfill() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("site_incidents") as batch:
+        batch.drop_column("imported_late")
     op.drop_index('ix_service_periods_device', table_name='service_periods')
     op.drop_table('service_periods')
