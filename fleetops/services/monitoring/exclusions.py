@@ -175,6 +175,9 @@ def on_cabinet_mains_lost(session: Session, site_id, at=None, input_voltage_v=No
                          .order_by(SiteIncident.started_at.desc()).limit(1))
     if inc is None or _pending_for(session, incident_id=inc.id) is not None:
         return None
+    if session.scalar(select(ExclusionRequest.id).where(ExclusionRequest.site_incident_id == inc.id,
+                                                        ExclusionRequest.source == "system").limit(1)):
+        return None  # asked once already (a supervisor decided): every poll of the dark site must not ask again
     note = Msg("The cabinet reported mains power lost (input %(volts)s V) during the blackout.",
                volts="?" if input_voltage_v is None else f"{float(input_voltage_v):.0f}")
     return request_exclusion(session, cause="power_utility", note=note, incident_id=inc.id, source="system",

@@ -27,6 +27,9 @@ PARAMETERS = {
         "Contractual online rate target for checkpoint, security-checkpoint, e-police and fixed-speed devices (%)")),
     "late_import_after_h": (48, N_(
         "Results arriving this many hours after an outage ended record it as imported late: no ticket, no alert")),
+    "mains_lost_below_v": (150, N_(
+        "A cabinet power supply reporting its mains input below this voltage (V) has lost mains power: "
+        "a site blackout then asks by itself to be excluded as the power utility's")),
 }
 
 GROUPS = ("device", "site", "kind", "district", "fleet")
