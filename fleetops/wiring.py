@@ -7,6 +7,9 @@ is not listed here. To add one, see "How to add …" in ARCHITECTURE.md.
 """
 from __future__ import annotations
 
+from sqlalchemy import event as orm_event
+from sqlalchemy.orm import Session
+
 from fleetops.cli import alerts as cli_alerts
 from fleetops.cli import core as cli_core
 from fleetops.cli import inventory as cli_inventory
@@ -25,6 +28,7 @@ from fleetops.services.alerts import repeats as alerts_repeats
 from fleetops.services.alerts import subscribers as alerts_on
 from fleetops.services.inventory import certificates as inventory_certificates
 from fleetops.services.inventory import import_jobs as inventory_import_jobs
+from fleetops.services.inventory import service_periods as inventory_service_periods
 from fleetops.services.monitoring import detectors as monitoring_detectors
 from fleetops.services.monitoring import exclusions as monitoring_exclusions
 from fleetops.services.monitoring import jobs as monitoring_jobs
@@ -90,6 +94,10 @@ SUBSCRIPTIONS: tuple[tuple[str, object], ...] = (
     ("no_data_found", monitoring_detectors.on_no_data_found),  # tickets' reaction, kept there until tickets takes it
 )
 
+# ---------------------------------------------------------------- flush hooks (every ORM session)
+# A device's in-service periods follow its lifecycle whoever writes it (form, API, import, retire, demo).
+FLUSH_HOOKS: tuple[object, ...] = (inventory_service_periods.before_flush,)
+
 # ---------------------------------------------------------------- ticket verifiers (T6), by ticket category
 # A quality ticket verifies only on a good snapshot after the repair.
 TICKET_VERIFIERS: tuple[tuple[str, object], ...] = tuple(
@@ -151,6 +159,9 @@ def wire() -> None:
         parameters.register_defaults(defaults)
     for event, handler in SUBSCRIPTIONS:
         events.connect(event, handler)
+    for hook in FLUSH_HOOKS:
+        if not orm_event.contains(Session, "before_flush", hook):
+            orm_event.listen(Session, "before_flush", hook)
     for category, verifier in TICKET_VERIFIERS:
         tickets.register_verifier(category, verifier)
     for item in NAV:

@@ -83,3 +83,13 @@ def test_the_app_gets_the_wired_jobs_and_blueprints(app):
     assert app.extensions["fleetops.jobs"] == wiring.JOBS
     for bp in wiring.BLUEPRINTS:
         assert app.blueprints[bp.name] is bp
+
+
+def test_every_flush_hook_is_wired():
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    found = [(m, n) for m, n, f in _defined("fleetops.services", lambda n, o: n == "before_flush" and inspect.isfunction(o))
+             if f not in wiring.FLUSH_HOOKS]
+    assert found == [], f"flush hooks not listed in wiring.FLUSH_HOOKS: {found}"
+    assert all(event.contains(Session, "before_flush", h) for h in wiring.FLUSH_HOOKS)

@@ -52,6 +52,8 @@ class SiteIncident(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     device_count: Mapped[int] = mapped_column(Integer, default=0)
     retracted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # late results undid it
+    # Its results arrived long after it ended (a replayed history): recorded, no ticket, no alert.
+    imported_late: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     site: Mapped[Site] = relationship()
     __table_args__ = (Index("ix_site_incidents_open", "site_id", "ended_at"),)
 
@@ -150,7 +152,7 @@ class ExclusionRequest(Base):
     note: Mapped[str] = mapped_column(Text, default="")  # typed by the crew, or a stored Msg from the system
     photo_path: Mapped[str] = mapped_column(String(300), default="")  # relative to UPLOAD_DIR
     evidence: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # e.g. {"input_voltage_v": 0.0}
-    source: Mapped[str] = mapped_column(String(10))  # crew | system
+    source: Mapped[str] = mapped_column(String(10))  # crew | system | supervisor (filed and approved at once)
     requested_by: Mapped[str] = mapped_column(String(100), default="system")
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     state: Mapped[str] = mapped_column(String(10), default="pending", index=True)  # pending|approved|rejected

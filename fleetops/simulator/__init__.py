@@ -59,7 +59,8 @@ class Simulator:
         self.devices = {d.code: d for d in devices}
         if len(self.devices) != len(devices):
             raise ValueError("device codes must be unique")
-        self.book = FaultBook({d.code: d.site for d in devices})
+        self.book = FaultBook({d.code: d.site for d in devices},
+                              battery_backed={d.code for d in devices if d.kind == "power_supply"})
         self.fleet = AgentFleet(devices, silent=self._is_silent)
         self.firewall = nft_available() if firewall is None else firewall
         self.nft = NftDropTable(table) if self.firewall else None
@@ -177,8 +178,10 @@ class Simulator:
             dead = self.book.dead_codes()
             hung = self.book.hung_codes()
             links = self.book.links_down()
+            mains_lost = self.book.mains_lost_codes()
             for code, mib in self.fleet.mibs.items():
                 mib.links_down = links.get(code, set())
+                mib.mains_lost = code in mains_lost
             # without a firewall, "dead" silences the agent and closes the TCP port (ping still answers)
             self._silent = frozenset(hung | dead)
             if self._loop is not None and self._loop.is_running() and frozenset(dead) != self._dead_codes:

@@ -86,6 +86,7 @@ class DeviceMib:
         start_uptime = dev.uptime_s if dev.uptime_s is not None else 86400 * (3 + seed % 40) + seed % 3600
         self.boot = clock() - start_uptime
         self.links_down: set[int] = set()
+        self.mains_lost = False  # a power cut at the site: the mains input reads 0 V
         self.temp_base = 30 + seed % 15
         descr = f"{dev.vendor or 'Generic'} {dev.model or dev.kind} ({dev.kind}) fleetops simulated agent"
         entries: dict[tuple, object] = {
@@ -120,8 +121,8 @@ class DeviceMib:
             return lambda: (INTEGER, int(self.temp_base + 4 * math.sin(self.clock() / 600)))
         if metric == "supply_voltage_v":
             return lambda: (INTEGER, 120)  # tenths of a volt
-        if metric == "input_voltage_v":
-            return lambda: (INTEGER, 2200)
+        if metric == "input_voltage_v":  # tenths of a volt
+            return lambda: (INTEGER, 0 if self.mains_lost else 2200)
         if metric == "lamp_ok":
             return lambda: (INTEGER, 1)
         return lambda: (INTEGER, 0)

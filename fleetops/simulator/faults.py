@@ -16,7 +16,8 @@ LOOPBACK = ipaddress.IPv4Network("127.0.0.0/8")
 
 # kind → what it targets. "dead"/"power_cut"/"network_cut" drop ICMP and SNMP (nftables, needs root);
 # "hung" silences only the SNMP agent; "reboot" resets sysUpTime (optionally dead for down_s first);
-# "flap" alternates dead/alive every period_s; "link_down" reports an interface down.
+# "flap" alternates dead/alive every period_s; "link_down" reports an interface down. During a "power_cut" the
+# cabinet's battery-backed power-supply monitor keeps answering and reports its mains input at 0 V.
 DEVICE_FAULTS = ("dead", "hung", "reboot", "flap", "link_down")
 SITE_FAULTS = ("power_cut", "network_cut")
 FAULT_KINDS = DEVICE_FAULTS + SITE_FAULTS
@@ -67,8 +68,9 @@ class Fault:
 class FaultBook:
     """The standing faults and what they mean now: which devices drop everything, which agents are silent."""
 
-    def __init__(self, device_sites: dict[str, str], clock=time.time):
+    def __init__(self, device_sites: dict[str, str], clock=time.time, battery_backed=()):
         self.device_sites = dict(device_sites)  # device code → site code
+        self.battery_backed = frozenset(battery_backed)  # answer through a power cut (the cabinet's PSU monitor)
         self.site_devices: dict[str, list[str]] = {}
         for code, site in self.device_sites.items():
             self.site_devices.setdefault(site, []).append(code)
@@ -133,11 +135,19 @@ class FaultBook:
         dead: set[str] = set()
         with self.lock:
             for f in self.faults.values():
-                if f.kind in _DROPPING or (f.kind == "reboot" and now < f.since + f.down_s):
+                if f.kind == "power_cut":
+                    dead.update(c for c in self._codes(f) if c not in self.battery_backed)
+                elif f.kind in _DROPPING or (f.kind == "reboot" and now < f.since + f.down_s):
                     dead.update(self._codes(f))
                 elif f.kind == "flap" and int((now - f.since) // f.period_s) % 2 == 0:
                     dead.update(self._codes(f))  # flapping starts with a down half-cycle
         return dead
+
+    def mains_lost_codes(self) -> set[str]:
+        """Battery-backed devices at a site whose power is cut: they report their mains input lost."""
+        with self.lock:
+            return {c for f in self.faults.values() if f.kind == "power_cut"
+                    for c in self._codes(f) if c in self.battery_backed}
 
     def hung_codes(self) -> set[str]:
         with self.lock:

@@ -77,6 +77,7 @@ class DeviceForm(FlaskForm):
     ip_address = StringField("IP address")
     lifecycle = SelectField("Lifecycle state")
     installed_on = StringField("Installed on")
+    in_service_from = StringField("In service from")
     liveness_probe = SelectField("Liveness probe", choices=choices([("ping", "Ping"), ("snmp", "SNMP"),
                                                                    ("tcp", "TCP connect")]))
     snmp_version = SelectField("SNMP version", choices=choices([("", "—"), ("v2c", "v2c"), ("v3", "v3")]))
@@ -184,7 +185,8 @@ def device(code):
     return render_template("inventory/device.html", device=dev, children=children, panels=panels,
                            today=date.today(), due_soon=date.today() + timedelta(days=CERT_DUE_SOON_DAYS),
                            certificates=sorted(dev.certificates, key=lambda c: c.valid_until, reverse=True),
-                           secrets_set=[SECRET_LABELS[f] for f in inventory.secrets_set(dev)])
+                           secrets_set=[SECRET_LABELS[f] for f in inventory.secrets_set(dev)],
+                           service_periods=inventory.service_history(s, dev))
 
 
 @bp.route("/devices/new", methods=["GET", "POST"])

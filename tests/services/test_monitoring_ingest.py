@@ -184,6 +184,25 @@ def test_a_site_blackout_is_one_incident_not_ten_alarms(db, captured):
     assert inc.started_at == T0 + 2 * MIN and inc.ended_at == T0 + 7 * MIN and inc.device_count == len(devs)
 
 
+def test_a_site_blackout_replayed_days_later_is_flagged_imported_late_and_announced_to_no_one(db, captured):
+    """Like a late outage: a site incident that ended more than late_import_after_h before its results arrived is
+    recorded with imported_late and opens no ticket and no alert; the same blackout arriving on time is not."""
+    kinds = ("switch",) + ("checkpoint_camera",) * 4
+    site, devs = make_site(db, kinds=kinds)
+    batch = [r for d in devs for r in lines(d.code, "..xxxxx.")]
+    s = ingest_results(db, batch, CFG, now=T0 + timedelta(days=5))
+    db.commit()
+    inc = db.scalars(select(SiteIncident)).one()
+    assert inc.imported_late and inc.ended_at == T0 + 7 * MIN
+    assert (s.incidents_opened, s.incidents_imported_late) == (1, 1)
+    assert [n for n, _ in captured if n.startswith("site_incident")] == []
+    other, devs2 = make_site(db, code="K106", kinds=kinds)
+    s = ingest(db, [r for d in devs2 for r in lines(d.code, "..xxxxx.")])  # NOW: a day later, inside the limit
+    late = db.scalars(select(SiteIncident).where(SiteIncident.site_id == other.id)).one()
+    assert not late.imported_late and s.incidents_imported_late == 0
+    assert [n for n, _ in captured if n.startswith("site_incident")] == ["site_incident_opened", "site_incident_closed"]
+
+
 def test_children_of_a_dark_site_show_unreachable_via_parent(db):
     site, devs = make_site(db, kinds=("switch", "checkpoint_camera", "epolice_camera"))
     for minute in range(5):

@@ -7,7 +7,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from fleetops.models import AuditLog, Device, Site
-from fleetops.models.monitoring import Outage
+from fleetops.models.monitoring import ExclusionRequest, Outage
 from fleetops.services.monitoring import IngestConfig, ingest_results
 
 UTC = timezone.utc
@@ -82,6 +82,18 @@ def test_supervisor_sets_an_excluding_cause_with_evidence_and_it_is_audited(clie
     assert c.get(f"/monitoring/outages/{o.id}/evidence").data == b"%PDF-1.4 notice"
     entry = db.scalars(select(AuditLog).where(AuditLog.action == "outage_cause_set")).one()
     assert entry.actor_name == "supervisor"
+    # Through the exclusion queue, filed and approved in one step by the supervisor, audited as both.
+    [req] = db.scalars(select(ExclusionRequest)).all()
+    assert (req.outage_id, req.source, req.state, req.decided_by, req.cause) == (
+        o.id, "supervisor", "approved", "supervisor", "power_utility")
+    assert req.photo_path == o.evidence_path
+    actions = [a.action for a in db.scalars(select(AuditLog).order_by(AuditLog.id))
+               if a.action.startswith(("exclusion_", "outage_cause"))]
+    assert actions == ["exclusion_requested", "outage_cause_set", "exclusion_approved"]
+    # A cause that excludes nothing stays direct: no request.
+    c.post(f"/monitoring/outages/{o.id}", data={"cause": "device_fault", "reason": ""})
+    db.expire_all()
+    assert db.get(Outage, o.id).cause == "device_fault" and len(db.scalars(select(ExclusionRequest)).all()) == 1
 
 
 def test_excluding_cause_without_reason_is_refused_with_a_message(client_as, down_camera, db):
@@ -197,6 +209,8 @@ def test_a_site_power_cut_shows_as_one_incident_and_one_form_sets_every_cause(cl
     db.expire_all()
     assert {o.cause for o in db.scalars(select(Outage))} == {"power_utility"}
     assert len(db.scalars(select(AuditLog).where(AuditLog.action == "outage_cause_set")).all()) == 3
+    [req] = db.scalars(select(ExclusionRequest)).all()  # one request for the incident, approved at once
+    assert (req.site_incident_id, req.source, req.state) == (inc.id, "supervisor", "approved")
     assert client_as("crew").post(f"/monitoring/incidents/{inc.id}", data={"cause": "device_fault"}).status_code == 403
 
 

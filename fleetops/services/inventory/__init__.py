@@ -19,6 +19,7 @@ The names below are re-exported so `from fleetops.services import inventory; inv
 """
 from fleetops.services.inventory.demo import record_simulated_ports
 from fleetops.services.inventory.devices import get_device, retire_device, save_device
+from fleetops.services.inventory.service_periods import history as service_history
 from fleetops.services.inventory.export import export_inventory
 from fleetops.services.inventory.import_ import import_inventory
 from fleetops.services.inventory.parsers import (
@@ -42,6 +43,6 @@ __all__ = [
     "parse_bool", "parse_code", "parse_date", "parse_ip", "parse_kind", "parse_latitude", "parse_longitude",
     "parse_port", "parse_snmp_version", "parse_url", "public_device", "public_site", "record_simulated_ports",
     "retire_device",
-    "save_device", "save_site", "secrets_set", "site_detail", "site_form_data", "site_snapshot",
+    "save_device", "save_site", "secrets_set", "service_history", "site_detail", "site_form_data", "site_snapshot",
     "snapshot_credentials",
 ]

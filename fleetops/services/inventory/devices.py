@@ -1,22 +1,27 @@
 """Devices: look one up (the one `get_device` of the code base), create or edit it (audited, optimistic
 locking), retire it."""
+from datetime import datetime, time
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from fleetops.domain.choices import DeviceStatus, Lifecycle
+from fleetops.domain.choices import IN_SERVICE, DeviceStatus, Lifecycle
 from fleetops.domain.errors import ConflictError, NotFound
 from fleetops.domain.text import Msg
 from fleetops.models import Cabinet, Device, Site
 from fleetops.models.base import utcnow
-from fleetops.platform import audit
+from fleetops.platform import audit, clock
+from fleetops.services.inventory import service_periods
 from fleetops.services.inventory.parsers import (
     DEVICE_CODE, DEVICE_PARSERS, REQUIRED, SECRET_FIELDS, check_device_rules, check_version, message_of, parse_code,
     parse_values, raise_if,
 )
-from fleetops.services.inventory.records import device_snapshot
+from fleetops.services.inventory.records import device_snapshot, in_service_date
 
 DEVICE = Msg("device", context="inventory")
+_IN_SERVICE = frozenset(s.value for s in IN_SERVICE)
+_UNSET = object()
 
 
 def get_device(session: Session, code: str) -> Device:
@@ -68,6 +73,11 @@ def save_device(session: Session, code: str | None, raw: dict, actor, expected_v
         other = session.scalar(select(Device).where(Device.ip_address == values["ip_address"]))
         if other is not None and other is not device:
             errors["ip_address"] = Msg("%(ip)s is already used by %(code)s.", ip=values["ip_address"], code=other.code)
+    service_day = values.pop("in_service_from", None) if "in_service_from" in values else _UNSET
+    if service_day is not _UNSET and "in_service_from" not in errors:
+        problem = _check_service_day(session, device, service_day, values)
+        if problem is not None:
+            errors["in_service_from"] = problem
     raise_if(errors)
 
     if creating:
@@ -78,8 +88,10 @@ def save_device(session: Session, code: str | None, raw: dict, actor, expected_v
     else:
         before = stored
     _apply_device(device, values, site, cabinet, parent)
-    if creating and device.lifecycle in {"installed", "online", "relocated"}:
-        device.in_service_from = utcnow()
+    if service_day not in (_UNSET, None) and service_day != in_service_date(device):
+        device.in_service_from = datetime.combine(service_day, time(0), tzinfo=clock.local_zone())
+    if creating and device.in_service_from is None and device.lifecycle in _IN_SERVICE:
+        device.in_service_from = utcnow()  # accepted into service now
     try:
         session.flush()
     except StaleDataError:
@@ -97,6 +109,26 @@ def save_device(session: Session, code: str | None, raw: dict, actor, expected_v
                          summary=f"{device.code}: {', '.join(a)}",
                          before=b, after=a, secret_fields=SECRET_FIELDS)
     return device
+
+
+def _check_service_day(session: Session, device: Device | None, day, values: dict) -> Msg | None:
+    """What is wrong with this in-service date for the device (None: nothing): not in the future, not before the
+    install date, before its retirement and before it was first taken out (empty keeps the stored date)."""
+    if day is None:
+        return None
+    served = service_periods.periods(session, device) if device is not None and device.id is not None else []
+    if day > clock.local_now().date():
+        return Msg("The in-service date cannot be in the future.")
+    installed = values.get("installed_on", device.installed_on if device is not None else None)
+    if installed is not None and day < installed:
+        return Msg("The in-service date cannot be before the install date (%(day)s).", day=installed.isoformat())
+    ends = [p.end_at for p in served if p.end_at is not None]
+    if ends:
+        first_out = clock.to_local(min(ends)).date()
+        if day >= first_out:
+            return Msg("The in-service date must be before the device was first taken out of service "
+                       "(%(day)s).", day=first_out.isoformat())
+    return None
 
 
 def _is_ancestor(device: Device, candidate: Device) -> bool:

@@ -37,15 +37,16 @@ DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y%m%d", "%Y年%m月%d日",
 # The device fields a person or a spreadsheet may set; secrets are write-only.
 DEVICE_FIELDS = (
     "name", "kind", "site_code", "cabinet_code", "parent_code", "vendor", "model", "serial", "ip_address",
-    "lifecycle", "installed_on", "liveness_probe", "snmp_version", "snmp_port", "snmp_community",
+    "lifecycle", "installed_on", "in_service_from", "liveness_probe", "snmp_version", "snmp_port", "snmp_community",
     "snmp_v3_user", "snmp_v3_auth_protocol", "snmp_v3_auth_key", "snmp_v3_priv_protocol", "snmp_v3_priv_key",
     "snapshot_url", "snapshot_username", "snapshot_password", "notes",
 )
 SITE_FIELDS = ("name", "road", "direction", "district", "latitude", "longitude", "key_site",
                "road_distance_km", "notes")
 SECRET_FIELDS = Device.SECRET_FIELDS
-# Empty means "keep what is stored" for these (secrets: write-only; the rest have a default).
-KEEP_WHEN_EMPTY = set(SECRET_FIELDS) | {"lifecycle", "snmp_port", "liveness_probe"}
+# Empty means "keep what is stored" for these (secrets: write-only; the rest have a default; an in-service date,
+# once set, is corrected but never erased — the in-service history starts there).
+KEEP_WHEN_EMPTY = set(SECRET_FIELDS) | {"lifecycle", "snmp_port", "liveness_probe", "in_service_from"}
 AUTH_PROTOCOLS = ("", "MD5", "SHA", "SHA224", "SHA256", "SHA384", "SHA512")
 PRIV_PROTOCOLS = ("", "DES", "3DES", "AES", "AES128", "AES192", "AES256")
 CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-/]*$")
@@ -233,7 +234,7 @@ DEVICE_PARSERS = {
     "name": _text(200), "kind": parse_kind, "site_code": lambda t: parse_code(t, SITE_CODE),
     "cabinet_code": _optional_code, "parent_code": _optional_code, "vendor": _text(100), "model": _text(100),
     "serial": _text(100), "ip_address": parse_ip, "lifecycle": parse_lifecycle, "installed_on": parse_date,
-    "in_service_from": parse_date,  # import/export only: a local date, stored as its local midnight
+    "in_service_from": parse_date,  # a local date, stored as its local midnight
     "liveness_probe": parse_liveness, "snmp_version": parse_snmp_version, "snmp_port": parse_port,
     "snmp_community": _text(100), "snmp_v3_user": _text(100), "snmp_v3_auth_protocol": _choice(AUTH_PROTOCOLS),
     "snmp_v3_auth_key": _text(200), "snmp_v3_priv_protocol": _choice(PRIV_PROTOCOLS),

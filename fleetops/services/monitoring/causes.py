@@ -20,21 +20,49 @@ EVIDENCE_SUFFIXES = {".pdf", ".jpg", ".jpeg", ".png", ".txt", ".doc", ".docx", "
 
 def set_outage_cause(session: Session, outage_id: int, cause: str, reason: str, evidence_path: str = "",
                      actor=None) -> Outage:
-    """U3/A3: a supervisor records why an outage happened; power-utility and network-provider causes need a
-    reason and take the outage out of the contractual figure. Audited; emits outage_cause_set. Caller commits."""
+    """U3/A3: a supervisor records why an outage happened. A cause that takes the outage out of the contractual
+    figure (power utility, network provider) needs a reason and is never set directly: it is filed as an exclusion
+    request and approved in the same step by the supervisor (exclusions.file_and_approve), so every exclusion is
+    in the queue and audited as both. Other causes are set here (audited; emits outage_cause_set). Caller commits."""
+    outage, value, reason = _checked(session, outage_id, cause, reason, actor)
+    if value in EXCLUDED_CAUSES:
+        from fleetops.services.monitoring import exclusions  # the queue is built on this module
+
+        exclusions.file_and_approve(session, cause=value, reason=reason, outage_id=outage.id,
+                                    evidence_path=evidence_path, actor=actor)
+        return outage
+    return _apply(session, outage, value, reason, evidence_path, actor)
+
+
+def apply_outage_cause(session: Session, outage_id: int, cause: str, reason: str, evidence_path: str = "",
+                       actor=None) -> Outage:
+    """Set the cause itself, whatever it is — only exclusions.approve calls this for an excluding cause."""
+    outage, value, reason = _checked(session, outage_id, cause, reason, actor)
+    return _apply(session, outage, value, reason, evidence_path, actor)
+
+
+def _checked(session: Session, outage_id: int, cause: str, reason: str, actor) -> tuple[Outage, str, str]:
     role = getattr(actor, "role", None)
     if role not in ("supervisor", "admin"):
         raise PermissionDenied(Msg("Only a supervisor can set an outage's cause."))
     outage = session.get(Outage, outage_id)
     if outage is None or outage.retracted_at is not None:
         raise NotFound(Msg("Outage %(id)s not found.", id=outage_id))
-    try:
-        value = OutageCause.parse(cause).value
-    except ValueError:
-        raise ValidationFailed(Msg("Unknown cause %(cause)s", cause=repr(cause))) from None
+    value = _parse(cause)
     reason = (reason or "").strip()
     if value in EXCLUDED_CAUSES and not reason:
         raise ValidationFailed(Msg("An excluded cause needs a recorded reason."))
+    return outage, value, reason
+
+
+def _parse(cause: str) -> str:
+    try:
+        return OutageCause.parse(cause).value
+    except ValueError:
+        raise ValidationFailed(Msg("Unknown cause %(cause)s", cause=repr(cause))) from None
+
+
+def _apply(session: Session, outage: Outage, value: str, reason: str, evidence_path: str, actor) -> Outage:
     before = {"cause": outage.cause, "cause_reason": outage.cause_reason, "evidence_path": outage.evidence_path}
     outage.cause, outage.cause_reason = value, reason
     if evidence_path:
@@ -60,13 +88,33 @@ def _cause(value):
 
 def set_site_incident_cause(session: Session, incident_id: int, cause: str, reason: str, evidence_path: str = "",
                             actor=None) -> list[Outage]:
-    """U5: a site power cut or carrier cut — the same cause for every outage of the incident, each audited."""
+    """U5: a site power cut or carrier cut — the same cause for every outage of the incident, each audited; an
+    excluding cause goes through the exclusion queue as one request for the incident (see set_outage_cause)."""
+    members = _incident_members(session, incident_id)
+    value = _parse(cause)
+    if value in EXCLUDED_CAUSES and members:
+        _checked(session, members[0].id, value, reason, actor)
+        from fleetops.services.monitoring import exclusions
+
+        exclusions.file_and_approve(session, cause=value, reason=(reason or "").strip(), incident_id=incident_id,
+                                    evidence_path=evidence_path, actor=actor)
+        return members
+    return [set_outage_cause(session, o.id, value, reason, evidence_path, actor) for o in members]
+
+
+def apply_site_incident_cause(session: Session, incident_id: int, cause: str, reason: str,
+                              evidence_path: str = "", actor=None) -> list[Outage]:
+    """Every outage of the incident takes the cause itself (exclusions.approve)."""
+    return [apply_outage_cause(session, o.id, cause, reason, evidence_path, actor)
+            for o in _incident_members(session, incident_id)]
+
+
+def _incident_members(session: Session, incident_id: int) -> list[Outage]:
     incident = session.get(SiteIncident, incident_id)
     if incident is None or incident.retracted_at is not None:
         raise NotFound(Msg("Site incident %(id)s not found.", id=incident_id))
-    members = session.scalars(select(Outage).where(Outage.site_incident_id == incident_id,
-                                                   Outage.retracted_at.is_(None))).all()
-    return [set_outage_cause(session, o.id, cause, reason, evidence_path, actor) for o in members]
+    return list(session.scalars(select(Outage).where(Outage.site_incident_id == incident_id,
+                                                     Outage.retracted_at.is_(None)).order_by(Outage.id)))
 
 
 # ------------------------------------------------------------------------------------------ with evidence

@@ -1,7 +1,8 @@
 """Exclusion requests (U3, A3): the crew (a photo and a note from the tablet) or the system (a dark site whose
 cabinet reports mains loss) asks that an outage — or a whole site incident — be excluded as the power utility's
 or the network provider's fault; a supervisor approves or rejects from a queue. Only an approval changes the
-outage's cause (through causes.set_outage_cause), so only approved exclusions change the contractual figure."""
+outage's cause, so only approved exclusions change the contractual figure. A supervisor setting an excluding cause
+on the outage page files a request and approves it in the same step (file_and_approve): every exclusion is here."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -18,7 +19,7 @@ from fleetops.models.base import utcnow
 from fleetops.models.monitoring import ExclusionRequest, Outage, SiteIncident
 from fleetops.platform import audit, events
 from fleetops.platform.idempotency import actor_name
-from fleetops.services.monitoring.causes import set_outage_cause, set_site_incident_cause, store_evidence
+from fleetops.services.monitoring.causes import apply_outage_cause, apply_site_incident_cause, store_evidence
 
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
 NOTE_MAX = 2000
@@ -44,7 +45,7 @@ def _pending_for(session: Session, outage_id=None, incident_id=None) -> Exclusio
 def request_exclusion(session: Session, *, cause: str, note: str = "", outage_id: int | None = None,
                       incident_id: int | None = None, actor=None, upload_dir: str = "", photo_name: str = "",
                       photo_stream=None, source: str = "crew", evidence: dict | None = None,
-                      at: datetime | None = None) -> ExclusionRequest:
+                      at: datetime | None = None, evidence_path: str = "") -> ExclusionRequest:
     """Ask for an outage (or a site incident's outages) to be excluded. A crew request needs a photo and a note;
     one pending request per outage or incident. Audited; emits exclusion_requested. The caller commits."""
     at = at or utcnow()
@@ -55,7 +56,7 @@ def request_exclusion(session: Session, *, cause: str, note: str = "", outage_id
         target = session.get(Outage, outage_id)
         if target is None or target.retracted_at is not None:
             raise NotFound(Msg("Outage %(id)s not found.", id=outage_id))
-        if target.cause in EXCLUDED_CAUSES:
+        if target.cause in EXCLUDED_CAUSES and source != "supervisor":  # a supervisor may reclassify
             raise ConflictError(Msg("This outage is already excluded."))
     else:
         target = session.get(SiteIncident, incident_id)
@@ -76,7 +77,7 @@ def request_exclusion(session: Session, *, cause: str, note: str = "", outage_id
         raise ConflictError(Msg("A request for this outage is already waiting for a supervisor (#%(id)s).",
                                 id=existing.id))
     photo_path = store_evidence(upload_dir, f"exclusion-{outage_id or 'incident-' + str(incident_id)}",
-                                photo_name, photo_stream) if photo_stream is not None and photo_name else ""
+                                photo_name, photo_stream) if photo_stream is not None and photo_name else evidence_path
     row = ExclusionRequest(outage_id=outage_id, site_incident_id=incident_id, cause=value, note=stored(note_text),
                            photo_path=photo_path, evidence=evidence, source=source,
                            requested_by=actor_name(actor) if actor is not None else "system", requested_at=at,
@@ -90,6 +91,17 @@ def request_exclusion(session: Session, *, cause: str, note: str = "", outage_id
     events.emit(session, "exclusion_requested", request_id=row.id, outage_id=outage_id, site_incident_id=incident_id,
                 cause=value, source=source)
     return row
+
+
+def file_and_approve(session: Session, *, cause: str, reason: str, outage_id: int | None = None,
+                     incident_id: int | None = None, evidence_path: str = "", actor=None,
+                     at: datetime | None = None) -> ExclusionRequest:
+    """A supervisor excludes an outage (or a site incident) from the outage page: the request is filed in their
+    name with their reason and evidence, and approved by them in the same step — audited as both."""
+    _require_supervisor(actor)
+    row = request_exclusion(session, cause=cause, note=reason, outage_id=outage_id, incident_id=incident_id,
+                            actor=actor, source="supervisor", evidence_path=evidence_path, at=at)
+    return approve(session, row.id, actor=actor, note=reason, at=at)
 
 
 def cause_label(value: str):
@@ -131,9 +143,9 @@ def approve(session: Session, request_id, *, actor, note: str = "", at: datetime
     row = _pending(session, request_id)
     reason = (note or "").strip() or _reason_text(row)
     if row.outage_id:
-        set_outage_cause(session, row.outage_id, row.cause, reason, row.photo_path, actor)
+        apply_outage_cause(session, row.outage_id, row.cause, reason, row.photo_path, actor)
     else:
-        set_site_incident_cause(session, row.site_incident_id, row.cause, reason, row.photo_path, actor)
+        apply_site_incident_cause(session, row.site_incident_id, row.cause, reason, row.photo_path, actor)
     return _decide(session, row, "approved", actor, note, at)
 
 
@@ -175,6 +187,9 @@ def on_cabinet_mains_lost(session: Session, site_id, at=None, input_voltage_v=No
                          .order_by(SiteIncident.started_at.desc()).limit(1))
     if inc is None or _pending_for(session, incident_id=inc.id) is not None:
         return None
+    if session.scalar(select(ExclusionRequest.id).where(ExclusionRequest.site_incident_id == inc.id,
+                                                        ExclusionRequest.source == "system").limit(1)):
+        return None  # asked once already (a supervisor decided): every poll of the dark site must not ask again
     note = Msg("The cabinet reported mains power lost (input %(volts)s V) during the blackout.",
                volts="?" if input_voltage_v is None else f"{float(input_voltage_v):.0f}")
     return request_exclusion(session, cause="power_utility", note=note, incident_id=inc.id, source="system",

@@ -56,7 +56,7 @@ def rederive(b: Batch) -> None:
                 or overlaps(e.started_at, e.ended_at, inc.start, inc.end))), None)
             if match is None:
                 match = SiteIncident(site_id=sid, started_at=inc.start, detected_at=inc.detected_at,
-                                     ended_at=inc.end, device_count=len(inc.members))
+                                     ended_at=inc.end, device_count=len(inc.members), imported_late=b.is_late(inc.end))
                 b.s.add(match)
                 created.append((match, inc))
             else:
@@ -76,8 +76,9 @@ def rederive(b: Batch) -> None:
         b.s.flush()  # one flush gives every new incident its id
     for match, inc in created:
         b.summary.incidents_opened += 1
-        if b.is_late(inc.end):
+        if match.imported_late:
             b.late_incidents.add(match.id)
+            b.summary.incidents_imported_late += 1
             continue  # history: recorded, announced to no one
         b.pending_events.insert(0, ("site_incident_opened", {
             "incident_id": match.id, "site_id": match.site_id, "started_at": inc.start,

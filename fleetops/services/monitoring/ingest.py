@@ -15,7 +15,7 @@ from fleetops.domain.text import Msg
 from fleetops.models import Device
 from fleetops.models.base import utcnow
 from fleetops.models.monitoring import ProbeResultRow
-from fleetops.platform import parameters
+from fleetops.platform import events, parameters
 from fleetops.services.monitoring.batch import Dev
 from fleetops.services.monitoring.parse import BadResult, parse_result
 from fleetops.services.monitoring.recompute import recompute
@@ -87,7 +87,27 @@ def ingest_results(session: Session, results, config: IngestConfig | None = None
         by_device.setdefault(r["device_id"], {}).setdefault(r["probe"], []).append(r)
     dev_by_id = {d.id: d for d in devices.values() if d.id in by_device}
     recompute(session, cfg, now, dev_by_id, by_device, summary)
+    _report_mains_loss(session, parsed, devices, {(r["device_id"], r["probe"], r["at"]) for r in inserted})
     return summary
+
+
+def _report_mains_loss(session: Session, parsed, devices: dict[str, Dev], new_keys: set) -> None:
+    """A cabinet power supply answering with its mains input below `mains_lost_below_v` reports a mains loss:
+    `cabinet_mains_lost` once per site and batch (its earliest new reading), after the outages and site
+    incidents are up to date — the exclusions area then asks, by itself, to exclude the site's blackout."""
+    below = None
+    first: dict[int, tuple] = {}
+    for _index, r in parsed:
+        volts = r.get("input_voltage_v")
+        dev = devices.get(r["device"])
+        if volts is None or dev is None or not r["ok"] or (dev.id, r["probe"], r["at"]) not in new_keys:
+            continue
+        if below is None:
+            below = float(parameters.get(session, "mains_lost_below_v", 150))
+        if volts < below and (dev.site_id not in first or r["at"] < first[dev.site_id][0]):
+            first[dev.site_id] = (r["at"], volts)
+    for site_id, (at, volts) in sorted(first.items()):
+        events.emit(session, "cabinet_mains_lost", site_id=site_id, at=at, input_voltage_v=volts)
 
 
 def _code_of(raw) -> str:

@@ -27,7 +27,8 @@ class BadResult(ValueError):
 
 
 def parse_result(obj) -> dict:
-    """A ProbeResult or a result-line dict → {device, probe, ok, at, rtt_ms, sys_uptime_s, detail}; BadResult."""
+    """A ProbeResult or a result-line dict → {device, probe, ok, at, rtt_ms, sys_uptime_s, input_voltage_v,
+    detail}; BadResult. input_voltage_v is a cabinet power supply's mains input (not stored; see ingest)."""
     if hasattr(obj, "probe") and hasattr(obj, "target"):
         obj = {"device": obj.target, "probe": obj.probe, "ok": obj.ok, "at": obj.at,
                "metrics": obj.metrics, "detail": stored_reason(obj) if not obj.ok else (obj.detail or "")}
@@ -62,7 +63,7 @@ def parse_result(obj) -> dict:
     if not isinstance(metrics, dict):
         raise BadResult(Msg("'metrics' must be an object"))
     values = {}
-    for key in ("rtt_ms", "sys_uptime_s"):
+    for key in ("rtt_ms", "sys_uptime_s", "input_voltage_v"):
         v = metrics.get(key)
         if v is not None:
             try:
@@ -77,7 +78,7 @@ def parse_result(obj) -> dict:
         raise BadResult(Msg("'detail' must be text"))
     return {"device": device.strip(), "probe": probe, "ok": ok, "at": at,
             "rtt_ms": values.get("rtt_ms"), "sys_uptime_s": values.get("sys_uptime_s"),
-            "detail": detail[:DETAIL_MAX]}
+            "input_voltage_v": values.get("input_voltage_v"), "detail": detail[:DETAIL_MAX]}
 
 
 def stored_reason(result) -> str:

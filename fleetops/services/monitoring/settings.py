@@ -71,6 +71,7 @@ class IngestSummary:
     hung: int = 0
     flapping: int = 0
     imported_late: int = 0  # outages that had ended long before their results arrived: no ticket, no alert
+    incidents_imported_late: int = 0  # the same for site incidents
     written: bool = True  # False when a strict batch was refused whole
 
     def by_reason(self) -> list[dict]:

@@ -17,6 +17,7 @@ from fleetops.domain.text import Msg, N_
 from fleetops.domain.uptime import EXCLUDED_CAUSES, UptimeArithmetic
 from fleetops.models import Device, Site
 from fleetops.models.monitoring import Outage, StatusInterval
+from fleetops.models.service import ServicePeriod
 from fleetops.platform import clock, parameters
 from fleetops.services.monitoring.sqlfuncs import epoch_s, greatest, least
 
@@ -26,6 +27,9 @@ PARAMETERS = {
         "Contractual online rate target for checkpoint, security-checkpoint, e-police and fixed-speed devices (%)")),
     "late_import_after_h": (48, N_(
         "Results arriving this many hours after an outage ended record it as imported late: no ticket, no alert")),
+    "mains_lost_below_v": (150, N_(
+        "A cabinet power supply reporting its mains input below this voltage (V) has lost mains power: "
+        "a site blackout then asks by itself to be excluded as the power utility's")),
 }
 
 GROUPS = ("device", "site", "kind", "district", "fleet")
@@ -69,7 +73,8 @@ def uptime_rows(session: Session, start: datetime, end: datetime, by: str = "dev
                 local_tz: str | None = None, locale: str | None = None, codes=None) -> list[UptimeRow]:
     """Raw and contractual uptime for [start, end) grouped `by` device|site|kind|district|fleet.
 
-    Devices count from in_service_from (else installed_on, local midnight) until retired_at. `kinds` limits
+    Devices count only inside their periods in service (models/service.py: from in_service_from, else
+    installed_on at local midnight, until taken out or retired; again once brought back). `kinds` limits
     the devices (`codes` to some devices); the fleet figure defaults to the contract kinds (U3). Kind labels
     are in `locale` (default: the reader's language)."""
     if by not in GROUPS:
@@ -79,12 +84,13 @@ def uptime_rows(session: Session, start: datetime, end: datetime, by: str = "dev
     if kinds is None and by == "fleet":
         kinds = CONTRACT_KINDS
     from_s, to_s = _to_s(start), _to_s(end)
-    offset_s = int(_zone(local_tz).utcoffset(datetime(2026, 1, 1)).total_seconds())
 
-    # Each device's in-service window clipped to the period, computed once per device (a materialised CTE).
-    svc_start = func.coalesce(epoch_s(Device.in_service_from), epoch_s(Device.installed_on) - offset_s)
-    lo = greatest(func.coalesce(svc_start, from_s), literal(from_s, BigInteger))
-    hi = least(func.coalesce(epoch_s(Device.retired_at), to_s), literal(to_s, BigInteger))
+    # Each in-service period (models/service.py) clipped to the period asked for, computed once (a materialised
+    # CTE); a device without any period keeps a row with an empty window, so it is listed with 0 s in service.
+    sp = ServicePeriod
+    lo = greatest(func.coalesce(epoch_s(sp.start_at), from_s), literal(from_s, BigInteger))
+    hi = least(func.coalesce(epoch_s(sp.end_at), case((sp.id.is_(None), from_s), else_=to_s)),
+               literal(to_s, BigInteger))
     key, label = _group_columns(by)
     filters = [Device.lifecycle != "planned"]
     if kinds:
@@ -93,12 +99,13 @@ def uptime_rows(session: Session, start: datetime, end: datetime, by: str = "dev
         filters.append(Device.code.in_(list(codes)))
     win = (select(Device.id.label("device_id"), key.label("key"), label.label("label"), lo.label("lo"),
                   hi.label("hi"))
-           .select_from(Device).join(Site, Site.id == Device.site_id).where(*filters)
+           .select_from(Device).join(Site, Site.id == Device.site_id)
+           .outerjoin(sp, sp.device_id == Device.id).where(*filters)
            .cte("win").prefix_with("MATERIALIZED"))
 
     q1 = (select(win.c.key, func.max(win.c.label).label("label"),
                  func.sum(case((win.c.hi > win.c.lo, win.c.hi - win.c.lo), else_=0)).label("in_service_s"),
-                 func.count().label("devices"))
+                 func.count(win.c.device_id.distinct()).label("devices"))
           .group_by(win.c.key))
     rows = {r.key: UptimeRow(str(r.key), str(r.label or r.key), int(r.in_service_s or 0), 0, 0, 0, int(r.devices))
             for r in session.execute(q1)}
@@ -110,7 +117,8 @@ def uptime_rows(session: Session, start: datetime, end: datetime, by: str = "dev
           .select_from(win)
           .join(si, si.device_id == win.c.device_id)
           .outerjoin(Outage, Outage.id == si.outage_id)
-          .where(si.end_s > from_s, si.start_s < to_s)
+          .where(si.end_s > from_s, si.start_s < to_s, win.c.hi > win.c.lo,
+                 si.end_s > win.c.lo, si.start_s < win.c.hi)
           .group_by(win.c.key, si.state, excluded))
     for r in session.execute(q2):
         row = rows.get(r.key)

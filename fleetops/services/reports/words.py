@@ -21,8 +21,14 @@ class Words:
 
     def __init__(self, locale: str | None = "zh"):
         self.locale = normalise(locale or "zh")
+        self._plain: dict[str, str] = {}  # words without parameters, rendered once (a yes/no per row of 10,000)
 
     def __call__(self, msgid: str, **params) -> str:
+        if not params:
+            word = self._plain.get(msgid)
+            if word is None:
+                word = self._plain[msgid] = Msg(msgid, context=CONTEXT).render(self.locale)
+            return word
         return Msg(msgid, context=CONTEXT, **params).render(self.locale)
 
     def yes_no(self, flag: bool) -> str:
