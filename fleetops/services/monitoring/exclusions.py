@@ -125,12 +125,7 @@ def _require_supervisor(actor) -> None:
 
 
 def _pending(session: Session, request_id) -> ExclusionRequest:
-    try:
-        row = session.get(ExclusionRequest, int(request_id))
-    except (TypeError, ValueError):
-        row = None
-    if row is None:
-        raise NotFound(Msg("No exclusion request %(id)s.", id=request_id))
+    row = get_request(session, request_id)
     if row.state != "pending":
         raise ConflictError(Msg("This request has already been decided."))
     return row
