@@ -832,15 +832,18 @@ def score_image(bgr: np.ndarray, thresholds: Thresholds, *, faces: bool = True, 
             face_reasons.append("no_face_found")
         elif not any(f.visible for f in face_list):
             face_reasons.extend(face_list[0].reasons)
+    thumb = _resize_to_width(small, 320)[0]
+    gray_thumb = _gray(thumb)
     return {
         "width": w, "height": h,
         "sharpness": round(sharpness_lapvar(gray), 1),
         "tenengrad": round(sharpness_tenengrad(gray), 1),
         "exposure": exposure_stats(gray),
         "contrast": round(float(gray.std()), 1),
-        "colour_cast": colour_cast(_resize_to_width(small, 320)[0]),
-        "frame_hash": frame_hash(gray),
-        "fingerprint": frame_fingerprint(gray),
+        "colour_cast": colour_cast(thumb),
+        # From the 320 px thumbnail: the 9×8 and 16×16 block means barely differ, at a tenth of the cost.
+        "frame_hash": frame_hash(gray_thumb),
+        "fingerprint": frame_fingerprint(gray_thumb),
         "plates": [p.as_dict() for p in plates],
         "plate_legible": bool(main and main.legible),
         "reasons": reasons,
