@@ -94,7 +94,7 @@ def verdict(item: Item, t: imaging.Thresholds) -> tuple[bool, list[str]]:
         return False, imaging.frame_reasons_without_plate(item.light, t)
     p = copy.copy(item.plate)
     imaging.judge_plate(p, t)
-    return p.legible, p.reasons
+    return p.legible, imaging.main_plate_reasons(p, lambda: item.light, t)
 
 
 def thresholds_with(values: dict) -> imaging.Thresholds:
@@ -253,7 +253,8 @@ def locate_figures(data: Path, detector):
 
 def face_figures(data: Path, detector):
     print("Faces (faces/labels.csv; OpenCV's bundled Haar frontal-face cascade after CLAHE, searched in the "
-          "windshield above the located plate):")
+          "windshield above the located plate; when no plate with its windshield in the frame is found, the "
+          "upper-middle frame with the 'alt2' cascade):")
     pairs = []
     for r in load(data, "faces"):
         v = r.get("faces_visible", "").lower()
@@ -270,7 +271,10 @@ def face_figures(data: Path, detector):
         acc, n = rate(sel)
         print(f"  faces_visible {part:5s} n={n} agreement {pct(acc)}")
     print("  What the data allows: 9 day images and ONE night image carry a face label; a night figure from one "
-          "image is an anecdote, not a rate, and no infrared windshield image is labelled. OpenCV bundles Haar "
+          "image is an anecdote, not a rate, and no infrared windshield image is labelled. The night image's own "
+          "plate is cut off at the frame's bottom edge (the plate found is the car behind, whose windshield is out "
+          "of frame), so its faces are found by the upper-middle-frame search, not through a plate; that search was "
+          "written after looking at this one image, so 1/1 says it can work, not how often. OpenCV bundles Haar "
           "cascades only (no DNN face model: YuNet needs an ONNX file that no registry package ships), so faces "
           "under ~20 px, turned heads and tinted glass are out of reach; the night check needs labelled night "
           "windshield frames from the fleet before a rate can be claimed.")

@@ -265,6 +265,8 @@ class Plate:
     height_px: int = 0
     luma: float = 0.0  # 90th percentile grey level of the plate (0–255)
     glare: float = 0.0  # share of clipped pixels on the plate (0–1)
+    glare_near: float = 0.0  # share of clipped pixels in a wider window (a plate width each side): a reflection
+    # that swallowed most of the plate leaves the locator a small, dark or smeared piece beside it
     chars: int = 0  # character-shaped blobs on the plate (a real plate has 5–9)
     blockiness: float = 1.0  # JPEG block artefacts (1 = none)
     source: str = "colour"  # colour, edges, cascade, text (the optional text detector) or reader
@@ -295,8 +297,10 @@ def _make_plate(gray_full: np.ndarray, box, colour: str, score: float, source: s
     # locator the other half.
     gx, gy = (x2 - x1) // 2, (y2 - y1)
     around = gray_full[max(0, y1 - gy):y2 + gy, max(0, x1 - gx):x2 + gx]
+    near = gray_full[max(0, y1 - 2 * gy):y2 + 2 * gy, max(0, x1 - 2 * gx):x2 + 2 * gx]
     return Plate([x1, y1, x2, y2], colour, x2 - x1, contrast, sharp, float(score), height_px=y2 - y1,
                  luma=float(np.percentile(crop, 90)), glare=float(np.count_nonzero(around >= 250)) / around.size,
+                 glare_near=float(np.count_nonzero(near >= 250)) / near.size,
                  chars=character_count(crop), blockiness=blockiness(gray_full, (x1, y1, x2, y2)), source=source)
 
 
@@ -407,9 +411,15 @@ def character_count(gray_crop: np.ndarray) -> int:
     return best
 
 
-def find_plates(bgr: np.ndarray, max_plates: int = 5, gray_full: np.ndarray | None = None) -> list[Plate]:
-    """Chinese plate candidates: colour segmentation (blue/yellow/green), then white/any by edge density."""
-    small, scale = _resize_to_width(bgr, PLATE_WORK_WIDTH)
+def find_plates(bgr: np.ndarray, max_plates: int = 5, gray_full: np.ndarray | None = None,
+                small: np.ndarray | None = None) -> list[Plate]:
+    """Chinese plate candidates: colour segmentation (blue/yellow/green), then white/any by edge density.
+
+    `small` is the frame already shrunk to PLATE_WORK_WIDTH, when the caller has it (saves a resize)."""
+    if small is None or small.shape[1] != min(bgr.shape[1], PLATE_WORK_WIDTH):
+        small, scale = _resize_to_width(bgr, PLATE_WORK_WIDTH)
+    else:
+        scale = small.shape[1] / bgr.shape[1]
     hsv = cv2.cvtColor(small, cv2.COLOR_BGR2HSV)
     gray_small = _gray(small)
     width = small.shape[1]
@@ -507,14 +517,16 @@ def text_plates(bgr: np.ndarray, gray_full: np.ndarray, detector, max_plates: in
     return out
 
 
-def locate_plates(bgr: np.ndarray, gray_full: np.ndarray, detector=None, max_plates: int = 5) -> list[Plate]:
-    """The fast path (colour and edges) first; only when it is not sure, the bundled plate cascade and, if
-    installed, the text detector give more candidates, and the most plate-like wins."""
-    plates = find_plates(bgr, max_plates, gray_full)
+def locate_plates(bgr: np.ndarray, gray_full: np.ndarray, detector=None, max_plates: int = 5,
+                  small: np.ndarray | None = None) -> list[Plate]:
+    """The fast path (colour and edges) first; only when it is not sure, the bundled plate cascade and, if that
+    still leaves it unsure and a text detector is installed, the text detector give more candidates; the most
+    plate-like wins. The text detector (the costliest step) thus runs only on frames the cheap steps cannot settle."""
+    plates = find_plates(bgr, max_plates, gray_full, small)
     if _confident(plates):
         return plates
     extra = cascade_plates(bgr, gray_full)
-    if detector is not None:
+    if detector is not None and not _confident(_rank(plates + extra, max_plates)):
         text = text_plates(bgr, gray_full, detector)
         # A colour candidate the text detector confirms keeps its colour and gets the text box's evidence.
         for t in text:
@@ -546,6 +558,10 @@ def judge_plate(plate: Plate, t: Thresholds) -> None:
         reasons.append("blurred")
     if plate.char_contrast < t.plate_min_char_contrast:
         reasons.append("occluded")
+    if reasons and "glare" not in reasons and plate.glare_near > t.plate_max_glare:
+        # Not legible for another measured cause, beside a clipped blob: the reflection is the likelier cause
+        # (it changes why, never whether: the legibility verdict stays the fitted measurements').
+        reasons = [r for r in PLATE_REASONS if r == "glare" or r in reasons]
     plate.reasons = reasons
     plate.legible = not reasons
 
@@ -558,13 +574,29 @@ def frame_light(gray: np.ndarray) -> tuple[float, float, float, float]:
             sharpness_lapvar(gray))
 
 
+def frame_glare(light: tuple, t: Thresholds) -> bool:
+    """A frame with a clipped patch large enough to hide a plate (a strobe reflection, a blinding headlight)."""
+    return light[1] > max(0.02, t.plate_max_glare / 10)
+
+
+def main_plate_reasons(plate: Plate, light_of, t: Thresholds) -> list[str]:
+    """The judged main plate's reasons, and "glare" when all that was found is a small piece or another small
+    object while the frame holds a clipped patch: the reflection likely hid the plate (why, never whether).
+    `light_of` gives frame_light of the frame, only called in that case (it costs a few ms)."""
+    if plate.legible or "too_small" not in plate.reasons or "glare" in plate.reasons:
+        return list(plate.reasons)
+    if not frame_glare(light_of(), t):
+        return list(plate.reasons)
+    return [r for r in PLATE_REASONS if r == "glare" or r in plate.reasons]
+
+
 def frame_reasons_without_plate(light: tuple, t: Thresholds) -> list[str]:
     """No plate found: say what about the whole frame can explain it (dark, a glare blob, blur, haze)."""
     p99, clipped, spread, lapvar = light
     reasons = ["no_plate_found"]
     if p99 < t.plate_min_luma:
         reasons.append("too_dark")
-    if clipped > max(0.02, t.plate_max_glare / 10):
+    if frame_glare(light, t):
         reasons.append("glare")
     if spread / 255.0 < t.plate_min_char_contrast:
         reasons.append("occluded")
@@ -602,16 +634,25 @@ def _plate_cascade():
 
 # ------------------------------------------------------------------------------------------ faces
 
-def _cascade():
+def _cascade(name: str = "haarcascade_frontalface_default.xml"):
     """One classifier per thread: a CascadeClassifier shared between threads corrupts its scale data."""
-    cascade = getattr(_local, "face_cascade", None)
+    cache = getattr(_local, "face_cascades", None)
+    if cache is None:
+        cache = _local.face_cascades = {}
+    cascade = cache.get(name)
     if cascade is None:
-        path = os.path.join(cv2.data.haarcascades, "haarcascade_frontalface_default.xml")
+        path = os.path.join(cv2.data.haarcascades, name)
         cascade = cv2.CascadeClassifier(path)
         if cascade.empty():
             raise RuntimeError(f"Haar cascade missing at {path}")
-        _local.face_cascade = cascade
+        cache[name] = cascade
     return cascade
+
+
+# With no plate of its own in view (cut off at the frame edge), a vehicle's windshield is looked for in the
+# upper-middle frame with the "alt2" frontal cascade: it keeps dim, strobe-lit faces the default one drops at
+# the coarser scale this wider search runs at.
+UNANCHORED_CASCADE = "haarcascade_frontalface_alt2.xml"
 
 
 def _clahe():
@@ -638,15 +679,23 @@ class Face:
 def face_search_region(shape: tuple[int, int], plate: Plate | None) -> tuple[int, int, int, int]:
     """Where front-seat faces can be: above the main plate (the windshield), else the upper 3/4 of the frame."""
     h, w = shape[:2]
-    if plate is None:
-        return 0, 0, w, int(h * 0.75)
+    if plate is None:  # the windshield of a vehicle whose plate is cut off: the upper-middle frame
+        return int(w * 0.08), int(h * 0.05), int(w * 0.92), int(h * 0.8)
     x1, y1, x2, _ = plate.bbox
     pw = max(1, x2 - x1)
     cx = (x1 + x2) // 2
-    # Front-seat faces sit about 2–4 plate widths above the plate, within ±2.5 widths of its centre.
-    left, right = max(0, cx - int(2.5 * pw)), min(w, cx + int(2.5 * pw))
-    top, bottom = max(0, y1 - int(4.5 * pw)), max(1, y1 - int(1.2 * pw))
+    # Front-seat faces sit about 1.6–4 plate widths above the plate (a car's hood and dashboard below them, a
+    # van's roof above), within ±2 widths of its centre (both front seats of a car ~3.5 plate widths wide).
+    left, right = max(0, cx - int(2.0 * pw)), min(w, cx + int(2.0 * pw))
+    top, bottom = max(0, y1 - int(4.0 * pw)), max(1, y1 - int(1.6 * pw))
     return left, top, right, bottom
+
+
+def windshield_in_frame(shape: tuple[int, int], plate: Plate) -> bool:
+    """Whether the front seats above `plate` can be in the frame: a plate near the top edge belongs to a vehicle
+    further on whose windshield is cut off (the nearer vehicle's plate may be the one cut off at the bottom)."""
+    x1, y1, x2, _ = plate.bbox
+    return y1 - 2.6 * max(1, x2 - x1) >= 0  # the faces' usual place (2.6 plate widths up) is inside
 
 
 def find_faces(bgr: np.ndarray, region: tuple[int, int, int, int], t: Thresholds,
@@ -665,7 +714,7 @@ def find_faces(bgr: np.ndarray, region: tuple[int, int, int, int], t: Thresholds
     else:  # no plate to anchor on: a coarser search of the whole upper frame, to bound the cost
         scale = min(1.0, 640.0 / roi.shape[1])
         lo, hi = t.face_min_px * scale * 0.8, roi.shape[0] * scale / 4
-        step = 1.2
+        step = 1.1
     if roi.shape[1] * scale > 1400:  # bound the work on huge frames
         new_scale = 1400.0 / roi.shape[1]
         lo, hi = lo * new_scale / scale, hi * new_scale / scale
@@ -677,8 +726,9 @@ def find_faces(bgr: np.ndarray, region: tuple[int, int, int, int], t: Thresholds
     work = _clahe().apply(work)
     min_side = int(max(20, lo))
     max_side = int(max(min_side + 4, hi))
-    rects = _cascade().detectMultiScale(work, scaleFactor=step, minNeighbors=5, minSize=(min_side, min_side),
-                                        maxSize=(max_side, max_side))
+    cascade = _cascade() if plate_width else _cascade(UNANCHORED_CASCADE)
+    rects = cascade.detectMultiScale(work, scaleFactor=step, minNeighbors=5 if plate_width else 3,
+                                     minSize=(min_side, min_side), maxSize=(max_side, max_side))
     faces = []
     for (fx, fy, fw, fh) in (rects if len(rects) else []):
         bx1, by1 = x0 + int(fx / scale), y0 + int(fy / scale)
@@ -707,8 +757,10 @@ def find_faces(bgr: np.ndarray, region: tuple[int, int, int, int], t: Thresholds
 def search_faces(bgr: np.ndarray, gray_full: np.ndarray, plates: list[Plate], t: Thresholds,
                  max_vehicles: int = 1) -> list[Face]:
     """Front-seat faces through the windshields above the first `max_vehicles` plates (1 on the sampling path, for
-    speed; more when a frame holds two cars); with no plate, a coarse search of the upper frame."""
+    speed; more when a frame holds two cars); with no plate whose windshield is in the frame, a coarser search of
+    the upper-middle frame."""
     anchors = [p for p in plates if p.chars >= 3][:max_vehicles] or plates[:1]
+    anchors = [p for p in anchors if windshield_in_frame(bgr.shape, p)]
     if not anchors:
         return find_faces(bgr, face_search_region(bgr.shape, None), t, None, gray_full)
     found: list[Face] = []
@@ -762,29 +814,36 @@ def score_image(bgr: np.ndarray, thresholds: Thresholds, *, faces: bool = True, 
         from probes.vision import plate_reader
 
         detector = plate_reader.default_text_detector()
-    plates = locate_plates(bgr, gray_full, detector)
+    plates = locate_plates(bgr, gray_full, detector, small=small if PLATE_WORK_WIDTH == WORK_WIDTH else None)
     for p in plates:
         judge_plate(p, t)
     if reader is not None:
         plates = _apply_reader(bgr, gray_full, plates, reader)
     main = plates[0] if plates else None
     face_list = search_faces(bgr, gray_full, plates, t) if faces else []
-    reasons = list(main.reasons) if main is not None else frame_reasons_without_plate(frame_light(gray), t)
+    if main is not None:
+        main.reasons = main_plate_reasons(main, lambda: frame_light(gray), t)
+        reasons = list(main.reasons)
+    else:
+        reasons = frame_reasons_without_plate(frame_light(gray), t)
     face_reasons = []
     if faces:
         if not face_list:
             face_reasons.append("no_face_found")
         elif not any(f.visible for f in face_list):
             face_reasons.extend(face_list[0].reasons)
+    thumb = _resize_to_width(small, 320)[0]
+    gray_thumb = _gray(thumb)
     return {
         "width": w, "height": h,
         "sharpness": round(sharpness_lapvar(gray), 1),
         "tenengrad": round(sharpness_tenengrad(gray), 1),
         "exposure": exposure_stats(gray),
         "contrast": round(float(gray.std()), 1),
-        "colour_cast": colour_cast(_resize_to_width(small, 320)[0]),
-        "frame_hash": frame_hash(gray),
-        "fingerprint": frame_fingerprint(gray),
+        "colour_cast": colour_cast(thumb),
+        # From the 320 px thumbnail: the 9×8 and 16×16 block means barely differ, at a tenth of the cost.
+        "frame_hash": frame_hash(gray_thumb),
+        "fingerprint": frame_fingerprint(gray_thumb),
         "plates": [p.as_dict() for p in plates],
         "plate_legible": bool(main and main.legible),
         "reasons": reasons,

@@ -76,3 +76,34 @@ def test_faces_are_searched_above_each_plate_with_a_face_reason_when_none_is_fou
     assert result["faces_visible"] is True and result["face_reasons"] == []
     blank = imaging.score_image(np.full((720, 1280, 3), 90, np.uint8), T)
     assert blank["face_reasons"] == ["no_face_found"]
+
+
+def test_faces_of_a_car_whose_plate_is_cut_off_are_found_in_the_upper_frame(shared_data):
+    """The night checkpoint frame: its own plate is cut off at the bottom edge, the plate found belongs to the car
+    behind (its windshield out of frame), so the driver is looked for in the upper-middle frame."""
+    img = imaging.read_image_file(str(shared_data / "faces" / "checkpoint_night_01.png"))
+    s = imaging.score_image(img, T, detector=None)
+    behind = imaging.Plate(s["plates"][0]["bbox"], "blue", 151, 0.5, 0.5, 1.0)
+    assert not imaging.windshield_in_frame(img.shape, behind)
+    assert s["faces_visible"]
+    x1, y1, x2, y2 = s["faces"][0]["bbox"]
+    assert 560 <= x1 and x2 <= 720 and 690 <= y1 and y2 <= 850  # the driver, not the lights or the grille
+
+
+def test_a_plate_low_in_the_frame_keeps_its_windshield_search():
+    plate = imaging.Plate([700, 900, 900, 960], "blue", 200, 0.5, 0.5, 1.0)
+    assert imaging.windshield_in_frame((1200, 1600, 3), plate)
+    assert imaging.face_search_region((1200, 1600, 3), plate) == (400, 100, 1200, 580)
+
+
+def test_a_small_piece_beside_a_clipped_patch_names_glare_and_only_changes_why():
+    piece = imaging.Plate([10, 10, 40, 22], "blue", 30, 0.5, 0.5, 1.0, height_px=12, luma=200.0)
+    imaging.judge_plate(piece, T)
+    assert not piece.legible and piece.reasons == ["too_small"]
+    glaring = (255.0, 0.05, 200.0, 100.0)  # frame_light: 5 % of the frame clipped
+    clear = (240.0, 0.0, 200.0, 100.0)
+    assert imaging.main_plate_reasons(piece, lambda: glaring, T) == ["glare", "too_small"]
+    assert imaging.main_plate_reasons(piece, lambda: clear, T) == ["too_small"]
+    legible = imaging.Plate([10, 10, 210, 70], "blue", 200, 0.5, 0.5, 1.0, height_px=60, luma=200.0, chars=7)
+    imaging.judge_plate(legible, T)
+    assert legible.legible and imaging.main_plate_reasons(legible, lambda: glaring, T) == []
