@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from typing import Protocol
 
 log = logging.getLogger(__name__)
@@ -71,19 +72,21 @@ class RapidOcrReader:
 
 _default: PlateReader | None = None
 _tried = False
+_reader_init = threading.Lock()
 
 
 def default_reader() -> PlateReader | None:
     """The reference reader if one is installed (created once), else None: the OpenCV path works without it."""
     global _default, _tried
-    if not _tried:
-        _tried = True
-        try:
-            _default = RapidOcrReader()
-        except ImportError:
-            log.info("no plate reader installed (pip install rapidocr onnxruntime); plates are scored, not read")
-        except Exception as err:  # a broken model file must not stop scoring
-            log.warning("plate reader unavailable: %s", err)
+    with _reader_init:  # threads asking at once wait for the one building it (see default_text_detector)
+        if not _tried:
+            try:
+                _default = RapidOcrReader()
+            except ImportError:
+                log.info("no plate reader installed (pip install rapidocr onnxruntime); plates are scored, not read")
+            except Exception as err:  # a broken model file must not stop scoring
+                log.warning("plate reader unavailable: %s", err)
+            _tried = True
     return _default
 
 
@@ -122,18 +125,22 @@ class RapidOcrTextDetector:
 
 _detector: RapidOcrTextDetector | None = None
 _detector_tried = False
+_detector_init = threading.Lock()
 
 
 def default_text_detector() -> RapidOcrTextDetector | None:
     """The text detector if rapidocr is installed (created once), else None: plates are then located by colour,
     edges and OpenCV's bundled cascade alone."""
     global _detector, _detector_tried
-    if not _detector_tried:
-        _detector_tried = True
-        try:
-            _detector = RapidOcrTextDetector()
-        except ImportError:
-            log.info("no text detector installed (pip install rapidocr onnxruntime); plates located by colour/edges")
-        except Exception as err:  # a broken model file must not stop scoring
-            log.warning("text detector unavailable: %s", err)
+    # Several sampling threads ask at once: the first builds it (about a second) while the others wait for it,
+    # rather than seeing "tried, none" and scoring that frame without it (a verdict must not depend on timing).
+    with _detector_init:
+        if not _detector_tried:
+            try:
+                _detector = RapidOcrTextDetector()
+            except ImportError:
+                log.info("no text detector installed (pip install rapidocr onnxruntime); plates located by colour/edges")
+            except Exception as err:  # a broken model file must not stop scoring
+                log.warning("text detector unavailable: %s", err)
+            _detector_tried = True
     return _detector

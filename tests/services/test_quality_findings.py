@@ -188,7 +188,7 @@ def test_many_cameras_sampled_in_parallel_at_night_each_get_their_own_result(db,
     devices = list(db.scalars(select(Device).where(Device.code.in_(codes)).order_by(Device.code)))
     counts = quality.sample_cameras(db, devices, store_dir=store, now=MIDNIGHT)  # night: faces searched in 8 threads
     db.commit()
-    assert counts == {"sampled": 8, "failed": 0, "problems": 1}
+    assert counts == {"sampled": 8, "failed": 0, "problems": 1}, [(d.code, s.problems, s.detail) for d in devices for s in quality.latest_samples(db, d.id, 1)]
     dark = quality.latest_samples(db, devices[3].id, 1)[0]
     assert dark.problems == ["dark"] and dark.period == "night"
 
