@@ -70,24 +70,34 @@ class RapidOcrReader:
         return out
 
 
-_default: PlateReader | None = None
-_tried = False
-_reader_init = threading.Lock()
+class _Once:
+    """An optional rapidocr object built on first use, once per process. Several sampling threads ask at once: the
+    first builds it (about a second) while the others wait, rather than seeing "tried, none" and scoring that frame
+    without it (a verdict must not depend on timing). Missing packages or a broken model leave it None."""
+
+    def __init__(self, build, what: str, without: str):
+        self.build, self.what, self.without = build, what, without
+        self.value, self.tried, self.lock = None, False, threading.Lock()
+
+    def get(self):
+        with self.lock:
+            if not self.tried:
+                try:
+                    self.value = self.build()
+                except ImportError:
+                    log.info("no %s installed (pip install rapidocr onnxruntime); %s", self.what, self.without)
+                except Exception as err:  # a broken model file must not stop scoring
+                    log.warning("%s unavailable: %s", self.what, err)
+                self.tried = True
+        return self.value
+
+
+_reader = _Once(lambda: RapidOcrReader(), "plate reader", "plates are scored, not read")
 
 
 def default_reader() -> PlateReader | None:
     """The reference reader if one is installed (created once), else None: the OpenCV path works without it."""
-    global _default, _tried
-    with _reader_init:  # threads asking at once wait for the one building it (see default_text_detector)
-        if not _tried:
-            try:
-                _default = RapidOcrReader()
-            except ImportError:
-                log.info("no plate reader installed (pip install rapidocr onnxruntime); plates are scored, not read")
-            except Exception as err:  # a broken model file must not stop scoring
-                log.warning("plate reader unavailable: %s", err)
-            _tried = True
-    return _default
+    return _reader.get()
 
 
 class RapidOcrTextDetector:
@@ -123,24 +133,10 @@ class RapidOcrTextDetector:
         return [[int(b[:, 0].min()), int(b[:, 1].min()), int(b[:, 0].max()), int(b[:, 1].max())] for b in boxes]
 
 
-_detector: RapidOcrTextDetector | None = None
-_detector_tried = False
-_detector_init = threading.Lock()
+_detector = _Once(lambda: RapidOcrTextDetector(), "text detector", "plates located by colour/edges")
 
 
 def default_text_detector() -> RapidOcrTextDetector | None:
     """The text detector if rapidocr is installed (created once), else None: plates are then located by colour,
     edges and OpenCV's bundled cascade alone."""
-    global _detector, _detector_tried
-    # Several sampling threads ask at once: the first builds it (about a second) while the others wait for it,
-    # rather than seeing "tried, none" and scoring that frame without it (a verdict must not depend on timing).
-    with _detector_init:
-        if not _detector_tried:
-            try:
-                _detector = RapidOcrTextDetector()
-            except ImportError:
-                log.info("no text detector installed (pip install rapidocr onnxruntime); plates located by colour/edges")
-            except Exception as err:  # a broken model file must not stop scoring
-                log.warning("text detector unavailable: %s", err)
-            _detector_tried = True
-    return _detector
+    return _detector.get()

@@ -66,7 +66,7 @@ BILINGUAL = re.compile(r"[\u4e00-\u9fff][^\"'\n]*? / [A-Za-z]")
 
 
 def test_no_bilingual_literals_in_code():
-    """One translation system: no "中文 / English" sentence written into Python; msgids and catalogues instead."""
+    """One translation system: no Chinese-slash-English sentence written into Python; msgids and catalogues instead."""
     hits = []
     for root in ("fleetops", "probes"):
         for path in sorted((PROJECT_ROOT / root).rglob("*.py")):
