@@ -18,6 +18,7 @@ WORK_WIDTH = 960  # whole-image metrics run at this width, so scores do not depe
 PLATE_WORK_WIDTH = 960
 FACE_WORK_PX = 26.0  # expected face size in the searched image (the cascade's window is 24 px)
 FACE_SCALE_STEP = 1.2
+FACE_MIN_NEIGHBOURS = 4
 
 cv2.setNumThreads(max(1, (os.cpu_count() or 1)))
 _local = threading.local()  # per-thread cascades: a CascadeClassifier must not be shared between threads
@@ -698,6 +699,18 @@ def windshield_in_frame(shape: tuple[int, int], plate: Plate) -> bool:
     return y1 - 2.6 * max(1, x2 - x1) >= 0  # the faces' usual place (2.6 plate widths up) is inside
 
 
+def _detect(cascade, roi: np.ndarray, scale: float, lo: float, hi: float, step: float, neighbours: int):
+    """One cascade pass over `roi` resized by `scale`, on its tile-contrast-normalised (CLAHE) grey levels: a dim
+    infrared windshield keeps its faces' local contrast, where a global equalisation is spent on the headlights."""
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    work = cv2.resize(roi, None, fx=scale, fy=scale, interpolation=interp) if scale != 1 else roi
+    work = _clahe().apply(work)
+    min_side = int(max(20, lo))
+    max_side = int(max(min_side + 4, hi))
+    return cascade.detectMultiScale(work, scaleFactor=step, minNeighbors=neighbours,
+                                    minSize=(min_side, min_side), maxSize=(max_side, max_side))
+
+
 def find_faces(bgr: np.ndarray, region: tuple[int, int, int, int], t: Thresholds,
                plate_width: int | None = None, gray_full: np.ndarray | None = None) -> list[Face]:
     """Haar frontal faces in `region`; with a plate, faces are searched at 0.15–0.6 of its width (front seats)."""
@@ -719,16 +732,15 @@ def find_faces(bgr: np.ndarray, region: tuple[int, int, int, int], t: Thresholds
         new_scale = 1400.0 / roi.shape[1]
         lo, hi = lo * new_scale / scale, hi * new_scale / scale
         scale = new_scale
-    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    work = cv2.resize(roi, None, fx=scale, fy=scale, interpolation=interp) if scale != 1 else roi
-    # Contrast normalised in tiles (CLAHE): a dim infrared windshield keeps its faces' local contrast, where a
-    # global histogram equalisation is spent on the headlights and the bright plate.
-    work = _clahe().apply(work)
-    min_side = int(max(20, lo))
-    max_side = int(max(min_side + 4, hi))
     cascade = _cascade() if plate_width else _cascade(UNANCHORED_CASCADE)
-    rects = cascade.detectMultiScale(work, scaleFactor=step, minNeighbors=5 if plate_width else 3,
-                                     minSize=(min_side, min_side), maxSize=(max_side, max_side))
+    rects = _detect(cascade, roi, scale, lo, hi, step, FACE_MIN_NEIGHBOURS if plate_width else 3)
+    if not len(rects) and plate_width:
+        # A second look on the scale grid half a step further: a face that falls between two of the cascade's
+        # window sizes drops under the neighbour vote, and whether it does moves with a few grey levels or a JPEG
+        # quality step; the interleaved grid finds it there (only frames with no face pay for it).
+        half = float(np.sqrt(step))
+        scale, lo, hi = scale * half, lo * half, hi * half
+        rects = _detect(cascade, roi, scale, lo, hi, step, FACE_MIN_NEIGHBOURS)
     faces = []
     for (fx, fy, fw, fh) in (rects if len(rects) else []):
         bx1, by1 = x0 + int(fx / scale), y0 + int(fy / scale)
@@ -741,7 +753,10 @@ def find_faces(bgr: np.ndarray, region: tuple[int, int, int, int], t: Thresholds
         reasons = []
         if face.size_px < t.face_min_px:
             reasons.append("too_small")
-        if face.mean_luma < t.face_min_luma:
+        # Too dark when even the face's bright end (nose, forehead: the 95th percentile) stays under the floor: a
+        # dim face that still spans grey levels can be brought up by the viewer, and its verdict must not flip
+        # with the few grey levels an exposure step moves the whole frame (Q2).
+        if float(np.percentile(crop, 95)) < t.face_min_luma:
             reasons.append("too_dark")
         if face.mean_luma > t.face_max_luma:
             reasons.append("glare")
