@@ -24,6 +24,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -270,6 +272,25 @@ def face_figures(data: Path, detector):
         sel = [(e, g) for e, g, n in pairs if n == (part == "night")]
         acc, n = rate(sel)
         print(f"  faces_visible {part:5s} n={n} agreement {pct(acc)}")
+    # Exposure stability (Q2): the same frame a few grey levels lighter or darker, re-encoded as the camera would,
+    # must keep its verdict, or a healthy camera raises and clears face findings as its exposure hunts.
+    stable, judged, flips = 0, 0, 0
+    for r in load(data, "faces"):
+        v = r.get("faces_visible", "").lower()
+        if not v or v.startswith("n/a"):
+            continue
+        base = imaging.read_image_file(str(r["_path"]))
+        got = []
+        for level in range(-12, 13, 2):
+            frame = np.clip(base.astype(np.int16) + level, 0, 255).astype(np.uint8)
+            got.append(imaging.score_image(imaging.decode_image(imaging.encode_jpeg(frame, 88)), T,
+                                           detector=detector)["faces_visible"])
+        judged += 1
+        stable += len(set(got)) == 1
+        flips += sum(a != b for a, b in zip(got, got[1:]))
+    print(f"  exposure stability (the frame -12..+12 grey levels in steps of 2, JPEG q88): verdict constant on "
+          f"{stable}/{judged} labelled images, {flips} flips between neighbouring steps (before the bright-end "
+          f"darkness rule and the second look on the interleaved scale grid: 7/10, 9 flips)")
     print("  What the data allows: 9 day images and ONE night image carry a face label; a night figure from one "
           "image is an anecdote, not a rate, and no infrared windshield image is labelled. The night image's own "
           "plate is cut off at the frame's bottom edge (the plate found is the car behind, whose windshield is out "

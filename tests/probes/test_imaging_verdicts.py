@@ -107,3 +107,38 @@ def test_a_small_piece_beside_a_clipped_patch_names_glare_and_only_changes_why()
     legible = imaging.Plate([10, 10, 210, 70], "blue", 200, 0.5, 0.5, 1.0, height_px=60, luma=200.0, chars=7)
     imaging.judge_plate(legible, T)
     assert legible.legible and imaging.main_plate_reasons(legible, lambda: glaring, T) == []
+
+
+VISIBLE_FACES = ("toll_front_01.png", "toll_front_02.png", "toll_front_03.png", "toll_front_05.png",
+                 "checkpoint_night_01.png")  # labelled "faces visible" and found at their own exposure
+
+
+@pytest.mark.parametrize("name", VISIBLE_FACES)
+def test_a_visible_face_stays_visible_when_the_exposure_moves_a_few_grey_levels(shared_data, name):
+    """Q2: an exposure step of the camera (the whole frame a few grey levels lighter or darker) or another JPEG
+    quality must not flip the face verdict; before the bright-end darkness rule and the second look on the
+    interleaved scale grid, a step of +2 or -10 grey levels lost the face on three of these frames."""
+    base = imaging.read_image_file(str(shared_data / "faces" / name))
+    flips = []
+    for level in range(-12, 13, 2):
+        frame = np.clip(base.astype(np.int16) + level, 0, 255).astype(np.uint8)
+        for quality in (70, 88):
+            s = imaging.score_image(imaging.decode_image(imaging.encode_jpeg(frame, quality)), T, faces=True)
+            if not s["faces_visible"]:
+                flips.append((level, quality, s["face_reasons"]))
+    assert flips == []
+
+
+def test_a_face_whose_bright_end_is_black_is_too_dark_and_a_dim_one_with_contrast_is_not(shared_data):
+    """The darkness rule looks at the face's bright end, not its mean: a dim face that still spans grey levels can
+    be read; the same face in 40 % of the light (its bright end under the floor) cannot."""
+    base = imaging.read_image_file(str(shared_data / "faces" / "toll_front_01.png"))
+    x1, _, x2, _ = imaging.score_image(base, T)["plates"][0]["bbox"]
+    plate = imaging.Plate(imaging.score_image(base, T)["plates"][0]["bbox"], "blue", x2 - x1, 0.5, 0.5, 1.0)
+    region, width = imaging.face_search_region(base.shape, plate), plate.width_px
+    dim = np.clip(base.astype(np.int16) - 12, 0, 255).astype(np.uint8)
+    face = imaging.find_faces(dim, region, T, width)[0]
+    assert face.mean_luma < T.face_min_luma and face.visible  # darker than a mean floor would allow, still visible
+    dead = (base.astype(np.float32) * 0.4).astype(np.uint8)
+    faces = imaging.find_faces(dead, region, T, width)
+    assert faces and all("too_dark" in f.reasons and not f.visible for f in faces)
