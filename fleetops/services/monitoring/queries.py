@@ -10,7 +10,7 @@ from fleetops.domain.uptime import EXCLUDED_CAUSES, pct
 from fleetops.models import Device, Site
 from fleetops.models.base import utcnow
 from fleetops.models.monitoring import DeviceEvent, OnlineRateSample, Outage, ProbeResultRow, SiteIncident
-from fleetops.services.monitoring.uptime import rounded, target_pct, uptime_rows
+from fleetops.services.monitoring.uptime import rounded, target_pct, uptime_page, uptime_rows
 
 _WITH_DEVICE = joinedload(Outage.device).joinedload(Device.site)
 
@@ -154,11 +154,17 @@ def outage_page(session: Session, outage_id: int, district: str = "") -> dict | 
 
 
 def uptime_table(session: Session, start: datetime, end: datetime, by: str, local_tz: str | None = None,
-                 locale: str | None = None) -> dict:
-    """The uptime page and its exports: rows grouped `by`, the fleet line (contract kinds) and the target."""
-    rows = uptime_rows(session, start, end, by=by, local_tz=local_tz, locale=locale)
+                 locale: str | None = None, limit: int | None = None, offset: int = 0) -> dict:
+    """The uptime page and its exports: rows grouped `by` (one page of them, worst first, when `limit` is given;
+    all of them by key for the exports), the fleet line (contract kinds) and the target."""
+    if limit is None:
+        rows = uptime_rows(session, start, end, by=by, local_tz=local_tz, locale=locale)
+        total = len(rows)
+    else:
+        page = uptime_page(session, start, end, by=by, limit=limit, offset=offset, locale=locale)
+        rows, total = page.rows, page.total
     fleet = uptime_rows(session, start, end, by="fleet", local_tz=local_tz)
-    return {"rows": rows, "target": target_pct(session), "fleet": fleet[0] if fleet else None}
+    return {"rows": rows, "total": total, "target": target_pct(session), "fleet": fleet[0] if fleet else None}
 
 
 def uptime_report(session: Session, start: datetime, end: datetime, by: str, local_tz: str | None = None
