@@ -13,9 +13,12 @@ from fleetops.domain.errors import ValidationFailed
 from fleetops.domain.text import Msg
 from fleetops.platform.clock import local_zone, utcnow
 from fleetops.services import spares, tickets
-from fleetops.web import db_session, nav, roles_required
+from fleetops.web import db_session, nav, page_arg, pager_args, roles_required
 
 bp = Blueprint("tickets", __name__, url_prefix="/tickets")
+
+LIST_PAGE = 50  # the supervisors' list, paged in SQL
+MINE_PAGE = 20  # the crew's tablet: a page of big cards
 
 # This area's menu entries; fleetops.wiring adds them to the navigation bar.
 NAV = [
@@ -97,8 +100,10 @@ def _float_or_none(name):
 @bp.route("/mine")
 @login_required
 def mine():
-    rows = tickets.my_tickets(db_session(), current_user)
-    return render_template("tickets/mine.html", rows=rows, now=utcnow())
+    page = page_arg()
+    rows, total = tickets.my_tickets_page(db_session(), current_user, limit=MINE_PAGE, offset=(page - 1) * MINE_PAGE)
+    return render_template("tickets/mine.html", rows=rows, now=utcnow(), total=total, page=page,
+                           pages=max(1, -(-total // MINE_PAGE)), args=pager_args())
 
 
 @bp.route("/<int:ticket_id>")
@@ -211,12 +216,16 @@ def resolve(ticket_id):
 def index():
     s = db_session()
     f = request.args
-    rows = tickets.list_tickets(s, state=f.get("state", ""), district=f.get("district", ""),
-                                device_code=f.get("device", "").strip(), overdue_only=bool(f.get("overdue")),
-                                open_only=bool(f.get("open")))
+    page = page_arg()
+    now = utcnow()
+    rows, total = tickets.ticket_list_page(s, state=f.get("state", ""), district=f.get("district", ""),
+                                           device_code=f.get("device", "").strip(),
+                                           overdue_only=bool(f.get("overdue")), open_only=bool(f.get("open")),
+                                           now=now, limit=LIST_PAGE, offset=(page - 1) * LIST_PAGE)
     districts = tickets.districts(s)
     return render_template("tickets/index.html", rows=rows, f=f, districts=districts, states=list(rules.TicketState),
-                           now=utcnow(), is_overdue=tickets.is_overdue)
+                           now=now, is_overdue=tickets.is_overdue, total=total, page=page,
+                           pages=max(1, -(-total // LIST_PAGE)), args=pager_args())
 
 
 @bp.route("/new", methods=["GET", "POST"])
