@@ -26,6 +26,7 @@ NAV = [
 ]
 
 PAGE = 50
+STATUS_PAGE = 50  # devices down per page of the status page
 
 
 @bp.context_processor
@@ -44,8 +45,11 @@ def _crew_district() -> str:
 @roles_required("crew", "supervisor")
 def status():
     district = _crew_district()
-    page = queries.status_page(db_session(), district=district)
-    return render_template("monitoring/status.html", refresh_s=60, district=district, **page)
+    page_no = page_arg()
+    page = queries.status_page(db_session(), district=district, limit=STATUS_PAGE,
+                               offset=(page_no - 1) * STATUS_PAGE)
+    return render_template("monitoring/status.html", refresh_s=60, district=district, page=page_no,
+                           pages=max(1, -(-page["outages_total"] // STATUS_PAGE)), args=pager_args(), **page)
 
 
 # ------------------------------------------------------------------------------------------ device timeline

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import BigInteger, case, func, literal, select
+from sqlalchemy import BigInteger, Integer, bindparam, case, func, literal, select
 from sqlalchemy.orm import Session
 
 from fleetops.domain.choices import CONTRACT_KINDS, DeviceKind
@@ -77,9 +77,8 @@ def uptime_rows(session: Session, start: datetime, end: datetime, by: str = "dev
     installed_on at local midnight, until taken out or retired; again once brought back). `kinds` limits
     the devices (`codes` to some devices); the fleet figure defaults to the contract kinds (U3). Kind labels
     are in `locale` (default: the reader's language)."""
-    agg = _aggregate(session, start, end, by, kinds, codes)
-    out = [_row(r) for r in session.execute(select(agg).order_by(agg.c.key))]
-    return _labelled(out, by, locale)
+    stmt, params = _prepared("rows", start, end, by, kinds, codes)
+    return _labelled([_row(r) for r in session.execute(stmt, params)], by, locale)
 
 
 @dataclass
@@ -96,19 +95,13 @@ def uptime_page(session: Session, start: datetime, end: datetime, by: str = "dev
                 offset: int = 0, kinds=None, locale: str | None = None) -> UptimePage:
     """Like uptime_rows, but worst first (lowest contractual, then raw online rate; groups with no measured time
     last) and one page of it, sorted and cut by the database: one statement, whatever the fleet's size."""
-    agg = _aggregate(session, start, end, by, kinds, None)
-    den_c = agg.c.up_s + agg.c.down_s - agg.c.excluded_s
-    den_r = agg.c.up_s + agg.c.down_s
-    contractual = case((den_c > 0, agg.c.up_s * literal(1.0) / den_c), else_=None)
-    raw = case((den_r > 0, agg.c.up_s * literal(1.0) / den_r), else_=None)
-    q = (select(agg, func.count().over().label("total"))
-         .order_by(contractual.asc().nulls_last(), raw.asc().nulls_last(), agg.c.key)
-         .limit(limit).offset(offset))
-    result = session.execute(q).all()
+    stmt, params = _prepared("page", start, end, by, kinds, None)
+    result = session.execute(stmt, {**params, "page_limit": int(limit), "page_offset": int(offset)}).all()
     if result:
         total = int(result[0].total)
     else:  # past the last page: still say how many there are
-        total = int(session.scalar(select(func.count()).select_from(agg)) or 0)
+        count, params = _prepared("count", start, end, by, kinds, None)
+        total = int(session.scalar(count, params) or 0)
     return UptimePage(_labelled([_row(r) for r in result], by, locale), total, offset, limit)
 
 
@@ -127,31 +120,60 @@ def _labelled(rows: list[UptimeRow], by: str, locale: str | None) -> list[Uptime
     return rows
 
 
-def _aggregate(session: Session, start: datetime, end: datetime, by: str, kinds, codes):
-    """The one aggregate (a subquery): per group key — label, devices, in_service_s, up_s, down_s, excluded_s.
+# Built once per shape (what, by, kinds, with codes) with the period as bound parameters: building this statement
+# cost more CPU than running it, and the same object lets SQLAlchemy reuse its compiled form.
+_STATEMENTS: dict = {}
 
-    Each in-service period (models/service.py) clipped to the period asked for is computed once (a materialised
-    CTE); a device without any period keeps a row with an empty window, so it is listed with 0 s in service.
-    Up, down and excluded seconds come from the same scan of status_intervals, the cause read through a
-    semi-join on the excluded outages only (no second pass over outages)."""
+
+def _prepared(what: str, start: datetime, end: datetime, by: str, kinds, codes):
     if by not in GROUPS:
         raise ValidationFailed(Msg("--by must be one of %(groups)s", groups=", ".join(GROUPS)))
     if end <= start:
         raise ValidationFailed(Msg("The period's end must be after its start."))
     if kinds is None and by == "fleet":
         kinds = CONTRACT_KINDS
-    from_s, to_s = _to_s(start), _to_s(end)
+    kinds_key = tuple(sorted(str(k) for k in kinds)) if kinds else ()
+    key = (what, by, kinds_key, codes is not None)
+    stmt = _STATEMENTS.get(key)
+    if stmt is None:
+        agg = _aggregate(by, kinds_key, codes is not None)
+        if what == "rows":
+            stmt = select(agg).order_by(agg.c.key)
+        elif what == "count":
+            stmt = select(func.count()).select_from(agg)
+        else:
+            den_c = agg.c.up_s + agg.c.down_s - agg.c.excluded_s
+            den_r = agg.c.up_s + agg.c.down_s
+            contractual = case((den_c > 0, agg.c.up_s * literal(1.0) / den_c), else_=None)
+            raw = case((den_r > 0, agg.c.up_s * literal(1.0) / den_r), else_=None)
+            stmt = (select(agg, func.count().over().label("total"))
+                    .order_by(contractual.asc().nulls_last(), raw.asc().nulls_last(), agg.c.key)
+                    .limit(bindparam("page_limit", type_=Integer)).offset(bindparam("page_offset", type_=Integer)))
+        _STATEMENTS[key] = stmt
+    params = {"from_s": _to_s(start), "to_s": _to_s(end)}
+    if codes is not None:
+        params["codes"] = list(codes)
+    return stmt, params
 
+
+def _aggregate(by: str, kinds_key: tuple, with_codes: bool):
+    """The one aggregate (a subquery): per group key — label, devices, in_service_s, up_s, down_s, excluded_s,
+    for the period given as the bound parameters from_s and to_s (and the device codes as `codes`).
+
+    Each in-service period (models/service.py) clipped to the period asked for is computed once (a materialised
+    CTE); a device without any period keeps a row with an empty window, so it is listed with 0 s in service.
+    Up, down and excluded seconds come from the same scan of status_intervals, the cause read through a
+    semi-join on the excluded outages only (no second pass over outages)."""
+    from_s, to_s = bindparam("from_s", type_=BigInteger), bindparam("to_s", type_=BigInteger)
     sp = ServicePeriod
-    lo = greatest(func.coalesce(epoch_s(sp.start_at), from_s), literal(from_s, BigInteger))
-    hi = least(func.coalesce(epoch_s(sp.end_at), case((sp.id.is_(None), from_s), else_=to_s)),
-               literal(to_s, BigInteger))
+    lo = greatest(func.coalesce(epoch_s(sp.start_at), from_s), from_s)
+    hi = least(func.coalesce(epoch_s(sp.end_at), case((sp.id.is_(None), from_s), else_=to_s)), to_s)
     key, label = _group_columns(by)
     filters = [Device.lifecycle != "planned"]
-    if kinds:
-        filters.append(Device.kind.in_([str(k) for k in kinds]))
-    if codes is not None:
-        filters.append(Device.code.in_(list(codes)))
+    if kinds_key:
+        filters.append(Device.kind.in_(list(kinds_key)))
+    if with_codes:
+        filters.append(Device.code.in_(bindparam("codes", expanding=True)))
     win = (select(Device.id.label("device_id"), key.label("key"), label.label("label"), lo.label("lo"),
                   hi.label("hi"))
            .select_from(Device).join(Site, Site.id == Device.site_id)
@@ -171,7 +193,7 @@ def _aggregate(session: Session, start: datetime, end: datetime, by: str, kinds,
             .subquery("agg"))
 
 
-def _state_seconds(win, from_s: int, to_s: int):
+def _state_seconds(win, from_s, to_s):
     """Up, down and excluded seconds per group key from status_intervals, clipped to each in-service window."""
     si = StatusInterval
     clipped = greatest(least(si.end_s, win.c.hi) - greatest(si.start_s, win.c.lo), literal(0, BigInteger))
