@@ -154,7 +154,11 @@ def seed(url: str, instance: Path, n_devices: int, seed_: int = 7) -> dict:
 
 def serve(url: str, instance: str) -> None:
     """The child process: the real app under waitress on 127.0.0.1, an ephemeral port printed on stdout."""
+    import logging
+
     from waitress import create_server
+
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "Task queue depth" is the load we make on purpose
 
     from fleetops import create_app
 

@@ -3,7 +3,7 @@ import json
 import uuid
 from datetime import date, datetime, timedelta
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_from_directory, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, send_from_directory, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -47,11 +47,23 @@ def _helpers():
             "action_label": _action_label, "fault_label": _fault_label, "checklist_label": rules.checklist_label}
 
 
+def _remembered(kind: str, value, make):
+    """A label remembered for the request: a list page asks for the same few labels once per row."""
+    memo = g.setdefault("_ticket_labels", {})
+    key = (kind, value)
+    if key not in memo:
+        memo[key] = make(value)
+    return memo[key]
+
+
 def _state_label(state):
-    try:
-        return rules.TicketState(state).label(_loc())
-    except ValueError:
-        return state
+    def make(v):
+        try:
+            return rules.TicketState(v).label(_loc())
+        except ValueError:
+            return v
+
+    return _remembered("state", state, make)
 
 
 def _action_label(action):
@@ -59,10 +71,13 @@ def _action_label(action):
 
 
 def _fault_label(category):
-    try:
-        return rules.FaultCategory(category).label(_loc())
-    except ValueError:
-        return category
+    def make(v):
+        try:
+            return rules.FaultCategory(v).label(_loc())
+        except ValueError:
+            return v
+
+    return _remembered("fault", category, make)
 
 
 def _loc():
