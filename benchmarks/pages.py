@@ -223,42 +223,51 @@ def q(sorted_times: list[float], p: float) -> float:
     return sorted_times[min(len(sorted_times) - 1, int(math.ceil(p / 100 * len(sorted_times))) - 1)]
 
 
-def run(label: str, url: str, n: int, users: int, per_user: int) -> None:
+def run(label: str, url: str, n: int, users: int, per_user: int, compare: str = "") -> None:
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
         sizes = seed(url, Path(tmp), n)
         print(f"[{label}] seeded in {time.perf_counter() - t:.0f} s: {sizes}", flush=True)
-        proc = subprocess.Popen([sys.executable, __file__, "--serve", url, tmp], stdout=subprocess.PIPE, text=True,
-                                env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
+        roots = [("", str(Path(__file__).resolve().parent.parent))]
+        if compare:  # the same data served by another checkout (e.g. the code before this work), same conditions
+            roots.append((f" (code of {compare})", compare))
+        for suffix, root in roots:
+            measure(label + suffix, url, tmp, root, users, per_user)
+
+
+def measure(label: str, url: str, tmp: str, root: str, users: int, per_user: int) -> None:
+    proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--serve", url, tmp, root],
+                            stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": root}, cwd=root)
+    try:
+        line = proc.stdout.readline()
+        port = int(line.split()[1])
+        base = f"http://127.0.0.1:{port}"
+        sessions = {role: [logged_in(base, role) for _ in range(users)] for role in ("supervisor", "crew")}
+        print(f"[{label}] {'page':<22} {'1 user':>8} {'p50':>8} {'p95':>8} {'p99':>8} {'CPU/req':>9}  "
+              f"{'errors':>6}  before (PostgreSQL, 20 users)")
+        for name, path, role, before in PAGES:
+            one, _e = load(base, sessions[role][:1], path, 2)  # warm up, and the one-user figure
+            c0 = cpu_s(proc.pid)
+            times, errors = load(base, sessions[role], path, per_user)
+            c1 = cpu_s(proc.pid)
+            times.sort()
+            done = len(times) + errors
+            cpu_ms = 1000 * (c1 - c0) / max(1, done)
+            flag = "ok" if times and q(times, 95) < 0.3 and cpu_ms < 25 else "SLOW"
+            print(f"[{label}] {name:<22} {1000 * min(one or [math.nan]):7.0f}ms {1000 * q(times, 50):6.0f}ms "
+                  f"{1000 * q(times, 95):6.0f}ms {1000 * q(times, 99):6.0f}ms {cpu_ms:7.1f}ms  {errors:>6}  "
+                  f"{before}  (target p95 < 300 ms, CPU < 25 ms: {flag})", flush=True)
+    finally:
+        proc.terminate()
         try:
-            line = proc.stdout.readline()
-            port = int(line.split()[1])
-            base = f"http://127.0.0.1:{port}"
-            sessions = {role: [logged_in(base, role) for _ in range(users)] for role in ("supervisor", "crew")}
-            print(f"[{label}] {'page':<22} {'1 user':>8} {'p50':>8} {'p95':>8} {'p99':>8} {'CPU/req':>9}  "
-                  f"{'errors':>6}  before (PostgreSQL, 20 users)")
-            for name, path, role, before in PAGES:
-                one, _e = load(base, sessions[role][:1], path, 2)  # warm up, and the one-user figure
-                c0 = cpu_s(proc.pid)
-                times, errors = load(base, sessions[role], path, per_user)
-                c1 = cpu_s(proc.pid)
-                times.sort()
-                done = len(times) + errors
-                cpu_ms = 1000 * (c1 - c0) / max(1, done)
-                flag = "ok" if times and q(times, 95) < 0.3 and cpu_ms < 25 else "SLOW"
-                print(f"[{label}] {name:<22} {1000 * min(one or [math.nan]):7.0f}ms {1000 * q(times, 50):6.0f}ms "
-                      f"{1000 * q(times, 95):6.0f}ms {1000 * q(times, 99):6.0f}ms {cpu_ms:7.1f}ms  {errors:>6}  "
-                      f"{before}  (target p95 < 300 ms, CPU < 25 ms: {flag})", flush=True)
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 def main():
     if len(sys.argv) > 1 and sys.argv[1] == "--serve":
+        sys.path.insert(0, sys.argv[4])  # the checkout whose code serves (this one, or the one compared with)
         return serve(sys.argv[2], sys.argv[3])
     from _common import scratch_postgres  # benchmarks/ is on sys.path when run as a script
 
@@ -268,13 +277,14 @@ def main():
     ap.add_argument("--requests", type=int, default=10, help="requests per user and page")
     ap.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
     ap.add_argument("--no-sqlite", action="store_true")
+    ap.add_argument("--compare", default="", help="also serve the same data from this checkout (e.g. /work/main)")
     args = ap.parse_args()
     if args.pg:
         with scratch_postgres(args.pg) as url:
-            run("postgresql", url, args.devices, args.users, args.requests)
+            run("postgresql", url, args.devices, args.users, args.requests, args.compare)
     if not args.no_sqlite:
         with tempfile.TemporaryDirectory() as tmp:
-            run("sqlite", f"sqlite:///{tmp}/bench.sqlite3", args.devices, args.users, args.requests)
+            run("sqlite", f"sqlite:///{tmp}/bench.sqlite3", args.devices, args.users, args.requests, args.compare)
 
 
 if __name__ == "__main__":
