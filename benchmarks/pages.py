@@ -267,7 +267,8 @@ def measure(label: str, url: str, tmp: str, root: str, users: int, per_user: int
 
 def main():
     if len(sys.argv) > 1 and sys.argv[1] == "--serve":
-        sys.path.insert(0, sys.argv[4])  # the checkout whose code serves (this one, or the one compared with)
+        if len(sys.argv) > 4:
+            sys.path.insert(0, sys.argv[4])  # the checkout whose code serves (this one, or the one compared with)
         return serve(sys.argv[2], sys.argv[3])
     from _common import scratch_postgres  # benchmarks/ is on sys.path when run as a script
 
