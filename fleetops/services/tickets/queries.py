@@ -130,26 +130,40 @@ def ticket_list_page(session: Session, *, state: str = "", district: str = "", d
                      overdue_only: bool = False, open_only: bool = False, now: datetime | None = None,
                      limit: int = 50, offset: int = 0) -> tuple[list[Ticket], int]:
     """The supervisors' list, one page, in the order of list_tickets (overdue first, then open ones by deadline,
-    closed ones last, newest first), filtered, sorted and cut by the database; (rows, total)."""
+    closed ones last, newest first), filtered, sorted and cut by the database; (rows, total).
+
+    Only open tickets have a deadline (so only they can be overdue): the open ones, few, are sorted by deadline;
+    the closed ones, which pile up, follow newest first, read backwards along the primary key — a sort of every
+    ticket ever opened per page view was the cost of this page."""
     now = now or utcnow()
     due = _due_sql()
-    q = select(Ticket).join(Site, Ticket.site_id == Site.id)
+    q = select(Ticket)
     if state:
         q = q.where(Ticket.state == state)
-    if open_only:
-        q = q.where(Ticket.state.in_(sorted(rules.OPEN_STATES)))
-    if district:
-        q = q.where(Site.district == district)
+    if district:  # every ticket has a site: the join is needed only to filter by it
+        q = q.join(Site, Ticket.site_id == Site.id).where(Site.district == district)
     if device_code:
         q = q.join(Device, Ticket.device_id == Device.id).where(Device.code.contains(device_code, autoescape=True))
     if overdue_only:
         q = q.where(due < now)
-    total = session.scalar(select(func.count()).select_from(q.with_only_columns(Ticket.id).subquery())) or 0
-    overdue = case((due < now, 0), else_=1)
-    is_open = case((Ticket.state.in_(sorted(rules.OPEN_STATES)), 0), else_=1)
-    rows = session.scalars(_eager(q.order_by(overdue, is_open, due.asc().nulls_last(), Ticket.id.desc())
-                                  .limit(limit).offset(offset))).all()
-    return list(rows), int(total)
+    opened = q.where(Ticket.state.in_(sorted(rules.OPEN_STATES)))
+    closed = None if open_only else q.where(Ticket.state.not_in(sorted(rules.OPEN_STATES)))
+
+    def count(sub) -> int:
+        return int(session.scalar(select(func.count()).select_from(sub.with_only_columns(Ticket.id).subquery())) or 0)
+
+    n_open = count(opened)
+    n_closed = count(closed) if closed is not None else 0
+    rows: list[Ticket] = []
+    if offset < n_open:
+        overdue = case((due < now, 0), else_=1)
+        rows = list(session.scalars(_eager(opened.order_by(overdue, due.asc().nulls_last(), Ticket.id.desc())
+                                           .limit(limit).offset(offset))))
+    if closed is not None and len(rows) < limit and n_closed:
+        skip = max(0, offset - n_open)
+        rows += list(session.scalars(_eager(closed.order_by(Ticket.id.desc()).limit(limit - len(rows))
+                                            .offset(skip))))
+    return rows, n_open + n_closed
 
 
 def current_due(t: Ticket) -> datetime | None:
