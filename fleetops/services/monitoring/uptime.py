@@ -174,32 +174,35 @@ def _aggregate(by: str, kinds_key: tuple, with_codes: bool):
         filters.append(Device.kind.in_(list(kinds_key)))
     if with_codes:
         filters.append(Device.code.in_(bindparam("codes", expanding=True)))
-    win = (select(Device.id.label("device_id"), key.label("key"), label.label("label"), lo.label("lo"),
-                  hi.label("hi"))
+    # The group id: the device's integer id when grouping by device (codes are unique; integers hash and sort
+    # faster than 10,000 text codes), else the group key itself.
+    gid = Device.id if by == "device" else key
+    win = (select(Device.id.label("device_id"), gid.label("gid"), key.label("key"), label.label("label"),
+                  lo.label("lo"), hi.label("hi"))
            .select_from(Device).join(Site, Site.id == Device.site_id)
            .outerjoin(sp, sp.device_id == Device.id).where(*filters)
            .cte("win").prefix_with("MATERIALIZED"))
 
-    ins = (select(win.c.key, func.max(win.c.label).label("label"),
+    ins = (select(win.c.gid, func.max(win.c.key).label("key"), func.max(win.c.label).label("label"),
                   func.sum(case((win.c.hi > win.c.lo, win.c.hi - win.c.lo), else_=0)).label("in_service_s"),
                   func.count(win.c.device_id.distinct()).label("devices"))
-           .group_by(win.c.key).cte("ins"))
+           .group_by(win.c.gid).cte("ins"))
     st = _state_seconds(win, from_s, to_s).cte("st")
     zero = literal(0, BigInteger)
     return (select(ins.c.key, ins.c.label, ins.c.devices, ins.c.in_service_s,
                    func.coalesce(st.c.up_s, zero).label("up_s"), func.coalesce(st.c.down_s, zero).label("down_s"),
                    func.coalesce(st.c.excluded_s, zero).label("excluded_s"))
-            .select_from(ins).outerjoin(st, st.c.key == ins.c.key)
+            .select_from(ins).outerjoin(st, st.c.gid == ins.c.gid)
             .subquery("agg"))
 
 
 def _state_seconds(win, from_s, to_s):
-    """Up, down and excluded seconds per group key from status_intervals, clipped to each in-service window."""
+    """Up, down and excluded seconds per group (gid) from status_intervals, clipped to each in-service window."""
     si = StatusInterval
     clipped = greatest(least(si.end_s, win.c.hi) - greatest(si.start_s, win.c.lo), literal(0, BigInteger))
     exc = select(Outage.id).where(Outage.cause.in_(sorted(EXCLUDED_CAUSES))).subquery("exc")
     zero = literal(0, BigInteger)
-    return (select(win.c.key,
+    return (select(win.c.gid,
                    func.sum(case((si.state == "up", clipped), else_=zero)).label("up_s"),
                    func.sum(case((si.state == "down", clipped), else_=zero)).label("down_s"),
                    func.sum(case(((si.state == "down") & exc.c.id.is_not(None), clipped), else_=zero))
@@ -209,7 +212,7 @@ def _state_seconds(win, from_s, to_s):
             .outerjoin(exc, exc.c.id == si.outage_id)
             .where(si.end_s > from_s, si.start_s < to_s, win.c.hi > win.c.lo,
                    si.end_s > win.c.lo, si.start_s < win.c.hi)
-            .group_by(win.c.key))
+            .group_by(win.c.gid))
 
 
 def _group_columns(by: str):
