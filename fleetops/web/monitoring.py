@@ -202,7 +202,10 @@ def uptime_table():
     if by not in uptime.GROUPS:
         by = "site"
     page = page_arg()
-    period, start, end = _uptime_period(today)
+    period, start, shown_end = _uptime_period(today)
+    # A period still running is counted until now: the rest of it is not "no data", it has not happened yet.
+    now = clock.utcnow()
+    end = now if start < now < shown_end else shown_end
     fmt = request.args.get("format")
     if fmt in ("csv", "xlsx"):
         table = queries.uptime_table(db_session(), start, end, by=by, local_tz=tz, locale=current_locale())
@@ -213,7 +216,7 @@ def uptime_table():
     fleet = table["fleet"]
     has_data = fleet is not None and (fleet.up_s + fleet.down_s) > 0
     return render_template("monitoring/uptime.html", by=by, period=period, start=start, end=end, tz=tz,
-                           last_day=end - timedelta(days=1), page=page, pages=pages, args=pager_args(),
+                           last_day=shown_end - timedelta(days=1), page=page, pages=pages, args=pager_args(),
                            has_data=has_data, first_rank=(page - 1) * UPTIME_PAGE,
                            presets=[("this_month", _("This month")), ("last_month", _("Last month")),
                                     ("last_7_days", _("Last 7 days")), ("this_quarter", _("This quarter")),
