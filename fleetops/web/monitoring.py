@@ -13,7 +13,7 @@ from fleetops.domain.uptime import EXCLUDED_CAUSES, OutageCause
 from fleetops.platform import clock
 from fleetops.platform.cells import safe_row
 from fleetops.services.monitoring import causes, queries, uptime
-from fleetops.web import current_locale, db_session, nav, roles_required
+from fleetops.web import current_locale, db_session, duration, nav, page_arg, pager_args, roles_required
 
 bp = Blueprint("monitoring", __name__, url_prefix="/monitoring")
 
@@ -26,21 +26,7 @@ NAV = [
 ]
 
 PAGE = 50
-
-
-def duration(seconds) -> str:
-    """'2 d 3 h', '4 h 05 min', '12 min' — a human duration for tables."""
-    if seconds is None:
-        return ""
-    s = int(seconds)
-    d, rest = divmod(s, 86400)
-    h, rest = divmod(rest, 3600)
-    m = rest // 60
-    if d:
-        return _("%(d)s d %(h)s h", d=d, h=h)
-    if h:
-        return _("%(h)s h %(m)02d min", h=h, m=m)
-    return _("%(m)s min", m=m)
+STATUS_PAGE = 50  # devices down per page of the status page
 
 
 @bp.context_processor
@@ -59,8 +45,11 @@ def _crew_district() -> str:
 @roles_required("crew", "supervisor")
 def status():
     district = _crew_district()
-    page = queries.status_page(db_session(), district=district)
-    return render_template("monitoring/status.html", refresh_s=60, district=district, **page)
+    page_no = page_arg()
+    page = queries.status_page(db_session(), district=district, limit=STATUS_PAGE,
+                               offset=(page_no - 1) * STATUS_PAGE)
+    return render_template("monitoring/status.html", refresh_s=60, district=district, page=page_no,
+                           pages=max(1, -(-page["outages_total"] // STATUS_PAGE)), args=pager_args(), **page)
 
 
 # ------------------------------------------------------------------------------------------ device timeline
@@ -159,33 +148,79 @@ def _local_date(value: str | None, plus_days: int = 0, field: str = "date") -> d
 
 # ------------------------------------------------------------------------------------------ uptime table
 
-@bp.route("/uptime")
-@roles_required("supervisor")
-def uptime_table():
+PRESETS = ("this_month", "last_month", "last_7_days", "this_quarter", "custom")
+UPTIME_PAGE = 50
+
+
+def _preset_bounds(period: str, today) -> tuple[datetime, datetime]:
+    """This month, last month, the last 7 days (today included) or this quarter, in local time."""
+    tz = clock.local_zone()
+    month = datetime(today.year, today.month, 1, tzinfo=tz)
+    if period == "last_month":
+        prev = (month - timedelta(days=1)).replace(day=1)
+        return prev, month
+    if period == "last_7_days":
+        end = datetime.combine(today, datetime.min.time(), tz) + timedelta(days=1)
+        return end - timedelta(days=7), end
+    if period == "this_quarter":
+        q0 = datetime(today.year, 3 * ((today.month - 1) // 3) + 1, 1, tzinfo=tz)
+        q1 = q0.replace(year=q0.year + 1, month=1) if q0.month == 10 else q0.replace(month=q0.month + 3)
+        return q0, q1
+    nxt = month.replace(year=month.year + 1, month=1) if month.month == 12 else month.replace(month=month.month + 1)
+    return month, nxt
+
+
+def _uptime_period(today) -> tuple[str, datetime, datetime]:
+    """(period, start, end) from the picker: a preset, a custom range (from/to, both days included), or the
+    older day/month/contract-year links (period=day|month|year&date=…)."""
     tz = clock.zone_name()
-    today = clock.local_now().date()
-    period = request.args.get("period", "month")
-    by = request.args.get("by", "site")
-    if by not in uptime.GROUPS:
-        by = "site"
+    period = request.args.get("period") or "this_month"
     if period == "custom":
         start = _local_date(request.args.get("from"), field="from") or datetime.combine(
             today, datetime.min.time(), clock.local_zone())
         end = _local_date(request.args.get("to"), plus_days=1, field="to") or start + timedelta(days=1)
-    else:
+        return period, start, end
+    if period in ("day", "month", "year"):
         day = request.args.get("date") or today.isoformat()
         contract_start = request.args.get("contract_start") or None
         inputs.parse_date(day + {4: "-01-01", 7: "-01"}.get(len(day), ""), "date")
         if contract_start:
             inputs.parse_date(contract_start, "contract_start")
-        start, end = uptime.period_bounds(period if period in ("day", "month", "year") else "month", day, tz,
-                                          contract_start)
-    table = queries.uptime_table(db_session(), start, end, by=by, local_tz=tz, locale=current_locale())
+        return (period, *uptime.period_bounds(period, day, tz, contract_start))
+    if period not in PRESETS:
+        period = "this_month"
+    return (period, *_preset_bounds(period, today))
+
+
+@bp.route("/uptime")
+@roles_required("supervisor")
+def uptime_table():
+    """The 在线率 report (U3/U4): one period picker, groups worst first, 50 a page; the full list as CSV/XLSX."""
+    tz = clock.zone_name()
+    today = clock.local_now().date()
+    by = request.args.get("by", "site")
+    if by not in uptime.GROUPS:
+        by = "site"
+    page = page_arg()
+    period, start, shown_end = _uptime_period(today)
+    # A period still running is counted until now: the rest of it is not "no data", it has not happened yet.
+    now = clock.utcnow()
+    end = now if start < now < shown_end else shown_end
     fmt = request.args.get("format")
     if fmt in ("csv", "xlsx"):
+        table = queries.uptime_table(db_session(), start, end, by=by, local_tz=tz, locale=current_locale())
         return _export(table["rows"], table["target"], by, start, end, fmt)
+    table = queries.uptime_table(db_session(), start, end, by=by, local_tz=tz, locale=current_locale(),
+                                 limit=UPTIME_PAGE, offset=(page - 1) * UPTIME_PAGE)
+    pages = max(1, -(-table["total"] // UPTIME_PAGE))
+    fleet = table["fleet"]
+    has_data = fleet is not None and (fleet.up_s + fleet.down_s) > 0
     return render_template("monitoring/uptime.html", by=by, period=period, start=start, end=end, tz=tz,
-                           date=request.args.get("date") or today.isoformat(),
+                           last_day=shown_end - timedelta(days=1), page=page, pages=pages, args=pager_args(),
+                           has_data=has_data, first_rank=(page - 1) * UPTIME_PAGE,
+                           presets=[("this_month", _("This month")), ("last_month", _("Last month")),
+                                    ("last_7_days", _("Last 7 days")), ("this_quarter", _("This quarter")),
+                                    ("custom", _("Custom range"))],
                            groups=[("device", _("Device")), ("site", _("Site")), ("kind", _("Device kind")),
                                    ("district", _("District")), ("fleet", _("Fleet (contract kinds)"))],
                            **table)
@@ -196,7 +231,9 @@ EXPORT_COLUMNS = ("key", "label", "devices", "in_service_s", "up_s", "down_s", "
 
 
 def _export(rows, target, by, start, end, fmt):
-    header = [pgettext("monitoring", "Key"), _("Name"), pgettext("monitoring", "Devices"), _("In service (s)"), _("Up (s)"), _("Down (s)"),
+    first = {"device": _("Device code"), "site": _("Site code"), "kind": _("Device kind"),
+             "district": _("District")}.get(by, _("Fleet (contract kinds)"))
+    header = [first, _("Name"), pgettext("monitoring", "Devices"), _("In service (s)"), _("Up (s)"), _("Down (s)"),
               _("Unknown (s)"), _("Excluded (s)"), _("Raw uptime") + " %", _("Contractual uptime") + " %",
               _("Meets target")]
     data = [safe_row(r.as_dict(target)[c] for c in EXPORT_COLUMNS) for r in rows]

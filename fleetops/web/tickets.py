@@ -3,7 +3,7 @@ import json
 import uuid
 from datetime import date, datetime, timedelta
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_from_directory, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, send_from_directory, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -13,9 +13,12 @@ from fleetops.domain.errors import ValidationFailed
 from fleetops.domain.text import Msg
 from fleetops.platform.clock import local_zone, utcnow
 from fleetops.services import spares, tickets
-from fleetops.web import db_session, nav, roles_required
+from fleetops.web import db_session, nav, page_arg, pager_args, roles_required
 
 bp = Blueprint("tickets", __name__, url_prefix="/tickets")
+
+LIST_PAGE = 50  # the supervisors' list, paged in SQL
+MINE_PAGE = 20  # the crew's tablet: a page of big cards
 
 # This area's menu entries; fleetops.wiring adds them to the navigation bar.
 NAV = [
@@ -44,11 +47,23 @@ def _helpers():
             "action_label": _action_label, "fault_label": _fault_label, "checklist_label": rules.checklist_label}
 
 
+def _remembered(kind: str, value, make):
+    """A label remembered for the request: a list page asks for the same few labels once per row."""
+    memo = g.setdefault("_ticket_labels", {})
+    key = (kind, value)
+    if key not in memo:
+        memo[key] = make(value)
+    return memo[key]
+
+
 def _state_label(state):
-    try:
-        return rules.TicketState(state).label(_loc())
-    except ValueError:
-        return state
+    def make(v):
+        try:
+            return rules.TicketState(v).label(_loc())
+        except ValueError:
+            return v
+
+    return _remembered("state", state, make)
 
 
 def _action_label(action):
@@ -56,10 +71,13 @@ def _action_label(action):
 
 
 def _fault_label(category):
-    try:
-        return rules.FaultCategory(category).label(_loc())
-    except ValueError:
-        return category
+    def make(v):
+        try:
+            return rules.FaultCategory(v).label(_loc())
+        except ValueError:
+            return v
+
+    return _remembered("fault", category, make)
 
 
 def _loc():
@@ -97,8 +115,10 @@ def _float_or_none(name):
 @bp.route("/mine")
 @login_required
 def mine():
-    rows = tickets.my_tickets(db_session(), current_user)
-    return render_template("tickets/mine.html", rows=rows, now=utcnow())
+    page = page_arg()
+    rows, total = tickets.my_tickets_page(db_session(), current_user, limit=MINE_PAGE, offset=(page - 1) * MINE_PAGE)
+    return render_template("tickets/mine.html", rows=rows, now=utcnow(), total=total, page=page,
+                           pages=max(1, -(-total // MINE_PAGE)), args=pager_args())
 
 
 @bp.route("/<int:ticket_id>")
@@ -211,12 +231,16 @@ def resolve(ticket_id):
 def index():
     s = db_session()
     f = request.args
-    rows = tickets.list_tickets(s, state=f.get("state", ""), district=f.get("district", ""),
-                                device_code=f.get("device", "").strip(), overdue_only=bool(f.get("overdue")),
-                                open_only=bool(f.get("open")))
+    page = page_arg()
+    now = utcnow()
+    rows, total = tickets.ticket_list_page(s, state=f.get("state", ""), district=f.get("district", ""),
+                                           device_code=f.get("device", "").strip(),
+                                           overdue_only=bool(f.get("overdue")), open_only=bool(f.get("open")),
+                                           now=now, limit=LIST_PAGE, offset=(page - 1) * LIST_PAGE)
     districts = tickets.districts(s)
     return render_template("tickets/index.html", rows=rows, f=f, districts=districts, states=list(rules.TicketState),
-                           now=utcnow(), is_overdue=tickets.is_overdue)
+                           now=now, is_overdue=tickets.is_overdue, total=total, page=page,
+                           pages=max(1, -(-total // LIST_PAGE)), args=pager_args())
 
 
 @bp.route("/new", methods=["GET", "POST"])

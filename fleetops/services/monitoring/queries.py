@@ -2,7 +2,7 @@
 lists, a device's timeline, the uptime table. Entry points call one of these and render the result."""
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, joinedload
 
 from fleetops.domain.choices import CONTRACT_KINDS, IN_SERVICE
@@ -10,23 +10,23 @@ from fleetops.domain.uptime import EXCLUDED_CAUSES, pct
 from fleetops.models import Device, Site
 from fleetops.models.base import utcnow
 from fleetops.models.monitoring import DeviceEvent, OnlineRateSample, Outage, ProbeResultRow, SiteIncident
-from fleetops.services.monitoring.uptime import rounded, target_pct, uptime_rows
+from fleetops.services.monitoring.uptime import rounded, target_pct, uptime_page, uptime_rows
 
 _WITH_DEVICE = joinedload(Outage.device).joinedload(Device.site)
 
 
 def fleet_status(session: Session) -> dict:
-    """U4 real-time: in-service devices with an address, how many are online, who is down, open site incidents."""
+    """U4 real-time: in-service devices with an address, how many are online, who is down, open site incidents.
+    One grouped query: the contract kinds are counted beside the whole fleet."""
     in_service = [x.value for x in IN_SERVICE]
-    counts = dict(session.execute(
-        select(Device.status, func.count(Device.id)).where(Device.lifecycle.in_(in_service),
-                                                           Device.ip_address.is_not(None))
-        .group_by(Device.status)).all())
+    contract_kind = Device.kind.in_([str(k) for k in CONTRACT_KINDS])
+    rows = session.execute(
+        select(Device.status, func.count(Device.id), func.sum(case((contract_kind, 1), else_=0)))
+        .where(Device.lifecycle.in_(in_service), Device.ip_address.is_not(None))
+        .group_by(Device.status)).all()
+    counts = {status: int(n) for status, n, _c in rows}
+    contract = {status: int(c or 0) for status, _n, c in rows if c}
     total = sum(counts.values())
-    contract = dict(session.execute(
-        select(Device.status, func.count(Device.id)).where(
-            Device.lifecycle.in_(in_service), Device.ip_address.is_not(None),
-            Device.kind.in_([str(k) for k in CONTRACT_KINDS])).group_by(Device.status)).all())
     contract_total = sum(contract.values())
     return {
         "in_service": total, "online": counts.get("up", 0), "by_status": counts,
@@ -102,14 +102,21 @@ def incident_dict(i: SiteIncident) -> dict:
 
 # ------------------------------------------------------------------------------------------ one call per page
 
-def status_page(session: Session, district: str = "") -> dict:
-    """The fleet status page: figures, devices down (in `district` when given), open incidents, the last 24 h
-    of online-rate samples and the devices hung now."""
+def status_page(session: Session, district: str = "", limit: int = 50, offset: int = 0) -> dict:
+    """The fleet status page: figures, one page of the devices down (in `district` when given; newest first, with
+    their total), open incidents, the last 24 h of online-rate samples and the devices hung now."""
     samples = list(session.scalars(select(OnlineRateSample).order_by(OnlineRateSample.at.desc()).limit(288)))[::-1]
     hung = list(session.scalars(select(DeviceEvent).options(joinedload(DeviceEvent.device))
                                 .where(DeviceEvent.kind == "hung", DeviceEvent.ended_at.is_(None))
                                 .order_by(DeviceEvent.at.desc()).limit(100)))
-    return {"figures": fleet_status(session), "outages": open_outages(session, 300, district=district),
+    q = select(Outage).where(Outage.ended_at.is_(None), Outage.retracted_at.is_(None))
+    if district:
+        q = q.join(Device, Device.id == Outage.device_id).join(Site, Site.id == Device.site_id).where(
+            Site.district == district)
+    total = session.scalar(select(func.count()).select_from(q.with_only_columns(Outage.id).subquery())) or 0
+    outages = list(session.scalars(q.options(_WITH_DEVICE).order_by(Outage.started_at.desc(), Outage.id.desc())
+                                   .limit(limit).offset(offset)))
+    return {"figures": fleet_status(session), "outages": outages, "outages_total": int(total),
             "incidents": open_incidents(session, district), "samples": samples, "hung": hung}
 
 
@@ -154,11 +161,17 @@ def outage_page(session: Session, outage_id: int, district: str = "") -> dict | 
 
 
 def uptime_table(session: Session, start: datetime, end: datetime, by: str, local_tz: str | None = None,
-                 locale: str | None = None) -> dict:
-    """The uptime page and its exports: rows grouped `by`, the fleet line (contract kinds) and the target."""
-    rows = uptime_rows(session, start, end, by=by, local_tz=local_tz, locale=locale)
+                 locale: str | None = None, limit: int | None = None, offset: int = 0) -> dict:
+    """The uptime page and its exports: rows grouped `by` (one page of them, worst first, when `limit` is given;
+    all of them by key for the exports), the fleet line (contract kinds) and the target."""
+    if limit is None:
+        rows = uptime_rows(session, start, end, by=by, local_tz=local_tz, locale=locale)
+        total = len(rows)
+    else:
+        page = uptime_page(session, start, end, by=by, limit=limit, offset=offset, locale=locale)
+        rows, total = page.rows, page.total
     fleet = uptime_rows(session, start, end, by="fleet", local_tz=local_tz)
-    return {"rows": rows, "target": target_pct(session), "fleet": fleet[0] if fleet else None}
+    return {"rows": rows, "total": total, "target": target_pct(session), "fleet": fleet[0] if fleet else None}
 
 
 def uptime_report(session: Session, start: datetime, end: datetime, by: str, local_tz: str | None = None

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import BigInteger, case, func, literal, select
+from sqlalchemy import BigInteger, Integer, bindparam, case, func, literal, select
 from sqlalchemy.orm import Session
 
 from fleetops.domain.choices import CONTRACT_KINDS, DeviceKind
@@ -71,74 +71,148 @@ def rounded(v):
 
 def uptime_rows(session: Session, start: datetime, end: datetime, by: str = "device", kinds=None,
                 local_tz: str | None = None, locale: str | None = None, codes=None) -> list[UptimeRow]:
-    """Raw and contractual uptime for [start, end) grouped `by` device|site|kind|district|fleet.
+    """Raw and contractual uptime for [start, end) grouped `by` device|site|kind|district|fleet, ordered by key.
 
     Devices count only inside their periods in service (models/service.py: from in_service_from, else
     installed_on at local midnight, until taken out or retired; again once brought back). `kinds` limits
     the devices (`codes` to some devices); the fleet figure defaults to the contract kinds (U3). Kind labels
     are in `locale` (default: the reader's language)."""
+    stmt, params = _prepared("rows", start, end, by, kinds, codes)
+    return _labelled([_row(r) for r in session.execute(stmt, params)], by, locale)
+
+
+@dataclass
+class UptimePage:
+    """One page of an uptime table, worst first: `rows`, the number of groups in all (`total`), and where it
+    starts (`offset`, `limit`)."""
+    rows: list[UptimeRow]
+    total: int
+    offset: int
+    limit: int
+
+
+def uptime_page(session: Session, start: datetime, end: datetime, by: str = "device", *, limit: int = 50,
+                offset: int = 0, kinds=None, locale: str | None = None) -> UptimePage:
+    """Like uptime_rows, but worst first (lowest contractual, then raw online rate; groups with no measured time
+    last) and one page of it, sorted and cut by the database: one statement, whatever the fleet's size."""
+    stmt, params = _prepared("page", start, end, by, kinds, None)
+    result = session.execute(stmt, {**params, "page_limit": int(limit), "page_offset": int(offset)}).all()
+    if result:
+        total = int(result[0].total)
+    else:  # past the last page: still say how many there are
+        count, params = _prepared("count", start, end, by, kinds, None)
+        total = int(session.scalar(count, params) or 0)
+    return UptimePage(_labelled([_row(r) for r in result], by, locale), total, offset, limit)
+
+
+def _row(r) -> UptimeRow:
+    return UptimeRow(str(r.key), str(r.label or r.key), int(r.in_service_s or 0), int(r.up_s or 0),
+                     int(r.down_s or 0), int(r.excluded_s or 0), int(r.devices or 0))
+
+
+def _labelled(rows: list[UptimeRow], by: str, locale: str | None) -> list[UptimeRow]:
+    if by == "kind":
+        for r in rows:
+            try:
+                r.label = DeviceKind(r.key).label(locale)
+            except ValueError:
+                pass
+    return rows
+
+
+# Built once per shape (what, by, kinds, with codes) with the period as bound parameters: building this statement
+# cost more CPU than running it, and the same object lets SQLAlchemy reuse its compiled form.
+_STATEMENTS: dict = {}
+
+
+def _prepared(what: str, start: datetime, end: datetime, by: str, kinds, codes):
     if by not in GROUPS:
         raise ValidationFailed(Msg("--by must be one of %(groups)s", groups=", ".join(GROUPS)))
     if end <= start:
         raise ValidationFailed(Msg("The period's end must be after its start."))
     if kinds is None and by == "fleet":
         kinds = CONTRACT_KINDS
-    from_s, to_s = _to_s(start), _to_s(end)
+    kinds_key = tuple(sorted(str(k) for k in kinds)) if kinds else ()
+    key = (what, by, kinds_key, codes is not None)
+    stmt = _STATEMENTS.get(key)
+    if stmt is None:
+        agg = _aggregate(by, kinds_key, codes is not None)
+        if what == "rows":
+            stmt = select(agg).order_by(agg.c.key)
+        elif what == "count":
+            stmt = select(func.count()).select_from(agg)
+        else:
+            den_c = agg.c.up_s + agg.c.down_s - agg.c.excluded_s
+            den_r = agg.c.up_s + agg.c.down_s
+            contractual = case((den_c > 0, agg.c.up_s * literal(1.0) / den_c), else_=None)
+            raw = case((den_r > 0, agg.c.up_s * literal(1.0) / den_r), else_=None)
+            stmt = (select(agg, func.count().over().label("total"))
+                    .order_by(contractual.asc().nulls_last(), raw.asc().nulls_last(), agg.c.key)
+                    .limit(bindparam("page_limit", type_=Integer)).offset(bindparam("page_offset", type_=Integer)))
+        _STATEMENTS[key] = stmt
+    params = {"from_s": _to_s(start), "to_s": _to_s(end)}
+    if codes is not None:
+        params["codes"] = list(codes)
+    return stmt, params
 
-    # Each in-service period (models/service.py) clipped to the period asked for, computed once (a materialised
-    # CTE); a device without any period keeps a row with an empty window, so it is listed with 0 s in service.
+
+def _aggregate(by: str, kinds_key: tuple, with_codes: bool):
+    """The one aggregate (a subquery): per group key — label, devices, in_service_s, up_s, down_s, excluded_s,
+    for the period given as the bound parameters from_s and to_s (and the device codes as `codes`).
+
+    Each in-service period (models/service.py) clipped to the period asked for is computed once (a materialised
+    CTE); a device without any period keeps a row with an empty window, so it is listed with 0 s in service.
+    Up, down and excluded seconds come from the same scan of status_intervals, the cause read through a
+    semi-join on the excluded outages only (no second pass over outages)."""
+    from_s, to_s = bindparam("from_s", type_=BigInteger), bindparam("to_s", type_=BigInteger)
     sp = ServicePeriod
-    lo = greatest(func.coalesce(epoch_s(sp.start_at), from_s), literal(from_s, BigInteger))
-    hi = least(func.coalesce(epoch_s(sp.end_at), case((sp.id.is_(None), from_s), else_=to_s)),
-               literal(to_s, BigInteger))
+    lo = greatest(func.coalesce(epoch_s(sp.start_at), from_s), from_s)
+    hi = least(func.coalesce(epoch_s(sp.end_at), case((sp.id.is_(None), from_s), else_=to_s)), to_s)
     key, label = _group_columns(by)
     filters = [Device.lifecycle != "planned"]
-    if kinds:
-        filters.append(Device.kind.in_([str(k) for k in kinds]))
-    if codes is not None:
-        filters.append(Device.code.in_(list(codes)))
-    win = (select(Device.id.label("device_id"), key.label("key"), label.label("label"), lo.label("lo"),
-                  hi.label("hi"))
+    if kinds_key:
+        filters.append(Device.kind.in_(list(kinds_key)))
+    if with_codes:
+        filters.append(Device.code.in_(bindparam("codes", expanding=True)))
+    # The group id: the device's integer id when grouping by device (codes are unique; integers hash and sort
+    # faster than 10,000 text codes), else the group key itself.
+    gid = Device.id if by == "device" else key
+    win = (select(Device.id.label("device_id"), gid.label("gid"), key.label("key"), label.label("label"),
+                  lo.label("lo"), hi.label("hi"))
            .select_from(Device).join(Site, Site.id == Device.site_id)
            .outerjoin(sp, sp.device_id == Device.id).where(*filters)
            .cte("win").prefix_with("MATERIALIZED"))
 
-    q1 = (select(win.c.key, func.max(win.c.label).label("label"),
-                 func.sum(case((win.c.hi > win.c.lo, win.c.hi - win.c.lo), else_=0)).label("in_service_s"),
-                 func.count(win.c.device_id.distinct()).label("devices"))
-          .group_by(win.c.key))
-    rows = {r.key: UptimeRow(str(r.key), str(r.label or r.key), int(r.in_service_s or 0), 0, 0, 0, int(r.devices))
-            for r in session.execute(q1)}
+    ins = (select(win.c.gid, func.max(win.c.key).label("key"), func.max(win.c.label).label("label"),
+                  func.sum(case((win.c.hi > win.c.lo, win.c.hi - win.c.lo), else_=0)).label("in_service_s"),
+                  func.count(win.c.device_id.distinct()).label("devices"))
+           .group_by(win.c.gid).cte("ins"))
+    st = _state_seconds(win, from_s, to_s).cte("st")
+    zero = literal(0, BigInteger)
+    return (select(ins.c.key, ins.c.label, ins.c.devices, ins.c.in_service_s,
+                   func.coalesce(st.c.up_s, zero).label("up_s"), func.coalesce(st.c.down_s, zero).label("down_s"),
+                   func.coalesce(st.c.excluded_s, zero).label("excluded_s"))
+            .select_from(ins).outerjoin(st, st.c.gid == ins.c.gid)
+            .subquery("agg"))
 
+
+def _state_seconds(win, from_s, to_s):
+    """Up, down and excluded seconds per group (gid) from status_intervals, clipped to each in-service window."""
     si = StatusInterval
     clipped = greatest(least(si.end_s, win.c.hi) - greatest(si.start_s, win.c.lo), literal(0, BigInteger))
-    excluded = case((Outage.cause.in_(sorted(EXCLUDED_CAUSES)), 1), else_=0)
-    q2 = (select(win.c.key, si.state, excluded.label("excluded"), func.sum(clipped).label("secs"))
-          .select_from(win)
-          .join(si, si.device_id == win.c.device_id)
-          .outerjoin(Outage, Outage.id == si.outage_id)
-          .where(si.end_s > from_s, si.start_s < to_s, win.c.hi > win.c.lo,
-                 si.end_s > win.c.lo, si.start_s < win.c.hi)
-          .group_by(win.c.key, si.state, excluded))
-    for r in session.execute(q2):
-        row = rows.get(r.key)
-        if row is None:
-            continue
-        secs = int(r.secs or 0)
-        if r.state == "up":
-            row.up_s += secs
-        elif r.state == "down":
-            row.down_s += secs
-            if r.excluded:
-                row.excluded_s += secs
-    out = sorted(rows.values(), key=lambda r: r.key)
-    if by == "kind":
-        for r in out:
-            try:
-                r.label = DeviceKind(r.key).label(locale)
-            except ValueError:
-                pass
-    return out
+    exc = select(Outage.id).where(Outage.cause.in_(sorted(EXCLUDED_CAUSES))).subquery("exc")
+    zero = literal(0, BigInteger)
+    return (select(win.c.gid,
+                   func.sum(case((si.state == "up", clipped), else_=zero)).label("up_s"),
+                   func.sum(case((si.state == "down", clipped), else_=zero)).label("down_s"),
+                   func.sum(case(((si.state == "down") & exc.c.id.is_not(None), clipped), else_=zero))
+                   .label("excluded_s"))
+            .select_from(win)
+            .join(si, si.device_id == win.c.device_id)
+            .outerjoin(exc, exc.c.id == si.outage_id)
+            .where(si.end_s > from_s, si.start_s < to_s, win.c.hi > win.c.lo,
+                   si.end_s > win.c.lo, si.start_s < win.c.hi)
+            .group_by(win.c.gid))
 
 
 def _group_columns(by: str):

@@ -3,13 +3,13 @@ from collections import Counter
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from fleetops.domain.choices import IN_SERVICE
 from fleetops.models import Device, MetrologyCertificate, Site
 from fleetops.models.alerts import Alert, AlertDelivery
 from fleetops.models.monitoring import OnlineRateSample, Outage, ProbeResultRow, SiteIncident, StatusInterval
-from fleetops.models.quality import QualityFinding, SnapshotSample
+from fleetops.models.quality import AuditSample, QualityFinding, SnapshotSample
 from fleetops.models.tickets import PartType, StockMovement, Ticket, TicketBreach
 
 OPEN_STATES = ("new", "dispatched", "on_the_way", "arrived", "repairing")
@@ -89,7 +89,8 @@ def devices_by_id(session: Session, ids) -> dict[int, Device]:
 
 def devices_down(session: Session, limit: int = 20) -> list[Device]:
     """In-service devices down, hung or unreachable now, longest first."""
-    return session.scalars(select(Device).where(Device.status.in_(DOWN_STATUSES), Device.lifecycle.in_(_IN_SERVICE))
+    return session.scalars(select(Device).options(joinedload(Device.site))  # the site's name: no query per row
+                           .where(Device.status.in_(DOWN_STATUSES), Device.lifecycle.in_(_IN_SERVICE))
                            .order_by(Device.status_since).limit(limit)).all()
 
 
@@ -186,3 +187,10 @@ def open_alerts_by_severity(session: Session) -> dict[str, int]:
 
 def deliveries_by_state(session: Session) -> dict[str, int]:
     return dict(session.execute(select(AlertDelivery.state, func.count()).group_by(AlertDelivery.state)).all())
+
+
+def plate_audit_totals(session: Session, month: str) -> tuple[int, int]:
+    """Q1 for the dashboard: (judged, correct) audited plate reads of a month, in one count."""
+    counts = dict(session.execute(select(AuditSample.outcome, func.count()).where(
+        AuditSample.month == month, AuditSample.outcome.in_(("correct", "wrong"))).group_by(AuditSample.outcome)).all())
+    return int(sum(counts.values())), int(counts.get("correct", 0))

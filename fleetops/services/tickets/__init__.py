@@ -27,6 +27,8 @@ from fleetops.services.tickets.queries import (  # noqa: F401
     audit_rows, breaches_of, crew_members, detail_page, districts, find_target, get_ticket, history, history_rows, is_overdue,
     list_tickets, may_act, my_tickets, next_action, ticket_row, user_id_by_name,
 )
+from fleetops.services.tickets.queries import my_tickets_page, ticket_list_page  # noqa: F401
+
 from fleetops.services.tickets.subscribers import (  # noqa: F401
     on_outage_closed, on_outage_opened, on_site_incident_closed, on_site_incident_opened,
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from fleetops.domain import sla
@@ -90,6 +90,80 @@ def list_tickets(session: Session, *, state: str = "", district: str = "", devic
     far = datetime.max.replace(tzinfo=ZoneInfo("UTC"))
     return sorted(rows, key=lambda t: (not is_overdue(t, now), t.state not in rules.OPEN_STATES,
                                        current_due(t) or far))
+
+
+# ---------------------------------------------------------------- the two lists, paged in SQL (issue 14: no cap)
+
+def _due_sql():
+    """current_due in SQL: the arrival deadline before arrival, the repair deadline until resolved, else none."""
+    return case((Ticket.state.in_(sorted(rules.NOT_ARRIVED)),
+                 func.coalesce(Ticket.arrive_by, Ticket.respond_by, Ticket.repair_by)),
+                (Ticket.state.in_(sorted(rules.NOT_RESOLVED)), Ticket.repair_by), else_=None)
+
+
+def _key_sites_first_policies(session: Session) -> list[int]:
+    from fleetops.models.tickets import SlaPolicyRow
+
+    return [p.id for p in session.scalars(select(SlaPolicyRow))
+            if sla.SlaPolicy.from_dict(p.rules or {}).key_sites_first]
+
+
+def my_tickets_page(session: Session, user: User, *, limit: int = 20, offset: int = 0) -> tuple[list[Ticket], int]:
+    """My tickets, one page, in the order of my_tickets (open work, key sites first where the ticket's policy says
+    so, then the nearest deadline; resolved ones last) — sorted and cut by the database; (rows, total)."""
+    q = (select(Ticket).join(Site, Ticket.site_id == Site.id)
+         .where(Ticket.state.in_(sorted(rules.NOT_RESOLVED | {"resolved"}))))
+    if user.role == Role.CREW:
+        q = q.where(_crew_scope(user))
+    total = session.scalar(select(func.count()).select_from(q.with_only_columns(Ticket.id).subquery())) or 0
+    first_ids = _key_sites_first_policies(session)
+    key_first = case((Site.key_site.is_(True) & (Ticket.policy_id.is_(None) | Ticket.policy_id.in_(first_ids or [0])),
+                      0), else_=1)
+    due = _due_sql()
+    rows = session.scalars(_eager(q.order_by(case((Ticket.state == "resolved", 1), else_=0), key_first,
+                                             due.asc().nulls_last(), Ticket.id)
+                                  .limit(limit).offset(offset))).all()
+    return list(rows), int(total)
+
+
+def ticket_list_page(session: Session, *, state: str = "", district: str = "", device_code: str = "",
+                     overdue_only: bool = False, open_only: bool = False, now: datetime | None = None,
+                     limit: int = 50, offset: int = 0) -> tuple[list[Ticket], int]:
+    """The supervisors' list, one page, in the order of list_tickets (overdue first, then open ones by deadline,
+    closed ones last, newest first), filtered, sorted and cut by the database; (rows, total).
+
+    Only open tickets have a deadline (so only they can be overdue): the open ones, few, are sorted by deadline;
+    the closed ones, which pile up, follow newest first, read backwards along the primary key — a sort of every
+    ticket ever opened per page view was the cost of this page."""
+    now = now or utcnow()
+    due = _due_sql()
+    q = select(Ticket)
+    if state:
+        q = q.where(Ticket.state == state)
+    if district:  # every ticket has a site: the join is needed only to filter by it
+        q = q.join(Site, Ticket.site_id == Site.id).where(Site.district == district)
+    if device_code:
+        q = q.join(Device, Ticket.device_id == Device.id).where(Device.code.contains(device_code, autoescape=True))
+    if overdue_only:
+        q = q.where(due < now)
+    opened = q.where(Ticket.state.in_(sorted(rules.OPEN_STATES)))
+    closed = None if open_only else q.where(Ticket.state.not_in(sorted(rules.OPEN_STATES)))
+
+    def count(sub) -> int:
+        return int(session.scalar(select(func.count()).select_from(sub.with_only_columns(Ticket.id).subquery())) or 0)
+
+    n_open = count(opened)
+    n_closed = count(closed) if closed is not None else 0
+    rows: list[Ticket] = []
+    if offset < n_open:
+        overdue = case((due < now, 0), else_=1)
+        rows = list(session.scalars(_eager(opened.order_by(overdue, due.asc().nulls_last(), Ticket.id.desc())
+                                           .limit(limit).offset(offset))))
+    if closed is not None and len(rows) < limit and n_closed:
+        skip = max(0, offset - n_open)
+        rows += list(session.scalars(_eager(closed.order_by(Ticket.id.desc()).limit(limit - len(rows))
+                                            .offset(skip))))
+    return rows, n_open + n_closed
 
 
 def current_due(t: Ticket) -> datetime | None:

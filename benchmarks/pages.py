@@ -1,0 +1,292 @@
+"""Benchmark: the pages people open all day, at 10,000 devices, under load (issue 14 part 4).
+
+Seeds a generated fleet of N devices (services/inventory/demo.py) with 40 days of outage history, 5 % of the
+devices down now with their open tickets, closed tickets for the past outages and a day of online-rate samples;
+starts the real server (waitress, one process, 8 threads, on 127.0.0.1 with an ephemeral port); logs in each
+virtual user through the login form (with its CSRF token) as the role the page is for; then for each page, 20
+concurrent users each fetch it --requests times. Prints p50/p95/p99 latency and the server process's CPU per
+request (its utime+stime from /proc over the page's run, divided by the requests), beside the figures measured
+before this work (PostgreSQL, 20 users, one waitress process, loopback): 总览 p95 3.1 s, 设备状态 4.1 s,
+ticket list 4.0 s, uptime by district 2.7 s, uptime by device 2.9 s for one user (8 of 20 timed out under
+load). Targets: p95 < 300 ms and app CPU < 25 ms per request.
+
+    .venv/bin/python benchmarks/pages.py [--devices 10000] [--users 20] [--requests 10]
+        [--pg postgresql+psycopg://postgres@127.0.0.1:5432/postgres] [--no-sqlite]
+
+PostgreSQL runs in a fresh database created and dropped on that server; pass --pg '' to skip it.
+"""
+import argparse
+import math
+import os
+import random
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+UTC = timezone.utc
+PASSWORD = "bench-pass-123"
+HISTORY_DAYS = 40
+
+# (label, path, role, the figure before this work: p95 at 20 users unless said otherwise)
+PAGES = [
+    ("总览 dashboard", "/reports/", "supervisor", "p95 3.1 s"),
+    ("设备状态 status", "/monitoring/", "supervisor", "p95 4.1 s"),
+    ("device list", "/devices", "supervisor", "—"),
+    ("device search", "/devices?q=K1", "supervisor", "—"),
+    ("uptime by district", "/monitoring/uptime?by=district", "supervisor", "p95 2.7 s"),
+    ("uptime by device", "/monitoring/uptime?by=device", "supervisor", "2.9 s (1 user); 8/20 timed out"),
+    ("uptime by device p.3", "/monitoring/uptime?by=device&page=3", "supervisor", "—"),
+    ("我的工单 my tickets", "/tickets/mine", "crew", "—"),
+    ("ticket list", "/tickets/", "supervisor", "p95 4.0 s"),
+]
+
+
+# ------------------------------------------------------------------------------------------ the data
+
+def seed(url: str, instance: Path, n_devices: int, seed_: int = 7) -> dict:
+    """The generated fleet through the demo's own writer, then history written with Core inserts."""
+    from sqlalchemy import insert, select, update
+
+    from fleetops import create_app
+    from fleetops.models import Base, Device, Site
+    from fleetops.models.monitoring import OnlineRateSample, Outage, StatusInterval
+    from fleetops.models.service import ServicePeriod
+    from fleetops.models.tickets import Ticket
+    from fleetops.services import accounts
+    from fleetops.services.inventory import demo
+
+    app = create_app({"DATABASE_URL": url, "INSTANCE_PATH": str(instance), "SECRET_KEY": "bench"})
+    engine = app.extensions["fleetops.engine"]
+    Base.metadata.create_all(engine)
+    rng = random.Random(seed_)
+    now = datetime.now(UTC).replace(microsecond=0)
+    h0 = now - timedelta(days=HISTORY_DAYS)
+    S = app.extensions["fleetops.sessionmaker"]
+    with S() as s:
+        summary = demo.write_fleet(s, demo.generate_fleet(n_devices, seed_))
+        s.commit()
+        districts = sorted({d for (d,) in s.execute(select(Site.district))})
+        accounts.create_user(s, "supervisor", "supervisor", PASSWORD, display_name="督导")
+        crew, _tok = accounts.create_user(s, "crew", "crew", PASSWORD, display_name="王师傅", district=districts[0])
+        s.commit()
+        crew_id = crew.id
+        s.execute(update(Device).where(Device.in_service_from.is_not(None)).values(in_service_from=h0))
+        s.execute(update(ServicePeriod).values(start_at=h0))
+        s.commit()
+        devices = s.execute(select(Device.id, Device.site_id, Site.district).join(Site, Site.id == Device.site_id)
+                            .where(Device.lifecycle != "planned")).all()
+
+    outages, intervals, tickets, down_ids = [], [], [], []
+    oid = 0
+    t_end = int(now.timestamp())
+    for dev_id, site_id, district in devices:
+        t = int(h0.timestamp())
+        down_now = rng.random() < 0.05
+        while True:
+            up_end = min(t_end, t + int(rng.expovariate(1 / (15 * 86400))))
+            if down_now and up_end >= t_end:
+                up_end = t_end - rng.randint(600, 6 * 3600)
+            if rng.random() < 0.1 and up_end - t > 7200:  # a monitoring gap: unknown time
+                g0 = t + (up_end - t) // 2
+                intervals += [(dev_id, t, g0, "up", None), (dev_id, g0 + 1800, up_end, "up", None)]
+            else:
+                intervals.append((dev_id, t, up_end, "up", None))
+            if up_end >= t_end:
+                break
+            oid += 1
+            is_open = down_now and up_end > t_end - 6 * 3600 - 1
+            end = t_end if is_open else min(t_end, up_end + max(180, int(rng.lognormvariate(math.log(5400), 1))))
+            cause = rng.choices(["device_fault", "power_utility", "network_provider", "unknown"], [80, 10, 5, 5])[0]
+            started = datetime.fromtimestamp(up_end, UTC)
+            outages.append({"id": oid, "device_id": dev_id, "started_at": started,
+                            "detected_at": started + timedelta(minutes=2),
+                            "ended_at": None if is_open else datetime.fromtimestamp(end, UTC), "cause": cause})
+            intervals.append((dev_id, up_end, end, "down", oid))
+            state = rng.choice(["new", "dispatched", "on_the_way", "arrived", "repairing"]) if is_open else "closed"
+            tickets.append({"device_id": dev_id, "site_id": site_id, "outage_id": oid, "source": "outage",
+                            "category": "offline", "state": state, "opened_at": started + timedelta(minutes=2),
+                            "detected_at": started, "notified_at": started + timedelta(minutes=3),
+                            "arrive_by": started + timedelta(hours=2), "repair_by": started + timedelta(hours=6),
+                            "arrived_at": started + timedelta(hours=1) if state in ("arrived", "repairing",
+                                                                                    "closed") else None,
+                            "closed_at": None if is_open else datetime.fromtimestamp(end, UTC),
+                            "assignee_id": crew_id if (is_open and district == districts[0] and rng.random() < .5)
+                            else None, "checklist": []})
+            if is_open:
+                down_ids.append((dev_id, started))
+                break
+            t = end
+    with engine.begin() as c:
+        for i in range(0, len(outages), 5000):
+            c.execute(insert(Outage), outages[i:i + 5000])
+        for i in range(0, len(intervals), 10000):
+            c.execute(insert(StatusInterval), [{"device_id": d, "start_s": a, "end_s": b, "state": st,
+                                                "outage_id": o} for d, a, b, st, o in intervals[i:i + 10000]])
+        for i in range(0, len(tickets), 5000):
+            c.execute(insert(Ticket), tickets[i:i + 5000])
+        c.execute(update(Device).where(Device.lifecycle != "planned").values(status="up", status_since=h0))
+        for dev_id, since in down_ids:
+            c.execute(update(Device).where(Device.id == dev_id).values(status="down", status_since=since))
+        n_in = len(devices)
+        c.execute(insert(OnlineRateSample), [{"at": now - timedelta(minutes=5 * k), "in_service": n_in,
+                                              "online": n_in - len(down_ids) - rng.randint(0, 20),
+                                              "contract_in_service": n_in // 2,
+                                              "contract_online": n_in // 2 - len(down_ids) // 2}
+                                             for k in range(288)])
+        if c.dialect.name == "postgresql":
+            from sqlalchemy import text
+
+            c.execute(text("SELECT setval(pg_get_serial_sequence('outages', 'id'), (SELECT max(id) FROM outages))"))
+            c.execute(text("ANALYZE"))
+    engine.dispose()
+    return {**summary, "outages": len(outages), "intervals": len(intervals), "tickets": len(tickets),
+            "down_now": len(down_ids)}
+
+
+# ------------------------------------------------------------------------------------------ the server
+
+def serve(url: str, instance: str) -> None:
+    """The child process: the real app under waitress on 127.0.0.1, an ephemeral port printed on stdout."""
+    import logging
+
+    from waitress import create_server
+
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "Task queue depth" is the load we make on purpose
+
+    from fleetops import create_app
+
+    app = create_app({"DATABASE_URL": url, "INSTANCE_PATH": instance, "SECRET_KEY": "bench"})
+    app.config["BIND_HOST"] = "127.0.0.1"
+    server = create_server(app, host="127.0.0.1", port=0, threads=8, ident="fleetops")
+    print(f"PORT {server.effective_port}", flush=True)
+    server.run()
+
+
+def cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# ------------------------------------------------------------------------------------------ the load
+
+def logged_in(base: str, role: str):
+    import requests
+
+    s = requests.Session()
+    html = s.get(base + "/login", timeout=30).text
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or \
+        re.search(r'name="csrf_token" value="([^"]+)"', html)
+    r = s.post(base + "/login", data={"username": role, "password": PASSWORD,
+                                      "csrf_token": token.group(1) if token else ""},
+               allow_redirects=False, timeout=30)
+    assert r.status_code == 302, f"login as {role} failed: {r.status_code}"
+    return s
+
+
+def load(base: str, sessions, path: str, per_user: int, timeout: float = 60) -> tuple[list[float], int]:
+    times, errors = [], [0]
+    lock = threading.Lock()
+
+    def user(s):
+        for _ in range(per_user):
+            t = time.perf_counter()
+            try:
+                r = s.get(base + path, timeout=timeout)
+                ok = r.status_code == 200
+            except Exception:  # a timeout counts as an error, not a latency
+                ok = False
+            dt = time.perf_counter() - t
+            with lock:
+                if ok:
+                    times.append(dt)
+                else:
+                    errors[0] += 1
+
+    threads = [threading.Thread(target=user, args=(s,)) for s in sessions]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    return times, errors[0]
+
+
+def q(sorted_times: list[float], p: float) -> float:
+    if not sorted_times:
+        return float("nan")
+    return sorted_times[min(len(sorted_times) - 1, int(math.ceil(p / 100 * len(sorted_times))) - 1)]
+
+
+def run(label: str, url: str, n: int, users: int, per_user: int, compare: str = "") -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        t = time.perf_counter()
+        sizes = seed(url, Path(tmp), n)
+        print(f"[{label}] seeded in {time.perf_counter() - t:.0f} s: {sizes}", flush=True)
+        roots = [("", str(Path(__file__).resolve().parent.parent))]
+        if compare:  # the same data served by another checkout (e.g. the code before this work), same conditions
+            roots.append((f" (code of {compare})", compare))
+        for suffix, root in roots:
+            measure(label + suffix, url, tmp, root, users, per_user)
+
+
+def measure(label: str, url: str, tmp: str, root: str, users: int, per_user: int) -> None:
+    proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--serve", url, tmp, root],
+                            stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": root}, cwd=root)
+    try:
+        line = proc.stdout.readline()
+        port = int(line.split()[1])
+        base = f"http://127.0.0.1:{port}"
+        sessions = {role: [logged_in(base, role) for _ in range(users)] for role in ("supervisor", "crew")}
+        print(f"[{label}] {'page':<22} {'1 user':>8} {'p50':>8} {'p95':>8} {'p99':>8} {'CPU/req':>9}  "
+              f"{'errors':>6}  before (PostgreSQL, 20 users)")
+        for name, path, role, before in PAGES:
+            one, _e = load(base, sessions[role][:1], path, 2)  # warm up, and the one-user figure
+            c0 = cpu_s(proc.pid)
+            times, errors = load(base, sessions[role], path, per_user)
+            c1 = cpu_s(proc.pid)
+            times.sort()
+            done = len(times) + errors
+            cpu_ms = 1000 * (c1 - c0) / max(1, done)
+            flag = "ok" if times and q(times, 95) < 0.3 and cpu_ms < 25 else "SLOW"
+            print(f"[{label}] {name:<22} {1000 * min(one or [math.nan]):7.0f}ms {1000 * q(times, 50):6.0f}ms "
+                  f"{1000 * q(times, 95):6.0f}ms {1000 * q(times, 99):6.0f}ms {cpu_ms:7.1f}ms  {errors:>6}  "
+                  f"{before}  (target p95 < 300 ms, CPU < 25 ms: {flag})", flush=True)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "--serve":
+        if len(sys.argv) > 4:
+            sys.path.insert(0, sys.argv[4])  # the checkout whose code serves (this one, or the one compared with)
+        return serve(sys.argv[2], sys.argv[3])
+    from _common import scratch_postgres  # benchmarks/ is on sys.path when run as a script
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--devices", type=int, default=10_000)
+    ap.add_argument("--users", type=int, default=20)
+    ap.add_argument("--requests", type=int, default=10, help="requests per user and page")
+    ap.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+    ap.add_argument("--no-sqlite", action="store_true")
+    ap.add_argument("--compare", default="", help="also serve the same data from this checkout (e.g. /work/main)")
+    args = ap.parse_args()
+    if args.pg:
+        with scratch_postgres(args.pg) as url:
+            run("postgresql", url, args.devices, args.users, args.requests, args.compare)
+    if not args.no_sqlite:
+        with tempfile.TemporaryDirectory() as tmp:
+            run("sqlite", f"sqlite:///{tmp}/bench.sqlite3", args.devices, args.users, args.requests, args.compare)
+
+
+if __name__ == "__main__":
+    main()
