@@ -44,7 +44,7 @@ def map_config() -> dict:
             "labels": status_labels(),
             "text": {"devices_down": _("devices down"), "open_tickets": _("open tickets"),
                      "down_for": _("down for"), "nothing_down": _("No site has a device down."),
-                     "devices": _("Devices"), "tickets": _("Open tickets"), "none": _("None"),
+                     "devices": _("Devices at this site"), "tickets": _("Open tickets"), "none": _("None"),
                      "wgs84": _("Coordinates: WGS-84"), "loading": _("Loading…"),
                      "tileless": _("Plain map: district outlines and roads drawn from the inventory's sites "
                                    "(no tile server configured)."),
