@@ -45,7 +45,10 @@
   function create(el, cfg, opts) {
     opts = opts || {};
     var text = cfg.text;
-    var map = L.map(el, { zoomControl: true, attributionControl: !!cfg.tile_url, preferCanvas: false });
+    // A tile-less map still needs zoom bounds (the cluster layer asks for maxZoom); start over China until the
+    // sites are known, then fit them.
+    var map = L.map(el, { zoomControl: true, attributionControl: !!cfg.tile_url, minZoom: 3,
+      maxZoom: cfg.tile_url ? cfg.tile_max_zoom : 18 }).setView([35, 105], 4);
     el.classList.add(cfg.tile_url ? "with-tiles" : "tileless");
     if (cfg.tile_url) {
       L.tileLayer(cfg.tile_url, { attribution: cfg.tile_attribution, maxZoom: cfg.tile_max_zoom }).addTo(map);
@@ -198,6 +201,7 @@
     var every = parseInt(el.dataset.refresh || "30", 10) * 1000;
     setInterval(refresh, every);
     window.fleetMapRefresh = refresh; // tests and the console can ask for a refresh now
+    window.fleetMap = fm;
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", initPage);

@@ -82,6 +82,6 @@
   }
 
   poll();
-  setInterval(poll, Math.max(5, cfg.poll_s) * 1000);
+  setInterval(poll, Math.max(1, cfg.poll_s) * 1000);
   window.wallPoll = poll;
 })();
