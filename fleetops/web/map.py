@@ -11,6 +11,7 @@ from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
 from fleetops.domain import geo
+from fleetops.platform import clock
 from fleetops.platform.i18n import translate
 from fleetops.services.accounts import display_tokens
 from fleetops.services.reports import geo as geo_queries
@@ -44,7 +45,7 @@ def map_config() -> dict:
             "labels": status_labels(),
             "text": {"devices_down": _("devices down"), "open_tickets": _("open tickets"),
                      "down_for": _("down for"), "nothing_down": _("No site has a device down."),
-                     "devices": _("Devices at this site"), "tickets": _("Open tickets"), "none": _("None"),
+                     "devices": _("Devices at this site"), "tickets": _("Open tickets"), "none": _("Nothing here now."),
                      "wgs84": _("Coordinates: WGS-84"), "loading": _("Loading…"),
                      "tileless": _("Plain map: district outlines and roads drawn from the inventory's sites "
                                    "(no tile server configured)."),
@@ -147,7 +148,7 @@ def wall():
         return redirect(url_for("auth.login", next=request.path))
     elif current_user.role not in ("supervisor", "admin"):
         abort(403)
-    return render_template("wall/index.html", cfg=map_config(),
+    return render_template("wall/index.html", cfg=map_config(), timezone=clock.zone_name(),
                            poll_s=int(current_app.config.get("WALL_POLL_S") or WALL_POLL_S))
 
 
