@@ -3,6 +3,8 @@ wall screen (auto-refreshing JSON, opened with a read-only display token), the d
 the navigation links to a site in the tablet's map app (Amap in GCJ-02, Baidu in WGS-84).
 
 Coordinates are WGS-84 as stored; the server never contacts a map service — the links are opened by the tablet."""
+from urllib.parse import urlsplit
+
 from flask import Blueprint, abort, current_app, jsonify, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -29,6 +31,20 @@ WALL_COOKIE = "fleetops_wall"
 WALL_POLL_S = 15  # the wall screen's fetch interval (WALL_POLL_S in config overrides)
 
 
+@bp.after_request
+def _tile_origin_allowed(response):
+    """With a tile server configured, the map pages may load its images (the app's CSP allows only 'self')."""
+    url = current_app.config.get("MAP_TILE_URL") or ""
+    parts = urlsplit(url.replace("{s}.", "*."))
+    if parts.scheme in ("http", "https") and parts.netloc and response.mimetype == "text/html":
+        from fleetops.web import SECURITY_HEADERS
+
+        origin = f"{parts.scheme}://{parts.netloc}"
+        response.headers["Content-Security-Policy"] = SECURITY_HEADERS["Content-Security-Policy"].replace(
+            "img-src 'self'", f"img-src 'self' {origin}")
+    return response
+
+
 def _crew_district() -> str:
     return (current_user.district or "") if current_user.is_authenticated and current_user.role == "crew" else ""
 
@@ -37,9 +53,16 @@ def status_labels() -> dict:
     return {k: _(v) for k, v in geo.SiteMapStatus.LABELS.items()}
 
 
+def tiles_gcj02() -> bool:
+    """MAP_TILE_DATUM=gcj02: the configured tiles are GCJ-02 (a mirror of a Chinese map service); markers are
+    then drawn at their GCJ-02 position. PGIS / CGCS2000 tiles are WGS-84 to within centimetres (the default)."""
+    return bool(current_app.config.get("MAP_TILE_URL")) and \
+        str(current_app.config.get("MAP_TILE_DATUM") or "").lower() == "gcj02"
+
+
 def map_config() -> dict:
     """What map.js needs: the tile template (empty: the tile-less map), its attribution, the labels."""
-    return {"tile_url": current_app.config.get("MAP_TILE_URL") or "",
+    return {"tile_url": current_app.config.get("MAP_TILE_URL") or "", "gcj02": tiles_gcj02(),
             "tile_attribution": current_app.config.get("MAP_TILE_ATTRIBUTION") or "",
             "tile_max_zoom": int(current_app.config.get("MAP_TILE_MAX_ZOOM") or 18),
             "labels": status_labels(),
@@ -66,7 +89,7 @@ def layers():
     if not (_wall_allowed() or (current_user.is_authenticated and current_user.role in ("crew", "supervisor",
                                                                                         "admin"))):
         abort(403)
-    return jsonify(geo_queries.map_layers(db_session(), district=_crew_district()))
+    return jsonify(geo_queries.map_layers(db_session(), district=_crew_district(), display_gcj02=tiles_gcj02()))
 
 
 @bp.route("/map/sites/<code>.json")
@@ -138,18 +161,30 @@ def wall():
         resp.set_cookie(WALL_COOKIE, token, max_age=10 * 365 * 86400, httponly=True, samesite="Strict",
                         secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")), path="/")
         return resp
-    if request.cookies.get(WALL_COOKIE):
-        if _wall_token_row() is None:
-            db_session().rollback()
-            return render_template("error.html", code=403, message=_("This wall-screen token is not valid or "
-                                                                       "has been revoked.")), 403
-        db_session().commit()
-    elif not current_user.is_authenticated:
+    denied = _wall_denied()
+    if denied == "login":
         return redirect(url_for("auth.login", next=request.path))
-    elif current_user.role not in ("supervisor", "admin"):
-        abort(403)
+    if denied:
+        return render_template("error.html", code=403, message=denied), 403
     return render_template("wall/index.html", cfg=map_config(), timezone=clock.zone_name(),
                            poll_s=int(current_app.config.get("WALL_POLL_S") or WALL_POLL_S))
+
+
+def _wall_denied() -> str:
+    """Empty when the wall may be shown: a live display token in the cookie, or a supervisor/admin session (which
+    also wins over a revoked token's cookie left in the browser); "login" when nobody is signed in and no token
+    was given; else the sentence a 403 shows."""
+    if request.cookies.get(WALL_COOKIE):
+        if _wall_token_row() is not None:
+            db_session().commit()  # last_used_at
+            return ""
+        db_session().rollback()
+        if current_user.is_authenticated and current_user.role in ("supervisor", "admin"):
+            return ""
+        return _("This wall-screen token is not valid or has been revoked.")
+    if not current_user.is_authenticated:
+        return "login"
+    return "" if current_user.role in ("supervisor", "admin") else _("You do not have permission to do that.")
 
 
 def _duration(seconds) -> str:
@@ -160,14 +195,10 @@ def _duration(seconds) -> str:
 
 @bp.route("/wall/data.json")
 def wall_data():
-    if request.cookies.get(WALL_COOKIE):
-        if _wall_token_row() is None:
-            db_session().rollback()
-            return jsonify({"error": _("This wall-screen token is not valid or has been revoked.")}), 403
-        db_session().commit()
-    elif not current_user.is_authenticated or current_user.role not in ("supervisor", "admin"):
-        return jsonify({"error": _("You do not have permission to do that.")}), 403
-    d = geo_queries.wall_data(db_session())
+    denied = _wall_denied()
+    if denied:
+        return jsonify({"error": _("You do not have permission to do that.") if denied == "login" else denied}), 403
+    d = geo_queries.wall_data(db_session(), display_gcj02=tiles_gcj02())
     now = d["now"]
     resp = jsonify({
         "at": now.isoformat(), "target_pct": d["target_pct"],

@@ -87,7 +87,8 @@
       var changed = false;
       state.features = fc.features;
       fc.features.forEach(function (f) {
-        var p = f.properties, c = f.geometry.coordinates;
+        // Geometry is WGS-84; on GCJ-02 tiles the server adds where to draw it (properties.display).
+        var p = f.properties, c = p.display || f.geometry.coordinates;
         seen[p.code] = true;
         var m = markers[p.code];
         if (!m) {
@@ -111,7 +112,10 @@
       });
       if (changed) clusters.refreshClusters();
       if (!fitted && fc.features.length) {
-        var b = L.latLngBounds(fc.features.map(function (f) { return [f.geometry.coordinates[1], f.geometry.coordinates[0]]; }));
+        var b = L.latLngBounds(fc.features.map(function (f) {
+          var c = f.properties.display || f.geometry.coordinates;
+          return [c[1], c[0]];
+        }));
         map.fitBounds(b.pad(0.08));
         fitted = true;
       }

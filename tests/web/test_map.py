@@ -150,8 +150,23 @@ def test_a_configured_tile_server_is_used_and_the_note_goes(make_app, users, fle
     from tests.conftest import login
 
     app = make_app(MAP_TILE_URL="http://127.0.0.1:8999/tiles/{z}/{x}/{y}.png", MAP_TILE_ATTRIBUTION="PGIS")
-    html = login(app.test_client(), "supervisor").get("/map/").get_data(as_text=True)
+    resp = login(app.test_client(), "supervisor").get("/map/")
+    html = resp.get_data(as_text=True)
     assert "127.0.0.1:8999/tiles/{z}/{x}/{y}.png" in html and 'id="tileless-note"' not in html
+    assert "img-src 'self' http://127.0.0.1:8999" in resp.headers["Content-Security-Policy"]
+
+
+def test_on_gcj02_tiles_markers_are_drawn_at_gcj02_while_the_geometry_stays_wgs84(make_app, users, fleet):
+    from tests.conftest import login
+
+    app = make_app(MAP_TILE_URL="http://127.0.0.1:8999/{z}/{x}/{y}.png", MAP_TILE_DATUM="gcj02")
+    c = login(app.test_client(), "supervisor")
+    assert "/api/v1/sites.geojson?display=gcj02" in c.get("/map/").get_data(as_text=True)
+    f = features_by_code(c.get("/api/v1/sites.geojson?display=gcj02").get_json())["K-105"]
+    g_lat, g_lon = geo.wgs84_to_gcj02(45.65, 84.95)
+    assert f["geometry"]["coordinates"] == [84.95, 45.65]
+    assert f["properties"]["display"] == [pytest.approx(g_lon, abs=1e-6), pytest.approx(g_lat, abs=1e-6)]
+    assert "display" not in features_by_code(c.get("/api/v1/sites.geojson").get_json())["K-105"]["properties"]
 
 
 def test_layers_are_district_hulls_and_road_lines(client_as, db, fleet):

@@ -62,8 +62,16 @@ def _as_utc(t):
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
-def site_features(session: Session, district: str = "") -> list[dict]:
-    """GeoJSON Features, one Point per site in WGS-84 [lon, lat]; `district` narrows to one (a crew's own)."""
+def _display(lon: float, lat: float) -> list[float]:
+    """Where to draw a WGS-84 point on GCJ-02 tiles (an internal mirror of a Chinese map service)."""
+    g_lat, g_lon = geo.wgs84_to_gcj02(lat, lon)
+    return [round(g_lon, 7), round(g_lat, 7)]
+
+
+def site_features(session: Session, district: str = "", display_gcj02: bool = False) -> list[dict]:
+    """GeoJSON Features, one Point per site in WGS-84 [lon, lat]; `district` narrows to one (a crew's own).
+    `display_gcj02` adds `properties.display` (GCJ-02 [lon, lat]) for a map whose tiles are GCJ-02; the geometry
+    stays WGS-84."""
     out = []
     for r in _site_rows(session, district):
         total, up, down = int(r.total or 0), int(r.up or 0), int(r.down or 0)
@@ -83,15 +91,17 @@ def site_features(session: Session, district: str = "") -> list[dict]:
                 "crew_on_site": bool(r.on_site),
             },
         })
+        if display_gcj02:
+            out[-1]["properties"]["display"] = _display(r.longitude, r.latitude)
     return out
 
 
-def sites_geojson(session: Session, district: str = "") -> dict:
+def sites_geojson(session: Session, district: str = "", display_gcj02: bool = False) -> dict:
     """GET /api/v1/sites.geojson: a FeatureCollection of the sites (RFC 7946: WGS-84, [lon, lat])."""
-    return {"type": "FeatureCollection", "features": site_features(session, district)}
+    return {"type": "FeatureCollection", "features": site_features(session, district, display_gcj02)}
 
 
-def map_layers(session: Session, district: str = "") -> dict:
+def map_layers(session: Session, district: str = "", display_gcj02: bool = False) -> dict:
     """The tile-less map's background: each district's outline (the convex hull of its sites, padded) and each
     road's line (the sites on one road — the inventory's road column, else the name before the junction word —
     chained end to end through nearest neighbours)."""
@@ -103,6 +113,8 @@ def map_layers(session: Session, district: str = "") -> dict:
     for d, road, name, lon, lat in session.execute(q):
         if lon is None or lat is None:
             continue
+        if display_gcj02:  # the background is drawn where the GCJ-02 tiles put the places
+            lon, lat = _display(lon, lat)
         by_district.setdefault(d or "", []).append((lon, lat))
         key = geo.road_of(road, name)
         if key:
@@ -182,12 +194,12 @@ def overdue_tickets(session: Session, now: datetime, limit: int = 10) -> list[di
              "device": dcode} for i, cat, state, d, scode, sname, dcode in session.execute(q)]
 
 
-def wall_data(session: Session, now: datetime | None = None) -> dict:
+def wall_data(session: Session, now: datetime | None = None, display_gcj02: bool = False) -> dict:
     """Everything the wall screen shows, for its JSON poll."""
     now = now or utcnow()
     return {"now": now, "target_pct": target_pct(session), "status": fleet_status(session),
             "districts": district_tiles(session), "outages": newest_outages(session),
-            "overdue": overdue_tickets(session, now), "sites": sites_geojson(session)}
+            "overdue": overdue_tickets(session, now), "sites": sites_geojson(session, display_gcj02=display_gcj02)}
 
 
 def duration_s(since: datetime | None, now: datetime) -> int | None:
