@@ -47,6 +47,14 @@ DEFAULTS = {
     "LOGIN_LIMIT_PER_ACCOUNT": "5 per 5 minutes",
     "LOGIN_LIMIT_PER_ADDRESS": "30 per 10 minutes",
     "RATELIMIT_STORAGE_URI": "memory://",
+    # Issue 13, the fleet map: an internal tile server or PGIS as a Leaflet URL template, e.g.
+    # "http://tiles.police.local/{z}/{x}/{y}.png" (WGS-84 sites are drawn on Web Mercator tiles); "" = the
+    # tile-less map (district outlines and roads from the inventory). Never a public tile server.
+    "MAP_TILE_URL": "",
+    "MAP_TILE_ATTRIBUTION": "",
+    "MAP_TILE_MAX_ZOOM": 18,
+    "MAP_TILE_DATUM": "wgs84",  # gcj02 when the tiles mirror a Chinese map service (markers drawn at GCJ-02)
+    "WALL_POLL_S": 15,  # the wall screen's refresh (seconds)
 }
 
 # Keys that must never be printed or logged.

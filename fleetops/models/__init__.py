@@ -5,4 +5,5 @@ from fleetops.models.core import (  # noqa: F401
     User,
 )
 
+from fleetops.models import display  # noqa: F401,E402 - issue 13: wall-screen display tokens
 from fleetops.models import alerts, monitoring, quality, service, tickets  # noqa: F401,E402 - every table in the metadata

@@ -13,6 +13,7 @@ from fleetops.domain.uptime import EXCLUDED_CAUSES, OutageCause
 from fleetops.platform import clock
 from fleetops.platform.cells import safe_row
 from fleetops.services.monitoring import causes, queries, uptime
+from fleetops.services.reports.dashboard import online_rate_chart
 from fleetops.web import current_locale, db_session, duration, nav, page_arg, pager_args, roles_required
 
 bp = Blueprint("monitoring", __name__, url_prefix="/monitoring")
@@ -48,7 +49,10 @@ def status():
     page_no = page_arg()
     page = queries.status_page(db_session(), district=district, limit=STATUS_PAGE,
                                offset=(page_no - 1) * STATUS_PAGE)
-    return render_template("monitoring/status.html", refresh_s=60, district=district, page=page_no,
+    # Issue 13: the chart's data (ECharts), ending on the tiles' figures.
+    chart = online_rate_chart(db_session(), page["figures"], sample_s=int(current_app.config.get(
+        "ONLINE_RATE_SAMPLE_S") or 300), series=("all", "contract"))
+    return render_template("monitoring/status.html", refresh_s=60, district=district, chart=chart, page=page_no,
                            pages=max(1, -(-page["outages_total"] // STATUS_PAGE)), args=pager_args(), **page)
 
 

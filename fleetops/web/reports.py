@@ -1,4 +1,4 @@
-"""Supervisors' dashboard (inline SVG charts, no CDN), monthly/weekly report downloads (XLSX, PDF) and /metrics."""
+"""Supervisors' dashboard (ECharts, vendored: no CDN), monthly/weekly report downloads (XLSX, PDF) and /metrics."""
 import hmac
 import ipaddress
 
@@ -16,33 +16,12 @@ NAV = [
     nav.NavItem.of("reports.downloads", "Reports", roles=("supervisor",), order=60),
 ]
 
-def _svg_line(series, target, width=640, height=160) -> dict:
-    """Points for an inline SVG polyline of (time, pct); the y axis spans the data and the target."""
-    if not series:
-        return {"points": "", "width": width, "height": height, "target_y": None, "lo": None, "hi": None}
-    values = [v for _t, v in series]
-    lo = max(0.0, min(values + [target]) - 2)
-    hi = min(100.0, max(values + [target]) + 1)
-    span = (hi - lo) or 1
-    t0, t1 = series[0][0], series[-1][0]
-    total = (t1 - t0).total_seconds() or 1
-
-    def y(v):
-        return round(height - 20 - (v - lo) / span * (height - 30), 1)
-
-    pts = " ".join(f"{round(40 + (t - t0).total_seconds() / total * (width - 50), 1)},{y(v)}" for t, v in series)
-    return {"points": pts, "width": width, "height": height, "target_y": y(target), "lo": round(lo, 1),
-            "hi": round(hi, 1), "y_lo": y(lo), "y_hi": y(hi)}
-
-
 @bp.route("/reports/")
 @roles_required("supervisor")
 def dashboard():
-    data = reports.dashboard(db_session())
-    buckets = data["tickets_by_deadline"]
-    biggest = max(buckets.values()) or 1
-    return render_template("reports/dashboard.html", d=data, line=_svg_line(data["series"], data["target_pct"]),
-                           buckets=buckets, biggest=biggest)
+    data = reports.dashboard(db_session(), sample_s=int(current_app.config.get("ONLINE_RATE_SAMPLE_S") or 300))
+    # Issue 13: the charts are drawn by ECharts from JSON islands (templates/reports/dashboard.html).
+    return render_template("reports/dashboard.html", d=data, buckets=data["tickets_by_deadline"])
 
 
 @bp.route("/reports/downloads")

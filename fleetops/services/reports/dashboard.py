@@ -42,7 +42,49 @@ def deadline_bucket_counts(session: Session, now: datetime) -> dict[str, int]:
     return {k: int(counts.get(k, 0)) for k in ("overdue", "within_1h", "later", "no_deadline")}
 
 
-def dashboard(session: Session, now: datetime | None = None) -> dict:
+GAP_FACTOR = 2.5  # two samples further apart than this many sampling intervals have a gap between them
+
+
+def _rate(num: int, den: int) -> float | None:
+    return round(100.0 * num / den, 2) if den else None
+
+
+def online_rate_chart(session: Session, status: dict, now: datetime | None = None, sample_s: int = 300,
+                      hours: int = 24, series: tuple[str, ...] = ("contract",)) -> dict:
+    """Issue 13: the online-rate chart's data, the same figures as the tiles beside it.
+
+    `status` is the `fleet_status` dict the page's tiles show; the last point of each series IS that figure at
+    `now` (so the tile and the line end on the same number). Points are [ISO time, pct or None]: a None marks
+    a gap (no samples for longer than GAP_FACTOR sampling intervals) so the line breaks there instead of
+    bridging it. `series`: "contract" (the contract devices, the contractual real-time figure) and/or "all"."""
+    now = now or utcnow()
+    start = now - timedelta(hours=hours)
+    samples = queries.online_rate_samples(session, start, now)
+    gap = timedelta(seconds=GAP_FACTOR * sample_s)
+    live = {"contract": status.get("contract_online_rate_pct"), "all": status.get("online_rate_pct")}
+    out = []
+    for key in series:
+        points, prev = [], None
+        for smp in samples:
+            value = _rate(smp.contract_online, smp.contract_in_service) if key == "contract" \
+                else _rate(smp.online, smp.in_service)
+            if prev is not None and smp.at - prev > gap:
+                points.append([(prev + timedelta(seconds=sample_s)).isoformat(), None])
+            points.append([smp.at.isoformat(), value])
+            prev = smp.at
+        if prev is not None and now - prev > gap:
+            points.append([(prev + timedelta(seconds=sample_s)).isoformat(), None])
+        points.append([now.isoformat(), live[key]])
+        out.append({"key": key, "points": points, "last": live[key]})
+    target = uptime.target_pct(session)
+    values = [v for s_ in out for _t, v in s_["points"] if v is not None] + [target]
+    y_min = max(0.0, float(int(min(values) - 2)))
+    return {"start": start.isoformat(), "end": now.isoformat(), "target": target, "y_min": y_min, "y_max": 100.0,
+            "timezone": clock.zone_name(),
+            "series": out}
+
+
+def dashboard(session: Session, now: datetime | None = None, sample_s: int = 300) -> dict:
     """Online rate now and today, who is down, tickets by deadline, breaches, stock, quality findings, open alerts,
     and the last 24 h of the sampled online rate for the chart."""
     now = now or utcnow()
@@ -71,5 +113,7 @@ def dashboard(session: Session, now: datetime | None = None) -> dict:
         "open_alerts": queries.count_open_alerts(session),
         "pending_deliveries": queries.count_pending_deliveries(session),
         "series": [(s.at, s.rate_pct) for s in samples if s.rate_pct is not None],
+        # Issue 13: the chart's data, ending on the tile's figure (contract devices, online now).
+        "chart": online_rate_chart(session, status, now, sample_s),
         "open_incidents": len(uptime.open_incidents(session)),
     }

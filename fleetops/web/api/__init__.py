@@ -6,6 +6,7 @@ describes them with `openapi.path(...)`; `fleetops.wiring` imports every one of 
 from functools import wraps
 
 from flask import Blueprint, abort, g, jsonify, request
+from flask_login import current_user
 
 from fleetops.domain.text import Msg
 from fleetops.services import accounts
@@ -14,6 +15,8 @@ from fleetops.web.api import openapi
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)  # token-authenticated, no cookies: CSRF does not apply
+# Read-only GETs a page's own script fetches: a logged-in session is accepted as well as a token (issue 13: the map).
+SESSION_ENDPOINTS = frozenset({"api.sites_geojson"})
 
 
 @bp.before_request
@@ -23,6 +26,10 @@ def authenticate():
     header = request.headers.get("Authorization", "")
     token = header[7:].strip() if header.lower().startswith("bearer ") else ""
     user = accounts.user_for_token(db_session(), token) if token else None
+    if not token and request.method == "GET" and request.endpoint in SESSION_ENDPOINTS \
+            and current_user.is_authenticated:
+        g.api_user = current_user._get_current_object()
+        return None
     if user is None:
         return jsonify({"error": str(Msg("Missing or invalid API token: send 'Authorization: Bearer <token>'."))}), 401
     db_session().commit()  # last_used_at
