@@ -145,6 +145,17 @@ REQUIREMENT_IDS = re.compile(r"^(?:[A-Z][0-9]+(?:[/, ]+[A-Z][0-9]+)*)\s*[:：]\s
 
 # ---------------------------------------------------------------- audit log
 
+@bp.app_context_processor
+def _audit_helpers():
+    """audit_action_label(code): an audit row's action in the reader's language, on any page that shows audit rows."""
+    from fleetops.domain import audit_actions
+    from fleetops.domain import tickets as ticket_rules
+    from fleetops.services.spares import MOVEMENT_LABELS
+
+    labels = {**ticket_rules.ACTION_LABELS, **ticket_rules.EVENT_LABELS}
+    return {"audit_action_label": lambda code: audit_actions.action_msg(code or "", labels, MOVEMENT_LABELS).render()}
+
+
 @bp.route("/audit")
 @roles_required("supervisor")
 def audit_log():

@@ -52,7 +52,9 @@ def _state_label(state):
 
 
 def _action_label(action):
-    return Msg(rules.ACTION_LABELS.get(action, action), context="TicketAction").render()
+    """A history line's action in the reader's language (transitions and events alike: never a raw code)."""
+    msgid = rules.event_label_msgid(action)
+    return Msg(msgid, context="TicketAction").render() if msgid else _("Other change")
 
 
 def _fault_label(category):
@@ -108,8 +110,13 @@ def detail(ticket_id):
     t = tickets.get_ticket(s, ticket_id)
     if current_user.role == "crew" and not tickets.may_act(current_user, t):
         abort(403)
+    page = tickets.detail_page(s, t, current_user)
+    repair_h = (t.policy.rules or {}).get("repair_h") if t.policy is not None else None
     return render_template("tickets/detail.html", t=t, checklist=rules.SAFETY_CHECKLIST,
-                           resolutions=list(rules.Resolution), **tickets.detail_page(s, t, current_user))
+                           resolutions=list(rules.Resolution), **page,
+                           parts=tickets.part_choices(s, t, current_user), undone=spares.undone_ids(s, t.id),
+                           after_photo=tickets.after_photo_problem(t), checklist_done=tickets.checklist_complete(t),
+                           repair_h=repair_h)
 
 
 @bp.route("/<int:ticket_id>/step", methods=["POST"])
@@ -160,6 +167,15 @@ def use_part(ticket_id):
                            f.get("quantity") or 1, serial=f.get("serial", ""), actor=current_user,
                            request_id=f.get("request_id"))
     return _done(t, _("Part recorded."))
+
+
+@bp.route("/<int:ticket_id>/part/<int:movement_id>/undo", methods=["POST"])
+@login_required
+def undo_part(ticket_id, movement_id):
+    """A part recorded by mistake goes back to its location: a reversing ledger row, audited (S2, A3)."""
+    t = _ticket_for_user(ticket_id)
+    spares.undo_issue(db_session(), t.id, movement_id, actor=current_user, request_id=request.form.get("request_id"))
+    return _done(t, _("Part taken back into stock."))
 
 
 @bp.route("/<int:ticket_id>/photo", methods=["POST"])

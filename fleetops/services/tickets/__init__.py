@@ -11,7 +11,9 @@ and deadline_breached(ticket_id, which, due_at), where `which` is respond, arriv
 """
 from fleetops.domain import tickets as rules  # noqa: F401 - callers use tickets.rules.CHECKLIST_KEYS
 from fleetops.domain.errors import DuplicateRequest  # noqa: F401 - the error a resent request raises
-from fleetops.services.tickets.crew import add_qualification, list_qualifications, qualifications_of  # noqa: F401
+from fleetops.services.tickets.crew import (  # noqa: F401
+    add_qualification, after_photo_problem, checklist_complete, list_qualifications, part_choices, qualifications_of,
+)
 from fleetops.services.tickets.deadlines import check_deadlines, job_deadlines  # noqa: F401
 from fleetops.services.tickets.history_log import log_event  # noqa: F401
 from fleetops.services.tickets.lifecycle import (  # noqa: F401

@@ -194,6 +194,9 @@ def resolve(session: Session, ticket_id, resolution: str, *, actor, notes: str =
     if t.requires_replacement and resolution != rules.Resolution.DEVICE_REPLACED:
         raise ConflictError(Msg.from_stored(t.replacement_reason) or t.replacement_reason
                             or Msg("This device must be replaced."))
+    from fleetops.services.tickets.crew import require_after_photo
+
+    require_after_photo(t)  # T7: the fault's kind may need an "after" photo (domain/tickets.AFTER_PHOTO_REQUIRED)
     move(session, t, "resolve", actor, at, note=notes, data={"resolution": resolution})
     t.resolution, t.resolved_at = resolution, at
     if notes:
