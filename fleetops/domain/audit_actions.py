@@ -58,3 +58,35 @@ def action_msg(action: str, ticket_labels: dict, stock_labels: dict) -> Msg:
     if action.startswith("stock_") and action[6:] in stock_labels:
         return Msg("Stock: %(kind)s", kind=Msg(stock_labels[action[6:]], context="StockMovement"))
     return Msg("Other change")
+
+
+ENTITY_CONTEXT = "AuditEntity"
+# What an audit row is about (entity_type), as a label.
+ENTITY_LABELS = {
+    "alert": N_("Alert"),
+    "alert_channel": N_("Alert channel"),
+    "alert_delivery": N_("Alert delivery"),
+    "alert_route": N_("Alert route"),
+    "api_token": N_("API token"),
+    "device": N_("Device"),
+    "exclusion_request": N_("Exclusion request"),
+    "inventory": N_("Inventory"),
+    "outage": N_("Outage"),
+    "parameter": N_("Contract parameter"),
+    "part_type": N_("Part type"),
+    "quality_audit_sample": N_("Plate audit sample"),
+    "quality_finding": N_("Image finding"),
+    "site": N_("Site"),
+    "sla_policy": N_("SLA policy"),
+    "stock_location": N_("Stock location"),
+    "stock_movement": N_("Stock movement"),
+    "system": N_("System"),
+    "ticket": N_("Ticket"),
+    "user": N_("User"),
+}
+
+
+def entity_msg(entity_type: str) -> Msg | str:
+    """The label of an audit row's entity type; an unknown type is shown as it is."""
+    label = ENTITY_LABELS.get(entity_type)
+    return Msg(label, context=ENTITY_CONTEXT) if label else entity_type

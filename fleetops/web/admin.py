@@ -216,7 +216,8 @@ def _audit_helpers():
     from fleetops.services.spares import MOVEMENT_LABELS
 
     labels = {**ticket_rules.ACTION_LABELS, **ticket_rules.EVENT_LABELS}
-    return {"audit_action_label": lambda code: audit_actions.action_msg(code or "", labels, MOVEMENT_LABELS).render()}
+    return {"audit_action_label": lambda code: audit_actions.action_msg(code or "", labels, MOVEMENT_LABELS).render(),
+            "audit_entity_label": lambda kind: str(audit_actions.entity_msg(kind or ""))}
 
 
 @bp.route("/audit")

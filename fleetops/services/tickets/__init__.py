@@ -24,7 +24,9 @@ from fleetops.services.tickets.penalties import (  # noqa: F401
     NOT_TO_SPEC_KINDS, check_penalty_threshold, job_penalty_threshold, penalty_estimate, penalty_json,
 )
 from fleetops.services.tickets.photos import add_photo, photo_file  # noqa: F401
-from fleetops.services.tickets.policies import ensure_presets, list_policies, save_policy  # noqa: F401
+from fleetops.services.tickets.policies import (  # noqa: F401
+    FORM_GROUPS, ensure_presets, list_policies, policy_form_values, save_policy, save_policy_form,
+)
 from fleetops.services.tickets.queries import (  # noqa: F401
     audit_rows, breaches_of, crew_members, detail_page, districts, find_target, get_ticket, history, history_rows, is_overdue,
     list_tickets, may_act, my_tickets, next_action, ticket_row, user_id_by_name,
