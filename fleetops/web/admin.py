@@ -32,8 +32,12 @@ class UserForm(FlaskForm):
     username = StringField("User name", validators=[DataRequired(), Length(max=80)])
     display_name = StringField("Display name", validators=[Length(max=100)])
     role = SelectField("Role")
-    district = StringField("District", validators=[Length(max=50)])
+    district = SelectField("District", default="")  # from the inventory's districts, never typed
     password = PasswordField("Password", validators=[Optional(), Length(min=8)])
+
+
+def _district_choices(s):
+    return [("", _("All districts"))] + [(d, d) for d in accounts.known_districts(s)]
 
 
 class TokenForm(FlaskForm):
@@ -49,6 +53,7 @@ def users():
     s = db_session()
     form = UserForm()
     form.role.choices = choices(Role.choices(current_locale()))
+    form.district.choices = _district_choices(s)
     new_password = None
     if request.method == "POST" and form.validate():
         try:
@@ -65,8 +70,40 @@ def users():
                 new_password = password  # generated: shown once, on this response only
             form = UserForm(formdata=None)
             form.role.choices = choices(Role.choices(current_locale()))
+            form.district.choices = _district_choices(s)
     return render_template("admin/users.html", form=form, rows=accounts.list_users(s), new_password=new_password,
-                           role_label=lambda r: Role.label_of(r, current_locale()))
+                           role_label=lambda r: Role.label_of(r, current_locale()),
+                           roles=Role.choices(current_locale()), districts=accounts.known_districts(s),
+                           password_note=None)
+
+
+@bp.route("/users/<int:user_id>", methods=["POST"])
+@roles_required()
+def edit_user(user_id):
+    """Change a user's name, role, district, or disable the account (its sessions end at once)."""
+    s = db_session()
+    f = request.form
+    user = accounts.update_user(s, user_id, display_name=f.get("display_name", ""), role=f.get("role", ""),
+                                district=f.get("district", ""), active=f.get("active") == "1", actor=current_user)
+    s.commit()
+    flash(_("User %(name)s saved.", name=user.username), "success")
+    return redirect(url_for(".users") + f"#user-{user.id}")
+
+
+@bp.route("/users/<int:user_id>/reset-password", methods=["POST"])
+@roles_required()
+def reset_user_password(user_id):
+    """A new random password for a user, shown once on this response; their sessions end."""
+    s = db_session()
+    user, password = accounts.reset_password(s, user_id, actor=current_user)
+    s.commit()
+    form = UserForm(formdata=None)
+    form.role.choices = choices(Role.choices(current_locale()))
+    form.district.choices = _district_choices(s)
+    return render_template("admin/users.html", form=form, rows=accounts.list_users(s), new_password=password,
+                           password_note=_("New password for %(name)s (shown once):", name=user.username),
+                           role_label=lambda r: Role.label_of(r, current_locale()),
+                           roles=Role.choices(current_locale()), districts=accounts.known_districts(s))
 
 
 # ---------------------------------------------------------------- API tokens

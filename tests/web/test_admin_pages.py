@@ -23,7 +23,10 @@ def test_supervisor_sees_the_audit_log_but_not_user_admin(client_as):
     assert c.get("/admin/parameters").status_code == 403
 
 
-def test_admin_creates_a_user_with_a_generated_password_shown_once(client_as, db):
+def test_admin_creates_a_user_with_a_generated_password_shown_once(client_as, db, users):
+    inventory.save_site(db, None, {"name": "独山子卡口", "district": "独山子区", "latitude": "44.3", "longitude": "84.9"},
+                        users["admin"], new_code="D001")  # the district is chosen from the inventory's list
+    db.commit()
     c = client_as("admin")
     resp = c.post("/admin/users", data={"username": "zhang.wei", "display_name": "张伟", "role": "crew",
                                         "district": "独山子区", "password": ""})

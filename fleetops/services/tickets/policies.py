@@ -120,7 +120,7 @@ def policy_from_form(form, base: dict | None = None) -> tuple[dict, dict[str, Ms
     (the penalty's day-counting rules, a third tier) is kept from `base`, the stored policy."""
     base = dict(base or {})
     errors: dict[str, Msg] = {}
-    rules_: dict = {"name": (form.get("name") or "").strip() or base.get("name", ""),
+    rules_: dict = {"name": (form.get("name") or "").strip() if "name" in form else base.get("name", ""),
                     "key_sites_first": bool(form.get("key_sites_first"))}
     if not rules_["name"]:
         errors["name"] = Msg("Give the policy a name.")
