@@ -7,7 +7,7 @@ from flask_login import current_user, login_required
 from fleetops.domain.alerts import DeliveryState
 from fleetops.domain.choices import DeviceKind
 from fleetops.domain.text import Msg, N_
-from fleetops.services import alerts
+from fleetops.services import accounts, alerts
 from fleetops.web import db_session, nav, roles_required
 
 bp = Blueprint("alerts", __name__, url_prefix="/alerts")
@@ -106,7 +106,7 @@ def channels():
     s = db_session()
     return render_template("alerts/channels.html", channels=alerts.channel_views(s), routes=alerts.routes(s),
                            kinds=alerts.CHANNEL_KINDS, severities=alerts.SEVERITIES,
-                           device_kinds=DeviceKind.choices(_loc()))
+                           device_kinds=DeviceKind.choices(_loc()), districts=accounts.known_districts(s))
 
 
 @bp.route("/channels/new", methods=["GET", "POST"])

@@ -258,3 +258,12 @@ def test_rendered_sample_lands_each_role_home_and_the_menu_folds_on_a_portrait_t
                 ctx.close()
         browser.close()
     assert len(list(shots.glob("*.png"))) == 2 * 3 * 2 + 3
+
+
+def test_device_inventory_and_monitoring_pages_link_both_ways(app, demo_fleet):
+    client = login(app.test_client(), "supervisor")
+    code = demo_fleet["down"][0].code
+    inv = client.get(f"/devices/{code}").get_data(as_text=True)
+    mon = client.get(f"/monitoring/devices/{code}").get_data(as_text=True)
+    assert f'href="/monitoring/devices/{code}" id="to-monitoring"' in inv
+    assert f'href="/devices/{code}" id="to-inventory"' in mon
