@@ -90,3 +90,19 @@ def entity_msg(entity_type: str) -> Msg | str:
     """The label of an audit row's entity type; an unknown type is shown as it is."""
     label = ENTITY_LABELS.get(entity_type)
     return Msg(label, context=ENTITY_CONTEXT) if label else entity_type
+
+
+# The system's own actors (who did it, when no person did): shown as words, not as the internal name.
+SYSTEM_ACTORS = {
+    "system": N_("System"),
+    "monitoring": N_("Monitoring system"),
+    "quality": N_("Image quality check"),
+    "cli": N_("Command line"),
+    "setup": N_("Installation"),
+}
+
+
+def actor_text(name: str | None) -> Msg | str:
+    """A history or audit row's actor: a person's user name as it is, the system's own actors as a label."""
+    label = SYSTEM_ACTORS.get(name or "")
+    return Msg(label, context="Actor") if label else (name or "")

@@ -254,7 +254,8 @@ def _audit_helpers():
 
     labels = {**ticket_rules.ACTION_LABELS, **ticket_rules.EVENT_LABELS}
     return {"audit_action_label": lambda code: audit_actions.action_msg(code or "", labels, MOVEMENT_LABELS).render(),
-            "audit_entity_label": lambda kind: str(audit_actions.entity_msg(kind or ""))}
+            "audit_entity_label": lambda kind: str(audit_actions.entity_msg(kind or "")),
+            "actor_label": lambda name: str(audit_actions.actor_text(name))}
 
 
 @bp.route("/audit")

@@ -133,7 +133,7 @@ def test_supervisor_sees_overdue_first_and_the_audit_trail(client_as, db, opened
     assert html.index(f'/tickets/{t.id}"') < html.index(f'/tickets/{later.id}"')
     assert "已超时" in html
     detail = c.get(f"/tickets/{t.id}").get_data(as_text=True)
-    assert 'id="audit"' in detail and "创建工单" in detail and "ticket_opened" not in detail and "monitoring" in detail
+    assert 'id="audit"' in detail and "创建工单" in detail and "ticket_opened" not in detail and "监控系统" in detail
 
 
 def test_only_an_admin_edits_policies_and_bad_values_are_explained(client_as, db):
