@@ -82,3 +82,13 @@ def raises_en(exc_type, match: str):
     msg = getattr(info.value, "msg", None)
     text = msg.render("en") if isinstance(msg, Msg) else str(info.value)
     assert re.search(match, text), f"{match!r} not in {text!r}"
+
+
+def after_photo_jpeg() -> bytes:
+    """A small real JPEG for the after-repair photo that some fault kinds need before resolving (T7)."""
+    import cv2
+    import numpy as np
+
+    img = np.zeros((60, 80, 3), np.uint8)
+    img[:, :40] = (40, 160, 220)
+    return cv2.imencode(".jpg", img)[1].tobytes()

@@ -113,6 +113,37 @@ ACTION_LABELS = {
     "cancel": N_("Cancel"),
 }
 
+# History lines that are not a transition (shown with msgctxt "TicketAction" like the transitions above), so no
+# raw action code (checklist_ticked, part_used …) ever reaches the page.
+EVENT_LABELS = {
+    "opened": N_("Ticket opened"),
+    "checklist_ticked": N_("Safety checklist saved"),
+    "part_used": N_("Part used"),
+    "part_undone": N_("Part taken back"),
+    "photo_added": N_("Photo added"),
+    "note_added": N_("Note added"),
+    "swap_started": N_("Spare swap started"),
+    "back_online": N_("Device back online"),
+    "finding_repeated": N_("Finding seen again"),
+}
+
+
+def event_label_msgid(action: str) -> str | None:
+    """The msgid of a history line's action (transition or event); None for an unknown code."""
+    return ACTION_LABELS.get(action) or EVENT_LABELS.get(action)
+
+
+# ---------------------------------------------------------------- an after-repair photo, per fault category (T7)
+
+# Faults whose repair a photo proves (a light that shines again, a camera back in aim, a cleaned lens): the crew
+# cannot resolve without an "after" photo. Offline/hung devices prove themselves by coming back online.
+AFTER_PHOTO_REQUIRED = frozenset({"fill_light", "strobe", "aim", "image_blur"})
+
+
+def needs_after_photo(category: str) -> bool:
+    return category in AFTER_PHOTO_REQUIRED
+
+
 # The crew's one big button: the next step from each state.
 NEXT_CREW_ACTION = {
     "dispatched": "depart",

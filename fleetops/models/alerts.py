@@ -26,6 +26,8 @@ class AlertChannel(Base):
     secrets: Mapped[dict] = mapped_column(EncryptedJSON, default=dict)  # stored encrypted (models/crypto.py)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # Soft delete (issue 13): a deleted channel leaves the lists and sends nothing, its delivery history stays.
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     __mapper_args__ = {"version_id_col": version}
 

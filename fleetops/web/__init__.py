@@ -118,7 +118,7 @@ def init_web(app: Flask) -> None:
             session["lang"] = code
         return redirect(_same_site(request.referrer) or url_for("index"))
 
-    app.jinja_env.globals.update(nav_items=nav.items_for, locale=current_locale, enum_label=enum_label)
+    app.jinja_env.globals.update(nav_items=nav.items_for, nav_groups=nav.groups_for, locale=current_locale, enum_label=enum_label)
     # A stored sentence (history line, audit summary, probe reason) in the reader's language.
     app.jinja_env.filters["msg"] = lambda v: translate(v, current_locale())
     app.jinja_env.filters["dt"] = format_dt

@@ -5,6 +5,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectField, StringField
@@ -31,8 +32,12 @@ class UserForm(FlaskForm):
     username = StringField("User name", validators=[DataRequired(), Length(max=80)])
     display_name = StringField("Display name", validators=[Length(max=100)])
     role = SelectField("Role")
-    district = StringField("District", validators=[Length(max=50)])
+    district = SelectField("District", default="")  # from the inventory's districts, never typed
     password = PasswordField("Password", validators=[Optional(), Length(min=8)])
+
+
+def _district_choices(s):
+    return [("", _("All districts"))] + [(d, d) for d in accounts.known_districts(s)]
 
 
 class TokenForm(FlaskForm):
@@ -48,6 +53,7 @@ def users():
     s = db_session()
     form = UserForm()
     form.role.choices = choices(Role.choices(current_locale()))
+    form.district.choices = _district_choices(s)
     new_password = None
     if request.method == "POST" and form.validate():
         try:
@@ -64,8 +70,40 @@ def users():
                 new_password = password  # generated: shown once, on this response only
             form = UserForm(formdata=None)
             form.role.choices = choices(Role.choices(current_locale()))
+            form.district.choices = _district_choices(s)
     return render_template("admin/users.html", form=form, rows=accounts.list_users(s), new_password=new_password,
-                           role_label=lambda r: Role.label_of(r, current_locale()))
+                           role_label=lambda r: Role.label_of(r, current_locale()),
+                           roles=Role.choices(current_locale()), districts=accounts.known_districts(s),
+                           password_note=None)
+
+
+@bp.route("/users/<int:user_id>", methods=["POST"])
+@roles_required()
+def edit_user(user_id):
+    """Change a user's name, role, district, or disable the account (its sessions end at once)."""
+    s = db_session()
+    f = request.form
+    user = accounts.update_user(s, user_id, display_name=f.get("display_name", ""), role=f.get("role", ""),
+                                district=f.get("district", ""), active=f.get("active") == "1", actor=current_user)
+    s.commit()
+    flash(_("User %(name)s saved.", name=user.username), "success")
+    return redirect(url_for(".users") + f"#user-{user.id}")
+
+
+@bp.route("/users/<int:user_id>/reset-password", methods=["POST"])
+@roles_required()
+def reset_user_password(user_id):
+    """A new random password for a user, shown once on this response; their sessions end."""
+    s = db_session()
+    user, password = accounts.reset_password(s, user_id, actor=current_user)
+    s.commit()
+    form = UserForm(formdata=None)
+    form.role.choices = choices(Role.choices(current_locale()))
+    form.district.choices = _district_choices(s)
+    return render_template("admin/users.html", form=form, rows=accounts.list_users(s), new_password=password,
+                           password_note=_("New password for %(name)s (shown once):", name=user.username),
+                           role_label=lambda r: Role.label_of(r, current_locale()),
+                           roles=Role.choices(current_locale()), districts=accounts.known_districts(s))
 
 
 # ---------------------------------------------------------------- API tokens
@@ -108,9 +146,74 @@ def parse_parameter(text: str):
                                    column=err.colno)) from None
 
 
+# Contract parameters in groups by area (issue 13 part 6): (group msgid, key prefixes / keys), first match wins.
+PARAMETER_GROUPS = (
+    (_l("Monitoring and online rate"), ("uptime_", "late_import_", "mains_", "alerts.probe_silent")),
+    (_l("Tickets and deadlines"), ("ticket_", "photo_")),
+    (_l("Contract and penalties"), ("contract_", "party_share", "penalty_")),
+    (_l("Image quality"), ("quality_",)),
+    (_l("Alerts"), ("alerts.",)),
+    (_l("Reports"), ("report_",)),
+    (_l("Networks the server may reach"), ("camera_networks", "alert_networks")),
+)
+
+
+def parameter_kind(value) -> str:
+    """How a value is edited: a switch, a whole number, a number, a date, a line of text, one item per line, JSON."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "float"
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return "lines"
+    if isinstance(value, str):
+        return "text"
+    return "json"
+
+
+def parse_parameter_field(kind: str, raw: str | None, label: str):
+    """The submitted text of one parameter as its type; a ValidationFailed naming the parameter otherwise."""
+    text = (raw or "").strip()
+    if kind == "bool":
+        return text in ("1", "on", "true", "yes")
+    if kind in ("int", "float"):
+        try:
+            value = float(text) if kind == "float" else int(text)
+        except ValueError:
+            raise ValidationFailed(Msg("%(field)s: enter a number.", field=label) if kind == "float" else
+                                   Msg("%(field)s: enter a whole number.", field=label)) from None
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValidationFailed(Msg("%(field)s: enter a number.", field=label))
+        return value
+    if kind == "lines":
+        return [line.strip() for line in text.splitlines() if line.strip()]
+    if kind == "text":
+        return text
+    try:
+        return parse_parameter(text)
+    except ValidationFailed as err:
+        raise ValidationFailed(Msg("%(field)s: %(error)s", field=label, error=err.msg)) from None
+
+
+def _parameter_label(p) -> str:
+    return REQUIREMENT_IDS.sub("", translate(p["description"], current_locale())) or p["key"]
+
+
+def _grouped_parameters(rows) -> list[dict]:
+    groups = [{"label": str(label), "prefixes": prefixes, "rows": []} for label, prefixes in PARAMETER_GROUPS]
+    other = {"label": _("Other"), "prefixes": (), "rows": []}
+    for p in rows:
+        target = next((g for g in groups if p["key"].startswith(g["prefixes"])), other)
+        target["rows"].append(p)
+    return [g for g in [*groups, other] if g["rows"]]
+
+
 @bp.route("/parameters", methods=["GET", "POST"])
 @roles_required()
 def parameters_page():
+    """Contract parameters grouped by area, each described in the reader's language and edited by its type."""
     s = db_session()
     if request.method == "POST":
         key = request.form.get("key", "")
@@ -118,32 +221,42 @@ def parameters_page():
         if key not in known:
             flash(_("Unknown parameter."), "error")
             return redirect(url_for(".parameters_page"))
+        old = known[key]["value"]
         try:
-            value = parse_parameter(request.form.get("value", ""))
-            old = known[key]["value"]
-            if isinstance(old, (int, float)) and not isinstance(old, bool) and (
-                    isinstance(value, bool) or not isinstance(value, (int, float))):
-                raise ValidationFailed(Msg("%(key)s must be a number.", key=key))
+            value = parse_parameter_field(parameter_kind(old), request.form.get("value"), _parameter_label(known[key]))
         except ValidationFailed as err:
             flash(err.message, "error")
         else:
             if value != old:
                 parameters.set_value(s, key, value, current_user)
                 s.commit()
-            flash(_("Parameter %(key)s saved.", key=key), "success")
+            flash(_("Parameter “%(name)s” saved.", name=_parameter_label(known[key])), "success")
         return redirect(url_for(".parameters_page") + f"#p-{key}")
     # Descriptions are msgids (a row stored by an older version may hold free text: shown as it is).
     # The contract ids in a description ("T9: …") are for the code's readers, not for the page.
-    rows = [{**p, "description": REQUIREMENT_IDS.sub("", translate(p["description"], current_locale()))}
+    rows = [{**p, "description": _parameter_label(p), "kind": parameter_kind(p["value"])}
             for p in parameters.all_parameters(s)]
-    return render_template("admin/parameters.html", rows=rows,
-                           as_json=lambda v: json.dumps(v, ensure_ascii=False))
+    return render_template("admin/parameters.html", groups=_grouped_parameters(rows),
+                           as_json=lambda v: json.dumps(v, ensure_ascii=False, indent=1))
 
 
 REQUIREMENT_IDS = re.compile(r"^(?:[A-Z][0-9]+(?:[/, ]+[A-Z][0-9]+)*)\s*[:：]\s*")
 
 
 # ---------------------------------------------------------------- audit log
+
+@bp.app_context_processor
+def _audit_helpers():
+    """audit_action_label(code): an audit row's action in the reader's language, on any page that shows audit rows."""
+    from fleetops.domain import audit_actions
+    from fleetops.domain import tickets as ticket_rules
+    from fleetops.services.spares import MOVEMENT_LABELS
+
+    labels = {**ticket_rules.ACTION_LABELS, **ticket_rules.EVENT_LABELS}
+    return {"audit_action_label": lambda code: audit_actions.action_msg(code or "", labels, MOVEMENT_LABELS).render(),
+            "audit_entity_label": lambda kind: str(audit_actions.entity_msg(kind or "")),
+            "actor_label": lambda name: str(audit_actions.actor_text(name))}
+
 
 @bp.route("/audit")
 @roles_required("supervisor")

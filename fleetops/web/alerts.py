@@ -7,7 +7,7 @@ from flask_login import current_user, login_required
 from fleetops.domain.alerts import DeliveryState
 from fleetops.domain.choices import DeviceKind
 from fleetops.domain.text import Msg, N_
-from fleetops.services import alerts
+from fleetops.services import accounts, alerts
 from fleetops.web import db_session, nav, roles_required
 
 bp = Blueprint("alerts", __name__, url_prefix="/alerts")
@@ -106,7 +106,7 @@ def channels():
     s = db_session()
     return render_template("alerts/channels.html", channels=alerts.channel_views(s), routes=alerts.routes(s),
                            kinds=alerts.CHANNEL_KINDS, severities=alerts.SEVERITIES,
-                           device_kinds=DeviceKind.choices(_loc()))
+                           device_kinds=DeviceKind.choices(_loc()), districts=accounts.known_districts(s))
 
 
 @bp.route("/channels/new", methods=["GET", "POST"])
@@ -115,7 +115,7 @@ def channels():
 def channel_form(channel_id=None):
     s = db_session()
     channel = alerts.channel(s, channel_id) if channel_id else None
-    if channel_id and channel is None:
+    if channel_id and (channel is None or channel.deleted_at is not None):
         abort(404)
     kind = request.values.get("kind") or (channel.kind if channel else "webhook")
     if kind not in alerts.CHANNEL_KINDS:
@@ -144,6 +144,17 @@ def channel_form(channel_id=None):
 def channel_test(channel_id):
     answer = alerts.send_test_message(db_session(), channel_id, current_user)
     flash(_("Test message sent: %(answer)s", answer=answer), "success")
+    return redirect(url_for("alerts.channels"))
+
+
+@bp.route("/channels/<int:channel_id>/delete", methods=["POST"])
+@roles_required()
+def channel_delete(channel_id):
+    """Soft delete: gone from the lists, sends nothing; its delivery history is kept."""
+    s = db_session()
+    alerts.delete_channel(s, current_user, channel_id)
+    s.commit()
+    flash(_("Channel deleted. Its delivery history is kept."), "success")
     return redirect(url_for("alerts.channels"))
 
 

@@ -23,7 +23,7 @@ try:
 except ImportError:  # WTForms < 3.3
     SelectChoice = None
 
-from fleetops.domain.choices import DeviceKind, DeviceStatus, Lifecycle
+from fleetops.domain.choices import DeviceKind, DeviceStatus, Lifecycle, LivenessProbe
 from fleetops.domain.errors import ValidationFailed
 from fleetops.domain.text import Msg
 from fleetops.services import inventory
@@ -99,6 +99,7 @@ class DeviceForm(FlaskForm):
     def set_choices(self, locale: str) -> None:
         self.kind.choices = choices(DeviceKind.choices(locale))
         self.lifecycle.choices = choices(Lifecycle.choices(locale))
+        self.liveness_probe.choices = choices(LivenessProbe.choices(locale))  # "TCP 连接", not "TCP connect"
 
 
 class SiteForm(FlaskForm):

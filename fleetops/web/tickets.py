@@ -1,5 +1,4 @@
 """Ticket pages: the crew's tablet (My tickets, one big button per step, checklist, parts, photos) and the supervisors' list, history, SLA policies, penalties."""
-import json
 import uuid
 from datetime import date, datetime, timedelta
 
@@ -7,7 +6,7 @@ from flask import Blueprint, abort, current_app, flash, g, redirect, render_temp
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from fleetops.domain import inputs
+from fleetops.domain import inputs, sla
 from fleetops.domain import tickets as rules
 from fleetops.domain.errors import ValidationFailed
 from fleetops.domain.text import Msg
@@ -67,7 +66,9 @@ def _state_label(state):
 
 
 def _action_label(action):
-    return Msg(rules.ACTION_LABELS.get(action, action), context="TicketAction").render()
+    """A history line's action in the reader's language (transitions and events alike: never a raw code)."""
+    msgid = rules.event_label_msgid(action)
+    return Msg(msgid, context="TicketAction").render() if msgid else _("Other change")
 
 
 def _fault_label(category):
@@ -128,8 +129,13 @@ def detail(ticket_id):
     t = tickets.get_ticket(s, ticket_id)
     if current_user.role == "crew" and not tickets.may_act(current_user, t):
         abort(403)
+    page = tickets.detail_page(s, t, current_user)
+    repair_h = (t.policy.rules or {}).get("repair_h") if t.policy is not None else None
     return render_template("tickets/detail.html", t=t, checklist=rules.SAFETY_CHECKLIST,
-                           resolutions=list(rules.Resolution), **tickets.detail_page(s, t, current_user))
+                           resolutions=list(rules.Resolution), **page,
+                           parts=tickets.part_choices(s, t, current_user), undone=spares.undone_ids(s, t.id),
+                           after_photo=tickets.after_photo_problem(t), checklist_done=tickets.checklist_complete(t),
+                           repair_h=repair_h)
 
 
 @bp.route("/<int:ticket_id>/step", methods=["POST"])
@@ -180,6 +186,15 @@ def use_part(ticket_id):
                            f.get("quantity") or 1, serial=f.get("serial", ""), actor=current_user,
                            request_id=f.get("request_id"))
     return _done(t, _("Part recorded."))
+
+
+@bp.route("/<int:ticket_id>/part/<int:movement_id>/undo", methods=["POST"])
+@login_required
+def undo_part(ticket_id, movement_id):
+    """A part recorded by mistake goes back to its location: a reversing ledger row, audited (S2, A3)."""
+    t = _ticket_for_user(ticket_id)
+    spares.undo_issue(db_session(), t.id, movement_id, actor=current_user, request_id=request.form.get("request_id"))
+    return _done(t, _("Part taken back into stock."))
 
 
 @bp.route("/<int:ticket_id>/photo", methods=["POST"])
@@ -304,24 +319,31 @@ def reopen(ticket_id):
 @bp.route("/policies", methods=["GET", "POST"])
 @roles_required("supervisor")
 def policies():
-    """SLA policies as data: everyone with the supervisor role reads them; only an admin changes them (T5)."""
+    """SLA policies as forms (windows, tiers, the day/night and distance rules, penalties), validated per field:
+    everyone with the supervisor role reads them; only an admin changes them (T5)."""
     s = db_session()
+    errors, submitted, status = {}, None, 200
     if request.method == "POST":
         if current_user.role != "admin":
             abort(403)
-        try:
-            rules_ = json.loads(request.form.get("rules", ""))
-        except json.JSONDecodeError as err:
-            raise ValidationFailed(_("The policy is not valid JSON.") + f" ({err.msg}, line {err.lineno})") from None
-        tickets.save_policy(s, request.form.get("key", ""), rules_, current_user,
-                            make_default=bool(request.form.get("is_default")))
-        s.commit()
-        flash(_("Policy saved."), "success")
-        return redirect(url_for("tickets.policies"))
+        new = request.form.get("new") == "1"
+        row, errors = tickets.save_policy_form(s, request.form.get("key", ""), request.form, current_user, new=new)
+        if row is not None:
+            s.commit()
+            flash(_("Policy saved."), "success")
+            return redirect(url_for("tickets.policies") + f"#policy-{row.key}")
+        s.rollback()
+        submitted, status = ("__new__" if new else request.form.get("key", "")), 400
     rows = tickets.list_policies(s)
     s.commit()  # the presets seeded on first use
-    return render_template("tickets/policies.html", rows=rows, dumps=lambda v: json.dumps(v, ensure_ascii=False,
-                                                                                         indent=2))
+    values = {p.key: tickets.policy_form_values(p.rules) for p in rows}
+    values["__new__"] = tickets.policy_form_values({"resolve_h": {}})
+    if submitted is not None:  # show what was typed, with the message at each field
+        values[submitted] = {**values.get(submitted, {}), **request.form.to_dict(),
+                             "key_sites_first": bool(request.form.get("key_sites_first")),
+                             "penalty.extends_service_period": bool(request.form.get("penalty.extends_service_period"))}
+    return render_template("tickets/policies.html", rows=rows, values=values, groups=tickets.FORM_GROUPS,
+                           errors=errors, submitted=submitted, late_bases=sla.LATE_BASES), status
 
 
 @bp.route("/penalties")

@@ -4,17 +4,19 @@
   // The page's words come on the script tag (data-late, data-left): the Content-Security-Policy allows no inline script.
   var T = (document.currentScript && document.currentScript.dataset) || {};
 
-  function fmt(ms) {
+  // Each countdown names its deadline ("到场剩余 1:20", "修复超时 0:05") from its own data-left / data-late.
+  function fmt(ms, el) {
     var late = ms < 0, s = Math.floor(Math.abs(ms) / 1000);
     var h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60);
     var txt = h + ":" + (m < 10 ? "0" : "") + m;
-    return (late ? (T.late || "late") + " " : (T.left || "left") + " ") + txt;
+    var words = late ? (el.getAttribute("data-late") || T.late || "late") : (el.getAttribute("data-left") || T.left || "left");
+    return words + " " + txt;
   }
 
   function tick() {
     document.querySelectorAll("[data-due]").forEach(function (el) {
       var ms = Date.parse(el.getAttribute("data-due")) - Date.now();
-      el.textContent = fmt(ms);
+      el.textContent = fmt(ms, el);
       el.classList.toggle("late", ms < 0);
       el.classList.toggle("soon", ms >= 0 && ms < 30 * 60 * 1000);
     });

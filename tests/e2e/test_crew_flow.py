@@ -160,7 +160,8 @@ def test_crew_repairs_an_outage_on_the_tablet_and_the_supervisor_sees_the_histor
     log_in(page, base, "supervisor")
     page.goto(f"{base}/tickets/{t.id}")
     history = page.locator("#history").inner_text()
-    for words in ("出发", "到场签到", "开始维修", "处理完成", "验证恢复", "关闭工单", "part_used", "photo_added"):
+    for words in ("出发", "到场签到", "开始维修", "处理完成", "验证恢复", "关闭工单", "使用备件", "上传照片"):
         assert words in history, words
-    assert "ticket_photo_added" in page.locator("#audit").inner_text()
+    assert "part_used" not in history and "photo_added" not in history  # never a raw code
+    assert "工单：上传照片" in page.locator("#audit").inner_text()
     assert page.locator("#ticket-state").inner_text() == "已关闭"

@@ -2,6 +2,7 @@
 evidence, cleared by good snapshots, verified and closed — through the scheduled sampling path (due → sample)."""
 import logging
 import socket
+import tempfile
 import time
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -15,6 +16,7 @@ from fleetops.models.quality import QualityFinding
 from fleetops.platform import parameters
 from fleetops.services import quality, tickets
 from fleetops.services.inventory import demo
+from tests.tickets_fixtures import after_photo_jpeg
 from fleetops.simulator.snapshots import SnapshotServer
 
 BJ = ZoneInfo("Asia/Shanghai")
@@ -89,6 +91,8 @@ def _repair(db, t, crew, at):
     tickets.record_arrival(db, t.id, actor=crew, at=at + timedelta(minutes=1), lat=site.latitude, lon=site.longitude)
     tickets.tick_checklist(db, t.id, list(tickets.rules.CHECKLIST_KEYS), actor=crew)
     tickets.start_repair(db, t.id, actor=crew, at=at + timedelta(minutes=2))
+    if tickets.rules.needs_after_photo(t.category):  # T7: a light or lens repair is shown by an after photo
+        tickets.add_photo(db, t.id, "after", after_photo_jpeg(), upload_dir=tempfile.mkdtemp(), actor=crew)
     tickets.resolve(db, t.id, "repaired", actor=crew, at=at + timedelta(minutes=3))
     db.commit()
 

@@ -14,6 +14,7 @@ from fleetops.platform import events
 from fleetops.platform.i18n import use_locale
 from fleetops.services import quality, tickets
 from fleetops.simulator.snapshots import SnapshotServer
+from tests.tickets_fixtures import after_photo_jpeg
 
 BJ = ZoneInfo("Asia/Shanghai")
 NOON = datetime(2026, 6, 21, 14, 0, tzinfo=BJ)  # daylight at the site
@@ -114,6 +115,7 @@ def test_a_good_snapshot_clears_the_finding_and_the_ticket_verifies_only_after_i
     tickets.record_arrival(db, t.id, actor=crew, at=at, lat=45.65, lon=84.95)
     tickets.tick_checklist(db, t.id, list(tickets.rules.CHECKLIST_KEYS), actor=crew)
     tickets.start_repair(db, t.id, actor=crew, at=at + timedelta(minutes=5))
+    tickets.add_photo(db, t.id, "after", after_photo_jpeg(), upload_dir=str(store), actor=crew)  # T7: a lens fault
     tickets.resolve(db, t.id, "repaired", actor=crew, at=at + timedelta(minutes=30))
     cam.status, cam.status_since = "up", NOON - timedelta(days=1)
     db.commit()

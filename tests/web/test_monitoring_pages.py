@@ -48,7 +48,7 @@ def test_fleet_status_is_a_supervisor_home_page(client_as, down_camera):
     c = client_as("supervisor")
     resp = c.get("/monitoring/")
     html = resp.get_data(as_text=True)
-    assert resp.status_code == 200 and "车队状态" in html
+    assert resp.status_code == 200 and "设备状态" in html
     assert "K105-CAM1" in html and "50.0 %" in html  # one of two devices online
     assert 'http-equiv="refresh"' in html
     assert "s3cret-community" not in html

@@ -98,3 +98,62 @@ def create_first_admin(session: Session) -> str | None:
         return None
     _user, password = create_user(session, "admin", "admin", display_name="管理员", actor="setup")
     return password
+
+
+def known_districts(session: Session) -> list[str]:
+    """The districts of the inventory (sites and depots): what a district field offers, never typed free."""
+    from fleetops.models import Depot, Site
+
+    names = set(session.scalars(select(Site.district).distinct())) | set(session.scalars(select(Depot.district)
+                                                                                           .distinct()))
+    return sorted(d for d in names if d)
+
+
+def update_user(session: Session, user_id: int, *, display_name: str, role: str, district: str, active: bool,
+                actor) -> User:
+    """An admin changes a user's name, role, district or whether the account works. Disabling ends every session
+    of the user at once (their session version moves on) and they can no longer log in; an admin cannot disable
+    or demote their own account (there would be no way back). Audited (A3)."""
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(Msg("No user %(name)s.", name=user_id))
+    try:
+        role = Role(role).value
+    except ValueError:
+        raise ValidationFailed(Msg("Choose a role.")) from None
+    district = (district or "").strip()
+    if district and district not in known_districts(session):
+        raise ValidationFailed(Msg("District: choose one of the districts of the inventory."))
+    display_name = (display_name or "").strip()[:100] or user.username
+    if getattr(actor, "id", None) == user.id and (not active or role != user.role):
+        raise ConflictError(Msg("You cannot disable your own account or change your own role."))
+    before = {"display_name": user.display_name, "role": user.role, "district": user.district, "active": user.active}
+    user.display_name, user.role, user.district, user.active = display_name, role, district, bool(active)
+    after = {"display_name": user.display_name, "role": user.role, "district": user.district, "active": user.active}
+    if before == after:
+        return user
+    if before["active"] and not user.active:
+        end_sessions(user)
+        action = "user_disabled"
+    elif not before["active"] and user.active:
+        action = "user_enabled"
+    else:
+        action = "user_updated"
+    if before["role"] != user.role:
+        end_sessions(user)  # a new role starts with a new sign-in
+    changed_before, changed_after = audit.diff(before, after)
+    audit.record(session, actor, action, "user", user.id, summary=user.username, before=changed_before,
+                 after=changed_after)
+    return user
+
+
+def reset_password(session: Session, user_id: int, actor) -> tuple[User, str]:
+    """An admin gives a user a new random password (shown once to the admin); the user's sessions end. Audited."""
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(Msg("No user %(name)s.", name=user_id))
+    password = secrets.token_urlsafe(12)
+    user.password_hash = generate_password_hash(password)
+    end_sessions(user)
+    audit.record(session, actor, "password_reset", "user", user.id, summary=user.username)
+    return user, password

@@ -19,7 +19,7 @@ from fleetops.services.alerts.channels import (  # noqa: F401
     CHANNEL_DEFAULTS, CHANNEL_KINDS, PLAIN_FIELDS, SECRET_FIELDS, ChannelError, dingtalk_sign, scrub, send,
 )
 from fleetops.services.alerts.config import (  # noqa: F401
-    add_channel, delete_route, preference_of, save_channel, save_preference, save_route,
+    add_channel, delete_channel, delete_route, preference_of, save_channel, save_preference, save_route,
 )
 from fleetops.services.alerts.outbox import (  # noqa: F401
     backoff_s, deliver_due, retry_delivery, send_test_message,

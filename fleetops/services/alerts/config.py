@@ -136,3 +136,22 @@ def add_channel(session: Session, actor, *, name: str, kind: str, settings: dict
     if catch_all_route:
         save_route(session, actor, channel_id=channel.id)
     return channel.id
+
+
+def delete_channel(session: Session, actor, channel_id: int) -> AlertChannel:
+    """Soft delete: the channel leaves the lists and sends nothing more (disabled, its routing rules off), its
+    deliveries stay as history. The name is freed for a new channel (the old one keeps "#id"). Audited (A3)."""
+    from fleetops.models.base import utcnow
+
+    channel = session.get(AlertChannel, channel_id)
+    if channel is None or channel.deleted_at is not None:
+        raise NotFound(Msg("Channel not found."))
+    name = channel.name
+    channel.deleted_at, channel.enabled = utcnow(), False
+    channel.name = f"{name[:90]} #{channel.id}"
+    for route in session.scalars(select(AlertRoute).where(AlertRoute.channel_id == channel.id)):
+        route.enabled = False
+    session.flush()
+    audit.record(session, actor, "alert_channel_deleted", "alert_channel", channel.id, summary=name,
+                 before={"name": name, "kind": channel.kind}, after={"deleted": True})
+    return channel

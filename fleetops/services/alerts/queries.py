@@ -68,7 +68,8 @@ def delivery_log_with_attempts(session: Session, limit: int = 200, state: str = 
 
 
 def channels(session: Session) -> list[AlertChannel]:
-    return list(session.scalars(select(AlertChannel).order_by(AlertChannel.name)))
+    return list(session.scalars(select(AlertChannel).where(AlertChannel.deleted_at.is_(None))
+                                .order_by(AlertChannel.name)))
 
 
 def channel(session: Session, channel_id: int) -> AlertChannel | None:
@@ -76,7 +77,9 @@ def channel(session: Session, channel_id: int) -> AlertChannel | None:
 
 
 def routes(session: Session) -> list[AlertRoute]:
-    return list(session.scalars(select(AlertRoute).order_by(AlertRoute.channel_id, AlertRoute.id)))
+    return list(session.scalars(select(AlertRoute).join(AlertChannel, AlertChannel.id == AlertRoute.channel_id)
+                                .where(AlertChannel.deleted_at.is_(None))
+                                .order_by(AlertRoute.channel_id, AlertRoute.id)))
 
 
 def channel_view(channel: AlertChannel) -> dict:

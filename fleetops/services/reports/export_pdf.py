@@ -1,22 +1,84 @@
 """A report as a printable A4 PDF: period line, one heading and table per section, bar and line charts, page
-footer; reportlab's built-in CID font for Simplified Chinese (no font file needed on any host)."""
+footer. The Chinese font is a TrueType CJK font that the install brings (Debian's fonts-wqy-zenhei, installed by
+scripts/setup.sh), embedded as a subset so the PDF prints on any viewer, also on a closed network without an Asian
+font pack. ReportLab reads only TrueType outlines (not the CFF-based Noto CJK .otf/.ttc); with no usable font on
+the host it falls back to the built-in, non-embedded STSong-Light and logs a warning."""
 import io
+import logging
 import re
+import shutil
+import subprocess
+from pathlib import Path
 from xml.sax.saxutils import escape
 
 from fleetops.services.reports.sections import Report
 from fleetops.services.reports.words import Words, local_text
 
-PDF_FONT = "STSong-Light"
+log = logging.getLogger(__name__)
+
+FALLBACK_FONT = "STSong-Light"
+EMBEDDED_FONT = "FleetopsCJK"
+# TrueType CJK fonts from Debian packages, tried first (the install brings fonts-wqy-zenhei); then whatever
+# fontconfig lists for Chinese.
+KNOWN_TTF = (
+    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+    "/usr/share/fonts/truetype/arphic/uming.ttc",
+    "/usr/share/fonts/truetype/arphic/ukai.ttc",
+    "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
+)
+_chosen: str | None = None
+
+
+def _candidates() -> list[str]:
+    paths = [p for p in KNOWN_TTF if Path(p).is_file()]
+    if shutil.which("fc-list"):
+        try:
+            out = subprocess.run(["fc-list", ":lang=zh", "file"], capture_output=True, text=True, timeout=10).stdout
+        except (OSError, subprocess.SubprocessError):
+            out = ""
+        for line in sorted(out.splitlines()):
+            path = line.split(":", 1)[0].strip()
+            if path.lower().endswith((".ttf", ".ttc")) and path not in paths:
+                paths.append(path)
+    return paths
+
+
+def find_cjk_truetype() -> str | None:
+    """The first CJK font file on this host that ReportLab can embed (TrueType outlines, with CJK glyphs)."""
+    from reportlab.pdfbase.ttfonts import TTFError, TTFont
+
+    for path in _candidates():
+        try:
+            font = TTFont("probe", path, subfontIndex=0)
+        except (TTFError, OSError, ValueError, KeyError):
+            continue  # CFF outlines (Noto CJK), a broken file: not usable by ReportLab
+        if 0x4E2D in font.face.charToGlyph:  # 中
+            return path
+    return None
 
 
 def _register_font() -> str:
+    """Register (once) and name the font the PDF is set in: an embedded TrueType CJK font, else STSong-Light."""
+    global _chosen
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.pdfbase.ttfonts import TTFont
 
-    if PDF_FONT not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(UnicodeCIDFont(PDF_FONT))
-    return PDF_FONT
+    if _chosen is not None:
+        return _chosen
+    path = find_cjk_truetype()
+    if path:
+        pdfmetrics.registerFont(TTFont(EMBEDDED_FONT, path, subfontIndex=0))
+        _chosen = EMBEDDED_FONT
+        log.info("pdf font=%s file=%s embedded=subset", EMBEDDED_FONT, path)
+    else:
+        if FALLBACK_FONT not in pdfmetrics.getRegisteredFontNames():
+            pdfmetrics.registerFont(UnicodeCIDFont(FALLBACK_FONT))
+        _chosen = FALLBACK_FONT
+        log.warning("pdf font=%s embedded=no: no TrueType CJK font found (install fonts-wqy-zenhei); viewers "
+                    "without an Asian font pack will show blanks", FALLBACK_FONT)
+    return _chosen
 
 
 CODE = re.compile(r"[0-9A-Za-z][0-9A-Za-z\-_./:#·]*")

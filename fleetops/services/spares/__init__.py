@@ -10,7 +10,7 @@ from fleetops.services.spares.records import (  # noqa: F401
     MOVEMENT_CONTEXT, MOVEMENT_KINDS, MOVEMENT_LABELS, movement_row,
 )
 from fleetops.services.spares.movements import (  # noqa: F401
-    issue_to_ticket, receive, return_to_stock, scrap, send_for_repair, transfer,
+    issue_to_ticket, receive, return_to_stock, scrap, send_for_repair, transfer, undo_issue, undone_ids,
 )
 from fleetops.services.spares.queries import (  # noqa: F401
     below_minimum, job_stock_minimum, ledger, locations, part_types, serial_in_stock, stock_overview, stock_rows,

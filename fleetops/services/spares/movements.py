@@ -161,3 +161,50 @@ def transfer(session: Session, part_type_id, from_location_id, to_location_id, q
         move_serial(session, unit, "in_stock", "in_stock", dst.id, None)
     record(session, "transferred", pt, src, -n, actor, unit=unit, note=f"→ {dst.code} {note}".strip())
     return record(session, "transferred", pt, dst, n, actor, unit=unit, note=f"← {src.code} {note}".strip())
+
+
+UNDO_NOTE = "↩ #%d"  # the reversing row's note: which ledger row it reverses (language-neutral, shown as is)
+
+
+def undone_ids(session: Session, ticket_id: int) -> set[int]:
+    """The ids of a ticket's "issued" rows that a reversing row has undone."""
+    from sqlalchemy import select
+
+    notes = session.scalars(select(StockMovement.note).where(StockMovement.ticket_id == ticket_id,
+                                                             StockMovement.kind == "returned"))
+    out = set()
+    for n in notes:
+        if n and n.startswith("↩ #") and n[3:].isdigit():
+            out.add(int(n[3:]))
+    return out
+
+
+def undo_issue(session: Session, ticket_id, movement_id, *, actor, request_id: str | None = None) -> StockMovement:
+    """S2/A3: a part recorded on a ticket by mistake goes back: the ledger is never edited — a reversing row
+    (+n into the same location, the serial unit back in stock) is added, with its audit row and a history line.
+    Only while the crew is still on site (arrived / repairing), once per issued row."""
+    claim_request(session, request_id, "stock_issue_undone", ticket_id)
+    t = tickets.get_ticket(session, ticket_id)
+    if t.state not in ("arrived", "repairing"):
+        raise ConflictError(Msg("A part can only be taken back while the repair is under way."))
+    try:
+        mid = int(movement_id)
+    except (TypeError, ValueError):
+        raise ValidationFailed(Msg("Choose a part recorded on this ticket.")) from None
+    mv = session.get(StockMovement, mid)
+    if mv is None or mv.ticket_id != t.id or mv.kind != "issued":
+        raise ValidationFailed(Msg("Choose a part recorded on this ticket."))
+    if mv.id in undone_ids(session, t.id):
+        raise ConflictError(Msg("This part has already been taken back."))
+    pt, loc, n = mv.part_type, mv.location, -mv.quantity
+    unit = mv.serial_part
+    put(session, pt, loc, n)
+    if unit is not None:
+        move_serial(session, unit, "installed", "in_stock", loc.id, None)
+    back = record(session, "returned", pt, loc, n, actor, unit=unit, ticket_id=t.id, note=UNDO_NOTE % mv.id)
+    tickets.log_event(session, t, "part_undone", actor, from_state=t.state,
+                      note=Msg("Part taken back: %(part)s × %(quantity)s to %(location)s", part=pt.name,
+                               quantity=n, location=loc.name),
+                      data={"part_type": pt.code, "quantity": n, "serial": unit.serial if unit else None,
+                            "location": loc.code, "reverses": mv.id})
+    return back

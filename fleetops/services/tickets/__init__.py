@@ -11,7 +11,9 @@ and deadline_breached(ticket_id, which, due_at), where `which` is respond, arriv
 """
 from fleetops.domain import tickets as rules  # noqa: F401 - callers use tickets.rules.CHECKLIST_KEYS
 from fleetops.domain.errors import DuplicateRequest  # noqa: F401 - the error a resent request raises
-from fleetops.services.tickets.crew import add_qualification, list_qualifications, qualifications_of  # noqa: F401
+from fleetops.services.tickets.crew import (  # noqa: F401
+    add_qualification, after_photo_problem, checklist_complete, list_qualifications, part_choices, qualifications_of,
+)
 from fleetops.services.tickets.deadlines import check_deadlines, job_deadlines  # noqa: F401
 from fleetops.services.tickets.history_log import log_event  # noqa: F401
 from fleetops.services.tickets.lifecycle import (  # noqa: F401
@@ -22,7 +24,9 @@ from fleetops.services.tickets.penalties import (  # noqa: F401
     NOT_TO_SPEC_KINDS, check_penalty_threshold, job_penalty_threshold, penalty_estimate, penalty_json,
 )
 from fleetops.services.tickets.photos import add_photo, photo_file  # noqa: F401
-from fleetops.services.tickets.policies import ensure_presets, list_policies, save_policy  # noqa: F401
+from fleetops.services.tickets.policies import (  # noqa: F401
+    FORM_GROUPS, ensure_presets, list_policies, policy_form_values, save_policy, save_policy_form,
+)
 from fleetops.services.tickets.queries import (  # noqa: F401
     audit_rows, breaches_of, crew_members, detail_page, districts, find_target, get_ticket, history, history_rows, is_overdue,
     list_tickets, may_act, my_tickets, next_action, ticket_row, user_id_by_name,

@@ -30,7 +30,14 @@ def move(session: Session, t: Ticket, action: str, actor, at: datetime, note: Ms
     before = t.state
     t.state = rules.transition(t.state, action)
     log_event(session, t, action, actor, from_state=before, note=note, data=data, at=at)
-    audit.record(session, actor, f"ticket_{action}", "ticket", t.id, summary=note or f"{before} → {t.state}",
+    audit.record(session, actor, f"ticket_{action}", "ticket", t.id, summary=note or Msg("%(before)s → %(after)s", before=_state_msg(before),
+                                                                              after=_state_msg(t.state)),
                  before={"state": before}, after={"state": t.state, **(data or {})})
     events.emit(session, "ticket_transitioned", ticket_id=t.id, from_state=before, to_state=t.state)
     return before
+
+
+def _state_msg(state: str) -> Msg | str:
+    """A state as its label (the audit summary reads 已派单 → 已出发, not dispatched → on_the_way)."""
+    label = rules.TicketState._LABELS.get(state)
+    return Msg(label, context="TicketState") if label else state

@@ -82,7 +82,8 @@ def open_ticket(session: Session, *, device_id: int | None = None, site_id: int 
     log_event(session, t, "opened", opened_by, note=summary, at=now,
               data={"source": source, "category": category, "outage_id": outage_id, "incident_id": incident_id})
     audit.record(session, opened_by, "ticket_opened", "ticket", t.id,
-                 summary=f"{device.code if device else site.code}: {category} ({source})",
+                 summary=Msg("%(target)s: %(fault)s", target=device.code if device else site.code,
+                             fault=Msg(rules.FaultCategory._LABELS.get(category, category), context="FaultCategory")),
                  after={"device_id": t.device_id, "site_id": t.site_id, "category": category, "source": source,
                         "tier": t.tier, "requires_replacement": t.requires_replacement})
     events.emit(session, "ticket_opened", ticket_id=t.id)
@@ -157,7 +158,8 @@ def tick_checklist(session: Session, ticket_id, items, *, actor, request_id: str
     before = list(t.checklist or [])
     t.checklist = ticked
     log_event(session, t, "checklist_ticked", actor, from_state=t.state, data={"items": ticked})
-    audit.record(session, actor, "ticket_checklist_ticked", "ticket", t.id, summary=", ".join(ticked),
+    audit.record(session, actor, "ticket_checklist_ticked", "ticket", t.id, summary=Msg("%(done)s of %(total)s safety checklist items ticked", done=len(ticked),
+                                   total=len(rules.CHECKLIST_KEYS)),
                  before={"checklist": before}, after={"checklist": ticked})
     return t
 
@@ -194,6 +196,9 @@ def resolve(session: Session, ticket_id, resolution: str, *, actor, notes: str =
     if t.requires_replacement and resolution != rules.Resolution.DEVICE_REPLACED:
         raise ConflictError(Msg.from_stored(t.replacement_reason) or t.replacement_reason
                             or Msg("This device must be replaced."))
+    from fleetops.services.tickets.crew import require_after_photo
+
+    require_after_photo(t)  # T7: the fault's kind may need an "after" photo (domain/tickets.AFTER_PHOTO_REQUIRED)
     move(session, t, "resolve", actor, at, note=notes, data={"resolution": resolution})
     t.resolution, t.resolved_at = resolution, at
     if notes:

@@ -54,7 +54,8 @@ def robot_post(url: str, body: dict, settings: dict) -> str:
     if not isinstance(answer, dict):
         raise ChannelError(Msg("The robot answered something other than JSON."))
     if answer.get("errcode", 0) != 0:
-        raise ChannelError(f"errcode {short(answer.get('errcode'), 20)}: {short(answer.get('errmsg', ''))}")
+        raise ChannelError(Msg("The robot refused the message (code %(code)s): %(message)s",
+                               code=short(answer.get("errcode"), 20), message=short(answer.get("errmsg", ""))))
     return "errcode 0"
 
 

@@ -2,9 +2,14 @@
 
 To add a channel: a module here with KIND, PLAIN, SECRETS, DEFAULTS, REQUIRED, REQUIRED_SECRETS, ERRORS and
 `send(settings, secrets, payload) -> str`, listed in MODULES; a label in `domain/alerts.ChannelKind`."""
+import logging
+import smtplib
+import socket
+import ssl
+
 import requests
 
-from fleetops.domain.text import Msg
+from fleetops.domain.text import N_, Msg
 from fleetops.platform import netpolicy
 from fleetops.services.alerts.channels import dingtalk, email, mqtt, webhook, wecom
 from fleetops.services.alerts.channels.base import ChannelError, scrub
@@ -19,7 +24,41 @@ REQUIRED_FIELDS = {m.KIND: m.REQUIRED for m in MODULES}
 REQUIRED_SECRETS = {m.KIND: m.REQUIRED_SECRETS for m in MODULES if m.REQUIRED_SECRETS}
 INT_FIELDS = ("port", "qos", "timeout_s")
 _SENDERS = {m.KIND: m.send for m in MODULES}
+log = logging.getLogger(__name__)
 _ERRORS = (OSError, requests.RequestException, ValueError, KeyError) + tuple(e for m in MODULES for e in m.ERRORS)
+
+
+# What a person reads for each kind of failure, most specific class first (issue 13: Chinese throughout).
+ERROR_MESSAGES = (
+    (smtplib.SMTPAuthenticationError, N_("The mail server refused the user name or password.")),
+    (smtplib.SMTPRecipientsRefused, N_("The mail server refused the recipients.")),
+    (smtplib.SMTPSenderRefused, N_("The mail server refused the sender address.")),
+    (smtplib.SMTPServerDisconnected, N_("The mail server closed the connection.")),
+    (smtplib.SMTPNotSupportedError, N_("The mail server does not support what the channel asks (e.g. STARTTLS).")),
+    (smtplib.SMTPException, N_("The mail server refused the message.")),
+    (ssl.SSLError, N_("The encrypted connection (TLS) failed: check the port and the TLS setting.")),
+    (socket.gaierror, N_("The server's name cannot be resolved on this network.")),
+    (ConnectionRefusedError, N_("Connection refused")),
+    (TimeoutError, N_("No answer in time.")),
+    (requests.exceptions.InvalidURL, N_("The address is not valid.")),
+    (requests.exceptions.MissingSchema, N_("The address is not valid.")),
+    (requests.exceptions.TooManyRedirects, N_("The server answered with too many redirects.")),
+    (requests.RequestException, N_("The request failed.")),
+    (OSError, N_("A network error on this server.")),
+    (ValueError, N_("The channel's settings are not valid.")),
+    (KeyError, N_("The channel's settings are not valid.")),
+)
+
+
+def error_msg(err: BaseException) -> Msg:
+    """The catalogue sentence for a failed attempt's exception (by class); an unknown one: "Sending failed."."""
+    for cls, msgid in ERROR_MESSAGES:
+        if isinstance(err, cls):
+            code = getattr(err, "smtp_code", None)
+            if isinstance(code, int):  # the mail server's reply code helps its administrator
+                return Msg("%(reason)s (SMTP %(code)s)", reason=Msg(msgid), code=code)
+            return Msg(msgid)
+    return Msg("Sending failed.")
 
 
 def target_refusal(kind: str, settings: dict, networks: list) -> Msg | None:
@@ -52,5 +91,7 @@ def send(kind: str, settings: dict, secrets: dict, payload: dict, *, networks: l
     except (requests.ConnectionError, ConnectionError):
         raise ChannelError(Msg("Cannot connect")) from None
     except _ERRORS as err:
-        # A short reason, never the peer's body or the library's long text (it may name hosts and ports).
-        raise ChannelError(scrub(f"{type(err).__name__}: {str(err)[:120]}", secrets)) from None
+        # A sentence from the catalogue by the error's class, never Python's text (it may name hosts and ports, and
+        # it is English); the technical detail goes to the log for the administrator, secrets scrubbed.
+        log.warning("channel=%s error=%s detail=%s", kind, type(err).__name__, scrub(str(err)[:200], secrets))
+        raise ChannelError(error_msg(err)) from None
