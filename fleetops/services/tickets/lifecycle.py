@@ -48,6 +48,8 @@ def open_ticket(session: Session, *, device_id: int | None = None, site_id: int 
         category = rules.FaultCategory(category).value
     except ValueError:
         raise ValidationFailed(Msg("Unknown fault category %(category)s.", category=repr(category))) from None
+    if category in rules.NOT_FAULT_CATEGORIES:  # P3: planned work comes from its plan (open_planned_work)
+        raise ValidationFailed(Msg("Unknown fault category %(category)s.", category=repr(category)))
     if detected_at is not None and detected_at.tzinfo is None:
         raise ValidationFailed(Msg("detected_at needs a timezone."))
     device = None
@@ -89,6 +91,44 @@ def open_ticket(session: Session, *, device_id: int | None = None, site_id: int 
     if auto_dispatch:
         crew = pick_crew(session, site)
         dispatch(session, t.id, assignee_id=crew.id if crew else None, actor=opened_by, at=t.detected_at)
+    return t
+
+
+def open_planned_work(session: Session, *, device_id: int, category: str, source: str, opened_by, summary: Msg | str,
+                      assignee_id: int | None = None, now: datetime | None = None) -> Ticket:
+    """P3: a ticket for planned work (an inspection order): never merged with another open ticket of the device,
+    no SLA policy and so no respond/arrive/repair clocks (its deadline is its plan period's end, kept by the
+    inspections area); dispatched at once to `assignee_id` when given. History, audit and events as any ticket."""
+    now = now or utcnow()
+    if category not in rules.NOT_FAULT_CATEGORIES:
+        raise ValidationFailed(Msg("Unknown fault category %(category)s.", category=repr(category)))
+    device = session.get(Device, device_id)
+    if device is None:
+        raise NotFound(Msg("No device %(id)s.", id=device_id))
+    t = Ticket(device_id=device.id, site_id=device.site_id, source=source, category=category, tier="ordinary",
+               summary=_stored(summary), state="new", policy_id=None, opened_by=actor_name(opened_by), opened_at=now,
+               detected_at=now, needs_height=False, checklist=[])
+    t.site, t.device = device.site, device
+    session.add(t)
+    session.flush()
+    log_event(session, t, "opened", opened_by, note=summary, at=now, data={"source": source, "category": category})
+    audit.record(session, opened_by, "ticket_opened", "ticket", t.id, summary=f"{device.code}: {category} ({source})",
+                 after={"device_id": t.device_id, "site_id": t.site_id, "category": category, "source": source})
+    events.emit(session, "ticket_opened", ticket_id=t.id)
+    if assignee_id is not None:
+        dispatch(session, t.id, assignee_id=assignee_id, actor=opened_by, at=now)
+    return t
+
+
+def complete_inspection(session: Session, ticket_id, *, actor, note: Msg | str = "", data=None,
+                        at: datetime | None = None) -> Ticket:
+    """P3: arrived → closed for an inspection order, done on site in one step (its checklist is the plan's)."""
+    t = get_ticket(session, ticket_id)
+    if t.category not in rules.NOT_FAULT_CATEGORIES:
+        raise ConflictError(Msg("Only an inspection order is completed this way."))
+    at = at or utcnow()
+    move(session, t, "complete_inspection", actor, at, note=note, data=data)
+    t.resolution, t.resolved_at, t.closed_at = "", at, at
     return t
 
 
