@@ -58,7 +58,7 @@ def sections(_, session: Session, start: datetime, end: datetime, now: datetime,
                          "values": [r[-1] or 0 for r in by_district.rows], "target": None,
                          "title": _("Inspection completion by district (%)")} if by_district.rows else None
     by_plan = section_cls("inspections_plan", _("Inspection completion by plan"),
-                          [_("Inspection plan"), _("Period")] + headers)
+                          [_("Inspection plan"), _("Inspection period")] + headers)
     for plan, c in f["plans"].values():
         period = Period.label_of(plan.period, _.locale) + (_(", by night") if plan.at_night else "")
         by_plan.rows.append([Msg(plan.name).render(_.locale), period] + cells(c))
