@@ -107,7 +107,7 @@ TRANSITIONS: dict[str, tuple[frozenset, str]] = {
     "reopen": (frozenset({"resolved", "verified"}), "repairing"),
     "cancel": (frozenset(OPEN_STATES - {"verified"}), "cancelled"),
     # P3: an inspection order is done on site in one step (its checklist is the inspection's own).
-    "complete_inspection": (frozenset({"arrived"}), "closed"),
+    "complete_inspection": (frozenset({"arrived", "repairing"}), "closed"),
 }
 
 ACTION_LABELS = {

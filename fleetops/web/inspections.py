@@ -79,6 +79,19 @@ def order(order_id):
                            request_id=uuid.uuid4().hex), status
 
 
+@bp.route("/tickets/<int:ticket_id>")
+@login_required
+def ticket_order(ticket_id):
+    """From an inspection order's ticket page to its checklist."""
+    try:
+        o = inspections.order_of_ticket(db_session(), current_user, ticket_id)
+    except PermissionDenied:
+        abort(403)
+    if o is None:
+        abort(404)
+    return redirect(url_for("inspections.order", order_id=o.id))
+
+
 # ---------------------------------------------------------------- supervisors
 
 @bp.route("/")

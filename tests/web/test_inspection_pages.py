@@ -153,3 +153,19 @@ def test_device_page_shows_the_last_inspection_of_each_plan(client_as, db, setup
     other = client_as("supervisor").get("/devices/K105-CAB").get_data(as_text=True)
     assert 'id="device-inspections"' not in other
     assert db.scalar(select(func.count()).select_from(Ticket).where(Ticket.category == "routine_inspection")) == 2
+
+
+def test_an_inspection_tickets_page_leads_to_its_checklist(client_as, db, setup):
+    order = order_of(db, "K105-CAM1")
+    crew = client_as("crew")
+    page = crew.get(f"/tickets/{order.ticket_id}").get_data(as_text=True)
+    assert 'id="inspection-checklist"' in page and "打开巡检检查项" in page
+    resp = crew.get(f"/inspections/tickets/{order.ticket_id}")
+    assert resp.status_code == 302 and resp.headers["Location"].endswith(f"/inspections/orders/{order.id}")
+    fault = setup["cam"]
+    from fleetops.services import tickets
+
+    t = tickets.open_ticket(db, device_id=fault.id, category="offline", source="outage", opened_by="t")
+    db.commit()
+    assert 'id="inspection-checklist"' not in crew.get(f"/tickets/{t.id}").get_data(as_text=True)
+    assert crew.get(f"/inspections/tickets/{t.id}").status_code == 404

@@ -14,7 +14,7 @@ from fleetops.services.inspections.plans import (  # noqa: F401
     create_plan, get_plan, list_plans, load_preset, plan_dict, update_plan,
 )
 from fleetops.services.inspections.queries import (  # noqa: F401
-    device_panel, last_of_device, month_orders, my_route, order_for, overdue_orders, overview,
+    device_panel, last_of_device, month_orders, my_route, order_for, order_of_ticket, overdue_orders, overview,
 )
 from fleetops.services.inspections.report import figures as month_figures  # noqa: F401
 from fleetops.services.inspections.report import sections as report_sections  # noqa: F401

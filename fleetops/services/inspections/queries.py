@@ -81,6 +81,12 @@ def order_for(session: Session, user: User, order_id) -> InspectionOrder:
     return order
 
 
+def order_of_ticket(session: Session, user: User, ticket_id: int) -> InspectionOrder | None:
+    """The inspection order whose work is this ticket (None for any other ticket)."""
+    order_id = session.scalar(select(InspectionOrder.id).where(InspectionOrder.ticket_id == ticket_id))
+    return order_for(session, user, order_id) if order_id is not None else None
+
+
 def overview(session: Session, now: datetime | None = None) -> list[dict]:
     """Per plan: orders of its current period, done, not OK, open, and overdue orders (any period) still open."""
     from fleetops.platform import clock

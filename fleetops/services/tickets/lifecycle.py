@@ -122,7 +122,8 @@ def open_planned_work(session: Session, *, device_id: int, category: str, source
 
 def complete_inspection(session: Session, ticket_id, *, actor, note: Msg | str = "", data=None,
                         at: datetime | None = None) -> Ticket:
-    """P3: arrived → closed for an inspection order, done on site in one step (its checklist is the plan's)."""
+    """P3: arrived (or repairing) → closed for an inspection order, done on site in one step (its checklist is the
+    plan's)."""
     t = get_ticket(session, ticket_id)
     if t.category not in rules.NOT_FAULT_CATEGORIES:
         raise ConflictError(Msg("Only an inspection order is completed this way."))
