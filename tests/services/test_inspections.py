@@ -357,3 +357,22 @@ def test_the_route_visits_sites_nearest_first_from_the_depot(db, fleet, users):
     db.add(other)
     db.commit()
     assert inspections.my_route(db, users["supervisor"], now=bj(2026, 6, 2, 9, 0))["count"] == 4
+
+
+def test_a_batch_that_meets_orders_made_by_another_run_claims_only_the_rest(db, fleet):
+    """The unique key decides: when another generator made some of the period's orders first, this run's batch
+    insert fails and it claims the remaining ones one by one (no duplicate, no lost order)."""
+    from fleetops.services.inspections.generate import _claim
+
+    plan = monthly_plan(db)
+    start, end = bj(2026, 6, 1), bj(2026, 7, 1)
+
+    def order(device):
+        return InspectionOrder(plan_id=plan.id, device_id=device.id, site_id=device.site_id, district="白碱滩区",
+                               period_start=start, due_at=end, state="open", results=[], created_at=start)
+
+    assert len(_claim(db, [order(fleet["cam"])])) == 1
+    made = _claim(db, [order(fleet["cam"]), order(fleet["cam2"]), order(fleet["far_cam"])])
+    assert sorted(o.device_id for o in made) == sorted([fleet["cam2"].id, fleet["far_cam"].id])
+    db.commit()
+    assert db.scalar(select(func.count()).select_from(InspectionOrder)) == 3

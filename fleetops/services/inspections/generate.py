@@ -42,6 +42,31 @@ def devices_in_scope(session: Session, plan: InspectionPlan) -> list[Device]:
     return list(session.scalars(q.order_by(Site.district, Site.code, Device.code)))
 
 
+def _claim(session: Session, orders: list[InspectionOrder]) -> list[InspectionOrder]:
+    """Insert the orders (the unique key claims them); when another run made some a moment ago, claim the rest one by
+    one. Returns the orders this run made."""
+    try:
+        with session.begin_nested():
+            session.add_all(orders)
+            session.flush()
+        return orders
+    except IntegrityError:
+        pass
+    made = []
+    for o in orders:
+        fresh = InspectionOrder(plan_id=o.plan_id, device_id=o.device_id, site_id=o.site_id, district=o.district,
+                                period_start=o.period_start, due_at=o.due_at, state="open", results=[],
+                                created_at=o.created_at)
+        try:
+            with session.begin_nested():
+                session.add(fresh)
+                session.flush()
+        except IntegrityError:
+            continue
+        made.append(fresh)
+    return made
+
+
 def generate_due(session: Session, now: datetime | None = None) -> dict:
     """Make the orders of the period containing `now` for every active plan (idempotent). Returns counts."""
     now = now or utcnow()
@@ -53,30 +78,26 @@ def generate_due(session: Session, now: datetime | None = None) -> dict:
         start, end = rules.period_bounds(plan.period, now, zone)
         have = set(session.scalars(select(InspectionOrder.device_id).where(
             InspectionOrder.plan_id == plan.id, InspectionOrder.period_start == start)))
-        for device in devices_in_scope(session, plan):
-            if device.id in have:
-                existing += 1
-                continue
-            order = InspectionOrder(plan_id=plan.id, device_id=device.id, site_id=device.site_id,
-                                    district=device.site.district or "", period_start=start, due_at=end,
-                                    state="open", results=[], created_at=now)
-            try:
-                with session.begin_nested():  # the unique key: another run may have made it a moment ago
-                    session.add(order)
-                    session.flush()
-            except IntegrityError:
-                existing += 1
-                continue
-            district = order.district
-            if district not in crews:
-                crew = pick_crew(session, device.site)
-                crews[district] = crew.id if crew else None
-            ticket = open_planned_work(
-                session, device_id=device.id, category=CATEGORY, source=SOURCE, opened_by="system",
-                summary=Msg("Inspection “%(plan)s”, period from %(start)s", plan=Msg(plan.name),
-                            start=start.date().isoformat()),
-                assignee_id=crews[district], now=now)
-            order.ticket_id = ticket.id
-            created += 1
+        devices = {d.id: d for d in devices_in_scope(session, plan) if d.id not in have}
+        existing += len(have)
+        if not devices:
+            continue
+        made = _claim(session, [
+            InspectionOrder(plan_id=plan.id, device_id=d.id, site_id=d.site_id, district=d.site.district or "",
+                            period_start=start, due_at=end, state="open", results=[], created_at=now)
+            for d in devices.values()])
+        existing += len(devices) - len(made)
+        summary = Msg("Inspection “%(plan)s”, period from %(start)s", plan=Msg(plan.name),
+                      start=start.date().isoformat())
+        for o in made:  # a district's orders go to one crew member: the day's route
+            if o.district not in crews:
+                crew = pick_crew(session, devices[o.device_id].site)
+                crews[o.district] = crew.id if crew else None
+        tickets = open_planned_work(
+            session, [{"device": devices[o.device_id], "summary": summary, "assignee_id": crews[o.district]}
+                      for o in made], category=CATEGORY, source=SOURCE, opened_by="system", now=now)
+        for o, t in zip(made, tickets):
+            o.ticket_id = t.id
+        created += len(made)
     session.flush()
     return {"created": created, "existing": existing}

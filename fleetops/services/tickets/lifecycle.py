@@ -94,30 +94,38 @@ def open_ticket(session: Session, *, device_id: int | None = None, site_id: int 
     return t
 
 
-def open_planned_work(session: Session, *, device_id: int, category: str, source: str, opened_by, summary: Msg | str,
-                      assignee_id: int | None = None, now: datetime | None = None) -> Ticket:
-    """P3: a ticket for planned work (an inspection order): never merged with another open ticket of the device,
-    no SLA policy and so no respond/arrive/repair clocks (its deadline is its plan period's end, kept by the
-    inspections area); dispatched at once to `assignee_id` when given. History, audit and events as any ticket."""
+def open_planned_work(session: Session, works: list[dict], *, category: str, source: str, opened_by,
+                      now: datetime | None = None) -> list[Ticket]:
+    """P3: tickets for planned work (inspection orders), one per `works` item {"device": Device, "summary": Msg or
+    text, "assignee_id": int or None}: never merged with another open ticket of the device, no SLA policy and so no
+    respond/arrive/repair clocks (the deadline is the plan period's end, kept by the inspections area); dispatched at
+    once when an assignee is given. History, audit and events as any ticket; inserted in batches (a month's orders
+    for a whole fleet arrive at once)."""
     now = now or utcnow()
     if category not in rules.NOT_FAULT_CATEGORIES:
         raise ValidationFailed(Msg("Unknown fault category %(category)s.", category=repr(category)))
-    device = session.get(Device, device_id)
-    if device is None:
-        raise NotFound(Msg("No device %(id)s.", id=device_id))
-    t = Ticket(device_id=device.id, site_id=device.site_id, source=source, category=category, tier="ordinary",
-               summary=_stored(summary), state="new", policy_id=None, opened_by=actor_name(opened_by), opened_at=now,
-               detected_at=now, needs_height=False, checklist=[])
-    t.site, t.device = device.site, device
-    session.add(t)
+    made = []
+    for w in works:
+        device = w["device"]
+        t = Ticket(device_id=device.id, site_id=device.site_id, source=source, category=category, tier="ordinary",
+                   summary=_stored(w.get("summary")), state="new", policy_id=None, opened_by=actor_name(opened_by),
+                   opened_at=now, detected_at=now, needs_height=False, checklist=[])
+        t.site, t.device = device.site, device
+        session.add(t)
+        made.append(t)
     session.flush()
-    log_event(session, t, "opened", opened_by, note=summary, at=now, data={"source": source, "category": category})
-    audit.record(session, opened_by, "ticket_opened", "ticket", t.id, summary=f"{device.code}: {category} ({source})",
-                 after={"device_id": t.device_id, "site_id": t.site_id, "category": category, "source": source})
-    events.emit(session, "ticket_opened", ticket_id=t.id)
-    if assignee_id is not None:
-        dispatch(session, t.id, assignee_id=assignee_id, actor=opened_by, at=now)
-    return t
+    with session.no_autoflush:  # the rows below go in with the next flush, in batches
+        for t, w in zip(made, works):
+            log_event(session, t, "opened", opened_by, note=w.get("summary") or "", at=now,
+                      data={"source": source, "category": category})
+            audit.record(session, opened_by, "ticket_opened", "ticket", t.id,
+                         summary=f"{t.device.code}: {category} ({source})",
+                         after={"device_id": t.device_id, "site_id": t.site_id, "category": category, "source": source})
+            events.emit(session, "ticket_opened", ticket_id=t.id)
+            if w.get("assignee_id") is not None:
+                dispatch(session, t.id, assignee_id=w["assignee_id"], actor=opened_by, at=now)
+    session.flush()
+    return made
 
 
 def complete_inspection(session: Session, ticket_id, *, actor, note: Msg | str = "", data=None,
