@@ -13,6 +13,7 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from fleetops.domain.errors import ValidationFailed
+from fleetops.domain.text import render_stored
 from fleetops.models import AuditLog, Depot, Device, Site
 from fleetops.models.alerts import Alert
 from fleetops.models.inspections import InspectionOrder
@@ -330,8 +331,6 @@ def test_overdue_orders_alert_the_supervisors_once(db, fleet, users):
     assert inspections.check_overdue(db, now=bj(2026, 7, 1, 0, 20)) == 0
     alerts = db.scalars(select(Alert).where(Alert.kind == "inspection_overdue")).all()
     assert len(alerts) == 1 and alerts[0].audience == ["supervisor", "admin"] and alerts[0].district == "白碱滩区"
-    from fleetops.domain.text import render_stored
-
     assert "2" in render_stored(alerts[0].title, "zh") and "镜头清洁" in render_stored(alerts[0].title, "zh")
 
 
@@ -376,3 +375,20 @@ def test_a_batch_that_meets_orders_made_by_another_run_claims_only_the_rest(db, 
     assert sorted(o.device_id for o in made) == sorted([fleet["cam2"].id, fleet["far_cam"].id])
     db.commit()
     assert db.scalar(select(func.count()).select_from(InspectionOrder)) == 3
+
+
+def test_a_device_taken_out_of_service_has_its_open_orders_cancelled(db, fleet):
+    monthly_plan(db)
+    inspections.generate_due(db, now=bj(2026, 6, 2, 8, 0))
+    db.commit()
+    far = db.get(Device, fleet["far_cam"].id)
+    far.lifecycle = "retired"
+    db.commit()
+    out = inspections.generate_due(db, now=bj(2026, 6, 2, 8, 10))
+    db.commit()
+    assert out == {"created": 0, "existing": 3, "cancelled": 1}  # its order exists, and is cancelled
+    order = db.scalar(select(InspectionOrder).where(InspectionOrder.device_id == far.id))
+    assert order.state == "cancelled" and order.ticket.state == "cancelled"
+    assert inspections.check_overdue(db, now=bj(2026, 7, 1, 1, 0)) == 1  # only the two cameras left at K-105
+    alert = db.scalar(select(Alert).where(Alert.kind == "inspection_overdue"))
+    assert "“镜头清洁” 2" in render_stored(alert.title, "zh")

@@ -21,7 +21,7 @@ from fleetops.models.base import utcnow
 from fleetops.models.inspections import InspectionOrder, InspectionPlan
 from fleetops.platform import clock
 from fleetops.services.tickets.crew import pick_crew
-from fleetops.services.tickets.lifecycle import open_planned_work
+from fleetops.services.tickets.lifecycle import cancel, open_planned_work
 
 log = logging.getLogger(__name__)
 
@@ -99,5 +99,18 @@ def generate_due(session: Session, now: datetime | None = None) -> dict:
         for o, t in zip(made, tickets):
             o.ticket_id = t.id
         created += len(made)
+    cancelled = cancel_out_of_service(session, now)
     session.flush()
-    return {"created": created, "existing": existing}
+    return {"created": created, "existing": existing, "cancelled": cancelled}
+
+
+def cancel_out_of_service(session: Session, now: datetime) -> int:
+    """Open orders of devices no longer in service (retired, replaced) are cancelled with their tickets: nobody
+    inspects a device that is gone, and it is no overdue inspection either."""
+    rows = list(session.scalars(select(InspectionOrder).join(Device, Device.id == InspectionOrder.device_id).where(
+        InspectionOrder.state == "open", Device.lifecycle.not_in(_IN_SERVICE))))
+    for o in rows:
+        o.state = "cancelled"
+        if o.ticket_id is not None:
+            cancel(session, o.ticket_id, actor="system", reason=Msg("The device is no longer in service."), at=now)
+    return len(rows)
