@@ -11,6 +11,7 @@ from sqlalchemy import event as orm_event
 from sqlalchemy.orm import Session
 
 from fleetops.cli import alerts as cli_alerts
+from fleetops.cli import inspections as cli_inspections
 from fleetops.cli import core as cli_core
 from fleetops.cli import inventory as cli_inventory
 from fleetops.cli import main as cli_root
@@ -22,7 +23,7 @@ from fleetops.cli import simulator as cli_simulator
 from fleetops.cli import tickets as cli_tickets
 from fleetops.platform import events, i18n, netpolicy, parameters
 from fleetops.platform.jobs import Job
-from fleetops.services import alerts, monitoring, quality, reports, spares, tickets
+from fleetops.services import alerts, inspections, monitoring, quality, reports, spares, tickets
 from fleetops.services.alerts import outbox as alerts_outbox
 from fleetops.services.alerts import repeats as alerts_repeats
 from fleetops.services.alerts import subscribers as alerts_on
@@ -36,6 +37,7 @@ from fleetops.web import admin as web_admin
 from fleetops.web import alerts as web_alerts
 from fleetops.web import auth as web_auth
 from fleetops.web import exclusions as web_exclusions
+from fleetops.web import inspections as web_inspections
 from fleetops.web import inventory as web_inventory
 from fleetops.web import map as web_map
 from fleetops.web import monitoring as web_monitoring
@@ -94,6 +96,7 @@ SUBSCRIPTIONS: tuple[tuple[str, object], ...] = (
     ("probe_agent_silent", alerts_on.on_probe_agent_silent),
     ("probe_agent_back", alerts_on.on_probe_agent_back),
     ("no_data_found", monitoring_detectors.on_no_data_found),  # tickets' reaction, kept there until tickets takes it
+    ("inspection_overdue", alerts_on.on_inspection_overdue),  # P3
 )
 
 # ---------------------------------------------------------------- flush hooks (every ORM session)
@@ -123,6 +126,7 @@ JOBS: tuple[Job, ...] = (
     Job("alerts_probe_silence", monitoring_detectors.job_probe_silence, 60),
     Job("alerts_certificates", inventory_certificates.job_certificates, 3600),
     Job("inventory_imports", inventory_import_jobs.job_import_files, 5),
+    Job("inspections", inspections.job_inspections, 600),  # P3: the period's orders, overdue alerts
 )
 
 # ---------------------------------------------------------------- web: blueprints and menu entries
@@ -130,11 +134,18 @@ BLUEPRINTS = (
     web_auth.bp, web_admin.bp, web_inventory.bp, web_monitoring.bp, web_tickets.bp, web_spares.bp,
     web_quality.bp, web_alerts.bp, web_reports.bp, web_exclusions.bp, api_bp,
     web_map.bp,  # issue 13: map, wall screen, display tokens
+    web_inspections.bp,
 )
 NAV = (
     *web_monitoring.NAV, *web_tickets.NAV, *web_inventory.NAV, *web_spares.NAV, *web_quality.NAV,
     *web_alerts.NAV, *web_reports.NAV, *web_exclusions.NAV, *web_admin.NAV,
     *web_map.NAV,  # issue 13
+    *web_inspections.NAV,
+)
+
+# ---------------------------------------------------------------- panels other areas add to the device page
+DEVICE_PANELS = (
+    web_inventory.DevicePanel("inspections/_device_panel.html", context=inspections.device_panel),  # P3
 )
 
 # ---------------------------------------------------------------- the `fleetops` command
@@ -148,6 +159,7 @@ CLI_COMMANDS = (
     cli_quality.score_image, cli_quality.sample_snapshots, cli_quality.import_passes,
     cli_alerts.alerts_group, cli_reports.report_group,
     cli_simulator.simulate, cli_simulator.fault,
+    cli_inspections.inspections_group,
 )
 
 _wired = False
@@ -170,6 +182,9 @@ def wire() -> None:
         tickets.register_verifier(category, verifier)
     for item in NAV:
         nav.register(item)
+    for panel in DEVICE_PANELS:
+        if panel not in web_inventory.DEVICE_PANELS:
+            web_inventory.DEVICE_PANELS.append(panel)
     for command in CLI_COMMANDS:
         cli_root.add_command(command)
     _wired = True

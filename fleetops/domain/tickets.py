@@ -66,6 +66,7 @@ class FaultCategory(LabelledEnum):
     AIM = "aim"
     INSPECTION = "inspection"
     OTHER = "other"
+    ROUTINE_INSPECTION = "routine_inspection"  # P1–P3: planned inspection work, not a fault
 
 
 FaultCategory._LABELS = {
@@ -80,7 +81,13 @@ FaultCategory._LABELS = {
     "aim": N_("Camera out of aim"),
     "inspection": N_("Inspection finding"),
     "other": N_("Other"),
+    "routine_inspection": N_("Routine inspection"),
 }
+
+# P3: categories of planned work that are not faults: never counted in fault statistics, the online rate or
+# penalties, never opened by hand (the inspections area generates them).
+NOT_FAULT_CATEGORIES = frozenset({"routine_inspection"})
+FAULT_CATEGORIES = tuple(c for c in FaultCategory if c.value not in NOT_FAULT_CATEGORIES)
 
 # The device kinds mounted on poles and gantries: working on them is work at height (T8).
 AT_HEIGHT_KINDS = frozenset({
@@ -99,6 +106,8 @@ TRANSITIONS: dict[str, tuple[frozenset, str]] = {
     "close": (frozenset({"verified"}), "closed"),
     "reopen": (frozenset({"resolved", "verified"}), "repairing"),
     "cancel": (frozenset(OPEN_STATES - {"verified"}), "cancelled"),
+    # P3: an inspection order is done on site in one step (its checklist is the inspection's own).
+    "complete_inspection": (frozenset({"arrived", "repairing"}), "closed"),
 }
 
 ACTION_LABELS = {
@@ -111,6 +120,7 @@ ACTION_LABELS = {
     "close": N_("Close"),
     "reopen": N_("Reopen"),
     "cancel": N_("Cancel"),
+    "complete_inspection": N_("Complete inspection"),
 }
 
 # History lines that are not a transition (shown with msgctxt "TicketAction" like the transitions above), so no

@@ -40,6 +40,8 @@ EVENTS: dict[str, str] = {
     "no_data_found": "device_id, alert_id, summary, detected_at",
     "alert_raised": "alert_id, key, kind",
     "alert_resolved": "alert_id, key, kind",
+    # P3: inspections
+    "inspection_overdue": "plan_id, plan_name, district, period_start, due_at, count, order_ids",
 }
 
 _handlers: dict[str, list[Callable]] = defaultdict(list)

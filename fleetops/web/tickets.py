@@ -273,7 +273,7 @@ def new():
                                 tier=f.get("tier", "ordinary"), policy_key=f.get("policy") or None,
                                 request_id=f.get("request_id"))
         return _done(t, _("Ticket opened."))
-    return render_template("tickets/new.html", categories=list(rules.FaultCategory),
+    return render_template("tickets/new.html", categories=list(rules.FAULT_CATEGORIES),
                            policies=tickets.list_policies(s))
 
 

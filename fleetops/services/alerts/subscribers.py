@@ -298,3 +298,18 @@ def on_probe_agent_back(session: Session, agent, **_):
     alert = get_open(session, f"agent:{agent}:silent")
     if alert is not None:
         resolve(session, alert)
+
+
+def on_inspection_overdue(session: Session, plan_id, plan_name, district, period_start, due_at=None, count=0,
+                          order_ids=(), **_):
+    """P3: inspections left undone past the end of their period: one alert to the supervisors per plan, district and
+    period (the inspections area announces each group once)."""
+    day = local_time(period_start)[:10]
+    where = district or Msg("all districts")
+    raise_alert(session, f"inspection:{plan_id}:{district}:{day}", "inspection_overdue", "warning",
+                Msg("Inspections overdue: %(count)s of “%(plan)s” in %(district)s", count=count, plan=Msg(plan_name),
+                    district=where),
+                Msg("The period from %(start)s ended %(due)s; the orders are still open.", start=day,
+                    due=local_time(due_at)),
+                audience=("supervisor", "admin"), source_type="inspection_plan", source_id=plan_id,
+                district=district or "")

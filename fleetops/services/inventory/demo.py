@@ -241,6 +241,9 @@ def load_demo_fleet(session: Session, seed: int = 7, n_devices: int = 600, today
                  summary=Msg("seed %(seed)s: %(sites)s sites, %(devices)s devices", seed=seed, sites=summary["sites"],
                              devices=summary["devices"]), after=summary)
     set_demo_parameters(session)
+    from fleetops.services.inspections import load_preset  # P1–P3: the checkpoint contract's inspection plans
+
+    load_preset(session, "checkpoint_om", actor="demo")
     return summary
 
 

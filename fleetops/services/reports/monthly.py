@@ -16,6 +16,7 @@ from fleetops.services.reports.sections import Report, Section
 from fleetops.services.reports.suggestions import suggestions
 from fleetops.services.reports.words import Words, local_text
 
+from fleetops.services import inspections
 from fleetops.services import monitoring as uptime
 
 UPTIME_KEY_HEADERS = {"device": (N_("Device code"), N_("Device name")), "site": (N_("Site code"), N_("Site name")),
@@ -230,6 +231,7 @@ def monthly_report(session: Session, month: str, now: datetime | None = None, lo
 
     sections += penalty_sections(_, pen)
     sections.append(exclusion_section(_, session, start, end))
+    sections += inspections.report_sections(_, session, start, end, now, Section)  # P3: inspection completion
 
     sections.append(suggestions(session, _, end=upto, contractual=contractual, target=target, sla=sla, ranked=ranked,
                                 devices=devices, cats=cats, site_rows=by_rows["site"],

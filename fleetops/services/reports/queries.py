@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
 from fleetops.domain.choices import IN_SERVICE
+from fleetops.domain.tickets import NOT_FAULT_CATEGORIES
 from fleetops.models import Device, MetrologyCertificate, Site
 from fleetops.models.alerts import Alert, AlertDelivery
 from fleetops.models.monitoring import OnlineRateSample, Outage, ProbeResultRow, SiteIncident, StatusInterval
@@ -16,6 +17,8 @@ OPEN_STATES = ("new", "dispatched", "on_the_way", "arrived", "repairing")
 NOT_ARRIVED_STATES = ("new", "dispatched", "on_the_way")
 DOWN_STATUSES = ("down", "hung", "unreachable")
 _IN_SERVICE = [s.value for s in IN_SERVICE]
+# P3: inspection orders are planned work, not faults: no fault statistics count them.
+IS_FAULT = Ticket.category.not_in(NOT_FAULT_CATEGORIES)
 
 
 def has_figures(session: Session, start: datetime, end: datetime) -> bool:
@@ -32,20 +35,20 @@ def has_figures(session: Session, start: datetime, end: datetime) -> bool:
 def tickets_opened(session: Session, start: datetime, end: datetime) -> list[Ticket]:
     """Tickets opened in [start, end), cancelled ones left out."""
     return session.scalars(select(Ticket).where(Ticket.opened_at >= start, Ticket.opened_at < end,
-                                                Ticket.state != "cancelled")).all()
+                                                Ticket.state != "cancelled", IS_FAULT)).all()
 
 
 def open_tickets(session: Session) -> list[Ticket]:
-    return session.scalars(select(Ticket).where(Ticket.state.in_(OPEN_STATES))).all()
+    return session.scalars(select(Ticket).where(Ticket.state.in_(OPEN_STATES), IS_FAULT)).all()
 
 
 def count_open_tickets(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(Ticket).where(Ticket.state.in_(OPEN_STATES))) or 0
+    return session.scalar(select(func.count()).select_from(Ticket).where(Ticket.state.in_(OPEN_STATES), IS_FAULT)) or 0
 
 
 def count_arrival_overdue(session: Session, now: datetime) -> int:
     return session.scalar(select(func.count()).select_from(Ticket).where(
-        Ticket.state.in_(NOT_ARRIVED_STATES), Ticket.arrive_by < now)) or 0
+        Ticket.state.in_(NOT_ARRIVED_STATES), Ticket.arrive_by < now, IS_FAULT)) or 0
 
 
 def breaches_due(session: Session, start: datetime, end: datetime) -> list[tuple[TicketBreach, Ticket]]:

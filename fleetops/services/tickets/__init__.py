@@ -17,13 +17,13 @@ from fleetops.services.tickets.crew import (  # noqa: F401
 from fleetops.services.tickets.deadlines import check_deadlines, job_deadlines  # noqa: F401
 from fleetops.services.tickets.history_log import log_event  # noqa: F401
 from fleetops.services.tickets.lifecycle import (  # noqa: F401
-    add_note, cancel, cannot_repair_on_site, close, depart, dispatch, open_ticket, record_arrival, reopen, resolve, start_repair,
-    tick_checklist,
+    add_note, cancel, cannot_repair_on_site, close, complete_inspection, depart, dispatch, open_planned_work, open_ticket,
+    record_arrival, reopen, resolve, start_repair, tick_checklist,
 )
 from fleetops.services.tickets.penalties import (  # noqa: F401
     NOT_TO_SPEC_KINDS, check_penalty_threshold, job_penalty_threshold, penalty_estimate, penalty_json,
 )
-from fleetops.services.tickets.photos import add_photo, photo_file  # noqa: F401
+from fleetops.services.tickets.photos import add_photo, link_photo, photo_file  # noqa: F401
 from fleetops.services.tickets.policies import (  # noqa: F401
     FORM_GROUPS, ensure_presets, list_policies, policy_form_values, save_policy, save_policy_form,
 )

@@ -20,7 +20,8 @@ def pick_crew(session: Session, site: Site) -> User | None:
     if not local:
         return None
     load = dict(session.execute(
-        select(Ticket.assignee_id, func.count()).where(Ticket.state.in_(rules.NOT_RESOLVED))
+        select(Ticket.assignee_id, func.count()).where(Ticket.state.in_(rules.NOT_RESOLVED),
+                                                       Ticket.category.not_in(rules.NOT_FAULT_CATEGORIES))
         .group_by(Ticket.assignee_id)).all())
     return min(local, key=lambda u: (load.get(u.id, 0), u.id))
 

@@ -48,6 +48,8 @@ def open_ticket(session: Session, *, device_id: int | None = None, site_id: int 
         category = rules.FaultCategory(category).value
     except ValueError:
         raise ValidationFailed(Msg("Unknown fault category %(category)s.", category=repr(category))) from None
+    if category in rules.NOT_FAULT_CATEGORIES:  # P3: planned work comes from its plan (open_planned_work)
+        raise ValidationFailed(Msg("Unknown fault category %(category)s.", category=repr(category)))
     if detected_at is not None and detected_at.tzinfo is None:
         raise ValidationFailed(Msg("detected_at needs a timezone."))
     device = None
@@ -90,6 +92,53 @@ def open_ticket(session: Session, *, device_id: int | None = None, site_id: int 
     if auto_dispatch:
         crew = pick_crew(session, site)
         dispatch(session, t.id, assignee_id=crew.id if crew else None, actor=opened_by, at=t.detected_at)
+    return t
+
+
+def open_planned_work(session: Session, works: list[dict], *, category: str, source: str, opened_by,
+                      now: datetime | None = None) -> list[Ticket]:
+    """P3: tickets for planned work (inspection orders), one per `works` item {"device": Device, "summary": Msg or
+    text, "assignee_id": int or None}: never merged with another open ticket of the device, no SLA policy and so no
+    respond/arrive/repair clocks (the deadline is the plan period's end, kept by the inspections area); dispatched at
+    once when an assignee is given. History, audit and events as any ticket; inserted in batches (a month's orders
+    for a whole fleet arrive at once)."""
+    now = now or utcnow()
+    if category not in rules.NOT_FAULT_CATEGORIES:
+        raise ValidationFailed(Msg("Unknown fault category %(category)s.", category=repr(category)))
+    made = []
+    for w in works:
+        device = w["device"]
+        t = Ticket(device_id=device.id, site_id=device.site_id, source=source, category=category, tier="ordinary",
+                   summary=_stored(w.get("summary")), state="new", policy_id=None, opened_by=actor_name(opened_by),
+                   opened_at=now, detected_at=now, needs_height=False, checklist=[])
+        t.site, t.device = device.site, device
+        session.add(t)
+        made.append(t)
+    session.flush()
+    with session.no_autoflush:  # the rows below go in with the next flush, in batches
+        for t, w in zip(made, works):
+            log_event(session, t, "opened", opened_by, note=w.get("summary") or "", at=now,
+                      data={"source": source, "category": category})
+            audit.record(session, opened_by, "ticket_opened", "ticket", t.id,
+                         summary=f"{t.device.code}: {category} ({source})",
+                         after={"device_id": t.device_id, "site_id": t.site_id, "category": category, "source": source})
+            events.emit(session, "ticket_opened", ticket_id=t.id)
+            if w.get("assignee_id") is not None:
+                dispatch(session, t.id, assignee_id=w["assignee_id"], actor=opened_by, at=now)
+    session.flush()
+    return made
+
+
+def complete_inspection(session: Session, ticket_id, *, actor, note: Msg | str = "", data=None,
+                        at: datetime | None = None) -> Ticket:
+    """P3: arrived (or repairing) → closed for an inspection order, done on site in one step (its checklist is the
+    plan's)."""
+    t = get_ticket(session, ticket_id)
+    if t.category not in rules.NOT_FAULT_CATEGORIES:
+        raise ConflictError(Msg("Only an inspection order is completed this way."))
+    at = at or utcnow()
+    move(session, t, "complete_inspection", actor, at, note=note, data=data)
+    t.resolution, t.resolved_at, t.closed_at = "", at, at
     return t
 
 

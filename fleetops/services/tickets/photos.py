@@ -70,3 +70,19 @@ def photo_file(session: Session, ticket_id: int, photo_id: int, *, thumb: bool =
     if p is None:
         return None
     return p.thumb_path if thumb and p.thumb_path else p.path
+
+
+def link_photo(session: Session, ticket_id, photo: TicketPhoto, *, actor, note="") -> TicketPhoto:
+    """Show a photo taken on another ticket (an inspection finding's evidence, P3) on this ticket too: the same
+    stored file, a row of its own; history and audit say where it came from."""
+    t = get_ticket(session, ticket_id)
+    copy = TicketPhoto(ticket_id=t.id, phase="before", path=photo.path, thumb_path=photo.thumb_path,
+                       content_type=photo.content_type, size_bytes=photo.size_bytes,
+                       location_kept=photo.location_kept, taken_by=photo.taken_by, taken_at=photo.taken_at)
+    session.add(copy)
+    session.flush()
+    log_event(session, t, "photo_added", actor, from_state=t.state, note=note,
+              data={"phase": "before", "photo_id": copy.id, "from_ticket": photo.ticket_id})
+    audit.record(session, actor, "ticket_photo_added", "ticket", t.id, summary=f"before {photo.path}",
+                 after={"phase": "before", "path": photo.path, "from_ticket": photo.ticket_id})
+    return copy

@@ -64,7 +64,8 @@ def _eager(q):
 def my_tickets(session: Session, user: User) -> list[Ticket]:
     """The crew's list: open work, key sites first, then the nearest deadline; resolved ones (awaiting verification) last."""
     q = (select(Ticket).join(Site, Ticket.site_id == Site.id)
-         .where(Ticket.state.in_(rules.NOT_RESOLVED | {"resolved"})))
+         .where(Ticket.state.in_(rules.NOT_RESOLVED | {"resolved"}),
+                Ticket.category.not_in(rules.NOT_FAULT_CATEGORIES)))  # P3: inspections are on "My route"
     if user.role == Role.CREW:
         q = q.where(_crew_scope(user))
     return sorted(session.scalars(_eager(q)), key=lambda t: (t.state == "resolved", _sort_key(t)))
