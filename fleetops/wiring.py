@@ -22,7 +22,7 @@ from fleetops.cli import simulator as cli_simulator
 from fleetops.cli import tickets as cli_tickets
 from fleetops.platform import events, i18n, netpolicy, parameters
 from fleetops.platform.jobs import Job
-from fleetops.services import alerts, monitoring, quality, reports, spares, tickets
+from fleetops.services import alerts, maintenance, monitoring, quality, reports, spares, tickets
 from fleetops.services.alerts import outbox as alerts_outbox
 from fleetops.services.alerts import repeats as alerts_repeats
 from fleetops.services.alerts import subscribers as alerts_on
@@ -65,8 +65,12 @@ PARAMETER_DEFAULTS: tuple[dict, ...] = (
 )
 
 # ---------------------------------------------------------------- events → subscribers
-# Order matters where it is listed: tickets open before alerts look for the ticket.
+# Order matters where it is listed: tickets open before alerts look for the ticket; a maintenance window holds
+# and classifies an outage (or a site blackout) BEFORE tickets and alerts see it (they ask whether it is held).
 SUBSCRIPTIONS: tuple[tuple[str, object], ...] = (
+    ("outage_opened", maintenance.on_outage_opened),
+    ("site_incident_opened", maintenance.on_site_incident_opened),
+    ("outage_closed", maintenance.on_outage_closed),
     ("outage_opened", tickets.on_outage_opened),
     ("outage_opened", alerts_on.on_outage_opened),
     ("outage_closed", tickets.on_outage_closed),
@@ -92,6 +96,8 @@ SUBSCRIPTIONS: tuple[tuple[str, object], ...] = (
     ("probe_agent_silent", alerts_on.on_probe_agent_silent),
     ("probe_agent_back", alerts_on.on_probe_agent_back),
     ("no_data_found", monitoring_detectors.on_no_data_found),  # tickets' reaction, kept there until tickets takes it
+    ("maintenance_window_started", alerts_on.on_maintenance_window_started),
+    ("maintenance_window_ended", alerts_on.on_maintenance_window_ended),
 )
 
 # ---------------------------------------------------------------- flush hooks (every ORM session)
@@ -121,6 +127,7 @@ JOBS: tuple[Job, ...] = (
     Job("alerts_probe_silence", monitoring_detectors.job_probe_silence, 60),
     Job("alerts_certificates", inventory_certificates.job_certificates, 3600),
     Job("inventory_imports", inventory_import_jobs.job_import_files, 5),
+    Job("maintenance_windows", maintenance.job_windows, 60, "POLL_INTERVAL_S"),  # ends noticed on the next poll
 )
 
 # ---------------------------------------------------------------- web: blueprints and menu entries

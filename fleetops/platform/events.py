@@ -40,6 +40,9 @@ EVENTS: dict[str, str] = {
     "no_data_found": "device_id, alert_id, summary, detected_at",
     "alert_raised": "alert_id, key, kind",
     "alert_resolved": "alert_id, key, kind",
+    # maintenance windows (services/maintenance): one note to the alert group per occurrence, instead of alarms
+    "maintenance_window_started": "window_id, starts_at, ends_at",
+    "maintenance_window_ended": "window_id, ended_at",
 }
 
 _handlers: dict[str, list[Callable]] = defaultdict(list)
