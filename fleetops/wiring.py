@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from fleetops.cli import alerts as cli_alerts
 from fleetops.cli import core as cli_core
 from fleetops.cli import inventory as cli_inventory
+from fleetops.cli import maintenance as cli_maintenance
 from fleetops.cli import main as cli_root
 from fleetops.cli import monitoring as cli_monitoring
 from fleetops.cli import quality as cli_quality
@@ -37,6 +38,7 @@ from fleetops.web import alerts as web_alerts
 from fleetops.web import auth as web_auth
 from fleetops.web import exclusions as web_exclusions
 from fleetops.web import inventory as web_inventory
+from fleetops.web import maintenance as web_maintenance
 from fleetops.web import monitoring as web_monitoring
 from fleetops.web import nav
 from fleetops.web import quality as web_quality
@@ -46,6 +48,7 @@ from fleetops.web import tickets as web_tickets
 from fleetops.web.api import alerts as api_alerts  # noqa: F401 - each adds its routes to the api blueprint
 from fleetops.web.api import bp as api_bp
 from fleetops.web.api import inventory as api_inventory  # noqa: F401
+from fleetops.web.api import maintenance as api_maintenance  # noqa: F401
 from fleetops.web.api import monitoring as api_monitoring  # noqa: F401
 from fleetops.web.api import quality as api_quality  # noqa: F401
 from fleetops.web.api import reports as api_reports  # noqa: F401
@@ -134,10 +137,12 @@ JOBS: tuple[Job, ...] = (
 BLUEPRINTS = (
     web_auth.bp, web_admin.bp, web_inventory.bp, web_monitoring.bp, web_tickets.bp, web_spares.bp,
     web_quality.bp, web_alerts.bp, web_reports.bp, web_exclusions.bp, api_bp,
+    web_maintenance.bp,
 )
 NAV = (
     *web_monitoring.NAV, *web_tickets.NAV, *web_inventory.NAV, *web_spares.NAV, *web_quality.NAV,
     *web_alerts.NAV, *web_reports.NAV, *web_exclusions.NAV, *web_admin.NAV,
+    *web_maintenance.NAV,
 )
 
 # ---------------------------------------------------------------- the `fleetops` command
@@ -151,6 +156,7 @@ CLI_COMMANDS = (
     cli_quality.score_image, cli_quality.sample_snapshots, cli_quality.import_passes,
     cli_alerts.alerts_group, cli_reports.report_group,
     cli_simulator.simulate, cli_simulator.fault,
+    cli_maintenance.maintenance_group,
 )
 
 _wired = False

@@ -34,7 +34,8 @@ MAX_SCOPE_ITEMS = 500
 
 
 def _require_supervisor(actor) -> None:
-    if getattr(actor, "role", None) not in ("supervisor", "admin"):
+    """A supervisor (or admin) in the UI and the API; the `fleetops` command (actor "cli") is the operator's."""
+    if actor != "cli" and getattr(actor, "role", None) not in ("supervisor", "admin"):
         raise PermissionDenied(Msg("Only a supervisor can plan or cancel a maintenance window."))
 
 
@@ -103,7 +104,8 @@ def _time(value, field: str) -> datetime:
 
 def _recurrence(recurrence, count, until) -> tuple[str, int | None, date | None]:
     try:
-        value = Recurrence.parse(recurrence or "none").value
+        value = Recurrence.parse(recurrence if isinstance(recurrence, str) and recurrence else "none"
+                                 if recurrence in (None, "") else "?").value
     except ValueError:
         raise ValidationFailed(Msg("Repeat must be none, daily or weekly."), field="recurrence") from None
     if value == "none":
