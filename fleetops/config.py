@@ -47,6 +47,10 @@ DEFAULTS = {
     "LOGIN_LIMIT_PER_ACCOUNT": "5 per 5 minutes",
     "LOGIN_LIMIT_PER_ADDRESS": "30 per 10 minutes",
     "RATELIMIT_STORAGE_URI": "memory://",
+    # Fault reports from the pole (web/public.py): the absolute address printed in the QR labels
+    # ("" = the address the labels page was opened with), and the per-address limit of the public form.
+    "PUBLIC_BASE_URL": "",
+    "PUBLIC_REPORT_LIMIT": "5 per 10 minutes",
 }
 
 # Keys that must never be printed or logged.

@@ -23,7 +23,7 @@ from fleetops.cli import simulator as cli_simulator
 from fleetops.cli import tickets as cli_tickets
 from fleetops.platform import events, i18n, netpolicy, parameters
 from fleetops.platform.jobs import Job
-from fleetops.services import alerts, maintenance, monitoring, quality, reports, spares, tickets
+from fleetops.services import alerts, fault_reports, maintenance, monitoring, quality, reports, spares, tickets
 from fleetops.services.alerts import outbox as alerts_outbox
 from fleetops.services.alerts import repeats as alerts_repeats
 from fleetops.services.alerts import subscribers as alerts_on
@@ -37,10 +37,12 @@ from fleetops.web import admin as web_admin
 from fleetops.web import alerts as web_alerts
 from fleetops.web import auth as web_auth
 from fleetops.web import exclusions as web_exclusions
+from fleetops.web import fault_reports as web_fault_reports
 from fleetops.web import inventory as web_inventory
 from fleetops.web import maintenance as web_maintenance
 from fleetops.web import monitoring as web_monitoring
 from fleetops.web import nav
+from fleetops.web import public as web_public
 from fleetops.web import quality as web_quality
 from fleetops.web import reports as web_reports
 from fleetops.web import spares as web_spares
@@ -65,6 +67,7 @@ PARAMETER_DEFAULTS: tuple[dict, ...] = (
     inventory_certificates.PARAMETERS,
     reports.PARAMETERS,
     netpolicy.PARAMETERS,
+    fault_reports.PARAMETERS,
 )
 
 # ---------------------------------------------------------------- events → subscribers
@@ -137,12 +140,12 @@ JOBS: tuple[Job, ...] = (
 BLUEPRINTS = (
     web_auth.bp, web_admin.bp, web_inventory.bp, web_monitoring.bp, web_tickets.bp, web_spares.bp,
     web_quality.bp, web_alerts.bp, web_reports.bp, web_exclusions.bp, api_bp,
-    web_maintenance.bp,
+    web_maintenance.bp, web_public.bp, web_fault_reports.bp,
 )
 NAV = (
     *web_monitoring.NAV, *web_tickets.NAV, *web_inventory.NAV, *web_spares.NAV, *web_quality.NAV,
     *web_alerts.NAV, *web_reports.NAV, *web_exclusions.NAV, *web_admin.NAV,
-    *web_maintenance.NAV,
+    *web_maintenance.NAV, *web_fault_reports.NAV,
 )
 
 # ---------------------------------------------------------------- the `fleetops` command
