@@ -110,6 +110,10 @@ SUBSCRIPTIONS: tuple[tuple[str, object], ...] = (
 # A device's in-service periods follow its lifecycle whoever writes it (form, API, import, retire, demo).
 FLUSH_HOOKS: tuple[object, ...] = (inventory_service_periods.before_flush,)
 
+# ---------------------------------------------------------------- commit hooks (every ORM session)
+# A maintenance window's hold ends with the first result after the window ("the next poll"), whoever stored it.
+COMMIT_HOOKS: tuple[object, ...] = (maintenance.before_commit,)
+
 # ---------------------------------------------------------------- ticket verifiers (T6), by ticket category
 # A quality ticket verifies only on a good snapshot after the repair.
 TICKET_VERIFIERS: tuple[tuple[str, object], ...] = tuple(
@@ -178,6 +182,9 @@ def wire() -> None:
     for hook in FLUSH_HOOKS:
         if not orm_event.contains(Session, "before_flush", hook):
             orm_event.listen(Session, "before_flush", hook)
+    for hook in COMMIT_HOOKS:
+        if not orm_event.contains(Session, "before_commit", hook):
+            orm_event.listen(Session, "before_commit", hook)
     for category, verifier in TICKET_VERIFIERS:
         tickets.register_verifier(category, verifier)
     for item in NAV:

@@ -3,7 +3,7 @@ anyone else gets the one-page public fault report, no login), and the printable 
 
 The public form is CSRF-protected (Flask-WTF), limited per address (Flask-Limiter, PUBLIC_REPORT_LIMIT), and
 answered in Chinese by default; the checks on its content are in services/fault_reports."""
-from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
@@ -68,7 +68,6 @@ def report(code):
 @bp.errorhandler(429)
 def too_many(_err):
     """The per-address limit: a page in the reader's language (Chinese by default), never the sign-in text."""
-    g.setdefault("retry_minutes", 10)
     return render_template("public/thanks.html", device=None, folded=False, limited=True,
                            message=_("Too many reports from this connection. Please try again later, or call the "
                                      "traffic police hotline.")), 429

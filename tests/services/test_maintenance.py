@@ -105,9 +105,8 @@ def test_a_device_still_down_when_the_window_ends_is_ticketed_and_alerted_on_the
     [o] = db.scalars(select(Outage)).all()
     assert o.cause == "network_provider" and maintenance.is_held_outage(db, o.id)
     assert db.scalar(select(func.count()).select_from(Ticket)) == 0 and not _alerts(db, "device_down")
-    # the next poll after the end: still failing
+    # the next poll after the end: still failing — the ingest's own transaction tickets and alerts it
     monitoring.ingest_results(db, results(("K105-CAM1",), t0 + timedelta(minutes=41), 2, False))
-    maintenance.tick(db, now=t0 + timedelta(minutes=42))
     db.commit()
     db.refresh(o)
     assert not maintenance.is_held_outage(db, o.id)
@@ -208,3 +207,17 @@ def test_only_a_supervisor_plans_and_a_weekly_window_repeats_on_the_local_clock(
     maintenance.cancel_window(db, w.id, actor=users["supervisor"], reason="改期")
     db.commit()
     assert maintenance.window_for_device(db, cam, at) is None
+
+
+def test_the_window_job_releases_at_the_end_even_before_the_next_result(db, users, fleet):
+    """The scheduler's maintenance_windows job (every poll interval) ends the hold on the clock, too."""
+    t0 = fleet["t0"]
+    _window(db, users, t0, 10, 40)
+    monitoring.ingest_results(db, results(("K105-CAM1",), t0, 20, True) +
+                              results(("K105-CAM1",), t0 + timedelta(minutes=20), 18, False))
+    db.commit()
+    assert db.scalar(select(func.count()).select_from(Ticket)) == 0
+    assert maintenance.tick(db, now=t0 + timedelta(minutes=39))["still_down"] == 0
+    assert maintenance.tick(db, now=t0 + timedelta(minutes=40))["still_down"] == 1
+    db.commit()
+    assert db.scalar(select(func.count()).select_from(Ticket)) == 1 and len(_alerts(db, "device_down")) == 1

@@ -4,7 +4,8 @@
 site blackout) that begins inside an active window of its scope is held — linked to the window, which is its
 evidence — and takes the window's cause, so tickets and alerts (which ask `is_held_*`) stay silent. The
 `maintenance_windows` job (every poll interval) announces each occurrence's start and end to the alert group and,
-when an occurrence ends, releases what it held: whatever is still down is ticketed and alerted at once, as usual,
+when an occurrence ends, releases what it held (as does the first transaction that stores a probe result past the
+end, through the `before_commit` session hook: "on the next poll"): whatever is still down is ticketed and alerted at once, as usual,
 and counts against the contractor from then on (its cause goes back to a device fault, audited)."""
 from __future__ import annotations
 
@@ -114,13 +115,16 @@ def _classify(session: Session, outage: Outage, cause: str, reason: str, evidenc
 
 # ------------------------------------------------------------------------------------------ the window's end
 
-def release(session: Session, now: datetime, window_id: int | None = None) -> int:
+def release(session: Session, now: datetime, window_id: int | None = None, holds=None) -> int:
     """Release the holds whose occurrence has ended (or every hold of a cancelled window): a site blackout still
     dark and an outage still down are announced now — outage_opened / site_incident_opened again, which the
     tickets and alerts areas handle as new. Returns how many were still down."""
-    q = select(MaintenanceHold).where(MaintenanceHold.released_at.is_(None))
-    q = q.where(MaintenanceHold.window_id == window_id) if window_id else q.where(MaintenanceHold.occurrence_end <= now)
-    holds = list(session.scalars(q.order_by(MaintenanceHold.site_incident_id.is_(None), MaintenanceHold.id)))
+    if holds is None:
+        q = select(MaintenanceHold).where(MaintenanceHold.released_at.is_(None))
+        q = q.where(MaintenanceHold.window_id == window_id) if window_id else \
+            q.where(MaintenanceHold.occurrence_end <= now)
+        holds = list(session.scalars(q))
+    holds = sorted(holds, key=lambda h: (h.site_incident_id is None, h.id))
     still = 0
     for h in holds:  # site blackouts first: a device outage then joins the site's ticket (U5)
         h.released_at = now
@@ -147,6 +151,42 @@ def release(session: Session, now: datetime, window_id: int | None = None) -> in
     return still
 
 
+def release_observed(session: Session) -> int:
+    """"On the next poll": release the holds whose device (or, for a blackout, any device of the site) has a
+    result at or after the end of the occurrence that held it — the poll that follows the window, whenever the
+    results arrive (live, pushed by an agent, or replayed). Announced with the occurrence's end as detection time."""
+    from fleetops.models.monitoring import ProbeResultRow
+
+    if session.scalar(select(MaintenanceHold.id).where(MaintenanceHold.released_at.is_(None)).limit(1)) is None:
+        return 0  # nothing held: the usual case, one index probe
+    after_end = ProbeResultRow.at >= MaintenanceHold.occurrence_end
+    outage_seen = select(ProbeResultRow.at).join(Outage, Outage.device_id == ProbeResultRow.device_id).where(
+        Outage.id == MaintenanceHold.outage_id, after_end).exists()
+    site_seen = select(ProbeResultRow.at).join(Device, Device.id == ProbeResultRow.device_id).join(
+        SiteIncident, SiteIncident.site_id == Device.site_id).where(
+        SiteIncident.id == MaintenanceHold.site_incident_id, after_end).exists()
+    due = list(session.scalars(select(MaintenanceHold).where(
+        MaintenanceHold.released_at.is_(None), outage_seen | site_seen)))
+    ends = sorted({h.occurrence_end for h in due})
+    return sum(release(session, end, holds=[h for h in due if h.occurrence_end == end]) for end in ends)
+
+
+def before_commit(session: Session) -> None:
+    """Session hook (wiring.COMMIT_HOOKS): after a transaction that stored probe results, what a window held and
+    the results show still down past its end is ticketed and alerted in that same transaction."""
+    if session.info.get("maintenance_releasing") or session.get_bind() is None:
+        return
+    session.info["maintenance_releasing"] = True
+    try:
+        with session.no_autoflush:
+            pending = session.scalar(select(MaintenanceHold.id).where(MaintenanceHold.released_at.is_(None))
+                                     .limit(1))
+        if pending is not None:
+            release_observed(session)
+    finally:
+        session.info.pop("maintenance_releasing", None)
+
+
 def announce_start(session: Session, w: MaintenanceWindow, starts_at, ends_at) -> None:
     w.noted_start_at = starts_at
     events.emit(session, "maintenance_window_started", window_id=w.id, starts_at=starts_at, ends_at=ends_at)
@@ -161,9 +201,11 @@ def tick(session: Session, now: datetime | None = None) -> dict:
     """One pass: announce the occurrences that started or ended, release what ended. Idempotent."""
     now = now or utcnow()
     started = ended = 0
+    unannounced_end = MaintenanceWindow.noted_start_at.is_not(None) & (
+        MaintenanceWindow.noted_end_at.is_(None) | (MaintenanceWindow.noted_end_at <= MaintenanceWindow.noted_start_at))
     for w in session.scalars(select(MaintenanceWindow).where(
             MaintenanceWindow.state == "active", MaintenanceWindow.starts_at <= now,
-            (MaintenanceWindow.noted_start_at.is_not(None)) | (MaintenanceWindow.last_end_at > now))):
+            (MaintenanceWindow.last_end_at > now) | unannounced_end).order_by(MaintenanceWindow.id)):
         occs = window_occurrences(w)
         if w.noted_start_at is not None and (w.noted_end_at is None or w.noted_end_at <= w.noted_start_at):
             current = next((o for o in occs if o.start == w.noted_start_at), None)
