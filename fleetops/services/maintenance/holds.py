@@ -12,7 +12,8 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
+from sqlalchemy.exc import UnboundExecutionError
 from sqlalchemy.orm import Session
 
 from fleetops.domain.maintenance import OUTAGE_CAUSE
@@ -171,11 +172,29 @@ def release_observed(session: Session) -> int:
     return sum(release(session, end, holds=[h for h in due if h.occurrence_end == end]) for end in ends)
 
 
+_tables_seen: set = set()
+
+
+def _has_table(bind, session: Session) -> bool:
+    key = id(getattr(bind, "engine", bind))
+    if key not in _tables_seen:
+        if not inspect(session.connection()).has_table(MaintenanceHold.__tablename__):
+            return False
+        _tables_seen.add(key)
+    return True
+
+
 def before_commit(session: Session) -> None:
     """Session hook (wiring.COMMIT_HOOKS): after a transaction that stored probe results, what a window held and
     the results show still down past its end is ticketed and alerted in that same transaction."""
-    if session.info.get("maintenance_releasing") or session.get_bind() is None:
+    if session.info.get("maintenance_releasing"):
         return
+    try:
+        bind = session.get_bind()
+    except UnboundExecutionError:
+        return
+    if not _has_table(bind, session):
+        return  # a database not yet upgraded to the maintenance tables (e.g. while `fleetops db upgrade` runs)
     session.info["maintenance_releasing"] = True
     try:
         with session.no_autoflush:
