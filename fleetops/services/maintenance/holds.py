@@ -5,8 +5,9 @@ site blackout) that begins inside an active window of its scope is held — link
 evidence — and takes the window's cause, so tickets and alerts (which ask `is_held_*`) stay silent. The
 `maintenance_windows` job (every poll interval) announces each occurrence's start and end to the alert group and,
 when an occurrence ends, releases what it held (as does the first transaction that stores a probe result past the
-end, through the `before_commit` session hook: "on the next poll"): whatever is still down is ticketed and alerted at once, as usual,
-and counts against the contractor from then on (its cause goes back to a device fault, audited)."""
+end, through the `before_commit` session hook: "on the next poll"): whatever is still down is ticketed and alerted
+at once, as usual, and its cause goes back to a device fault (audited): the window's cause stays only on outages
+that were over before the window's end, so an outage outlasting its window counts against the contractor whole."""
 from __future__ import annotations
 
 import logging
