@@ -11,7 +11,7 @@ from werkzeug.exceptions import NotFound as HTTPNotFound
 
 from fleetops.domain.errors import FleetopsError, NotFound
 from fleetops.domain.maintenance import FaultProblem
-from fleetops.services import fault_reports, inventory
+from fleetops.services import fault_reports
 from fleetops.web import current_locale, db_session, limiter, roles_required
 
 bp = Blueprint("public", __name__)
@@ -25,7 +25,7 @@ def _address_key() -> str:
 
 def _device(code: str):
     try:
-        return inventory.get_device(db_session(), code)
+        return fault_reports.device_for_code(db_session(), code)
     except NotFound:
         raise HTTPNotFound() from None
 

@@ -58,6 +58,24 @@ def test_the_qr_url_opens_the_form_for_anyone_and_the_device_page_for_a_logged_i
     assert tablet.status_code == 302 and tablet.headers["Location"].endswith("/devices/K105-CAM1")
 
 
+def test_a_cabinet_known_only_as_a_cabinet_gets_a_label_that_reports_on_its_feed(make_app, db, fleet):
+    from fleetops.models import Cabinet
+    from tests.conftest import login
+
+    cab = Cabinet(site_id=fleet["near"].id, code="K-105-JG", power_feed="市电 户号 650212345678")
+    db.add(cab)
+    db.flush()
+    fleet["cabinet"].cabinet_id = fleet["cam"].cabinet_id = cab.id
+    db.commit()
+    app = make_app(PUBLIC_BASE_URL="https://fleet.example.gov.cn")
+    html = login(app.test_client(), "supervisor").get("/labels/K-105").get_data(as_text=True)
+    assert 'data-url="https://fleet.example.gov.cn/r/K-105-JG"' in html and html.count("<svg") == 4
+    c, env = anon(app)
+    assert post(c, env, code="K-105-JG", problem="cabinet_open").status_code == 201
+    [r] = _reports(db)
+    assert (r.device_id, r.problem) == (fleet["cabinet"].id, "cabinet_open")
+
+
 def test_a_report_lands_in_the_triage_queue_and_becomes_a_ticket_with_its_photo(app, db, fleet, client_as):
     c, env = anon(app)
     resp = post(c, env, photo=(io.BytesIO(jpeg()), "pole.jpg"))

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from fleetops.domain.errors import NotFound, ValidationFailed
 from fleetops.domain.text import Msg
-from fleetops.models import Device, Site
+from fleetops.models import Cabinet, Device, Site
 
 
 def check_base_url(base: str) -> str:
@@ -44,5 +44,31 @@ def site_labels(session: Session, site_code: str, base: str) -> dict:
     for d in devices:
         url = device_url(base, d.code)
         labels.append({"code": d.code, "name": d.name, "kind": d.kind, "url": url, "svg": qr_svg(url)})
+    codes = {d.code for d in devices}
+    for cab in session.scalars(select(Cabinet).where(Cabinet.site_id == site.id).order_by(Cabinet.code)):
+        if cab.code not in codes and _cabinet_device(session, cab) is not None:  # a cabinet known only as a cabinet
+            url = device_url(base, cab.code)
+            labels.append({"code": cab.code, "name": cab.power_feed, "kind": "cabinet", "url": url,
+                           "svg": qr_svg(url)})
     return {"site": {"code": site.code, "name": site.name, "road": site.road, "district": site.district},
             "labels": labels}
+
+
+def _cabinet_device(session: Session, cab: Cabinet) -> Device | None:
+    """The device that stands for a cabinet: its own cabinet-kind device, else the first device on its feed."""
+    q = select(Device).where(Device.cabinet_id == cab.id, Device.lifecycle != "retired")
+    return session.scalar(q.where(Device.kind == "cabinet").order_by(Device.code).limit(1)) or \
+        session.scalar(q.order_by(Device.code).limit(1))
+
+
+def device_for_code(session: Session, code: str) -> Device:
+    """What a label's code names: a device, or a cabinet (its cabinet device); NotFound otherwise."""
+    if isinstance(code, str) and len(code) <= 60:
+        device = session.scalar(select(Device).where(Device.code == code))
+        if device is not None:
+            return device
+        cab = session.scalar(select(Cabinet).where(Cabinet.code == code))
+        device = _cabinet_device(session, cab) if cab is not None else None
+        if device is not None:
+            return device
+    raise NotFound(Msg("No device %(code)s.", code=str(code)[:60]))
