@@ -55,6 +55,11 @@ DEFAULTS = {
     "MAP_TILE_MAX_ZOOM": 18,
     "MAP_TILE_DATUM": "wgs84",  # gcj02 when the tiles mirror a Chinese map service (markers drawn at GCJ-02)
     "WALL_POLL_S": 15,  # the wall screen's refresh (seconds)
+
+    # Fault reports from the pole (web/public.py): the absolute address printed in the QR labels
+    # ("" = the address the labels page was opened with), and the per-address limit of the public form.
+    "PUBLIC_BASE_URL": "",
+    "PUBLIC_REPORT_LIMIT": "5 per 10 minutes",
 }
 
 # Keys that must never be printed or logged.

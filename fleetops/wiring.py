@@ -14,6 +14,7 @@ from fleetops.cli import alerts as cli_alerts
 from fleetops.cli import inspections as cli_inspections
 from fleetops.cli import core as cli_core
 from fleetops.cli import inventory as cli_inventory
+from fleetops.cli import maintenance as cli_maintenance
 from fleetops.cli import main as cli_root
 from fleetops.cli import monitoring as cli_monitoring
 from fleetops.cli import quality as cli_quality
@@ -23,7 +24,7 @@ from fleetops.cli import simulator as cli_simulator
 from fleetops.cli import tickets as cli_tickets
 from fleetops.platform import events, i18n, netpolicy, parameters
 from fleetops.platform.jobs import Job
-from fleetops.services import alerts, inspections, monitoring, quality, reports, spares, tickets
+from fleetops.services import alerts, fault_reports, inspections, maintenance, monitoring, quality, reports, spares, tickets
 from fleetops.services.alerts import outbox as alerts_outbox
 from fleetops.services.alerts import repeats as alerts_repeats
 from fleetops.services.alerts import subscribers as alerts_on
@@ -37,11 +38,14 @@ from fleetops.web import admin as web_admin
 from fleetops.web import alerts as web_alerts
 from fleetops.web import auth as web_auth
 from fleetops.web import exclusions as web_exclusions
+from fleetops.web import fault_reports as web_fault_reports
 from fleetops.web import inspections as web_inspections
 from fleetops.web import inventory as web_inventory
+from fleetops.web import maintenance as web_maintenance
 from fleetops.web import map as web_map
 from fleetops.web import monitoring as web_monitoring
 from fleetops.web import nav
+from fleetops.web import public as web_public
 from fleetops.web import quality as web_quality
 from fleetops.web import reports as web_reports
 from fleetops.web import spares as web_spares
@@ -50,6 +54,7 @@ from fleetops.web.api import alerts as api_alerts  # noqa: F401 - each adds its 
 from fleetops.web.api import bp as api_bp
 from fleetops.web.api import geo as api_geo  # noqa: F401 - issue 13: /sites.geojson
 from fleetops.web.api import inventory as api_inventory  # noqa: F401
+from fleetops.web.api import maintenance as api_maintenance  # noqa: F401
 from fleetops.web.api import monitoring as api_monitoring  # noqa: F401
 from fleetops.web.api import quality as api_quality  # noqa: F401
 from fleetops.web.api import reports as api_reports  # noqa: F401
@@ -66,11 +71,16 @@ PARAMETER_DEFAULTS: tuple[dict, ...] = (
     inventory_certificates.PARAMETERS,
     reports.PARAMETERS,
     netpolicy.PARAMETERS,
+    fault_reports.PARAMETERS,
 )
 
 # ---------------------------------------------------------------- events → subscribers
-# Order matters where it is listed: tickets open before alerts look for the ticket.
+# Order matters where it is listed: tickets open before alerts look for the ticket; a maintenance window holds
+# and classifies an outage (or a site blackout) BEFORE tickets and alerts see it (they ask whether it is held).
 SUBSCRIPTIONS: tuple[tuple[str, object], ...] = (
+    ("outage_opened", maintenance.on_outage_opened),
+    ("site_incident_opened", maintenance.on_site_incident_opened),
+    ("outage_closed", maintenance.on_outage_closed),
     ("outage_opened", tickets.on_outage_opened),
     ("outage_opened", alerts_on.on_outage_opened),
     ("outage_closed", tickets.on_outage_closed),
@@ -97,11 +107,17 @@ SUBSCRIPTIONS: tuple[tuple[str, object], ...] = (
     ("probe_agent_back", alerts_on.on_probe_agent_back),
     ("no_data_found", monitoring_detectors.on_no_data_found),  # tickets' reaction, kept there until tickets takes it
     ("inspection_overdue", alerts_on.on_inspection_overdue),  # P3
+    ("maintenance_window_started", alerts_on.on_maintenance_window_started),
+    ("maintenance_window_ended", alerts_on.on_maintenance_window_ended),
 )
 
 # ---------------------------------------------------------------- flush hooks (every ORM session)
 # A device's in-service periods follow its lifecycle whoever writes it (form, API, import, retire, demo).
 FLUSH_HOOKS: tuple[object, ...] = (inventory_service_periods.before_flush,)
+
+# ---------------------------------------------------------------- commit hooks (every ORM session)
+# A maintenance window's hold ends with the first result after the window ("the next poll"), whoever stored it.
+COMMIT_HOOKS: tuple[object, ...] = (maintenance.before_commit,)
 
 # ---------------------------------------------------------------- ticket verifiers (T6), by ticket category
 # A quality ticket verifies only on a good snapshot after the repair.
@@ -127,6 +143,7 @@ JOBS: tuple[Job, ...] = (
     Job("alerts_certificates", inventory_certificates.job_certificates, 3600),
     Job("inventory_imports", inventory_import_jobs.job_import_files, 5),
     Job("inspections", inspections.job_inspections, 600),  # P3: the period's orders, overdue alerts
+    Job("maintenance_windows", maintenance.job_windows, 60, "POLL_INTERVAL_S"),  # ends noticed on the next poll
 )
 
 # ---------------------------------------------------------------- web: blueprints and menu entries
@@ -135,12 +152,14 @@ BLUEPRINTS = (
     web_quality.bp, web_alerts.bp, web_reports.bp, web_exclusions.bp, api_bp,
     web_map.bp,  # issue 13: map, wall screen, display tokens
     web_inspections.bp,
+    web_maintenance.bp, web_public.bp, web_fault_reports.bp,
 )
 NAV = (
     *web_monitoring.NAV, *web_tickets.NAV, *web_inventory.NAV, *web_spares.NAV, *web_quality.NAV,
     *web_alerts.NAV, *web_reports.NAV, *web_exclusions.NAV, *web_admin.NAV,
     *web_map.NAV,  # issue 13
     *web_inspections.NAV,
+    *web_maintenance.NAV, *web_fault_reports.NAV,
 )
 
 # ---------------------------------------------------------------- panels other areas add to the device page
@@ -160,6 +179,7 @@ CLI_COMMANDS = (
     cli_alerts.alerts_group, cli_reports.report_group,
     cli_simulator.simulate, cli_simulator.fault,
     cli_inspections.inspections_group,
+    cli_maintenance.maintenance_group,
 )
 
 _wired = False
@@ -178,6 +198,9 @@ def wire() -> None:
     for hook in FLUSH_HOOKS:
         if not orm_event.contains(Session, "before_flush", hook):
             orm_event.listen(Session, "before_flush", hook)
+    for hook in COMMIT_HOOKS:
+        if not orm_event.contains(Session, "before_commit", hook):
+            orm_event.listen(Session, "before_commit", hook)
     for category, verifier in TICKET_VERIFIERS:
         tickets.register_verifier(category, verifier)
     for item in NAV:

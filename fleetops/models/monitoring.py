@@ -159,5 +159,8 @@ class ExclusionRequest(Base):
     decided_by: Mapped[str] = mapped_column(String(100), default="")
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     decision_note: Mapped[str] = mapped_column(Text, default="")
+    # A maintenance window entered after the fact (services/maintenance): approval classifies its outages.
+    maintenance_window_id: Mapped[int | None] = mapped_column(
+        ForeignKey("maintenance_windows.id", ondelete="CASCADE"), nullable=True, index=True)
     outage: Mapped["Outage | None"] = relationship()
     site_incident: Mapped["SiteIncident | None"] = relationship()

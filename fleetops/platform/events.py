@@ -42,6 +42,10 @@ EVENTS: dict[str, str] = {
     "alert_resolved": "alert_id, key, kind",
     # P3: inspections
     "inspection_overdue": "plan_id, plan_name, district, period_start, due_at, count, order_ids",
+
+    # maintenance windows (services/maintenance): one note to the alert group per occurrence, instead of alarms
+    "maintenance_window_started": "window_id, starts_at, ends_at",
+    "maintenance_window_ended": "window_id, ended_at",
 }
 
 _handlers: dict[str, list[Callable]] = defaultdict(list)

@@ -15,6 +15,7 @@ from fleetops.platform import parameters
 from fleetops.services.alerts.messages import is_known_cause, known_cause, label, local_time, site_tz
 from fleetops.services.alerts.raising import cancel_unsent, get_open, raise_alert, resolve
 from fleetops.services.alerts.routing import enqueue
+from fleetops.services import maintenance
 
 FOLDED = Msg("Folded into the site blackout alert")
 CAUSE_KNOWN = Msg("Cause already known")
@@ -48,8 +49,8 @@ def _hold_s(session: Session) -> int:
 
 def on_outage_opened(session: Session, outage_id, device_id, started_at=None, detected_at=None, **_):
     device = session.get(Device, device_id)
-    if device is None:
-        return
+    if device is None or maintenance.is_held_outage(session, outage_id):
+        return  # held by a maintenance window: the window's own note was sent instead
     now = detected_at or started_at or utcnow()
     site_alert = get_open(session, f"site:{device.site_id}:dark")
     cause = _known_cause_at_site(session, device.site_id)
@@ -74,7 +75,7 @@ def on_outage_closed(session: Session, outage_id, device_id, ended_at=None, **_)
 def on_site_incident_opened(session: Session, incident_id, site_id, started_at=None, detected_at=None, **_):
     """U5: a site blackout is ONE message; device alerts at the site not yet sent are folded into it."""
     site = session.get(Site, site_id)
-    if site is None:
+    if site is None or maintenance.is_held_incident(session, incident_id):
         return
     now = detected_at or started_at or utcnow()
     children = session.scalars(select(Alert).where(Alert.site_id == site_id, Alert.open_key.is_not(None),
@@ -313,3 +314,22 @@ def on_inspection_overdue(session: Session, plan_id, plan_name, district, period
                     due=local_time(due_at)),
                 audience=("supervisor", "admin"), source_type="inspection_plan", source_id=plan_id,
                 district=district or "")
+
+
+# ------------------------------------------------------------------------------------------ maintenance windows
+
+def on_maintenance_window_started(session: Session, window_id, starts_at=None, ends_at=None, **_):
+    """A1: one note to the group when a planned window begins, instead of one alarm per device inside it."""
+    w = maintenance.get_window(session, window_id)
+    raise_alert(session, f"maintenance:{window_id}", "maintenance_window", "info",
+                Msg("Maintenance window started: %(scope)s", scope=maintenance.scope_text(session, w)),
+                Msg("%(cause)s, notice %(ref)s, until %(until)s; no outage alarms for it meanwhile",
+                    cause=maintenance.cause_label(w.cause), ref=w.reference or "—", until=local_time(ends_at)),
+                source_type="maintenance_window", source_id=window_id, now=starts_at)
+
+
+def on_maintenance_window_ended(session: Session, window_id, ended_at=None, **_):
+    """The window's end is its recovery message; what is still down is alerted by itself (maintenance.release)."""
+    alert = get_open(session, f"maintenance:{window_id}")
+    if alert is not None:
+        resolve(session, alert, ended_at or utcnow())

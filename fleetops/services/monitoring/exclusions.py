@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, object_session, selectinload
 
 from fleetops.domain.errors import ConflictError, NotFound, PermissionDenied, ValidationFailed
 from fleetops.domain.text import Msg, stored
@@ -45,10 +45,26 @@ def _pending_for(session: Session, outage_id=None, incident_id=None) -> Exclusio
 def request_exclusion(session: Session, *, cause: str, note: str = "", outage_id: int | None = None,
                       incident_id: int | None = None, actor=None, upload_dir: str = "", photo_name: str = "",
                       photo_stream=None, source: str = "crew", evidence: dict | None = None,
-                      at: datetime | None = None, evidence_path: str = "") -> ExclusionRequest:
+                      at: datetime | None = None, evidence_path: str = "",
+                      maintenance_window_id: int | None = None) -> ExclusionRequest:
     """Ask for an outage (or a site incident's outages) to be excluded. A crew request needs a photo and a note;
-    one pending request per outage or incident. Audited; emits exclusion_requested. The caller commits."""
+    one pending request per outage or incident. Audited; emits exclusion_requested. The caller commits.
+    A maintenance window entered after the fact (services/maintenance) is filed here too, naming no outage:
+    its approval classifies the outages inside it."""
     at = at or utcnow()
+    if maintenance_window_id:
+        row = ExclusionRequest(maintenance_window_id=maintenance_window_id, cause=cause, note=stored(note),
+                               photo_path=evidence_path, source=source, requested_at=at, state="pending",
+                               requested_by=actor_name(actor) if actor is not None else "system")
+        session.add(row)
+        session.flush()
+        audit.record(session, actor, "exclusion_requested", "exclusion_request", row.id,
+                     summary=Msg("Exclusion requested: %(what)s as %(cause)s", what=_what(session, row),
+                                 cause=cause_label(cause)),
+                     after={"cause": cause, "maintenance_window_id": maintenance_window_id, "source": source})
+        events.emit(session, "exclusion_requested", request_id=row.id, outage_id=None, site_incident_id=None,
+                    cause=cause, source=source)
+        return row
     value = _cause(cause)
     if bool(outage_id) == bool(incident_id):
         raise ValidationFailed(Msg("Name one outage or one site incident."))
@@ -108,10 +124,14 @@ def cause_label(value: str):
     try:
         return Msg(OutageCause._LABELS[OutageCause(value).value], context="OutageCause")
     except (KeyError, ValueError):
-        return value
+        from fleetops.services.maintenance import cause_label as window_cause  # contractor / owner windows
+
+        return window_cause(value)
 
 
 def _what(session: Session, row: ExclusionRequest):
+    if row.maintenance_window_id:
+        return Msg("maintenance window #%(id)s", id=row.maintenance_window_id)
     if row.outage_id:
         o = row.outage or session.get(Outage, row.outage_id)
         return Msg("outage of %(device)s", device=o.device.code)
@@ -137,7 +157,11 @@ def approve(session: Session, request_id, *, actor, note: str = "", at: datetime
     _require_supervisor(actor)
     row = _pending(session, request_id)
     reason = (note or "").strip() or _reason_text(row)
-    if row.outage_id:
+    if row.maintenance_window_id:  # a window entered after the fact: its outages take its cause now
+        from fleetops.services import maintenance
+
+        maintenance.apply_after_the_fact(session, row.maintenance_window_id, actor=actor, now=at)
+    elif row.outage_id:
         apply_outage_cause(session, row.outage_id, row.cause, reason, row.photo_path, actor)
     else:
         apply_site_incident_cause(session, row.site_incident_id, row.cause, reason, row.photo_path, actor)
@@ -150,6 +174,10 @@ def reject(session: Session, request_id, *, actor, note: str, at: datetime | Non
     if not (note or "").strip():
         raise ValidationFailed(Msg("Say why the request is rejected."))
     row = _pending(session, request_id)
+    if row.maintenance_window_id:
+        from fleetops.services import maintenance
+
+        maintenance.reject_after_the_fact(session, row.maintenance_window_id, actor=actor)
     return _decide(session, row, "rejected", actor, note, at)
 
 
@@ -229,6 +257,11 @@ def requests_in(session: Session, start: datetime, end: datetime) -> list[Exclus
 
 
 def _span(r: ExclusionRequest):
+    if r.maintenance_window_id:
+        from fleetops.services import maintenance
+
+        w = maintenance.get_window(object_session(r), r.maintenance_window_id)
+        return w.starts_at, w.last_end_at
     if r.outage is not None:
         return r.outage.started_at, r.outage.ended_at
     if r.site_incident is not None:
@@ -253,7 +286,13 @@ def request_row(r: ExclusionRequest) -> dict:
     from fleetops.domain.text import render_stored
 
     start, end = _span(r)
-    if r.outage is not None:
+    if r.maintenance_window_id:
+        from fleetops.services import maintenance
+
+        device = ""
+        site = maintenance.scope_text(object_session(r), maintenance.get_window(object_session(r),
+                                                                                r.maintenance_window_id))
+    elif r.outage is not None:
         device, site = r.outage.device.code, r.outage.device.site.name
     else:
         device, site = "", r.site_incident.site.name if r.site_incident else ""
@@ -262,4 +301,5 @@ def request_row(r: ExclusionRequest) -> dict:
             "photo": bool(r.photo_path), "evidence": r.evidence or {}, "source": r.source,
             "requested_by": r.requested_by, "requested_at": r.requested_at, "state": r.state,
             "decided_by": r.decided_by, "decided_at": r.decided_at, "decision_note": r.decision_note,
-            "device": device, "site": site, "started_at": start, "ended_at": end}
+            "device": device, "site": site, "started_at": start, "ended_at": end,
+            "window_id": r.maintenance_window_id}

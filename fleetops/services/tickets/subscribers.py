@@ -11,6 +11,7 @@ from fleetops.domain import tickets as rules
 from fleetops.domain.text import Msg
 from fleetops.models import Device, Site
 from fleetops.models.tickets import Ticket
+from fleetops.services import maintenance
 from fleetops.services.tickets.history_log import log_event
 from fleetops.services.tickets.lifecycle import cancel, open_ticket
 
@@ -20,6 +21,8 @@ log = logging.getLogger(__name__)
 def on_outage_opened(session: Session, outage_id, device_id, started_at=None, detected_at=None, **_):
     if session.scalar(select(Ticket.id).where(Ticket.outage_id == outage_id)) is not None:
         return  # replayed event
+    if maintenance.is_held_outage(session, outage_id):
+        return  # inside a maintenance window: ticketed only if still down when it ends
     device = session.get(Device, device_id)
     if device is None:
         log.warning("outage_opened for unknown device_id=%s", device_id)
@@ -39,6 +42,8 @@ def on_outage_opened(session: Session, outage_id, device_id, started_at=None, de
 def on_site_incident_opened(session: Session, incident_id, site_id, started_at=None, detected_at=None, **_):
     if session.scalar(select(Ticket.id).where(Ticket.incident_id == incident_id)) is not None:
         return
+    if maintenance.is_held_incident(session, incident_id):
+        return  # a planned blackout (maintenance window)
     site = session.get(Site, site_id)
     if site is None:
         log.warning("site_incident_opened for unknown site_id=%s", site_id)
