@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from fleetops.cli import alerts as cli_alerts
 from fleetops.cli import core as cli_core
+from fleetops.cli import discovery as cli_discovery
 from fleetops.cli import inventory as cli_inventory
 from fleetops.cli import main as cli_root
 from fleetops.cli import monitoring as cli_monitoring
@@ -23,6 +24,7 @@ from fleetops.cli import tickets as cli_tickets
 from fleetops.platform import events, i18n, netpolicy, parameters
 from fleetops.platform.jobs import Job
 from fleetops.services import alerts, monitoring, quality, reports, spares, tickets
+from fleetops.services import discovery
 from fleetops.services.alerts import outbox as alerts_outbox
 from fleetops.services.alerts import repeats as alerts_repeats
 from fleetops.services.alerts import subscribers as alerts_on
@@ -62,6 +64,7 @@ PARAMETER_DEFAULTS: tuple[dict, ...] = (
     inventory_certificates.PARAMETERS,
     reports.PARAMETERS,
     netpolicy.PARAMETERS,
+    discovery.PARAMETERS,
 )
 
 # ---------------------------------------------------------------- events → subscribers
@@ -121,6 +124,7 @@ JOBS: tuple[Job, ...] = (
     Job("alerts_probe_silence", monitoring_detectors.job_probe_silence, 60),
     Job("alerts_certificates", inventory_certificates.job_certificates, 3600),
     Job("inventory_imports", inventory_import_jobs.job_import_files, 5),
+    Job("discovery", discovery.job_discovery, 30),
 )
 
 # ---------------------------------------------------------------- web: blueprints and menu entries
@@ -144,6 +148,7 @@ CLI_COMMANDS = (
     cli_quality.score_image, cli_quality.sample_snapshots, cli_quality.import_passes,
     cli_alerts.alerts_group, cli_reports.report_group,
     cli_simulator.simulate, cli_simulator.fault,
+    cli_discovery.discover_cmd, cli_discovery.traps_cmd, cli_discovery.trap_list_cmd,
 )
 
 _wired = False

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 want_test=${1:-}
 
 apt_pkgs=(nftables iproute2)
-[ "$want_test" = "--test" ] && apt_pkgs+=(chromium chromium-driver fping snmp poppler-utils fonts-noto-cjk)
+[ "$want_test" = "--test" ] && apt_pkgs+=(chromium chromium-driver fping snmp snmpd poppler-utils fonts-noto-cjk)
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   missing=()
   for p in "${apt_pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
