@@ -37,6 +37,7 @@ from fleetops.services.monitoring import jobs as monitoring_jobs
 from fleetops.web import admin as web_admin
 from fleetops.web import alerts as web_alerts
 from fleetops.web import auth as web_auth
+from fleetops.web import discovery as web_discovery
 from fleetops.web import exclusions as web_exclusions
 from fleetops.web import inventory as web_inventory
 from fleetops.web import monitoring as web_monitoring
@@ -45,6 +46,7 @@ from fleetops.web import quality as web_quality
 from fleetops.web import reports as web_reports
 from fleetops.web import spares as web_spares
 from fleetops.web import tickets as web_tickets
+from fleetops.web import traps as web_traps
 from fleetops.web.api import alerts as api_alerts  # noqa: F401 - each adds its routes to the api blueprint
 from fleetops.web.api import bp as api_bp
 from fleetops.web.api import inventory as api_inventory  # noqa: F401
@@ -131,10 +133,12 @@ JOBS: tuple[Job, ...] = (
 BLUEPRINTS = (
     web_auth.bp, web_admin.bp, web_inventory.bp, web_monitoring.bp, web_tickets.bp, web_spares.bp,
     web_quality.bp, web_alerts.bp, web_reports.bp, web_exclusions.bp, api_bp,
+    web_discovery.bp, web_traps.bp,
 )
 NAV = (
     *web_monitoring.NAV, *web_tickets.NAV, *web_inventory.NAV, *web_spares.NAV, *web_quality.NAV,
     *web_alerts.NAV, *web_reports.NAV, *web_exclusions.NAV, *web_admin.NAV,
+    *web_discovery.NAV, *web_traps.NAV,
 )
 
 # ---------------------------------------------------------------- the `fleetops` command

@@ -160,3 +160,18 @@ def test_a_cold_start_is_a_reboot_and_a_link_down_reprobes_the_device_at_once(db
         db.rollback()
         time.sleep(0.1)
     assert [(p.probe, p.ok) for p in probed] == [("ping", True)]
+
+
+def test_the_traps_page_lists_known_traps_in_chinese_and_unknown_ones_by_oid(db, fleet, receiver, client_as):
+    send_v2c(receiver.port, "127.77.1.10", "1.3.6.1.4.1.8072.9999.2.3")  # the cabinet's mains failure
+    send_v2c(receiver.port, "127.77.1.12", "1.3.6.1.4.1.99999.7.7")
+    assert len(wait_for(db, 2)) == 2
+    c = client_as("supervisor")
+    page = c.get("/traps/").get_data(as_text=True)
+    assert "市电停电" in page and "1.3.6.1.4.1.99999.7.7" in page and "未知告警" in page
+    only_unknown = c.get("/traps/?kind=unknown").get_data(as_text=True)
+    assert "1.3.6.1.4.1.99999.7.7" in only_unknown and "市电停电" not in only_unknown.split('id="traps"')[1]
+    by_site = c.get("/traps/?site=T202").get_data(as_text=True)
+    assert 'id="no-traps"' in by_site
+    assert c.get("/traps/?device=" + "x" * 500).status_code in (302, 422)  # too long: refused, never a 500
+    assert client_as("crew").get("/traps/").status_code == 403

@@ -8,6 +8,6 @@
 from fleetops.services.discovery.adopt import add_to_inventory  # noqa: F401
 from fleetops.services.discovery.queries import get_result, get_sweep, list_sweeps, sweep_progress  # noqa: F401
 from fleetops.services.discovery.sweep import (  # noqa: F401
-    PARAMETERS, RANGES, STATUSES, check_networks, classify, create_sweep, job_discovery, json_row, probe_addresses,
+    PARAMETERS, RANGES, STATUSES, check_networks, classify, create_sweep, district_schedule, job_discovery, json_row, probe_addresses,
     queue_due_districts, run_sweep,
 )

@@ -286,6 +286,18 @@ def json_row(r) -> dict:
 
 
 # ------------------------------------------------------------------------------------------ the scheduler's job
+def district_schedule(session: Session) -> list[dict]:
+    """The districts' scheduled sweeps as configured (contract parameter discovery_ranges), with the last sweep."""
+    out = []
+    for district, spec in sorted((parameters.get(session, RANGES) or {}).items()):
+        spec = spec if isinstance(spec, dict) else {}
+        last = session.scalar(select(DiscoverySweep).where(DiscoverySweep.district == district)
+                              .order_by(DiscoverySweep.id.desc()).limit(1))
+        out.append({"district": district, "networks": list(spec.get("networks") or []),
+                    "interval_h": spec.get("interval_h", 24), "last": last})
+    return out
+
+
 def queue_due_districts(session: Session, conf: dict, now: datetime | None = None) -> list[DiscoverySweep]:
     """A sweep for each district in `discovery_ranges` whose last sweep is older than its interval."""
     now = now or utcnow()
