@@ -83,7 +83,8 @@ def mains_lost(session: Session, site_id: int, at: datetime, row: SnmpTrap) -> s
 
 def _reboot(session: Session, device: Device, at: datetime, row: SnmpTrap) -> str:
     """A cold start is a reboot (U6): a DeviceEvent as the reboot detector writes, and `device_rebooted`. When the
-    next SNMP poll sees the uptime counter reset, the detector's own event (at the poll) takes its place."""
+    device is polled by SNMP, the detector's recompute over that time keeps only the reboots it sees in sysUpTime
+    (its own event at the poll replaces this one); the trap row itself always stays."""
     exists = session.scalar(select(DeviceEvent.id).where(DeviceEvent.device_id == device.id,
                                                          DeviceEvent.kind == "rebooted", DeviceEvent.at == at))
     if exists:
