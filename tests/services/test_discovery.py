@@ -33,7 +33,11 @@ AGENTS = {
     "127.66.0.2": ("Hikvision DS-2CD7A26G0 traffic camera", "1.3.6.1.4.1.39165.1.1", "cam-unknown"),  # not ours
     "127.66.0.3": ("Hikvision iDS-2CD9371-KS traffic camera", "1.3.6.1.4.1.39165.1.7", "k301-cam1"),  # wrong model
     "127.66.0.5": ("Hikvision DS-TCG227-A checkpoint camera", "1.3.6.1.4.1.39165.1.2", "k301-cam2"),  # as recorded
+    "127.66.0.4": ("H3C Comware Software, S5130-28S-HI switch", "1.3.6.1.4.1.25506.1.1", "sw-unknown"),  # v3 only
 }
+V3_AGENT = "127.66.0.4"
+V3 = dict(snmp_v3_user="disc-v3", snmp_v3_auth_protocol="SHA", snmp_v3_auth_key="auth-pass-123",
+          snmp_v3_priv_protocol="AES", snmp_v3_priv_key="priv-pass-123")
 PING_ONLY = "127.66.0.8"  # answers ICMP only, not in the inventory
 NEVER, SEEN_BEFORE = "127.66.0.6", "127.66.0.7"  # inventory devices whose ICMP is dropped and which run no agent
 
@@ -54,6 +58,8 @@ def inventory(db):
         Device(code="K301-SW", kind="switch", ip_address=SEEN_BEFORE, **common),
         Device(code="K301-OLD", kind="fill_light", site_id=site.id, lifecycle="retired", ip_address="127.66.0.9"),
         Device(code="K999-FAR", kind="switch", site_id=site.id, lifecycle="online", ip_address="127.66.1.6"),
+        Device(code="K999-V3", kind="switch", site_id=site.id, lifecycle="online", ip_address="127.66.1.7",
+               snmp_version="v3", **V3),  # elsewhere: only its v3 credentials matter here
     ]
     db.add_all(devs)
     db.flush()
@@ -103,16 +109,20 @@ def agents(tmp_path):
         try:
             for addr, (descr, oid, name) in AGENTS.items():
                 conf = tmp_path / f"snmpd-{addr}.conf"
-                conf.write_text(f"rocommunity {COMMUNITY}\nsysdescr {descr}\nsysobjectid {oid}\nsysname {name}\n",
-                                encoding="utf-8")
+                access = (f'createUser {V3["snmp_v3_user"]} SHA "{V3["snmp_v3_auth_key"]}" AES '
+                          f'"{V3["snmp_v3_priv_key"]}"\nrouser {V3["snmp_v3_user"]} priv\n') if addr == V3_AGENT \
+                    else f"rocommunity {COMMUNITY}\n"
+                conf.write_text(f"{access}sysdescr {descr}\nsysobjectid {oid}\nsysname {name}\n", encoding="utf-8")
                 env = dict(os.environ, SNMP_PERSISTENT_DIR=str(tmp_path / f"persist-{addr}"), MIBS="")
                 procs.append(subprocess.Popen(ns.argv("snmpd", "-f", "-C", "-c", str(conf), "-Lf",
                                                       str(tmp_path / f"snmpd-{addr}.log"), f"udp:{addr}:161"),
                                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
             for addr in AGENTS:
                 deadline = time.monotonic() + 20
-                while subprocess.run(ns.argv("snmpget", "-v2c", "-c", COMMUNITY, "-t", "0.5", "-r", "0", addr,
-                                             "1.3.6.1.2.1.1.1.0"), capture_output=True).returncode != 0:
+                auth = ["-v3", "-l", "authPriv", "-u", V3["snmp_v3_user"], "-a", "SHA", "-A", V3["snmp_v3_auth_key"],
+                        "-x", "AES", "-X", V3["snmp_v3_priv_key"]] if addr == V3_AGENT else ["-v2c", "-c", COMMUNITY]
+                while subprocess.run(ns.argv("snmpget", *auth, "-t", "0.5", "-r", "0", addr, "1.3.6.1.2.1.1.1.0"),
+                                     capture_output=True).returncode != 0:
                     assert time.monotonic() < deadline, f"snmpd on {addr} did not start"
                     time.sleep(0.2)
             yield ns
@@ -149,6 +159,8 @@ def test_a_sweep_finds_unmanaged_never_online_and_mismatching_devices(app, db, i
     assert got == [
         {"address": "127.66.0.2", "status": "unmanaged", "device": None, "sys_descr": AGENTS["127.66.0.2"][0],
          "sys_object_id": "1.3.6.1.4.1.39165.1.1", "sys_name": "cam-unknown"},
+        {"address": V3_AGENT, "status": "unmanaged", "device": None, "sys_descr": AGENTS[V3_AGENT][0],
+         "sys_object_id": "1.3.6.1.4.1.25506.1.1", "sys_name": "sw-unknown"},
         {"address": PING_ONLY, "status": "unmanaged", "device": None, "sys_descr": None, "sys_object_id": None,
          "sys_name": None},
         {"address": NEVER, "status": "never_online", "device": "K301-LIGHT", "sys_descr": None,
@@ -157,11 +169,12 @@ def test_a_sweep_finds_unmanaged_never_online_and_mismatching_devices(app, db, i
          "sys_object_id": "1.3.6.1.4.1.39165.1.7", "sys_name": "k301-cam1"},
     ]
     assert rows[0]["guessed_vendor"] == "Hikvision" and rows[0]["guessed_kind"] == "checkpoint_camera"
-    assert [p[:2] for p in seen] == [(8, 14), (14, 14)] and seen[-1][2] == 4
+    assert rows[1]["guessed_vendor"] == "H3C" and rows[1]["guessed_kind"] == "switch"
+    assert [p[:2] for p in seen] == [(8, 14), (14, 14)] and seen[-1][2] == 5
     db.expire_all()
     saved = db.get(DiscoverySweep, sweep.id)
     assert (saved.state, saved.hosts_total, saved.hosts_done, saved.unmanaged, saved.never_online, saved.mismatch) == \
-        ("done", 14, 14, 2, 1, 1)
+        ("done", 14, 14, 3, 1, 1)
     stored = db.scalars(select(DiscoveryResult).where(DiscoveryResult.sweep_id == sweep.id)
                         .order_by(DiscoveryResult.id)).all()
     assert [discovery.json_row(r) for r in stored] == got
