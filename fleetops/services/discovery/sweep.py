@@ -5,8 +5,9 @@ Only ranges inside the camera-network allow-list (contract parameter `camera_net
 swept, and no more than 2^(32 − DISCOVERY_MAX_PREFIX) addresses at once (/20 by default): anything else is refused
 with a message naming the range, before a packet is sent. Rows:
 - unmanaged: an answering address that is not in the inventory (sysName/sysDescr/sysObjectID, guessed kind/vendor);
-- never_online: an in-service inventory device in the ranges that did not answer and has never answered since it
-  was put in service (no successful probe result, no "last seen");
+- never_online: an in-service inventory device in the ranges that did not answer (ICMP really unanswered — not
+  when this host may not send ICMP) and has never answered since it was put in service (no successful probe
+  result, no "last seen");
 - mismatch: an inventory device whose sysDescr/sysObjectID contradict its recorded vendor or model.
 The probing runs in the calling thread (its own event loop and sockets), so one sweep never shares the poll's socket.
 """
@@ -114,9 +115,11 @@ def credentials(session: Session) -> list[dict]:
 
 def probe_addresses(addresses: list[str], creds: list[dict], conf: dict,
                     progress: Callable[[int, int, int], None] | None = None, snmp_port: int = 161) -> dict:
-    """address → {"ping": bool, "snmp": {sys_descr, sys_object_id, sys_name} | None}, chunk by chunk, calling
+    """address → {"ping": True/False/None (None: this host could not send ICMP), "snmp": {sys_descr, sys_object_id,
+    sys_name} | None}, chunk by chunk, calling
     progress(done, total, answered) after each chunk. Runs in the calling thread with its own sockets."""
     from probes import ping as ping_probe
+    from probes.base import is_local
 
     concurrency = max(1, min(int(conf.get("DISCOVERY_CONCURRENCY", 64)), 512))
     timeout = float(conf.get("DISCOVERY_TIMEOUT_S", 1.0))
@@ -127,9 +130,9 @@ def probe_addresses(addresses: list[str], creds: list[dict], conf: dict,
         chunk = addresses[start:start + step]
         pings = ping_probe.ping_many([(a, a) for a in chunk], timeout, concurrency, mode=mode) \
             if mode != "off" else []
-        answers = {a: {"ping": False, "snmp": None} for a in chunk}
-        for r in pings:
-            answers[r.target]["ping"] = bool(r.ok)
+        answers = {a: {"ping": None if mode == "off" else False, "snmp": None} for a in chunk}
+        for r in pings:  # a failure whose cause is on this host (ICMP not permitted …) says nothing: None
+            answers[r.target]["ping"] = True if r.ok else (None if is_local(r) else False)
         asyncio.run(_snmp(chunk, creds, answers, timeout, concurrency, snmp_port))
         out.update(answers)
         if progress is not None:
@@ -192,7 +195,8 @@ def classify(session: Session, addresses: list[str], answers: dict) -> list[dict
                              "detail": ""})
             continue
         if not answered:
-            if d.lifecycle in in_service and _never_answered(d, last_ok.get(d.id)):
+            # never online only when ICMP really went unanswered (not when this host could not send it)
+            if ans["ping"] is False and d.lifecycle in in_service and _never_answered(d, last_ok.get(d.id)):
                 rows.append({**base, "status": "never_online", "device": d.code, "device_id": d.id,
                              "guessed_vendor": "", "guessed_kind": "", "detail": ""})
             continue
