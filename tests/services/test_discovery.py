@@ -244,6 +244,8 @@ def test_the_admin_page_queues_a_sweep_the_job_runs_it_and_an_address_is_added_i
     assert resp.status_code == 302
     [sweep] = db.scalars(select(DiscoverySweep)).all()
     assert sweep.state == "queued"
+    from fleetops.models import AuditLog
+    assert db.scalars(select(AuditLog.actor_name).where(AuditLog.action == "discovery_sweep_queued")).all() == ["admin"]
     waiting = c.get(resp.headers["Location"]).get_data(as_text=True)
     assert 'http-equiv="refresh"' in waiting  # the page polls while the sweep waits or runs
     app.config["DISCOVERY_TIMEOUT_S"] = 0.3

@@ -30,7 +30,7 @@ from fleetops.models import Device
 from fleetops.models.base import utcnow
 from fleetops.models.discovery import DiscoveryResult, DiscoverySweep
 from fleetops.models.monitoring import ProbeResultRow
-from fleetops.platform import netpolicy, parameters
+from fleetops.platform import audit, netpolicy, parameters
 from fleetops.services.discovery import guess
 
 log = logging.getLogger(__name__)
@@ -229,6 +229,9 @@ def create_sweep(session: Session, cidrs, requested_by: str = "", district: str 
                            state=QUEUED, hosts_total=len(host_addresses(nets)), error="")
     session.add(sweep)
     session.flush()
+    audit.record(session, requested_by or None, "discovery_sweep_queued", "discovery_sweep", sweep.id,
+                 summary=Msg("Sweep of %(networks)s queued.", networks=" ".join(sweep.networks)),
+                 after={"networks": sweep.networks, "district": district})
     return sweep
 
 
