@@ -60,10 +60,25 @@ DEFAULTS = {
     # ("" = the address the labels page was opened with), and the per-address limit of the public form.
     "PUBLIC_BASE_URL": "",
     "PUBLIC_REPORT_LIMIT": "5 per 10 minutes",
+
+    # SNMP traps (issue 17): `fleetops traps`, and `fleetops run` when TRAP_RECEIVER is on. TRAP_PORT empty: 162 as
+    # root, else 1162. Communities and v3 users of the inventory are accepted; these add more (JSON in FLEETOPS_…:
+    # ["public"], [{"name": "u", "auth_protocol": "SHA", "auth_key": "…", "priv_protocol": "AES", "priv_key": "…"}]).
+    "TRAP_RECEIVER": False,
+    "TRAP_PORT": None,
+    "TRAP_BIND": "0.0.0.0",
+    "TRAP_COMMUNITIES": [],
+    "TRAP_USERS": [],
+    "TRAP_DEFINITIONS_FILE": "",  # extra trap definitions (JSON, as fleetops/services/traps/definitions.json)
+    # Discovery sweeps (issue 12, F4): the largest range one sweep may cover, and its concurrency
+    "DISCOVERY_MAX_PREFIX": 20,
+    "DISCOVERY_CONCURRENCY": 64,
+    "DISCOVERY_TIMEOUT_S": 1.0,
 }
 
 # Keys that must never be printed or logged.
-SECRET_KEYS = frozenset({"SECRET_KEY", "SECRETS_KEY", "DATABASE_URL", "METRICS_TOKEN"})
+SECRET_KEYS = frozenset({"SECRET_KEY", "SECRETS_KEY", "DATABASE_URL", "METRICS_TOKEN",
+                         "TRAP_COMMUNITIES", "TRAP_USERS"})
 
 
 class ConfigError(RuntimeError):

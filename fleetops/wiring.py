@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from fleetops.cli import alerts as cli_alerts
 from fleetops.cli import inspections as cli_inspections
 from fleetops.cli import core as cli_core
+from fleetops.cli import discovery as cli_discovery
 from fleetops.cli import inventory as cli_inventory
 from fleetops.cli import maintenance as cli_maintenance
 from fleetops.cli import main as cli_root
@@ -24,7 +25,7 @@ from fleetops.cli import simulator as cli_simulator
 from fleetops.cli import tickets as cli_tickets
 from fleetops.platform import events, i18n, netpolicy, parameters
 from fleetops.platform.jobs import Job
-from fleetops.services import alerts, fault_reports, inspections, maintenance, monitoring, quality, reports, spares, tickets
+from fleetops.services import alerts, discovery, fault_reports, inspections, maintenance, monitoring, quality, reports, spares, tickets
 from fleetops.services.alerts import outbox as alerts_outbox
 from fleetops.services.alerts import repeats as alerts_repeats
 from fleetops.services.alerts import subscribers as alerts_on
@@ -37,6 +38,7 @@ from fleetops.services.monitoring import jobs as monitoring_jobs
 from fleetops.web import admin as web_admin
 from fleetops.web import alerts as web_alerts
 from fleetops.web import auth as web_auth
+from fleetops.web import discovery as web_discovery
 from fleetops.web import exclusions as web_exclusions
 from fleetops.web import fault_reports as web_fault_reports
 from fleetops.web import inspections as web_inspections
@@ -50,6 +52,7 @@ from fleetops.web import quality as web_quality
 from fleetops.web import reports as web_reports
 from fleetops.web import spares as web_spares
 from fleetops.web import tickets as web_tickets
+from fleetops.web import traps as web_traps
 from fleetops.web.api import alerts as api_alerts  # noqa: F401 - each adds its routes to the api blueprint
 from fleetops.web.api import bp as api_bp
 from fleetops.web.api import geo as api_geo  # noqa: F401 - issue 13: /sites.geojson
@@ -72,6 +75,7 @@ PARAMETER_DEFAULTS: tuple[dict, ...] = (
     reports.PARAMETERS,
     netpolicy.PARAMETERS,
     fault_reports.PARAMETERS,
+    discovery.PARAMETERS,
 )
 
 # ---------------------------------------------------------------- events → subscribers
@@ -144,6 +148,7 @@ JOBS: tuple[Job, ...] = (
     Job("inventory_imports", inventory_import_jobs.job_import_files, 5),
     Job("inspections", inspections.job_inspections, 600),  # P3: the period's orders, overdue alerts
     Job("maintenance_windows", maintenance.job_windows, 60, "POLL_INTERVAL_S"),  # ends noticed on the next poll
+    Job("discovery", discovery.job_discovery, 30),
 )
 
 # ---------------------------------------------------------------- web: blueprints and menu entries
@@ -153,6 +158,7 @@ BLUEPRINTS = (
     web_map.bp,  # issue 13: map, wall screen, display tokens
     web_inspections.bp,
     web_maintenance.bp, web_public.bp, web_fault_reports.bp,
+    web_discovery.bp, web_traps.bp,
 )
 NAV = (
     *web_monitoring.NAV, *web_tickets.NAV, *web_inventory.NAV, *web_spares.NAV, *web_quality.NAV,
@@ -160,6 +166,7 @@ NAV = (
     *web_map.NAV,  # issue 13
     *web_inspections.NAV,
     *web_maintenance.NAV, *web_fault_reports.NAV,
+    *web_discovery.NAV, *web_traps.NAV,
 )
 
 # ---------------------------------------------------------------- panels other areas add to the device page
@@ -180,6 +187,7 @@ CLI_COMMANDS = (
     cli_simulator.simulate, cli_simulator.fault,
     cli_inspections.inspections_group,
     cli_maintenance.maintenance_group,
+    cli_discovery.discover_cmd, cli_discovery.traps_cmd, cli_discovery.trap_list_cmd,
 )
 
 _wired = False

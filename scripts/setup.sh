@@ -7,7 +7,7 @@ want_test=${1:-}
 
 # fonts-wqy-zenhei: a TrueType CJK font the monthly PDF embeds (ReportLab cannot embed the CFF-based Noto CJK).
 apt_pkgs=(nftables iproute2 fonts-wqy-zenhei)
-[ "$want_test" = "--test" ] && apt_pkgs+=(chromium chromium-driver fping snmp poppler-utils fonts-noto-cjk)
+[ "$want_test" = "--test" ] && apt_pkgs+=(chromium chromium-driver fping snmp snmpd poppler-utils fonts-noto-cjk)
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   missing=()
   for p in "${apt_pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

@@ -103,6 +103,8 @@ def run(ctx, host, port, demo, simulator, scheduler, seed, threads):
             say(Msg("demo: polling every 30 s (set FLEETOPS_POLL_INTERVAL_S to change)"))
     if scheduler:
         children.append(subprocess.Popen(exe + ["scheduler"], env=env))
+    if get_app().config.get("TRAP_RECEIVER"):  # issue 17: the SNMP trap receiver, when configured
+        children.append(subprocess.Popen(exe + ["traps"], env=env))
 
     def stop(*_):
         for child in children:

@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 PROBE_HOST_ALERT = "probe_host_problem"
 
 
-def _targets(session: Session, cfg: IngestConfig, now: datetime):
+def _targets(session: Session, cfg: IngestConfig, now: datetime, only=None):
     """(ping targets, TCP targets, SNMP targets, TCP ports, config problems) for every due in-service device.
 
     TCP ports are (code → port) for every device that may be checked by TCP (tcp liveness, or the ping fallback).
@@ -49,10 +49,12 @@ def _targets(session: Session, cfg: IngestConfig, now: datetime):
                                                     MonitorState.probe == Device.liveness_probe))
          .where(Device.lifecycle.in_([x.value for x in IN_SERVICE]), Device.ip_address.is_not(None),
                 Device.ip_address != ""))
+    if only is not None:  # poll_devices: these devices now, due or not
+        q = q.where(Device.id.in_(list(only)))
     pings, tcps, snmps, ports, problems = [], [], [], {}, []
     for r in session.execute(q):
         interval = int(cfg.interval_by_kind.get(r.kind, cfg.poll_interval_s))
-        if interval > cfg.poll_interval_s and r.last_at is not None and \
+        if only is None and interval > cfg.poll_interval_s and r.last_at is not None and \
                 (now - r.last_at).total_seconds() < interval - cfg.poll_interval_s / 2:
             continue  # a per-kind slower poll that is not due yet
         if r.liveness_probe in ("ping", "tcp"):
@@ -182,4 +184,25 @@ def poll_once(source, config: dict | None = None, now: datetime | None = None) -
              "probe_s=%.1f duration_s=%.1f", polled, len(results), ok, len(results) - ok, len(local),
              f" local_reasons={reasons}{' probe_host_problem=1' if host_problem else ''}" if local else "",
              ping_mode, summary.outages_opened, summary.outages_closed, probed_s, time.monotonic() - started)
+    return summary
+
+
+def poll_devices(source, device_ids, config: dict | None = None, now: datetime | None = None) -> IngestSummary:
+    """Probe just these in-service devices now, due or not (a link-down trap asks for it), and ingest the results
+    through the same path as the poll. `source` as for poll_once."""
+    if hasattr(source, "extensions"):
+        factory, conf = source.extensions["fleetops.sessionmaker"], source.config
+    else:
+        factory, conf = source, config or {}
+    cfg = IngestConfig.from_app_config(conf)
+    with session_scope(factory) as s:
+        pings, tcps, snmps, ports, problems = _targets(s, cfg, now or utcnow(), only=set(device_ids))
+    for p in problems:
+        log.warning("job=poll_devices bad_probe_config %s", p)
+    results, _mode = probe_all(pings, tcps, snmps, ports, conf)
+    results, _local = split_local(results)
+    with session_scope(factory) as s:
+        summary = ingest_results(s, results, cfg, now=now)
+    log.info("job=poll_devices devices=%d results=%d ok=%d opened=%d closed=%d", len(set(device_ids)), len(results),
+             sum(1 for r in results if r.ok), summary.outages_opened, summary.outages_closed)
     return summary
