@@ -10,6 +10,8 @@ from __future__ import annotations
 from sqlalchemy import event as orm_event
 from sqlalchemy.orm import Session
 
+from fleetops.agent import command as agent_command
+from fleetops.cli import agents as cli_agents
 from fleetops.cli import alerts as cli_alerts
 from fleetops.cli import core as cli_core
 from fleetops.cli import inventory as cli_inventory
@@ -33,6 +35,7 @@ from fleetops.services.monitoring import detectors as monitoring_detectors
 from fleetops.services.monitoring import exclusions as monitoring_exclusions
 from fleetops.services.monitoring import jobs as monitoring_jobs
 from fleetops.web import admin as web_admin
+from fleetops.web import agents as web_agents
 from fleetops.web import alerts as web_alerts
 from fleetops.web import auth as web_auth
 from fleetops.web import exclusions as web_exclusions
@@ -43,7 +46,8 @@ from fleetops.web import quality as web_quality
 from fleetops.web import reports as web_reports
 from fleetops.web import spares as web_spares
 from fleetops.web import tickets as web_tickets
-from fleetops.web.api import alerts as api_alerts  # noqa: F401 - each adds its routes to the api blueprint
+from fleetops.web.api import agents as api_agents  # noqa: F401 - each adds its routes to the api blueprint
+from fleetops.web.api import alerts as api_alerts  # noqa: F401
 from fleetops.web.api import bp as api_bp
 from fleetops.web.api import inventory as api_inventory  # noqa: F401
 from fleetops.web.api import monitoring as api_monitoring  # noqa: F401
@@ -127,10 +131,12 @@ JOBS: tuple[Job, ...] = (
 BLUEPRINTS = (
     web_auth.bp, web_admin.bp, web_inventory.bp, web_monitoring.bp, web_tickets.bp, web_spares.bp,
     web_quality.bp, web_alerts.bp, web_reports.bp, web_exclusions.bp, api_bp,
+    web_agents.bp,
 )
 NAV = (
     *web_monitoring.NAV, *web_tickets.NAV, *web_inventory.NAV, *web_spares.NAV, *web_quality.NAV,
     *web_alerts.NAV, *web_reports.NAV, *web_exclusions.NAV, *web_admin.NAV,
+    *web_agents.NAV,
 )
 
 # ---------------------------------------------------------------- the `fleetops` command
@@ -144,6 +150,7 @@ CLI_COMMANDS = (
     cli_quality.score_image, cli_quality.sample_snapshots, cli_quality.import_passes,
     cli_alerts.alerts_group, cli_reports.report_group,
     cli_simulator.simulate, cli_simulator.fault,
+    cli_agents.create_agent_cmd, cli_agents.list_agents_cmd, cli_agents.revoke_agent_cmd, agent_command.agent_cmd,
 )
 
 _wired = False

@@ -5,4 +5,4 @@ from fleetops.models.core import (  # noqa: F401
     User,
 )
 
-from fleetops.models import alerts, monitoring, quality, service, tickets  # noqa: F401,E402 - every table in the metadata
+from fleetops.models import agents, alerts, monitoring, quality, service, tickets  # noqa: F401,E402 - every table in the metadata

@@ -8,12 +8,14 @@ from functools import wraps
 from flask import Blueprint, abort, g, jsonify, request
 
 from fleetops.domain.text import Msg
-from fleetops.services import accounts
+from fleetops.services import accounts, agents
 from fleetops.web import csrf, db_session
 from fleetops.web.api import openapi
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)  # token-authenticated, no cookies: CSRF does not apply
+# Issue 14: the endpoints a probe agent's token ("fa_…") may call (web/api/agents.py fills it); nothing else.
+AGENT_ENDPOINTS: set[str] = set()
 
 
 @bp.before_request
@@ -22,6 +24,17 @@ def authenticate():
         return None
     header = request.headers.get("Authorization", "")
     token = header[7:].strip() if header.lower().startswith("bearer ") else ""
+    g.api_agent = None
+    if token.startswith(agents.AGENT_TOKEN_PREFIX):
+        agent = agents.agent_for_token(db_session(), token)
+        if agent is None:  # unknown or revoked
+            return jsonify({"error": str(Msg("Missing or invalid API token: send 'Authorization: Bearer <token>'."))}), 401
+        if request.endpoint not in AGENT_ENDPOINTS:
+            return jsonify({"error": str(Msg("A probe agent's token may only fetch its configuration and send "
+                                             "results."))}), 403
+        db_session().commit()  # last contact
+        g.api_agent, g.api_user = agent, None
+        return None
     user = accounts.user_for_token(db_session(), token) if token else None
     if user is None:
         return jsonify({"error": str(Msg("Missing or invalid API token: send 'Authorization: Bearer <token>'."))}), 401
@@ -36,6 +49,8 @@ def api_roles(*roles):
     def deco(view):
         @wraps(view)
         def wrapped(*args, **kwargs):
+            if g.get("api_agent") is not None:  # an agent reaches only AGENT_ENDPOINTS (checked above)
+                return view(*args, **kwargs)
             if g.api_user.role != "admin" and g.api_user.role not in roles:
                 abort(403)
             return view(*args, **kwargs)
