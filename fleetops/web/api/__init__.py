@@ -8,7 +8,8 @@ from functools import wraps
 from flask import Blueprint, abort, g, jsonify, request
 
 from fleetops.domain.text import Msg
-from fleetops.services import accounts, agents
+from fleetops.services import accounts
+from fleetops.services import agents as agent_service
 from fleetops.web import csrf, db_session
 from fleetops.web.api import openapi
 
@@ -25,8 +26,8 @@ def authenticate():
     header = request.headers.get("Authorization", "")
     token = header[7:].strip() if header.lower().startswith("bearer ") else ""
     g.api_agent = None
-    if token.startswith(agents.AGENT_TOKEN_PREFIX):
-        agent = agents.agent_for_token(db_session(), token)
+    if token.startswith(agent_service.AGENT_TOKEN_PREFIX):
+        agent = agent_service.agent_for_token(db_session(), token)
         if agent is None:  # unknown or revoked
             return jsonify({"error": str(Msg("Missing or invalid API token: send 'Authorization: Bearer <token>'."))}), 401
         if request.endpoint not in AGENT_ENDPOINTS:
