@@ -39,6 +39,8 @@ class Agent:
             self.refresh()
         except CentreDown:
             report["centre_up"] = False
+        except Unauthorized:
+            raise TokenRefused() from None
         if self.targets is None:
             self._load_cached()
         if self.targets is None:
