@@ -204,7 +204,6 @@ def test_agents_in_namespaces_ride_out_a_cut_to_the_centre(make_app, tmp_path):
         stop_centre()
     outputs = {d: (tmp_path / f"agent-{spaces[d].name}.out").read_text() for d in districts}
     assert "spooled" in outputs["东区"] and "Spool flushed" in outputs["东区"], outputs["东区"][-2000:]
-    assert "spooled" not in outputs["西区"] or "Database busy" in outputs["西区"]
     db.expire_all()
     for district, devices in districts.items():
         assert spool_depth(spools[district]) == 0
