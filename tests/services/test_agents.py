@@ -302,3 +302,21 @@ def test_the_agent_probes_its_scope_pushes_and_spools_when_the_centre_is_gone(ap
         stop2()
     codes = db.scalars(select(Device.code).join(ProbeResultRow, ProbeResultRow.device_id == Device.id)).all()
     assert sorted(set(codes)) == fleet["东区"] and len(codes) == 9  # three cycles, each result once
+
+
+def test_a_district_alert_ends_when_an_agent_takes_the_district_over(app, db):
+    fleet = two_districts(db)
+    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    from fleetops.services.monitoring import IngestConfig, ingest_results
+
+    ingest_results(db, [line(c, at=t0) for c in fleet["东区"] + fleet["西区"]], IngestConfig(), now=t0)
+    db.commit()
+    assert detectors.check_probe_silence(db, now=t0 + timedelta(minutes=20))["opened"] == 2  # both districts
+    db.commit()
+    agents.create_agent(db, "east", districts=["东区"])
+    db.commit()
+    stats = detectors.check_probe_silence(db, now=t0 + timedelta(minutes=21))
+    db.commit()
+    assert stats["resolved"] == 1
+    open_keys = {a.key for a in db.scalars(select(Alert).where(Alert.state != "resolved"))}
+    assert open_keys == {"agent:西区:silent"}

@@ -215,6 +215,11 @@ def check_probe_silence(session: Session, now: datetime | None = None) -> dict:
                 "network"),
             audience=("supervisor",), source_type="agent", source_id=district, now=now, district=district)
         opened += new
+    # A district now probed wholly by registered agents is watched per agent: its old district alert ends here.
+    for key in sorted(k for k in open_keys if k.startswith("agent:") and k not in
+                      {f"agent:{d or '-'}:silent" for d in watched}):
+        if alerts.resolve_key(session, key, now):
+            resolved += 1
     silent = {d for d in watched - heard if d in heard_before or f"agent:{d or '-'}:silent" in open_keys}
     return {"silent": len(silent), "opened": opened, "resolved": resolved}
 
