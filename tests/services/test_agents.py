@@ -3,6 +3,7 @@ ETag'd device list), a batch applied once, the central poll leaving agent device
 alert with its devices unknown, the admin page. The centre is a real werkzeug server on 127.0.0.1:0 with the
 test's database; the agent runs in-process and probes real loopback addresses."""
 import json
+import re
 import threading
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -87,8 +88,10 @@ def test_create_agent_prints_its_token_once_and_stores_only_its_hash(app, db, mo
     monkeypatch.setattr(cli, "_app", app)
     out = CliRunner().invoke(cli.main, ["create-agent", "东区探针", "--district", "东区", "--cidr", "10.8.0.0/16"])
     assert out.exit_code == 0, out.output
-    token = out.output.split()[-1]
-    assert token.startswith("fa_") and len(token) > 30
+    found = re.findall(r"fa_[A-Za-z0-9_-]+", out.output)
+    assert len(found) == 1 and len(found[0]) > 30, out.output  # printed once
+    token = found[0]
+    assert "令牌" in out.output  # in Chinese by default
     row = db.scalar(select(ProbeAgent))
     assert row.name == "东区探针" and row.districts == ["东区"] and row.cidrs == ["10.8.0.0/16"]
     assert token not in json.dumps([row.token_hash, row.prefix]) and row.token_hash != token
