@@ -10,6 +10,8 @@ from __future__ import annotations
 from sqlalchemy import event as orm_event
 from sqlalchemy.orm import Session
 
+from fleetops.agent import command as agent_command
+from fleetops.cli import agents as cli_agents
 from fleetops.cli import alerts as cli_alerts
 from fleetops.cli import inspections as cli_inspections
 from fleetops.cli import core as cli_core
@@ -36,6 +38,7 @@ from fleetops.services.monitoring import detectors as monitoring_detectors
 from fleetops.services.monitoring import exclusions as monitoring_exclusions
 from fleetops.services.monitoring import jobs as monitoring_jobs
 from fleetops.web import admin as web_admin
+from fleetops.web import agents as web_agents
 from fleetops.web import alerts as web_alerts
 from fleetops.web import auth as web_auth
 from fleetops.web import discovery as web_discovery
@@ -53,7 +56,8 @@ from fleetops.web import reports as web_reports
 from fleetops.web import spares as web_spares
 from fleetops.web import tickets as web_tickets
 from fleetops.web import traps as web_traps
-from fleetops.web.api import alerts as api_alerts  # noqa: F401 - each adds its routes to the api blueprint
+from fleetops.web.api import agents as api_agents  # noqa: F401 - each adds its routes to the api blueprint
+from fleetops.web.api import alerts as api_alerts  # noqa: F401
 from fleetops.web.api import bp as api_bp
 from fleetops.web.api import geo as api_geo  # noqa: F401 - issue 13: /sites.geojson
 from fleetops.web.api import inventory as api_inventory  # noqa: F401
@@ -159,6 +163,7 @@ BLUEPRINTS = (
     web_inspections.bp,
     web_maintenance.bp, web_public.bp, web_fault_reports.bp,
     web_discovery.bp, web_traps.bp,
+    web_agents.bp,
 )
 NAV = (
     *web_monitoring.NAV, *web_tickets.NAV, *web_inventory.NAV, *web_spares.NAV, *web_quality.NAV,
@@ -167,6 +172,7 @@ NAV = (
     *web_inspections.NAV,
     *web_maintenance.NAV, *web_fault_reports.NAV,
     *web_discovery.NAV, *web_traps.NAV,
+    *web_agents.NAV,
 )
 
 # ---------------------------------------------------------------- panels other areas add to the device page
@@ -188,6 +194,7 @@ CLI_COMMANDS = (
     cli_inspections.inspections_group,
     cli_maintenance.maintenance_group,
     cli_discovery.discover_cmd, cli_discovery.traps_cmd, cli_discovery.trap_list_cmd,
+    cli_agents.create_agent_cmd, cli_agents.list_agents_cmd, cli_agents.revoke_agent_cmd, agent_command.agent_cmd,
 )
 
 _wired = False

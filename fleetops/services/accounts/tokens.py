@@ -19,6 +19,11 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def hash_token(token: str) -> str:
+    """The stored form of a token (SHA-256 hex): probe agents' tokens are kept the same way."""
+    return _hash(token)
+
+
 def create_token(session: Session, username: str, name: str = "", actor=None) -> tuple[ApiToken, str]:
     """Issue a token for a user; the plain token is returned once and never stored."""
     user = get_user(session, username)

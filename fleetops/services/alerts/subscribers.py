@@ -288,15 +288,23 @@ def on_penalty_threshold_crossed(session: Session, policy_key, cumulative=None, 
     _penalty_threshold(session, policy_key, cumulative, threshold, contract_total, share_pct, crossed=True)
 
 
-def on_probe_agent_silent(session: Session, agent, last_seen_at=None, **_):
-    raise_alert(session, f"agent:{agent}:silent", "probe_agent_silent", "critical",
-                Msg("Probe agent not responding: %(agent)s", agent=agent),
-                Msg("Last report: %(at)s", at=local_time(last_seen_at)),
-                audience=("supervisor",), source_type="agent", source_id=agent)
+def _agent_key(agent, agent_id=None) -> str:
+    """A registered agent's alert key is by its id (its name could equal a district's, keyed "agent:<district>")."""
+    return f"probe_agent:{agent_id}:silent" if agent_id is not None else f"agent:{agent}:silent"
 
 
-def on_probe_agent_back(session: Session, agent, **_):
-    alert = get_open(session, f"agent:{agent}:silent")
+def on_probe_agent_silent(session: Session, agent, last_seen_at=None, agent_id=None, devices=None, **_):
+    body = Msg("Last report: %(at)s", at=local_time(last_seen_at)) if devices is None else Msg(
+        "Last report: %(at)s. Its %(n)s devices are shown as unknown; no device outage is opened for them "
+        "until it reports again.", at=local_time(last_seen_at), n=devices)
+    raise_alert(session, _agent_key(agent, agent_id), "probe_agent_silent", "critical",
+                Msg("Probe agent not responding: %(agent)s", agent=agent), body,
+                audience=("supervisor",), source_type="agent", source_id=agent_id if agent_id is not None else agent,
+                district="")
+
+
+def on_probe_agent_back(session: Session, agent, agent_id=None, **_):
+    alert = get_open(session, _agent_key(agent, agent_id))
     if alert is not None:
         resolve(session, alert)
 

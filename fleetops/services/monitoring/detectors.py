@@ -3,7 +3,9 @@
 - U7 "online but no data": a camera that answers ping but uploads nothing, or far less than the same slot on
   previous days (pass-record counts pushed per camera and slot, or the quality area's individual records).
   A new fault announces `no_data_found`; tickets opens a ticket for it (`on_no_data_found` below).
-- U2 silent probe agent: a district whose in-service devices produced no probe result for N minutes.
+- U2 silent probe agent: a district whose in-service devices produced no probe result for N minutes; a registered
+  probe agent (issue 14) that stopped pushing is judged on its own, per agent (`services/agents/silence.py`), and
+  its devices are left out of the district check.
 
 Jobs: job_no_data (alerts_no_data), job_probe_silence (alerts_probe_silence). The contract numbers keep their
 "alerts." keys (already stored in contract_parameters).
@@ -170,8 +172,13 @@ def check_probe_silence(session: Session, now: datetime | None = None) -> dict:
 
     now = now or utcnow()
     window = timedelta(minutes=float(parameters.get(session, "alerts.probe_silent_min")))
-    watched = set(session.scalars(select(Site.district).join(Device, Device.site_id == Site.id).where(
-        Device.lifecycle.in_([s.value for s in IN_SERVICE]), Device.ip_address.is_not(None)).distinct()))
+    from fleetops.services.agents.scope import owners  # issue 14: an agent's scope is watched per agent
+
+    by_agent = owners(session)
+    watched = {district for did, district in session.execute(
+        select(Device.id, Site.district).join(Site, Device.site_id == Site.id).where(
+            Device.lifecycle.in_([s.value for s in IN_SERVICE]), Device.ip_address.is_not(None)))
+        if did not in by_agent}
 
     def districts_heard(since: datetime, until: datetime) -> set:
         return set(session.scalars(select(Site.district).select_from(ProbeResultRow)
@@ -208,13 +215,24 @@ def check_probe_silence(session: Session, now: datetime | None = None) -> dict:
                 "network"),
             audience=("supervisor",), source_type="agent", source_id=district, now=now, district=district)
         opened += new
+    # A district now probed wholly by registered agents is watched per agent: its old district alert ends here.
+    for key in sorted(k for k in open_keys if k.startswith("agent:") and k not in
+                      {f"agent:{d or '-'}:silent" for d in watched}):
+        if alerts.resolve_key(session, key, now):
+            resolved += 1
     silent = {d for d in watched - heard if d in heard_before or f"agent:{d or '-'}:silent" in open_keys}
     return {"silent": len(silent), "opened": opened, "resolved": resolved}
 
 
 def job_probe_silence(ctx) -> None:
+    from fleetops.services.agents.silence import check_agents
+
     with ctx.session() as s:
         stats = check_probe_silence(s)
+        agent_stats = check_agents(s)
+    if agent_stats["silent"] or agent_stats["resolved"]:
+        log.info("job=alerts_probe_silence agents_silent=%s opened=%s resolved=%s", agent_stats["silent"],
+                 agent_stats["opened"], agent_stats["resolved"])
     if stats["silent"] or stats["resolved"]:
         log.info("job=alerts_probe_silence silent=%s opened=%s resolved=%s", stats["silent"], stats["opened"],
                  stats["resolved"])

@@ -35,7 +35,8 @@ PROBE_HOST_ALERT = "probe_host_problem"
 
 
 def _targets(session: Session, cfg: IngestConfig, now: datetime, only=None):
-    """(ping targets, TCP targets, SNMP targets, TCP ports, config problems) for every due in-service device.
+    """(ping targets, TCP targets, SNMP targets, TCP ports, config problems) for every due in-service device
+    that no probe agent probes (agents and the central poll never both probe one device).
 
     TCP ports are (code → port) for every device that may be checked by TCP (tcp liveness, or the ping fallback).
     The problems are English lines for the log."""
@@ -52,7 +53,12 @@ def _targets(session: Session, cfg: IngestConfig, now: datetime, only=None):
     if only is not None:  # poll_devices: these devices now, due or not
         q = q.where(Device.id.in_(list(only)))
     pings, tcps, snmps, ports, problems = [], [], [], {}, []
+    from fleetops.services.agents.scope import owners  # issue 14: a device in an agent's scope is the agent's
+
+    by_agent = owners(session)
     for r in session.execute(q):
+        if r.id in by_agent:
+            continue
         interval = int(cfg.interval_by_kind.get(r.kind, cfg.poll_interval_s))
         if only is None and interval > cfg.poll_interval_s and r.last_at is not None and \
                 (now - r.last_at).total_seconds() < interval - cfg.poll_interval_s / 2:

@@ -20,6 +20,10 @@ log = logging.getLogger(__name__)
 @bp.route("/probe-results", methods=["POST"])
 @api_roles("admin", "supervisor")
 def post_probe_results():
+    if g.get("api_agent") is not None:  # issue 14: a probe agent's batch (scope-limited, applied once)
+        from fleetops.web.api.agents import post_agent_batch
+
+        return post_agent_batch(g.api_agent)
     body = request.get_json(silent=True)
     items = body.get("results") if isinstance(body, dict) else body
     if not isinstance(items, list):
