@@ -8,8 +8,8 @@ from alembic import op
 import sqlalchemy as sa
 import fleetops.models.base
 
-revision = '0013_ux'
-down_revision = '0012_service_periods'
+revision = "0013_ux"
+down_revision = "0012_service_periods"
 branch_labels = None
 depends_on = None
 

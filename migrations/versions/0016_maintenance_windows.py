@@ -1,16 +1,16 @@
 """maintenance windows (planned power cuts, works, relocations) with their scopes and held outages; the public
 fault reports from a device's QR code; exclusion_requests.maintenance_window_id (a window entered after the fact)
 
-Revision ID: 0013_maintenance_windows
-Revises: 0012_service_periods
+Revision ID: 0016_maintenance_windows
+Revises: 0015_inspections
 """
 from alembic import op
 import sqlalchemy as sa
 import fleetops.models.base
 
 
-revision = '0013_maintenance_windows'
-down_revision = '0012_service_periods'
+revision = "0016_maintenance_windows"
+down_revision = "0015_inspections"
 branch_labels = None
 depends_on = None
 

@@ -1,14 +1,14 @@
 """probe agents: registered agents with their scope, token hash and last health (issue 14)
 
-Revision ID: 0013_agents
-Revises: 0012_service_periods
+Revision ID: 0018_agents
+Revises: 0017_discovery_traps
 """
 from alembic import op
 import sqlalchemy as sa
 import fleetops.models.base
 
-revision = '0013_agents'
-down_revision = '0012_service_periods'
+revision = "0018_agents"
+down_revision = "0017_discovery_traps"
 branch_labels = None
 depends_on = None
 

@@ -1,16 +1,16 @@
 """inspections (P1–P3): inspection_plans (plans as data) and inspection_orders (one per plan, device and period;
 the unique key (plan_id, device_id, period_start) keeps repeated or concurrent generator runs from doubling them)
 
-Revision ID: 0013_inspections
-Revises: 0012_service_periods
+Revision ID: 0015_inspections
+Revises: 0014_display_tokens
 """
 from alembic import op
 import sqlalchemy as sa
 import fleetops.models.base
 
 
-revision = '0013_inspections'
-down_revision = '0012_service_periods'
+revision = "0015_inspections"
+down_revision = "0014_display_tokens"
 branch_labels = None
 depends_on = None
 

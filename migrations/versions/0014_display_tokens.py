@@ -1,15 +1,15 @@
 """map and wall screen: read-only display tokens for the duty room's wall screen
 
-Revision ID: 0013_display_tokens
-Revises: 0012_service_periods
+Revision ID: 0014_display_tokens
+Revises: 0013_ux
 """
 from alembic import op
 import sqlalchemy as sa
 
 from fleetops.models.base import UTCDateTime
 
-revision = "0013_display_tokens"
-down_revision = "0012_service_periods"
+revision = "0014_display_tokens"
+down_revision = "0013_ux"
 branch_labels = None
 depends_on = None
 

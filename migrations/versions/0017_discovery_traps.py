@@ -1,15 +1,15 @@
 """discovery sweeps and results (F4), received SNMP traps (issue 17)
 
-Revision ID: 0013_discovery_traps
-Revises: 0012_service_periods
+Revision ID: 0017_discovery_traps
+Revises: 0016_maintenance_windows
 """
 from alembic import op
 import sqlalchemy as sa
 import fleetops.models.base
 
 
-revision = '0013_discovery_traps'
-down_revision = '0012_service_periods'
+revision = "0017_discovery_traps"
+down_revision = "0016_maintenance_windows"
 branch_labels = None
 depends_on = None
 
