@@ -40,6 +40,7 @@ from fleetops.web import inventory as web_inventory
 from fleetops.web import monitoring as web_monitoring
 from fleetops.web import nav
 from fleetops.web import quality as web_quality
+from fleetops.web import records as web_records
 from fleetops.web import reports as web_reports
 from fleetops.web import spares as web_spares
 from fleetops.web import tickets as web_tickets
@@ -127,10 +128,12 @@ JOBS: tuple[Job, ...] = (
 BLUEPRINTS = (
     web_auth.bp, web_admin.bp, web_inventory.bp, web_monitoring.bp, web_tickets.bp, web_spares.bp,
     web_quality.bp, web_alerts.bp, web_reports.bp, web_exclusions.bp, api_bp,
+    web_records.bp,  # issue 12: metrology records, replacements, platform connectors
 )
 NAV = (
     *web_monitoring.NAV, *web_tickets.NAV, *web_inventory.NAV, *web_spares.NAV, *web_quality.NAV,
     *web_alerts.NAV, *web_reports.NAV, *web_exclusions.NAV, *web_admin.NAV,
+    *web_records.NAV,  # issue 12
 )
 
 # ---------------------------------------------------------------- the `fleetops` command

@@ -66,6 +66,7 @@ class FaultCategory(LabelledEnum):
     AIM = "aim"
     INSPECTION = "inspection"
     OTHER = "other"
+    METROLOGY_RENEWAL = "metrology_renewal"  # F5: a certificate to renew (opened by inventory/certificates.py)
 
 
 FaultCategory._LABELS = {
@@ -80,6 +81,7 @@ FaultCategory._LABELS = {
     "aim": N_("Camera out of aim"),
     "inspection": N_("Inspection finding"),
     "other": N_("Other"),
+    "metrology_renewal": N_("Metrology certificate renewal"),
 }
 
 # The device kinds mounted on poles and gantries: working on them is work at height (T8).

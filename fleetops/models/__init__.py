@@ -6,3 +6,4 @@ from fleetops.models.core import (  # noqa: F401
 )
 
 from fleetops.models import alerts, monitoring, quality, service, tickets  # noqa: F401,E402 - every table in the metadata
+from fleetops.models import records  # noqa: F401,E402 - issue 12's records

@@ -1,0 +1,92 @@
+"""Records (issue 12): metrology certificates (F5) — list, enter, edit, import, attachments, and the evidence flag
+per device for supervisors. Thin: parse the request, call one service, render."""
+from datetime import datetime, time, timedelta
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from fleetops.domain.errors import ValidationFailed
+from fleetops.platform import clock
+from fleetops.services.inventory import metrology
+from fleetops.web import db_session, nav, roles_required
+
+bp = Blueprint("records", __name__, url_prefix="/records")
+
+NAV = [nav.NavItem.of("records.certificates", "Metrology certificates", roles=("supervisor", "admin"), order=62)]
+
+
+@bp.route("/certificates")
+@roles_required("supervisor")
+def certificates():
+    s = db_session()
+    rows = metrology.list_certificates(s)
+    return render_template("inventory/certificates.html", rows=rows, uncertified=metrology.uncertified_rows(s))
+
+
+def _form(cert_id, values, errors=None, status=200):
+    return render_template("inventory/certificates_form.html", cert_id=cert_id, values=values,
+                           errors=errors or {}), status
+
+
+@bp.route("/certificates/new", methods=["GET", "POST"])
+@bp.route("/certificates/<int:cert_id>/edit", methods=["GET", "POST"])
+@roles_required("supervisor")
+def edit_certificate(cert_id=None):
+    s = db_session()
+    if request.method == "GET":
+        values = metrology.certificate_form(s, cert_id) if cert_id else {"device": request.args.get("device", "")}
+        return _form(cert_id, values)
+    values = {f: request.form.get(f, "") for f in metrology.FIELDS}
+    try:
+        cert = metrology.save_certificate(s, cert_id, values, current_user)
+        upload = request.files.get("attachment")
+        if upload and upload.filename:
+            metrology.attach_file(s, cert.id, upload.read(metrology.ATTACHMENT_MAX_BYTES + 1),
+                                  current_app.config["UPLOAD_DIR"], current_user)
+    except ValidationFailed as err:
+        s.rollback()
+        return _form(cert_id, values, err.details.get("errors") or {"": err.message}, 422)
+    s.commit()
+    flash(_("Certificate saved."), "success")
+    return redirect(url_for("records.certificates"))
+
+
+@bp.route("/certificates/import", methods=["GET", "POST"])
+@roles_required("supervisor")
+def import_certificates():
+    if request.method == "GET":
+        return render_template("inventory/certificates_import.html", errors=[])
+    s = db_session()
+    upload = request.files.get("file")
+    try:
+        if upload is None or not upload.filename:
+            raise ValidationFailed(_("Choose a file."))
+        out = metrology.import_certificates(s, upload.read(), upload.filename, current_user)
+    except ValidationFailed as err:
+        s.rollback()
+        return render_template("inventory/certificates_import.html", message=err.message,
+                               errors=err.details.get("errors") or []), 422
+    s.commit()
+    flash(_("Certificates imported: %(added)s added, %(updated)s updated.", added=out.added, updated=out.updated),
+          "success")
+    return redirect(url_for("records.certificates"))
+
+
+@bp.route("/certificates/<int:cert_id>/attachment")
+@roles_required("supervisor")
+def attachment(cert_id):
+    path, ctype = metrology.attachment(db_session(), cert_id, current_app.config["UPLOAD_DIR"])
+    return send_file(path, mimetype=ctype)
+
+
+@bp.route("/evidence")
+@roles_required("supervisor")
+def evidence():
+    """F5: per enforcement device, the stretches in service without a valid certificate (default: last 365 days)."""
+    days = request.args.get("days", "365")
+    days = int(days) if days.isdigit() and 1 <= int(days) <= 3650 else 365
+    end = datetime.now(clock.local_zone())
+    start = datetime.combine(end.date() - timedelta(days=days), time(0), tzinfo=clock.local_zone())
+    rows = metrology.evidence_report(db_session(), start, end)
+    return render_template("inventory/certificates_evidence.html", rows=rows, days=days)
