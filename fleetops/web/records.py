@@ -90,3 +90,14 @@ def evidence():
     start = datetime.combine(end.date() - timedelta(days=days), time(0), tzinfo=clock.local_zone())
     rows = metrology.evidence_report(db_session(), start, end)
     return render_template("inventory/certificates_evidence.html", rows=rows, days=days)
+
+
+@bp.app_context_processor
+def _certificate_flags():
+    """F5: `uncertified_ids(ids)` for the shared badge (templates/inventory/certificates_macros.html) on the device
+    list, the device page and the status page: which of these devices (None: all) lack a valid certificate."""
+    def uncertified_ids(ids=None):
+        if not current_user.is_authenticated:
+            return set()
+        return metrology.uncertified(db_session(), ids)
+    return {"uncertified_ids": uncertified_ids}

@@ -163,3 +163,21 @@ def test_renewal_ticket_opened_once_and_alerts(db, users, fleet):
 
     kinds = {(a.kind, a.device_id) for a in db.scalars(select(Alert))}
     assert ("cert_due", dev.id) in kinds and any(k == "cert_expired" for k, _d in kinds)
+
+
+def test_uncertified_flag_on_device_list_device_page_status_and_monthly_report(app, db, users, fleet, client_as):
+    _cert(db, "K201-EP1", "JD-OK", fleet, TODAY + timedelta(days=300))
+    client = client_as("supervisor")
+    listing = client.get("/devices").get_data(as_text=True)
+    row = lambda code: next(line for line in listing.splitlines() if f">{code}</a>" in line)  # noqa: E731
+    assert "cert-flag" in row("K201-SPD1") and "cert-flag" not in row("K201-EP1")
+    assert "cert-flag" not in row("K201-CAM1")
+    assert "cert-flag" in client.get("/devices/K201-SPD1").get_data(as_text=True)
+    assert "cert-flag" not in client.get("/devices/K201-EP1").get_data(as_text=True)
+    status = client.get("/monitoring/").get_data(as_text=True)
+    assert 'id="uncertified-badge"' in status
+    from fleetops.services.reports.monthly import monthly_report
+
+    month = TODAY.strftime("%Y-%m")
+    sec = monthly_report(db, month).section("metrology_evidence")
+    assert [r[0] for r in sec.rows] == ["K201-SPD1"]

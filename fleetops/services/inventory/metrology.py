@@ -354,3 +354,17 @@ def uncertified_rows(session: Session) -> list[dict]:
     ids = uncertified(session)
     return [{"code": d.code, "site": d.site.name, "kind": d.kind}
             for d in session.scalars(select(Device).where(Device.id.in_(ids or [0])).order_by(Device.code))]
+
+
+def evidence_section(_, session: Session, start: datetime, end: datetime):
+    """F5: the monthly report's section (XLSX sheet, PDF table): each stretch of the month in which an enforcement
+    device was in service without a valid certificate. `_` is the report's Words (its language)."""
+    from fleetops.services.reports.sections import Section
+
+    rows = evidence_report(session, start, end)
+    fmt = "%Y-%m-%d %H:%M"
+    return Section("metrology_evidence", _("Periods without a valid certificate"), [
+        _("Device code"), _("Site"), _("Kind"), _("From"), _("Until"), _("Hours")],
+        [[r["device"], r["site"], _.kind(r["kind"]), clock.to_local(r["start"]).strftime(fmt),
+          clock.to_local(r["end"]).strftime(fmt), r["hours"]] for r in rows],
+        note=_("Records from these periods may not be usable as evidence."), pdf_limit=40)
