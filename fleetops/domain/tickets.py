@@ -212,6 +212,26 @@ def holds_valid(qualifications, kind: str, on: date) -> bool:
                for q in qualifications)
 
 
+# T8: the certificates a job needs, by the device's kind (pole-mounted → work at height; cabinets and power →
+# electrician) and by the job's kind for a ticket without a device (a dark site is a power job).
+QUALIFICATIONS_BY_DEVICE_KIND: dict[str, tuple[str, ...]] = {
+    **{k: ("work_at_height",) for k in AT_HEIGHT_KINDS},
+    "cabinet": ("electrician",), "power_supply": ("electrician",),
+}
+QUALIFICATIONS_BY_CATEGORY: dict[str, tuple[str, ...]] = {"site_dark": ("electrician",)}
+
+
+def required_qualifications(device_kind: str | None, category: str) -> tuple[str, ...]:
+    """T8: every certificate a crew member must hold, valid on the day, to be given this job."""
+    need = list(QUALIFICATIONS_BY_DEVICE_KIND.get(device_kind or "", ()))
+    need += [q for q in QUALIFICATIONS_BY_CATEGORY.get(category, ()) if q not in need]
+    return tuple(need)
+
+
+def missing_qualifications(qualifications, needed, on: date) -> list[str]:
+    return [k for k in needed if not holds_valid(qualifications, k, on)]
+
+
 def require_qualified(qualifications, needs_height: bool, on: date, who: str = "") -> None:
     """T8: work at height needs a technician whose certificate is valid on that day."""
     if needs_height and not holds_valid(qualifications, QualificationKind.WORK_AT_HEIGHT, on):

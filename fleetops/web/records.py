@@ -2,18 +2,22 @@
 per device for supervisors. Thin: parse the request, call one service, render."""
 from datetime import datetime, time, timedelta
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from fleetops.domain.errors import ValidationFailed
 from fleetops.platform import clock
+from fleetops.services import spares, tickets
 from fleetops.services.inventory import metrology
+from fleetops.services.spares import replacement
 from fleetops.web import db_session, nav, roles_required
+from fleetops.web.inventory import DEVICE_PANELS, DevicePanel
 
 bp = Blueprint("records", __name__, url_prefix="/records")
 
-NAV = [nav.NavItem.of("records.certificates", "Metrology certificates", roles=("supervisor", "admin"), order=62)]
+NAV = [nav.NavItem.of("records.certificates", "Metrology certificates", roles=("supervisor", "admin"), order=62),
+       nav.NavItem.of("records.deliveries", "Deliveries", roles=("supervisor", "admin"), order=63)]
 
 
 @bp.route("/certificates")
@@ -101,3 +105,66 @@ def _certificate_flags():
             return set()
         return metrology.uncertified(db_session(), ids)
     return {"uncertified_ids": uncertified_ids}
+
+
+# ---------------------------------------------------------------- S2, T4: replacement and delivery acceptance
+# The device page shows the serial chain (web/inventory's extension point for other areas).
+DEVICE_PANELS.append(DevicePanel("spares/replacement_chain.html", context=replacement.device_chain_panel))
+
+
+@bp.route("/tickets/<int:ticket_id>/replace", methods=["GET", "POST"])
+@roles_required("crew", "supervisor")
+def replace_device(ticket_id):
+    """The ticket's device replaced by a unit from stock, by serial (T4 after two repairs, or a swap)."""
+    s = db_session()
+    t = tickets.get_ticket(s, ticket_id)
+    if current_user.role == "crew" and not tickets.may_act(current_user, t):
+        abort(403)
+    if request.method == "POST":
+        try:
+            replacement.replace_device(
+                s, t.id, part_type_id=request.form.get("part_type_id", ""),
+                location_id=request.form.get("location_id", ""), new_serial=request.form.get("serial", ""),
+                actor=current_user, request_id=request.form.get("request_id"))
+        except ValidationFailed as err:
+            s.rollback()
+            return render_template("spares/replacement.html", t=t, part_types=spares.part_types(s),
+                                   locations=spares.locations(s), message=err.message,
+                                   errors=err.details.get("errors") or {}), 422
+        s.commit()
+        flash(_("Device replaced; the new serial is recorded."), "success")
+        return redirect(url_for("tickets.detail", ticket_id=t.id))
+    return render_template("spares/replacement.html", t=t, part_types=spares.part_types(s),
+                           locations=spares.locations(s), errors={})
+
+
+@bp.route("/deliveries", methods=["GET", "POST"])
+@roles_required("supervisor")
+def deliveries():
+    s = db_session()
+    if request.method == "POST":
+        upload = request.files.get("file")
+        try:
+            if upload is None or not upload.filename:
+                raise ValidationFailed(_("Choose a file."))
+            n = replacement.import_delivery(s, upload.read(), upload.filename, current_user)
+        except ValidationFailed as err:
+            s.rollback()
+            return render_template("spares/replacement_deliveries.html", items=replacement.delivery_items(s),
+                                   message=err.message, errors=err.details.get("errors") or []), 422
+        s.commit()
+        flash(_("Delivery record imported: %(n)s units.", n=n), "success")
+        return redirect(url_for("records.deliveries"))
+    return render_template("spares/replacement_deliveries.html", items=replacement.delivery_items(s), errors=[])
+
+
+@bp.route("/deliveries/<delivery_no>/accept", methods=["GET", "POST"])
+@roles_required("supervisor")
+def accept_delivery(delivery_no):
+    s = db_session()
+    result, scanned = None, request.form.get("scanned", "")
+    if request.method == "POST":
+        result = replacement.accept_delivery(s, delivery_no, replacement.parse_scanned(scanned), current_user)
+        s.commit()
+    return render_template("spares/replacement_accept.html", delivery_no=delivery_no, result=result,
+                           scanned=scanned, items=replacement.delivery_items(s, delivery_no))
