@@ -26,6 +26,7 @@ from fleetops.services import alerts, monitoring, quality, reports, spares, tick
 from fleetops.services.alerts import outbox as alerts_outbox
 from fleetops.services.alerts import repeats as alerts_repeats
 from fleetops.services.alerts import subscribers as alerts_on
+from fleetops.services import platforms
 from fleetops.services.inventory import certificates as inventory_certificates
 from fleetops.services.inventory import import_jobs as inventory_import_jobs
 from fleetops.services.inventory import service_periods as inventory_service_periods
@@ -122,6 +123,7 @@ JOBS: tuple[Job, ...] = (
     Job("alerts_probe_silence", monitoring_detectors.job_probe_silence, 60),
     Job("alerts_certificates", inventory_certificates.job_certificates, 3600),
     Job("inventory_imports", inventory_import_jobs.job_import_files, 5),
+    Job("platform_pull", platforms.job_platform_pull, 60),  # U7: each connector pulls on its own interval
 )
 
 # ---------------------------------------------------------------- web: blueprints and menu entries

@@ -8,7 +8,7 @@ from flask_login import current_user
 
 from fleetops.domain.errors import ValidationFailed
 from fleetops.platform import clock
-from fleetops.services import spares, tickets
+from fleetops.services import platforms, spares, tickets
 from fleetops.services.inventory import metrology
 from fleetops.services.spares import replacement
 from fleetops.web import db_session, nav, roles_required
@@ -17,7 +17,8 @@ from fleetops.web.inventory import DEVICE_PANELS, DevicePanel
 bp = Blueprint("records", __name__, url_prefix="/records")
 
 NAV = [nav.NavItem.of("records.certificates", "Metrology certificates", roles=("supervisor", "admin"), order=62),
-       nav.NavItem.of("records.deliveries", "Deliveries", roles=("supervisor", "admin"), order=63)]
+       nav.NavItem.of("records.deliveries", "Deliveries", roles=("supervisor", "admin"), order=63),
+       nav.NavItem.of("records.platforms_list", "Platform connectors", roles=("admin",), order=64)]
 
 
 @bp.route("/certificates")
@@ -168,3 +169,34 @@ def accept_delivery(delivery_no):
         s.commit()
     return render_template("spares/replacement_accept.html", delivery_no=delivery_no, result=result,
                            scanned=scanned, items=replacement.delivery_items(s, delivery_no))
+
+
+# ---------------------------------------------------------------- U7: platform connectors (admins)
+@bp.route("/platforms")
+@roles_required("admin")
+def platforms_list():
+    return render_template("inventory/certificates_platforms.html", connectors=platforms.list_connectors(db_session()))
+
+
+@bp.route("/platforms/new", methods=["GET", "POST"])
+@bp.route("/platforms/<int:connector_id>", methods=["GET", "POST"])
+@roles_required("admin")
+def platform_edit(connector_id=None):
+    s = db_session()
+    c = platforms.get_connector(s, connector_id) if connector_id else None
+    if request.method == "POST":
+        raw = {f: request.form.get(f, "") for f in platforms.connectors.FIELDS}
+        try:
+            c = platforms.save_connector(s, connector_id, raw, current_user)
+        except ValidationFailed as err:
+            s.rollback()
+            values = {k: v for k, v in raw.items() if k != "password"}
+            return render_template("inventory/certificates_platform_form.html", connector_id=connector_id,
+                                   values=values, errors=err.details.get("errors") or {}), 422
+        if request.form.get("pull_now"):
+            platforms.pull_connector(s, c)
+        s.commit()
+        flash(_("Connector saved."), "success")
+        return redirect(url_for("records.platforms_list"))
+    return render_template("inventory/certificates_platform_form.html", connector_id=connector_id,
+                           values=platforms.connector_form(c), errors={})

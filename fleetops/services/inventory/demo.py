@@ -21,7 +21,8 @@ SNAPSHOT_URL = "http://127.0.0.1:5082/cam/{code}/ISAPI/Streaming/channels/101/pi
 # The demo's simulated cameras, robots and brokers live on loopback, so its allow-lists name it (platform.netpolicy).
 DEMO_PARAMETERS = {"quality_sample_interval_min": 2,
                    netpolicy.CAMERAS: netpolicy.PRIVATE + netpolicy.LOOPBACK,
-                   netpolicy.ALERTS: netpolicy.PRIVATE + netpolicy.LOOPBACK}
+                   netpolicy.ALERTS: netpolicy.PRIVATE + netpolicy.LOOPBACK,
+                   netpolicy.PLATFORMS: netpolicy.PRIVATE + netpolicy.LOOPBACK}
 
 # district → (centre lat, lon, spread in degrees, share of sites)
 DISTRICTS = {
