@@ -111,6 +111,7 @@ def _certificate_flags():
 # ---------------------------------------------------------------- S2, T4: replacement and delivery acceptance
 # The device page shows the serial chain (web/inventory's extension point for other areas).
 DEVICE_PANELS.append(DevicePanel("spares/replacement_chain.html", context=replacement.device_chain_panel))
+DEVICE_PANELS.append(DevicePanel("inventory/certificates_device_panel.html", context=metrology.device_evidence_panel))
 
 
 @bp.route("/tickets/<int:ticket_id>/replace", methods=["GET", "POST"])

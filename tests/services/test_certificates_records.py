@@ -172,7 +172,8 @@ def test_uncertified_flag_on_device_list_device_page_status_and_monthly_report(a
     row = lambda code: next(line for line in listing.splitlines() if f">{code}</a>" in line)  # noqa: E731
     assert "cert-flag" in row("K201-SPD1") and "cert-flag" not in row("K201-EP1")
     assert "cert-flag" not in row("K201-CAM1")
-    assert "cert-flag" in client.get("/devices/K201-SPD1").get_data(as_text=True)
+    page = client.get("/devices/K201-SPD1").get_data(as_text=True)
+    assert "cert-flag" in page and 'id="evidence-gaps-device"' in page
     assert "cert-flag" not in client.get("/devices/K201-EP1").get_data(as_text=True)
     status = client.get("/monitoring/").get_data(as_text=True)
     assert 'id="uncertified-badge"' in status

@@ -208,3 +208,15 @@ def test_no_data_fault_through_the_platform_simulator_fires_the_detector(db, use
         sim.stop()
     alerts = db.scalars(select(Alert).where(Alert.kind == "no_data")).all()
     assert [a.device_id for a in alerts] == [cams[0].id]
+
+
+def test_platform_kinds_are_devices_of_their_own(db, users, cams):
+    from fleetops.services import inventory
+
+    for code, label, ip in (("K401-PLAT", "集成指挥平台服务器", "127.0.0.9"), ("K401-VIDEO", "视频专网平台", "127.0.0.10")):
+        inventory.save_device(db, None, {"kind": label, "site_code": "K401", "lifecycle": "online",
+                                         "ip_address": ip}, users["admin"], new_code=code)
+    db.commit()
+    kinds = {c: k for c, k in db.execute(select(Device.code, Device.kind).where(
+        Device.code.in_(["K401-PLAT", "K401-VIDEO"])))}
+    assert kinds == {"K401-PLAT": "platform_server", "K401-VIDEO": "video_platform"}

@@ -368,3 +368,11 @@ def evidence_section(_, session: Session, start: datetime, end: datetime):
         [[r["device"], r["site"], _.kind(r["kind"]), clock.to_local(r["start"]).strftime(fmt),
           clock.to_local(r["end"]).strftime(fmt), r["hours"]] for r in rows],
         note=_("Records from these periods may not be usable as evidence."), pdf_limit=40)
+
+
+def device_evidence_panel(session: Session, device: Device) -> dict:
+    """F5: the device page's panel — this device's stretches without a valid certificate (last 365 days)."""
+    if not needs_certificate(device):
+        return {"evidence_gaps": None}
+    end = utcnow()
+    return {"evidence_gaps": evidence_gaps(session, device, end - timedelta(days=365), end)}
