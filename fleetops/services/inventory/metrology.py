@@ -27,9 +27,9 @@ from fleetops.platform import audit, clock
 from fleetops.services.inventory.parsers import _text, message_of, parse_code, parse_date
 from fleetops.services.inventory.spreadsheet import cell_text, read_table
 
-# F5: the speed and red-light enforcement devices whose measurements must be verified (检定).
-METROLOGY_KINDS = frozenset({DeviceKind.SPEED_CAMERA.value, DeviceKind.EPOLICE_CAMERA.value,
-                             DeviceKind.SPEED_RADAR.value})
+# F5: the speed and red-light enforcement devices whose measurements must be verified (检定); a speed radar is
+# verified as part of its speed camera's system, which carries the certificate.
+METROLOGY_KINDS = frozenset({DeviceKind.SPEED_CAMERA.value, DeviceKind.EPOLICE_CAMERA.value})
 RESULTS = ("pass", "fail")
 ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
 ATTACHMENT_TYPES = ((b"%PDF-", "application/pdf", ".pdf"), (b"\xff\xd8\xff", "image/jpeg", ".jpg"),
