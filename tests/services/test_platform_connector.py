@@ -18,7 +18,6 @@ from fleetops.models.records import PlatformConnector
 from fleetops.platform import netpolicy, parameters
 from fleetops.services import platforms
 from fleetops.services.monitoring import detectors
-from fleetops.simulator.faults import FaultBook
 from fleetops.simulator.platform import PlatformServer
 
 UTC = timezone.utc
@@ -190,22 +189,34 @@ def test_job_pulls_each_connector_alone(db, users, cams, peer, app):
 
 
 def test_no_data_fault_through_the_platform_simulator_fires_the_detector(db, users, cams):
-    book = FaultBook({"K401-CAM1": "K401", "K401-CAM2": "K401"})
-    sim = PlatformServer(["K401-CAM1", "K401-CAM2"], book.no_data_since).start()
-    try:
-        c = platforms.ensure_simulated_connector(db, sim.url)
-        db.commit()
-        assert platforms.pull_connector(db, c)["ok"]
-        db.commit()
-        assert detectors.check_no_data(db)["opened"] == 0  # healthy: steady counts on every day
-        db.commit()
-        book.add("no-data", device="K401-CAM1")  # what `fleetops fault no-data K401-CAM1` posts
-        assert platforms.pull_connector(db, c)["ok"]
-        db.commit()
-        assert detectors.check_no_data(db)["opened"] == 1
-        db.commit()
-    finally:
-        sim.stop()
+    """The demo's path: `fleetops fault no-data K401-CAM1` posts to the simulator's control API; the platform
+    simulator then reports 0 for that camera; the connector pulls; the detector fires for it alone."""
+    from click.testing import CliRunner
+
+    from fleetops.cli.simulator import fault
+    from fleetops.simulator import Simulator
+    from fleetops.simulator.agents import SimDevice
+
+    devices = [SimDevice(code, "K401", "127.0.0.1", port=0, community=f"c{i}")
+               for i, code in enumerate(("K401-CAM1", "K401-CAM2"))]
+    with Simulator(devices, firewall=False, control_port=0, tick_s=0.05, warn_no_firewall=False) as sim:
+        platform = PlatformServer(["K401-CAM1", "K401-CAM2"], sim.book.no_data_since).start()
+        try:
+            c = platforms.ensure_simulated_connector(db, platform.url)
+            db.commit()
+            assert platforms.pull_connector(db, c)["ok"]
+            db.commit()
+            assert detectors.check_no_data(db)["opened"] == 0  # healthy: steady counts on every day
+            db.commit()
+            result = CliRunner().invoke(fault, ["no-data", "K401-CAM1", "--control-port", str(sim.control_port)])
+            assert result.exit_code == 0, result.output
+            assert set(sim.book.no_data_since()) == {"K401-CAM1"}
+            assert platforms.pull_connector(db, c)["ok"]
+            db.commit()
+            assert detectors.check_no_data(db)["opened"] == 1
+            db.commit()
+        finally:
+            platform.stop()
     alerts = db.scalars(select(Alert).where(Alert.kind == "no_data")).all()
     assert [a.device_id for a in alerts] == [cams[0].id]
 
