@@ -182,3 +182,22 @@ def test_uncertified_flag_on_device_list_device_page_status_and_monthly_report(a
     month = TODAY.strftime("%Y-%m")
     sec = monthly_report(db, month).section("metrology_evidence")
     assert [r[0] for r in sec.rows] == ["K201-SPD1"]
+
+
+def test_import_xlsx_with_real_date_cells(db, users, fleet):
+    import io
+
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["Device code", "Regulation", "Certificate number", "Issuer", "Valid from", "Valid until", "Result"])
+    ws.append(["K201-SPD1", "JJG 527-2015", "JD-X1", "所", datetime(2026, 3, 1), datetime(2027, 2, 28), "pass"])
+    ws.append(["K201-EP1", "JJG 1123-2016", "JD-X2", "所", date(2026, 4, 1), date(2027, 3, 31), "合格"])
+    buf = io.BytesIO()
+    wb.save(buf)
+    out = metrology.import_certificates(db, buf.getvalue(), "certs.xlsx", users["admin"])
+    db.commit()
+    assert (out.added, out.updated) == (2, 0)
+    got = {c.certificate_no: (c.issued_on, c.valid_until) for c in db.scalars(select(MetrologyCertificate))}
+    assert got == {"JD-X1": (date(2026, 3, 1), date(2027, 2, 28)), "JD-X2": (date(2026, 4, 1), date(2027, 3, 31))}
