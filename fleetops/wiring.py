@@ -31,12 +31,15 @@ from fleetops.services import alerts, discovery, fault_reports, inspections, mai
 from fleetops.services.alerts import outbox as alerts_outbox
 from fleetops.services.alerts import repeats as alerts_repeats
 from fleetops.services.alerts import subscribers as alerts_on
+from fleetops.services import platforms
 from fleetops.services.inventory import certificates as inventory_certificates
 from fleetops.services.inventory import import_jobs as inventory_import_jobs
 from fleetops.services.inventory import service_periods as inventory_service_periods
 from fleetops.services.monitoring import detectors as monitoring_detectors
 from fleetops.services.monitoring import exclusions as monitoring_exclusions
 from fleetops.services.monitoring import jobs as monitoring_jobs
+from fleetops.services.inventory import metrology as records_metrology
+from fleetops.services.spares import replacement as records_replacement
 from fleetops.web import admin as web_admin
 from fleetops.web import agents as web_agents
 from fleetops.web import alerts as web_alerts
@@ -52,6 +55,7 @@ from fleetops.web import monitoring as web_monitoring
 from fleetops.web import nav
 from fleetops.web import public as web_public
 from fleetops.web import quality as web_quality
+from fleetops.web import records as web_records
 from fleetops.web import reports as web_reports
 from fleetops.web import spares as web_spares
 from fleetops.web import tickets as web_tickets
@@ -153,6 +157,7 @@ JOBS: tuple[Job, ...] = (
     Job("inspections", inspections.job_inspections, 600),  # P3: the period's orders, overdue alerts
     Job("maintenance_windows", maintenance.job_windows, 60, "POLL_INTERVAL_S"),  # ends noticed on the next poll
     Job("discovery", discovery.job_discovery, 30),
+    Job("platform_pull", platforms.job_platform_pull, 60),  # U7: each connector pulls on its own interval
 )
 
 # ---------------------------------------------------------------- web: blueprints and menu entries
@@ -164,6 +169,7 @@ BLUEPRINTS = (
     web_maintenance.bp, web_public.bp, web_fault_reports.bp,
     web_discovery.bp, web_traps.bp,
     web_agents.bp,
+    web_records.bp,  # issue 12: metrology records, replacements, platform connectors
 )
 NAV = (
     *web_monitoring.NAV, *web_tickets.NAV, *web_inventory.NAV, *web_spares.NAV, *web_quality.NAV,
@@ -173,11 +179,14 @@ NAV = (
     *web_maintenance.NAV, *web_fault_reports.NAV,
     *web_discovery.NAV, *web_traps.NAV,
     *web_agents.NAV,
+    *web_records.NAV,  # issue 12
 )
 
 # ---------------------------------------------------------------- panels other areas add to the device page
 DEVICE_PANELS = (
     web_inventory.DevicePanel("inspections/_device_panel.html", context=inspections.device_panel),  # P3
+    web_inventory.DevicePanel("spares/replacement_chain.html", context=records_replacement.device_chain_panel),  # S2, T4
+    web_inventory.DevicePanel("inventory/certificates_device_panel.html", context=records_metrology.device_evidence_panel),  # F5
 )
 
 # ---------------------------------------------------------------- the `fleetops` command

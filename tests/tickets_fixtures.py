@@ -43,7 +43,12 @@ def make_fleet(db, crew=None):
             "far_cam": far_cam}
 
 
-def qualify(db, user, until=date(2099, 1, 1)):
+def qualify(db, user, until=date(2099, 1, 1), electrician=True):
+    """Work at height (and, for cabinet and power jobs, electrician) valid until `until`: auto-dispatch gives a job
+    only to crew holding every certificate it needs (T8)."""
+    if electrician:
+        tickets.add_qualification(db, user.id, "electrician", until, valid_from=date(2020, 1, 1),
+                                  certificate_no="E-2024-0815", actor="test")
     return tickets.add_qualification(db, user.id, "work_at_height", until, valid_from=date(2020, 1, 1),
                                      certificate_no="T-2024-0815", actor="test")
 

@@ -11,7 +11,7 @@ import click
 from fleetops.cli import echo_json, fail, say, session
 from fleetops.domain.text import Msg
 
-FAULT_ACTIONS = ("dead", "hung", "reboot", "flap", "link-down", "power-cut", "network-cut", "snapshot",
+FAULT_ACTIONS = ("dead", "hung", "reboot", "flap", "link-down", "no-data", "power-cut", "network-cut", "snapshot",
                  "clear", "list")
 
 
@@ -47,7 +47,9 @@ def _snapshot_server(devices, port: int):
               help="Camera snapshot server on 127.0.0.1 (0 = off).")
 @click.option("--firewall/--no-firewall", default=None,
               help="Drop dead devices' ICMP+SNMP with nftables (default: when root).")
-def simulate(host_range, control_port, snapshot_port, firewall):
+@click.option("--platform-port", default=5083, show_default=True, type=int,
+              help="Simulated command platform (pass counts per camera) on 127.0.0.1 (0 = off).")
+def simulate(host_range, control_port, snapshot_port, firewall, platform_port):
     """Serve every device of the database from loopback until Ctrl-C / SIGTERM (real SNMP, real ICMP)."""
     from fleetops.simulator import Simulator, load_devices
     from fleetops.simulator.faults import nft_available
@@ -86,6 +88,7 @@ def simulate(host_range, control_port, snapshot_port, firewall):
             say(Msg("note: without nftables (root) a dead device stops answering SNMP and TCP but still answers "
                     "ping"), err=True)
         _record_ports(sim)
+        platform = _platform_server(devices, sim, platform_port) if platform_port else None
         say(Msg("simulating %(n)s devices (%(agents)s SNMP agents), mode=%(mode)s, control %(control)s%(snapshots)s",
                 n=len(devices), agents=len(sim.fleet.bound), mode=sim.mode,
                 control=f"http://127.0.0.1:{sim.control_port}/faults",
@@ -93,10 +96,31 @@ def simulate(host_range, control_port, snapshot_port, firewall):
         while not stop.wait(1.0):
             pass
     finally:
+        if "platform" in locals() and platform is not None:
+            platform.stop()
         sim.stop()  # removes the nft table, also on SIGTERM
         if snaps is not None:
             snaps.stop()
     say(Msg("simulator stopped"))
+
+
+def _platform_server(devices, sim, port: int):
+    """U7: the simulated command platform serving pass counts per camera; the demo's connector is pointed at it."""
+    from fleetops.domain.choices import CAMERA_KINDS
+    from fleetops.services.platforms import ensure_simulated_connector
+    from fleetops.simulator.platform import PlatformServer
+
+    cams = [d.code for d in devices if d.kind in {k.value for k in CAMERA_KINDS}]
+    try:
+        server = PlatformServer(cams, sim.book.no_data_since, port=port).start()
+    except OSError as err:
+        say(Msg("platform simulator not started (%(error)s); no-data faults are unavailable", error=err.strerror),
+            err=True)
+        return None
+    with session() as s:
+        ensure_simulated_connector(s, server.url)
+    say(Msg("platform simulator: pass counts for %(n)s cameras at %(url)s", n=len(cams), url=server.url))
+    return server
 
 
 def _record_ports(sim) -> None:
@@ -139,7 +163,7 @@ def _call(method: str, path: str, port: int, body: dict | None = None):
                                                 "(omit to clear).")
 @click.option("--json", "as_json", is_flag=True, help="Print the control API's JSON.")
 def fault(action, target, control_port, period_s, down_s, interface, image_fault, as_json):
-    """Inject a fault into the running simulator: dead|hung|reboot|flap|link-down DEVICE, power-cut|network-cut
+    """Inject a fault into the running simulator: dead|hung|reboot|flap|link-down|no-data DEVICE, power-cut|network-cut
     SITE, snapshot DEVICE --image blur, clear DEVICE|SITE|all, list."""
     # The status lines below echo the control API's ids and modes (scripts and tests read them): left as they are.
     if action == "list":

@@ -68,6 +68,8 @@ class DeviceKind(LabelledEnum):
     FIBRE_TRANSCEIVER = "fibre_transceiver"
     CABINET = "cabinet"
     POWER_SUPPLY = "power_supply"
+    PLATFORM_SERVER = "platform_server"  # U7: the integrated command platform's server
+    VIDEO_PLATFORM = "video_platform"  # U7: the video-network platform
 
 
 DeviceKind._LABELS = {
@@ -84,6 +86,8 @@ DeviceKind._LABELS = {
     "fibre_transceiver": N_("Fibre transceiver"),
     "cabinet": N_("Control cabinet"),
     "power_supply": N_("Power supply"),
+    "platform_server": N_("Command platform server"),
+    "video_platform": N_("Video network platform"),
 }
 
 # U3: the kinds whose online rate the contract measures.

@@ -68,6 +68,8 @@ class FaultCategory(LabelledEnum):
     OTHER = "other"
     ROUTINE_INSPECTION = "routine_inspection"  # P1–P3: planned inspection work, not a fault
 
+    METROLOGY_RENEWAL = "metrology_renewal"  # F5: a certificate to renew (opened by inventory/certificates.py)
+
 
 FaultCategory._LABELS = {
     "offline": N_("Device offline"),
@@ -82,12 +84,18 @@ FaultCategory._LABELS = {
     "inspection": N_("Inspection finding"),
     "other": N_("Other"),
     "routine_inspection": N_("Routine inspection"),
+
+    "metrology_renewal": N_("Metrology certificate renewal"),
 }
 
 # P3: categories of planned work that are not faults: never counted in fault statistics, the online rate or
 # penalties, never opened by hand (the inspections area generates them).
 NOT_FAULT_CATEGORIES = frozenset({"routine_inspection"})
 FAULT_CATEGORIES = tuple(c for c in FaultCategory if c.value not in NOT_FAULT_CATEGORIES)
+# F5: desk work opened by the system (a certificate to renew): a ticket like others, but neither a fault in the
+# statistics nor a job the repair deadlines and penalties apply to.
+DESK_WORK_CATEGORIES = frozenset({"metrology_renewal"})
+NOT_COUNTED_CATEGORIES = NOT_FAULT_CATEGORIES | DESK_WORK_CATEGORIES
 
 # The device kinds mounted on poles and gantries: working on them is work at height (T8).
 AT_HEIGHT_KINDS = frozenset({
@@ -135,6 +143,12 @@ EVENT_LABELS = {
     "swap_started": N_("Spare swap started"),
     "back_online": N_("Device back online"),
     "finding_repeated": N_("Finding seen again"),
+    "deadline_approaching": N_("Deadline approaching"),
+    "deadline_breached": N_("Deadline missed"),
+    "device_outage_joined": N_("Another device of the site went down"),
+    "inspection_finding": N_("Inspection found a fault"),
+    "device_replaced": N_("Device replaced"),
+    "no_qualified_crew": N_("Nobody qualified to assign"),
 }
 
 
@@ -249,6 +263,26 @@ class NotQualified(FleetopsError):
 def holds_valid(qualifications, kind: str, on: date) -> bool:
     return any(q.kind == kind and (q.valid_from is None or q.valid_from <= on) and on <= q.valid_until
                for q in qualifications)
+
+
+# T8: the certificates a job needs, by the device's kind (pole-mounted → work at height; cabinets and power →
+# electrician) and by the job's kind for a ticket without a device (a dark site is a power job).
+QUALIFICATIONS_BY_DEVICE_KIND: dict[str, tuple[str, ...]] = {
+    **{k: ("work_at_height",) for k in AT_HEIGHT_KINDS},
+    "cabinet": ("electrician",), "power_supply": ("electrician",),
+}
+QUALIFICATIONS_BY_CATEGORY: dict[str, tuple[str, ...]] = {"site_dark": ("electrician",)}
+
+
+def required_qualifications(device_kind: str | None, category: str) -> tuple[str, ...]:
+    """T8: every certificate a crew member must hold, valid on the day, to be given this job."""
+    need = list(QUALIFICATIONS_BY_DEVICE_KIND.get(device_kind or "", ()))
+    need += [q for q in QUALIFICATIONS_BY_CATEGORY.get(category, ()) if q not in need]
+    return tuple(need)
+
+
+def missing_qualifications(qualifications, needed, on: date) -> list[str]:
+    return [k for k in needed if not holds_valid(qualifications, k, on)]
 
 
 def require_qualified(qualifications, needs_height: bool, on: date, who: str = "") -> None:

@@ -8,3 +8,4 @@ from fleetops.models.core import (  # noqa: F401
 from fleetops.models import display  # noqa: F401,E402 - issue 13: wall-screen display tokens
 from fleetops.models import agents, alerts, discovery, maintenance, monitoring, quality, service, tickets  # noqa: F401,E402 - every table in the metadata
 from fleetops.models import inspections  # noqa: F401,E402 - P1–P3
+from fleetops.models import records  # noqa: F401,E402 - issue 12's records

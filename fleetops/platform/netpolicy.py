@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 CAMERAS = "camera_networks"
 ALERTS = "alert_networks"
+PLATFORMS = "platform_networks"  # U7: the police platforms the pass-count connectors pull from
 PRIVATE = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"]
 LOOPBACK = ["127.0.0.0/8", "::1/128"]
 
@@ -29,6 +30,8 @@ PARAMETERS = {
                              "only when listed themselves, e.g. 127.0.0.0/8"),
     ALERTS: (list(PRIVATE), "Networks (CIDR) alert channels may reach: webhook, DingTalk/WeCom robots, MQTT, SMTP; "
                             "add the internet gateway's or the robots' addresses when they are used"),
+    PLATFORMS: (list(PRIVATE), "Networks (CIDR) the pass-count connectors may pull from (the integrated command "
+                               "platform); loopback only when listed, e.g. 127.0.0.0/8 for the demo's simulator"),
 }
 
 def networks(session: Session, purpose: str) -> list:
@@ -75,6 +78,9 @@ def refusal(host: str, port, purpose: str, allowed: list) -> Msg | None:
     if not addresses or not all(address_allowed(a, allowed) for a in addresses):
         if purpose == CAMERAS:
             return Msg("The camera address %(host)s is outside the camera networks an administrator allowed "
+                       "(contract parameter %(key)s).", host=host, key=purpose)
+        if purpose == PLATFORMS:
+            return Msg("The platform address %(host)s is outside the platform networks an administrator allowed "
                        "(contract parameter %(key)s).", host=host, key=purpose)
         return Msg("The alert target %(host)s is outside the alert networks an administrator allowed "
                    "(contract parameter %(key)s).", host=host, key=purpose)

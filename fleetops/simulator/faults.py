@@ -18,7 +18,7 @@ LOOPBACK = ipaddress.IPv4Network("127.0.0.0/8")
 # "hung" silences only the SNMP agent; "reboot" resets sysUpTime (optionally dead for down_s first);
 # "flap" alternates dead/alive every period_s; "link_down" reports an interface down. During a "power_cut" the
 # cabinet's battery-backed power-supply monitor keeps answering and reports its mains input at 0 V.
-DEVICE_FAULTS = ("dead", "hung", "reboot", "flap", "link_down")
+DEVICE_FAULTS = ("dead", "hung", "reboot", "flap", "link_down", "no_data")  # no_data: the platform simulator
 SITE_FAULTS = ("power_cut", "network_cut")
 FAULT_KINDS = DEVICE_FAULTS + SITE_FAULTS
 _DROPPING = ("dead", "power_cut", "network_cut")
@@ -148,6 +148,11 @@ class FaultBook:
         with self.lock:
             return {c for f in self.faults.values() if f.kind == "power_cut"
                     for c in self._codes(f) if c in self.battery_backed}
+
+    def no_data_since(self) -> dict[str, float]:
+        """U7: cameras whose pass records stop reaching the simulated platform (and since when)."""
+        with self.lock:
+            return {f.device: f.since for f in self.faults.values() if f.kind == "no_data"}
 
     def hung_codes(self) -> set[str]:
         with self.lock:

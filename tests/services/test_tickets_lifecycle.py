@@ -41,6 +41,7 @@ def heard():
 
 
 def test_outage_event_opens_a_dispatched_ticket_with_the_clock_at_detection(db, fleet, users):
+    qualify(db, users["crew"])  # T8: auto-dispatch picks only crew holding the job's certificates
     detected = bj(2026, 6, 21, 21, 0)  # still daylight at the site
     events.emit(db, "outage_opened", outage_id=7, device_id=fleet["cam"].id,
                 started_at=detected - timedelta(minutes=3), detected_at=detected)

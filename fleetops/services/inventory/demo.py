@@ -21,7 +21,8 @@ SNAPSHOT_URL = "http://127.0.0.1:5082/cam/{code}/ISAPI/Streaming/channels/101/pi
 # The demo's simulated cameras, robots and brokers live on loopback, so its allow-lists name it (platform.netpolicy).
 DEMO_PARAMETERS = {"quality_sample_interval_min": 2,
                    netpolicy.CAMERAS: netpolicy.PRIVATE + netpolicy.LOOPBACK,
-                   netpolicy.ALERTS: netpolicy.PRIVATE + netpolicy.LOOPBACK}
+                   netpolicy.ALERTS: netpolicy.PRIVATE + netpolicy.LOOPBACK,
+                   netpolicy.PLATFORMS: netpolicy.PRIVATE + netpolicy.LOOPBACK}
 
 # district → (centre lat, lon, spread in degrees, share of sites)
 DISTRICTS = {
@@ -180,7 +181,41 @@ def generate_fleet(n_devices: int = 600, seed: int = 7, today: date | None = Non
             add(DeviceKind.SPEED_RADAR, "LD", "测速雷达", switch)
         if rng.random() < (0.45 if camera_kind == DeviceKind.EPOLICE_CAMERA else 0.15):
             add(DeviceKind.TERMINAL, "ZD", "终端机", switch)
+    _add_records(fleet, seed, today, n_ip)
     return fleet
+
+
+def _add_records(fleet: Fleet, seed: int, today: date, n_ip: int) -> None:
+    """Issue 12: the command centre with the two platforms, monitored as devices of their own kinds (U7), and a
+    certificate for every e-police camera (F5, red-light enforcement). Its own random stream, so the fleet above
+    stays the same for a given seed."""
+    rng = random.Random(seed * 1009 + 12)
+    lat0, lon0, _spread, _ = DISTRICTS["克拉玛依区"]
+    fleet.sites.append({"code": "ZX001", "name": "公安交警支队集成指挥中心", "road": "世纪大道", "direction": "",
+                        "district": "克拉玛依区", "latitude": lat0, "longitude": lon0, "key_site": True,
+                        "depot": DEPOTS[0][0]})
+    fleet.cabinets.append({"code": "ZX001-JG", "site_code": "ZX001", "power_feed": "指挥中心机房 UPS",
+                           "power_account": "", "network_circuit": "公安视频专网"})
+    for i, (kind, suffix, label, vendor, model) in enumerate((
+            (DeviceKind.SWITCH, "SW", "核心交换机", "华为", "S5735-L8T4S"),
+            (DeviceKind.PLATFORM_SERVER, "PT", "集成指挥平台服务器", "华为", "RH2288H V5"),
+            (DeviceKind.VIDEO_PLATFORM, "SP", "视频专网平台", "海康威视", "iVMS-8700"))):
+        fleet.devices.append({
+            "code": f"ZX001-{suffix}", "name": f"ZX001 {label}", "kind": kind.value, "site_code": "ZX001",
+            "cabinet_code": "ZX001-JG", "parent_code": "ZX001-SW" if i else "", "vendor": vendor, "model": model,
+            "serial": f"{model[:2].upper()}{rng.randint(10**9, 10**10 - 1)}", "ip_address": ip_for(n_ip + i),
+            "lifecycle": Lifecycle.ONLINE.value, "installed_on": today - timedelta(days=900),
+            "snmp_version": "v2c" if kind == DeviceKind.SWITCH else "", "snmp_port": 161,
+            "snmp_community": "".join(rng.choices("abcdefghjkmnpqrstuvwxyz23456789", k=16))
+            if kind == DeviceKind.SWITCH else "", "snapshot_url": "", "snapshot_username": "",
+            "snapshot_password": ""})
+    for dev in fleet.devices:
+        if dev["kind"] == DeviceKind.EPOLICE_CAMERA.value and dev["lifecycle"] != Lifecycle.PLANNED.value:
+            valid_until = today + timedelta(days=rng.randint(20, 330))
+            fleet.certificates.append({
+                "device_code": dev["code"], "regulation": "JJG 1123-2016 机动车闯红灯自动记录系统",
+                "certificate_no": f"XJJL-HD-{today.year}-{rng.randint(10000, 99999)}",
+                "issued_on": valid_until - timedelta(days=365), "valid_until": valid_until, "result": "pass"})
 
 
 def write_fleet(session: Session, fleet: Fleet) -> dict:

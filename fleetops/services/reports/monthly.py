@@ -12,6 +12,7 @@ from fleetops.platform import clock, parameters
 from fleetops.services.reports import figures, queries
 from fleetops.services.reports.figures import hours, pct
 from fleetops.services.reports.periods import month_bounds
+from fleetops.services.inventory import metrology as metrology_records
 from fleetops.services.reports.sections import Report, Section
 from fleetops.services.reports.suggestions import suggestions
 from fleetops.services.reports.words import Words, local_text
@@ -228,6 +229,7 @@ def monthly_report(session: Session, month: str, now: datetime | None = None, lo
           metrology_state(_, c)] for c in certs],
         note=_("State as of %(day)s, soonest expiry first; the PDF lists the first 40 devices, the full list is in "
                "the XLSX.", day=today.isoformat()), pdf_limit=40))
+    sections.append(metrology_records.evidence_section(_, session, start, upto))  # F5: the evidence flag
 
     sections += penalty_sections(_, pen)
     sections.append(exclusion_section(_, session, start, end))

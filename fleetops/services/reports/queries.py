@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
 from fleetops.domain.choices import IN_SERVICE
-from fleetops.domain.tickets import NOT_FAULT_CATEGORIES
+from fleetops.domain.tickets import NOT_COUNTED_CATEGORIES
 from fleetops.models import Device, MetrologyCertificate, Site
 from fleetops.models.alerts import Alert, AlertDelivery
 from fleetops.models.monitoring import OnlineRateSample, Outage, ProbeResultRow, SiteIncident, StatusInterval
@@ -18,7 +18,7 @@ NOT_ARRIVED_STATES = ("new", "dispatched", "on_the_way")
 DOWN_STATUSES = ("down", "hung", "unreachable")
 _IN_SERVICE = [s.value for s in IN_SERVICE]
 # P3: inspection orders are planned work, not faults: no fault statistics count them.
-IS_FAULT = Ticket.category.not_in(NOT_FAULT_CATEGORIES)
+IS_FAULT = Ticket.category.not_in(NOT_COUNTED_CATEGORIES)
 
 
 def has_figures(session: Session, start: datetime, end: datetime) -> bool:

@@ -1,5 +1,8 @@
-"""The crew: qualifications (T8) and who gets a new ticket (auto-dispatch)."""
+"""The crew: qualifications (T8) and who gets a new ticket (auto-dispatch: only crew holding every certificate the
+job needs, valid that day; nobody → flagged and escalated)."""
 from __future__ import annotations
+
+from datetime import date, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
@@ -9,21 +12,97 @@ from fleetops.domain.choices import Role
 from fleetops.domain.errors import ValidationFailed
 from fleetops.domain.text import Msg
 from fleetops.models import Site, User
+from fleetops.models.base import utcnow
 from fleetops.models.tickets import CrewQualification, Ticket
 from fleetops.platform import audit
 
 
-def pick_crew(session: Session, site: Site) -> User | None:
-    """Auto-dispatch: the crew member of the site's district (else an all-district one) with the fewest open tickets."""
+def pick_crew(session: Session, site: Site, *, ticket: Ticket | None = None, device=None, category: str = "",
+              on: date | None = None) -> User | None:
+    """Auto-dispatch (T8): among active crew of the site's district (else all-district crew), only those who hold
+    every certificate the job needs (rules.required_qualifications) valid on the job's local day; the one with the
+    fewest open tickets. With `ticket` given and nobody qualified, the ticket is flagged in its history and
+    escalated to the supervisor at once (escalate_unqualified) — never left silently unassigned."""
+    if ticket is not None:
+        device, category = ticket.device, ticket.category
+        on = on or _local_day(ticket.detected_at or ticket.opened_at, site)
+    on = on or _local_day(utcnow(), site)
+    needed = rules.required_qualifications(device.kind if device is not None else None, category)
     crews = list(session.scalars(select(User).where(User.role == Role.CREW, User.active.is_(True))))
-    local = [u for u in crews if u.district and u.district == site.district] or [u for u in crews if not u.district]
+    quals = _qualifications_by_user(session, [u.id for u in crews])
+    fit = [u for u in crews if not rules.missing_qualifications(quals.get(u.id, []), needed, on)]
+    local = [u for u in fit if u.district and u.district == site.district] or [u for u in fit if not u.district]
     if not local:
+        if ticket is not None:
+            escalate_unqualified(session, ticket, needed, on)
         return None
     load = dict(session.execute(
         select(Ticket.assignee_id, func.count()).where(Ticket.state.in_(rules.NOT_RESOLVED),
                                                        Ticket.category.not_in(rules.NOT_FAULT_CATEGORIES))
         .group_by(Ticket.assignee_id)).all())
     return min(local, key=lambda u: (load.get(u.id, 0), u.id))
+
+
+def _local_day(at: datetime, site: Site) -> date:
+    from zoneinfo import ZoneInfo
+
+    from fleetops.services.tickets.deadlines import site_zone
+
+    return at.astimezone(ZoneInfo(site_zone(site))).date()
+
+
+def _qualifications_by_user(session: Session, user_ids) -> dict[int, list[rules.Qualification]]:
+    out: dict[int, list[rules.Qualification]] = {}
+    for q in session.scalars(select(CrewQualification).where(CrewQualification.user_id.in_(list(user_ids) or [0]))):
+        out.setdefault(q.user_id, []).append(rules.Qualification(q.kind, q.valid_from, q.valid_until))
+    return out
+
+
+def _labels(kinds) -> Msg:
+    params = {f"q{i}": Msg(rules.QualificationKind._LABELS[k], context="QualificationKind")
+              for i, k in enumerate(kinds)}
+    return Msg(", ".join(f"%(q{i})s" for i in range(len(params))), **params)
+
+
+def escalate_unqualified(session: Session, ticket: Ticket, needed, on: date) -> None:
+    """T8: nobody of the district holds every certificate this job needs on `on`: a history line on the ticket
+    (the flag) and a critical alert to the supervisor, linked to the ticket; once per ticket."""
+    from fleetops.services import alerts
+    from fleetops.services.tickets.history_log import log_event
+
+    key = f"ticket:{ticket.id}:no_qualified_crew"
+    needs = _labels(needed) if needed else Msg("no certificate")
+    where = ticket.device.code if ticket.device is not None else ticket.site.code
+    alert, new = alerts.raise_alert(
+        session, key, "no_qualified_crew", "critical",
+        Msg("No qualified crew for ticket #%(id)s: %(where)s", id=ticket.id, where=where),
+        Msg("Nobody of district %(district)s holds every certificate this job needs (%(needs)s) valid on %(day)s; "
+            "assign someone by hand or arrange qualified staff.", district=ticket.site.district or "-", needs=needs,
+            day=on.isoformat()),
+        device=ticket.device, site=ticket.site, audience=("supervisor",), source_type="ticket", source_id=ticket.id)
+    if new:
+        alerts.link_ticket(session, alert.id, ticket.id)
+        log_event(session, ticket, "no_qualified_crew", "system", from_state=ticket.state,
+                  note=Msg("No qualified crew: needs %(needs)s; escalated to the supervisor.", needs=needs),
+                  data={"needs": list(needed), "day": on.isoformat(), "alert_id": alert.id})
+
+
+def crew_fit(session: Session, ticket: Ticket) -> dict[int, dict]:
+    """T8: for the assign form — per active crew member, the certificates this job needs that they hold and those
+    they lack (valid on the job's day), and every certificate they hold today."""
+    on = _local_day(ticket.detected_at or ticket.opened_at or utcnow(), ticket.site)
+    needed = rules.required_qualifications(ticket.device.kind if ticket.device is not None else None, ticket.category)
+    crews = list(session.scalars(select(User).where(User.role == Role.CREW, User.active.is_(True))))
+    quals = _qualifications_by_user(session, [u.id for u in crews])
+    out = {}
+    for u in crews:
+        mine = quals.get(u.id, [])
+        missing = rules.missing_qualifications(mine, needed, on)
+        holds = sorted({q.kind for q in mine if rules.holds_valid(mine, q.kind, on)})
+        out[u.id] = {"holds": [rules.QualificationKind.label_of(k) for k in holds],
+                     "missing": [rules.QualificationKind.label_of(k) for k in missing],
+                     "qualified": not missing, "local": not u.district or u.district == ticket.site.district}
+    return out
 
 
 def active_crew_member(session: Session, user_id: int) -> User:

@@ -90,7 +90,7 @@ def open_ticket(session: Session, *, device_id: int | None = None, site_id: int 
                         "tier": t.tier, "requires_replacement": t.requires_replacement})
     events.emit(session, "ticket_opened", ticket_id=t.id)
     if auto_dispatch:
-        crew = pick_crew(session, site)
+        crew = pick_crew(session, site, ticket=t)  # T8: only qualified crew; nobody → flagged and escalated
         dispatch(session, t.id, assignee_id=crew.id if crew else None, actor=opened_by, at=t.detected_at)
     return t
 

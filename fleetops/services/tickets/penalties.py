@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from fleetops.domain import sla
 from fleetops.domain.text import N_
-from fleetops.domain.tickets import NOT_FAULT_CATEGORIES
+from fleetops.domain.tickets import NOT_COUNTED_CATEGORIES
 from fleetops.domain.uptime import EXCLUDED_CAUSES
 from fleetops.models.base import utcnow
 from fleetops.models.monitoring import Outage
@@ -89,7 +89,7 @@ def _tickets(session: Session, row: SlaPolicyRow, since, until) -> list[Ticket]:
     q = select(Ticket).options(selectinload(Ticket.site), selectinload(Ticket.device))
     default = row.is_default
     q = q.where(or_(Ticket.policy_id == row.id, Ticket.policy_id.is_(None)) if default else Ticket.policy_id == row.id)
-    q = q.where(Ticket.category.not_in(NOT_FAULT_CATEGORIES))  # P3: inspection orders are not faults
+    q = q.where(Ticket.category.not_in(NOT_COUNTED_CATEGORIES))  # P3: inspection orders are not faults
     if until is not None:
         q = q.where(Ticket.opened_at < until)
     if since is not None:

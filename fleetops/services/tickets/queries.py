@@ -267,6 +267,7 @@ def detail_page(session: Session, t: Ticket, user: User, now: datetime | None = 
     """What the ticket page shows beside the ticket: stock to take parts from, parts used, the audit trail
     (not for crew), crew to dispatch to, what still stops verification, and the breaches."""
     from fleetops.services import spares
+    from fleetops.services.tickets.crew import crew_fit
     from fleetops.services.tickets.verification import verification_problems
 
     now = now or utcnow()
@@ -275,6 +276,7 @@ def detail_page(session: Session, t: Ticket, user: User, now: datetime | None = 
         "used": spares.ledger(session, ticket_id=t.id),
         "audit_rows": audit_rows(session, t.id) if user.role != Role.CREW else [],
         "crews": crew_members(session, active_only=True),
+        "crew_fit": crew_fit(session, t) if user.role != Role.CREW else {},  # T8: who holds what
         "problems": verification_problems(session, t, now) if t.state == "resolved" else [],
         "next_action": next_action(t), "breaches": breaches_of(t, now), "now": now,
     }
