@@ -14,19 +14,24 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from fleetops.platform import events
-from fleetops.services.monitoring import device_status, incidents, outages, reboots_hung, state
+from fleetops.services.monitoring import device_status, incidents, outages, quiet, reboots_hung, state
 from fleetops.services.monitoring.batch import Batch, Dev
 from fleetops.services.monitoring.settings import PROBES, SAME_POLL_SLACK, IngestConfig, IngestSummary
 
 
 def recompute(session: Session, cfg: IngestConfig, now: datetime, devices: dict[int, Dev],
               new_rows: dict[int, dict[str, list[dict]]], summary: IngestSummary) -> None:
-    b = Batch(session, cfg, now, devices, new_rows, summary)
+    """Devices whose results changed nothing (`quiet.py`) are written in bulk; the others get the full recompute."""
+    session.flush()  # nothing pending: the quiet part writes with Core and expires what it overwrote
+    q = quiet.Quiet(session, cfg, now, devices, new_rows)
+    loud = q.run()
+    b = Batch(session, cfg, now, {d: devices[d] for d in loud}, {d: new_rows[d] for d in loud}, summary)
+    qb = Batch(session, cfg, now, {d: devices[d] for d in q.devices}, {d: new_rows[d] for d in q.devices}, summary)
     with session.no_autoflush:  # flushes happen where ids are needed, not before every query
-        _run(b)
+        _run(b, lambda: device_status.update_devices(qb, q.states))
 
 
-def _run(b: Batch) -> None:
+def _run(b: Batch, quiet_status=None) -> None:
     states = state.load_states(b)
     liveness = {d: b.devices[d].liveness_probe for d in b.devices}
     for probe in PROBES:
@@ -46,6 +51,8 @@ def _run(b: Batch) -> None:
             reboots_hung.apply_snmp(b, plans, obs, states, liveness)
     incidents.rederive(b)
     device_status.update_devices(b, states)
+    if quiet_status is not None:
+        quiet_status()  # after the incidents: a still-down device may just have joined one
     _emit(b)
 
 
