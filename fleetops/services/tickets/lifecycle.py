@@ -65,7 +65,7 @@ def open_ticket(session: Session, *, device_id: int | None = None, site_id: int 
         if existing is not None:
             log_event(session, existing, "finding_repeated", opened_by, note=summary or source, at=now)
             return existing
-    policy = policy_row(session, policy_key)
+    policy = _policy(session, policy_key)
     t = Ticket(device_id=device.id if device else None, site_id=site.id, outage_id=outage_id, incident_id=incident_id,
                source=source, category=category, tier=tier or "ordinary", summary=_stored(summary),
                evidence_path=evidence_path or "", state="new", policy_id=policy.id,
@@ -90,6 +90,17 @@ def open_ticket(session: Session, *, device_id: int | None = None, site_id: int 
         crew = pick_crew(session, site)
         dispatch(session, t.id, assignee_id=crew.id if crew else None, actor=opened_by, at=t.detected_at)
     return t
+
+
+def _policy(session: Session, key: str | None):
+    """policy_row, looked up once per transaction: a blackout opens a hundred tickets under the same policy."""
+    tx = session.get_transaction()
+    memo = session.info.get("fleetops.tickets.policy")
+    if memo is None or memo[0] is not tx:
+        memo = session.info["fleetops.tickets.policy"] = (tx, {})
+    if key not in memo[1]:
+        memo[1][key] = policy_row(session, key)
+    return memo[1][key]
 
 
 def _stored(text) -> str:
