@@ -3,7 +3,7 @@ that cycle opens the 100 site incidents, their 100 site tickets and 100 grouped 
 Target: under 5 s on PostgreSQL. Prints seconds, SQL statements (round trips) and what was opened.
 
     .venv/bin/python benchmarks/blackout.py [--sites 100] [--per-site 5] [--healthy 2000]
-        [--pg postgresql+psycopg://postgres@127.0.0.1:5432/postgres] [--no-sqlite]
+        [--pg postgresql+psycopg://postgres@127.0.0.1:5432/postgres] [--no-sqlite] [--code=DIR]
 
 Everything goes through the real path: `ingest_results` with the subscribers of `fleetops.wiring` connected
 (tickets, alerts routed to a webhook channel — nothing is delivered). `--healthy` devices elsewhere answer in the
@@ -18,8 +18,11 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+# --code=DIR measures another checkout (e.g. main, for the figure before issue 14); read before the imports below.
+CODE = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--code=")),
+            str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, CODE)
 
 from sqlalchemy import event, func, select  # noqa: E402
 from sqlalchemy.orm import sessionmaker  # noqa: E402
@@ -128,7 +131,9 @@ def main():
     ap.add_argument("--healthy", type=int, default=2000)
     ap.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
     ap.add_argument("--no-sqlite", action="store_true")
+    ap.add_argument("--code", default=CODE, help="the checkout measured (give it as --code=DIR)")
     args = ap.parse_args()
+    print(f"blackout benchmark: code from {CODE}")
     wiring.wire()
     out = {}
     if not args.no_sqlite:

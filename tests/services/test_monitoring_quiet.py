@@ -32,7 +32,8 @@ def _fleet(db, prefix: str, n_sites: int) -> list[str]:
         for i, kind in enumerate(KINDS):
             code = f"{prefix}{s:02d}-D{i}"
             db.add(Device(code=code, kind=kind, site_id=site.id, lifecycle="online",
-                          snmp_version="v2c" if i % 2 == 0 else "", liveness_probe="tcp" if (s, i) == (1, 1) else "ping"))
+                          snmp_version="v2c" if i % 2 == 0 else "",
+                          liveness_probe="tcp" if (s, i) == (1, 1) else "ping"))
             codes.append(code[len(prefix):])
     db.commit()
     return codes
