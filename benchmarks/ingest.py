@@ -9,7 +9,9 @@ One cycle = one ping result per device, plus an SNMP result (with sysUpTime) for
 scheduler or an agent sends them. 1 % of the devices are dead from the start (their outages open in cycle 3), and
 in every cycle `--flip-pct` (0.1 %) of the devices change state (a live one fails, a failing one answers) — every
 device about once a day, far more than a real fleet — so the change path runs beside the steady one. Cycle 1
-creates every device's state and is shown apart; the figure is the median of the later cycles. `--code DIR` runs the same harness against another checkout (e.g. main, for today's figure).
+creates every device's state and is shown apart; the figure is the median of the later cycles. `--code DIR` runs
+the same harness against another checkout (e.g. main, for today's figure). Wall seconds and the ingest process's
+CPU seconds are both printed: on a shared machine the CPU figure is the steadier one.
 PostgreSQL runs in a fresh database created and dropped on that server; pass --pg '' to skip it.
 """
 import argparse
