@@ -7,7 +7,8 @@ module finds them with a handful of set-based queries for the whole batch, compu
 would write — with the same rules (`availability.debounce`, `coverage`, `hung_runs`, `reboots`), from the same
 stored observations — and writes it in bulk (`bulk.py`). A device is quiet only when that recompute would open,
 close, move or retract nothing (no outage, hung period, reboot, flap or site incident changes): anything else, and
-any batch it cannot judge cheaply (late results, no saved state yet, SNMP liveness), goes to the full recompute.
+any batch it cannot judge cheaply (late results, SNMP liveness), goes to the full recompute. A device's first
+results (no saved state yet) are judged the same way, so a newly connected fleet costs no ORM objects either.
 """
 from dataclasses import dataclass
 from datetime import datetime
@@ -54,6 +55,7 @@ class Job:
     plan: dict
     obs: list | None = None
     new_state: State | None = None
+    fresh: bool = False  # no saved state yet (first results of the probe): the state row is inserted
     outage: object = None  # the open outage a still-down device keeps (a Core row)
     want: list | None = None  # liveness: the recomputed status intervals (intervals.wanted)
 
@@ -112,8 +114,12 @@ class Quiet:
         for probe, prows, hung in out:
             st = self.states.get((d, probe))
             t0 = min(r["at"] for r in prows)
-            if st is None or st.last_at is None or t0 <= st.last_at:
-                return None  # first results of the probe, or late ones: the full recompute reads history
+            if st is None:  # first results of the probe: its history starts with them (state.plan)
+                jobs.append(Job(d, probe, prows, State(d, probe, None, None, None, None, 0, None),
+                                plan(None, d, probe, prows, None, hung=hung), fresh=True))
+                continue
+            if st.last_at is None or t0 <= st.last_at:
+                return None  # late results: the full recompute looks for the last success before them
             jobs.append(Job(d, probe, prows, st, plan(None, d, probe, prows, st, hung=hung)))
         return jobs
 
@@ -293,15 +299,18 @@ class Quiet:
 
     # -- writes -------------------------------------------------------------------------------------
     def _write(self, quiet: dict[int, list[Job]]) -> None:
-        states, live = [], {}
+        states, fresh, live = [], [], {}
         for js in quiet.values():
             for j in js:
-                if j.new_state.values() != j.st.values():
+                if j.fresh:
+                    fresh.append((j.device_id, j.probe, *j.new_state.values()))
+                elif j.new_state.values() != j.st.values():
                     states.append((j.device_id, j.probe, *j.new_state.values()))
                 self.states[(j.device_id, j.probe)] = j.new_state
                 if j.want is not None:
                     live[j.device_id] = j
         bulk.update_rows(self.s, MonitorState.__table__, ("device_id", "probe"), STATE_COLS, states)
+        bulk.insert_rows(self.s, MonitorState.__table__, ("device_id", "probe", *STATE_COLS), fresh)
         stored = self._intervals({d: epoch_s(j.plan["anchor"]) for d, j in live.items()})
         changed, deleted, added = [], [], []
         for d, j in live.items():
