@@ -95,6 +95,8 @@ def open_ticket(session: Session, *, device_id: int | None = None, site_id: int 
 def _policy(session: Session, key: str | None):
     """policy_row, looked up once per transaction: a blackout opens a hundred tickets under the same policy."""
     tx = session.get_transaction()
+    if tx is None:
+        return policy_row(session, key)
     memo = session.info.get("fleetops.tickets.policy")
     if memo is None or memo[0] is not tx:
         memo = session.info["fleetops.tickets.policy"] = (tx, {})
