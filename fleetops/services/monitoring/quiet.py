@@ -13,7 +13,7 @@ results (no saved state yet) are judged the same way, so a newly connected fleet
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 
 from fleetops.domain import availability as av
 from fleetops.models.monitoring import DeviceEvent, MonitorState, Outage, ProbeResultRow, StatusInterval
@@ -263,8 +263,9 @@ class Quiet:
         for chunk in bulk.id_chunks(self.s, anchors):
             since = min(anchors[d] for d in chunk)
             q = select(t.c.device_id, t.c.kind, t.c.at, t.c.ended_at).where(
-                bulk.in_ids(self.s, t.c.device_id, chunk), t.c.kind.in_(("rebooted", "hung")),
-                or_(t.c.at > since, t.c.ended_at.is_(None), t.c.ended_at > since))
+                bulk.in_ids(self.s, t.c.device_id, chunk),
+                or_(and_(t.c.kind == "rebooted", t.c.at > since),
+                    and_(t.c.kind == "hung", or_(t.c.ended_at.is_(None), t.c.ended_at > since))))
             for r in self.s.connection().execute(q).all():
                 out.setdefault(r.device_id, []).append(r)
         return out
