@@ -26,6 +26,19 @@ from fleetops.services.tickets.policies import policy_row
 from fleetops.services.tickets.queries import get_ticket
 
 
+def _policy(session: Session, key: str | None):
+    """policy_row, looked up once per transaction: a blackout opens a hundred tickets under the same policy."""
+    tx = session.get_transaction()
+    if tx is None:
+        return policy_row(session, key)
+    memo = session.info.get("fleetops.tickets.policy")
+    if memo is None or memo[0] is not tx:
+        memo = session.info["fleetops.tickets.policy"] = (tx, {})
+    if key not in memo[1]:
+        memo[1][key] = policy_row(session, key)
+    return memo[1][key]
+
+
 def _previous_resolutions(session: Session, device_id: int) -> list[tuple[str, str]]:
     rows = session.execute(
         select(Ticket.category, Ticket.resolution).where(
@@ -90,19 +103,6 @@ def open_ticket(session: Session, *, device_id: int | None = None, site_id: int 
         crew = pick_crew(session, site)
         dispatch(session, t.id, assignee_id=crew.id if crew else None, actor=opened_by, at=t.detected_at)
     return t
-
-
-def _policy(session: Session, key: str | None):
-    """policy_row, looked up once per transaction: a blackout opens a hundred tickets under the same policy."""
-    tx = session.get_transaction()
-    if tx is None:
-        return policy_row(session, key)
-    memo = session.info.get("fleetops.tickets.policy")
-    if memo is None or memo[0] is not tx:
-        memo = session.info["fleetops.tickets.policy"] = (tx, {})
-    if key not in memo[1]:
-        memo[1][key] = policy_row(session, key)
-    return memo[1][key]
 
 
 def _stored(text) -> str:
