@@ -2,29 +2,34 @@
 unknown — written with a plain UPDATE only when something a person reads changed."""
 from datetime import datetime
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select
 
 from fleetops.domain.choices import INFRASTRUCTURE_KINDS, DeviceStatus
 from fleetops.models import Device
 from fleetops.models.monitoring import DeviceEvent, Outage
+from fleetops.services.monitoring import bulk
 from fleetops.services.monitoring.batch import Batch
-from fleetops.services.monitoring.settings import LAST_SEEN_STEP, chunks
+from fleetops.services.monitoring.settings import LAST_SEEN_STEP
 
 
 def update_devices(b: Batch, states) -> None:
     updates = []
     need_outage = [d for d in b.devices if d not in b.open_run]
     need_hung = [d for d in b.devices if d not in b.open_hung and b.devices[d].snmp_version]
-    stored_outage: dict[int, Outage] = {}
-    stored_hung: dict[int, DeviceEvent] = {}
-    for chunk in chunks(need_outage):  # no liveness result in this batch: status follows what is stored
-        for o in b.s.scalars(select(Outage).where(Outage.device_id.in_(chunk), Outage.ended_at.is_(None),
-                                                  Outage.retracted_at.is_(None))):
+    stored_outage: dict[int, object] = {}
+    stored_hung: dict[int, object] = {}
+    b.s.flush()
+    conn = b.s.connection()
+    ot, et = Outage.__table__, DeviceEvent.__table__
+    for chunk in bulk.id_chunks(b.s, need_outage):  # no liveness result in this batch: status follows what is stored
+        for o in conn.execute(select(ot.c.device_id, ot.c.started_at, ot.c.site_incident_id).where(
+                bulk.in_ids(b.s, ot.c.device_id, chunk), ot.c.ended_at.is_(None), ot.c.retracted_at.is_(None))
+                .order_by(ot.c.id)).all():
             stored_outage[o.device_id] = o
-    for chunk in chunks(need_hung):
-        for e in b.s.scalars(select(DeviceEvent).where(DeviceEvent.device_id.in_(chunk),
-                                                       DeviceEvent.kind == "hung",
-                                                       DeviceEvent.ended_at.is_(None))):
+    for chunk in bulk.id_chunks(b.s, need_hung):
+        for e in conn.execute(select(et.c.device_id, et.c.at).where(
+                bulk.in_ids(b.s, et.c.device_id, chunk), et.c.kind == "hung", et.c.ended_at.is_(None))
+                .order_by(et.c.id)).all():
             stored_hung[e.device_id] = e
     for d, dev in b.devices.items():
         new_rows = [r for rows in b.new_rows[d].values() for r in rows]
@@ -47,14 +52,9 @@ def update_devices(b: Batch, states) -> None:
         unchanged = status.value == dev.status and since == dev.status_since
         if unchanged and not _seen_moved(dev.last_seen_at, last_seen):
             continue  # nothing worth a write: 10,000 devices a minute would churn the inventory table
-        updates.append({"did": d, "st": status.value, "since": since, "seen": last_seen})
-    table = Device.__table__
+        updates.append((d, status.value, since, last_seen))
     # A plain UPDATE: monitoring must not bump the inventory's optimistic-lock version.
-    stmt = update(table).where(table.c.id == bindparam("did")).values(
-        status=bindparam("st"), status_since=bindparam("since"), last_seen_at=bindparam("seen"))
-    b.s.flush()
-    for chunk in chunks(updates, 2000):
-        b.s.connection().execute(stmt, chunk)
+    bulk.update_rows(b.s, Device.__table__, ("id",), ("status", "status_since", "last_seen_at"), updates)
 
 
 def _seen_moved(old: datetime | None, new: datetime | None) -> bool:

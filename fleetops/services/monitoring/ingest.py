@@ -5,10 +5,12 @@ and events are then recomputed (`recompute.py`) from the stored results starting
 earliest new result (or, for an in-order batch, from the device's saved counter state). So the same results
 applied twice, or in any order, give the same outages.
 """
+import gc
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
 
-from sqlalchemy import select, text
+from sqlalchemy import String, select, text
 from sqlalchemy.orm import Session
 
 from fleetops.domain.text import Msg
@@ -16,10 +18,11 @@ from fleetops.models import Device
 from fleetops.models.base import utcnow
 from fleetops.models.monitoring import ProbeResultRow
 from fleetops.platform import events, parameters
+from fleetops.services.monitoring import bulk
 from fleetops.services.monitoring.batch import Dev
 from fleetops.services.monitoring.parse import BadResult, parse_result
 from fleetops.services.monitoring.recompute import recompute
-from fleetops.services.monitoring.settings import FUTURE_SLACK, INGEST_LOCK_ID, IngestConfig, IngestSummary, chunks
+from fleetops.services.monitoring.settings import FUTURE_SLACK, INGEST_LOCK_ID, IngestConfig, IngestSummary
 
 UNKNOWN_DEVICE = "unknown device %(code)s"  # msgid: a device not (yet) in the inventory; not the sender's error
 
@@ -32,6 +35,26 @@ def ingest_results(session: Session, results, config: IngestConfig | None = None
     results are reported in the summary (`rejected`, by line), not fatal for the rest — unless `strict`, when
     one refused result means nothing is written (`summary.written` is False); `write=False` only checks.
     The caller commits."""
+    with _no_gc_pauses():
+        return _ingest(session, results, config, now, strict, write)
+
+
+@contextmanager
+def _no_gc_pauses():
+    """A 100,000-result batch allocates millions of short-lived objects (rows, tuples, datetimes): left on,
+    the cyclic garbage collector walks the whole heap again and again (a third of the time). Reference counting
+    still frees them; the collector runs once at the end instead."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def _ingest(session: Session, results, config: IngestConfig | None, now: datetime | None, strict: bool,
+            write: bool) -> IngestSummary:
     cfg = config or IngestConfig()
     now = now or utcnow()
     if cfg.late_after_h is None:
@@ -120,26 +143,20 @@ def _devices_by_code(session: Session, codes: set[str]) -> dict[str, Dev]:
     out = {}
     cols = (Device.id, Device.code, Device.kind, Device.site_id, Device.liveness_probe, Device.snmp_version,
             Device.status, Device.status_since, Device.last_seen_at)
-    for chunk in chunks(sorted(codes)):
-        for row in session.execute(select(*cols).where(Device.code.in_(chunk))):
+    for chunk in bulk.id_chunks(session, codes):
+        for row in session.execute(select(*cols).where(bulk.in_ids(session, Device.code, chunk, String))).all():
             out[row.code] = Dev(*row)
     return out
 
 
+RESULT_COLUMNS = ("device_id", "probe", "at", "ok", "rtt_ms", "sys_uptime_s", "detail")
+
+
 def _insert_new(session: Session, rows: list[dict]) -> list[dict]:
-    """Insert results, skipping those already stored; return the ones that were new."""
+    """Insert results (COPY through a staging table on PostgreSQL), skipping those already stored; return the
+    ones that were new."""
     if not rows:
         return []
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    table = ProbeResultRow.__table__
-    stmt = insert(table).on_conflict_do_nothing(index_elements=["device_id", "probe", "at"]).returning(
-        table.c.device_id, table.c.probe, table.c.at)
-    new_keys = set()
-    for chunk in chunks(rows, 2000):
-        for r in session.execute(stmt, chunk):
-            new_keys.add((r.device_id, r.probe, r.at))
+    new_keys = bulk.insert_new(session, ProbeResultRow.__table__, RESULT_COLUMNS, ("device_id", "probe", "at"),
+                               [tuple(r[c] for c in RESULT_COLUMNS) for r in rows])
     return [r for r in rows if (r["device_id"], r["probe"], r["at"]) in new_keys]

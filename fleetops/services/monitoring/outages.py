@@ -34,6 +34,7 @@ def apply_liveness(b: Batch, plans, obs, states, probe) -> None:
         mine = [x for x in existing_outages[d] if anchor is None or x.ended_at is None or x.ended_at > anchor]
         derived[d] = (runs, final, persist_outages(b, dev, runs, mine))
     b.s.flush()
+    flaps = []
     for d in ids:
         plan, o = plans[d], obs[d]
         runs, final, run_rows = derived[d]
@@ -42,12 +43,13 @@ def apply_liveness(b: Batch, plans, obs, states, probe) -> None:
         ivs = [iv for iv in existing_iv[d] if anchor is None or iv.end_s >= epoch_s(anchor)]
         intervals.persist_intervals(b, d, anchor, found, run_rows, ivs)
         save_state(b, states, d, probe, o, final)
-        flapping.detect(b, d, probe, o)
+        flaps.append((d, o))
         open_rows = [run_rows[r.start] for r in runs if r.end is None]
         b.open_run[d] = open_rows[-1] if open_rows else None
         ends = [r.end for r in runs if r.end is not None]
         if ends:
             b.last_end[d] = max(ends)
+    flapping.detect_many(b, probe, flaps)
 
 
 def existing(b: Batch, model, ids, since, start_col, end_col, extra=None) -> dict[int, list]:

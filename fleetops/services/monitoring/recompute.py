@@ -11,22 +11,31 @@ incident when it is detected is announced through site_incident_opened only (U5)
 """
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from fleetops.models import Device, Site
+from fleetops.models.monitoring import SiteIncident
+
 from fleetops.platform import events
-from fleetops.services.monitoring import device_status, incidents, outages, reboots_hung, state
+from fleetops.services.monitoring import bulk, device_status, incidents, outages, quiet, reboots_hung, state
 from fleetops.services.monitoring.batch import Batch, Dev
 from fleetops.services.monitoring.settings import PROBES, SAME_POLL_SLACK, IngestConfig, IngestSummary
 
 
 def recompute(session: Session, cfg: IngestConfig, now: datetime, devices: dict[int, Dev],
               new_rows: dict[int, dict[str, list[dict]]], summary: IngestSummary) -> None:
-    b = Batch(session, cfg, now, devices, new_rows, summary)
+    """Devices whose results changed nothing (`quiet.py`) are written in bulk; the others get the full recompute."""
+    session.flush()  # nothing pending: the quiet part writes with Core and expires what it overwrote
+    q = quiet.Quiet(session, cfg, now, devices, new_rows)
+    loud = q.run()
+    b = Batch(session, cfg, now, {d: devices[d] for d in loud}, {d: new_rows[d] for d in loud}, summary)
+    qb = Batch(session, cfg, now, {d: devices[d] for d in q.devices}, {d: new_rows[d] for d in q.devices}, summary)
     with session.no_autoflush:  # flushes happen where ids are needed, not before every query
-        _run(b)
+        _run(b, lambda: device_status.update_devices(qb, q.states))
 
 
-def _run(b: Batch) -> None:
+def _run(b: Batch, quiet_status=None) -> None:
     states = state.load_states(b)
     liveness = {d: b.devices[d].liveness_probe for d in b.devices}
     for probe in PROBES:
@@ -46,6 +55,8 @@ def _run(b: Batch) -> None:
             reboots_hung.apply_snmp(b, plans, obs, states, liveness)
     incidents.rederive(b)
     device_status.update_devices(b, states)
+    if quiet_status is not None:
+        quiet_status()  # after the incidents: a still-down device may just have joined one
     _emit(b)
 
 
@@ -73,6 +84,7 @@ def _emit(b: Batch) -> None:
     `late_import_after_h` parameter before its results arrived, a reboot, flap or hang from before then — is
     recorded but announced to no one (no ticket, no alert); later ones go out with their real detection time."""
     b.s.flush()
+    warm = _warm(b)  # noqa: F841  (held: the identity map keeps only what is referenced)
     incident_members = {o.id for o in b.opened if o.site_incident_id is not None}
     for o in b.opened:
         if o.retracted_at is not None:
@@ -96,3 +108,17 @@ def _emit(b: Batch) -> None:
             continue
         b.summary.outages_closed += 1
         events.emit(b.s, "outage_closed", outage_id=o.id, device_id=o.device_id, ended_at=o.ended_at)
+
+
+def _warm(b: Batch) -> list:
+    """The sites, devices and site incidents the events are about, loaded in three queries, so that each
+    subscriber's `session.get(Site, …)` (Device, SiteIncident) is answered from the session, not by a query each."""
+    site_ids = {p["site_id"] for _n, p in b.pending_events if p.get("site_id") is not None}
+    device_ids = {o.device_id for o in b.opened} | {p["device_id"] for _n, p in b.pending_events
+                                                     if p.get("device_id") is not None}
+    incident_ids = {p["incident_id"] for _n, p in b.pending_events if p.get("incident_id") is not None}
+    held: list = []
+    for model, ids in ((Site, site_ids), (Device, device_ids), (SiteIncident, incident_ids)):
+        for chunk in bulk.id_chunks(b.s, ids):
+            held += b.s.scalars(select(model).where(bulk.in_ids(b.s, model.id, chunk))).all()
+    return held

@@ -26,6 +26,19 @@ from fleetops.services.tickets.policies import policy_row
 from fleetops.services.tickets.queries import get_ticket
 
 
+def _policy(session: Session, key: str | None):
+    """policy_row, looked up once per transaction: a blackout opens a hundred tickets under the same policy."""
+    tx = session.get_transaction()
+    if tx is None:
+        return policy_row(session, key)
+    memo = session.info.get("fleetops.tickets.policy")
+    if memo is None or memo[0] is not tx:
+        memo = session.info["fleetops.tickets.policy"] = (tx, {})
+    if key not in memo[1]:
+        memo[1][key] = policy_row(session, key)
+    return memo[1][key]
+
+
 def _previous_resolutions(session: Session, device_id: int) -> list[tuple[str, str]]:
     rows = session.execute(
         select(Ticket.category, Ticket.resolution).where(
@@ -67,7 +80,7 @@ def open_ticket(session: Session, *, device_id: int | None = None, site_id: int 
         if existing is not None:
             log_event(session, existing, "finding_repeated", opened_by, note=summary or source, at=now)
             return existing
-    policy = policy_row(session, policy_key)
+    policy = _policy(session, policy_key)
     t = Ticket(device_id=device.id if device else None, site_id=site.id, outage_id=outage_id, incident_id=incident_id,
                source=source, category=category, tier=tier or "ordinary", summary=_stored(summary),
                evidence_path=evidence_path or "", state="new", policy_id=policy.id,
