@@ -1,8 +1,8 @@
 """records (issue 12): metrology certificate details and renewals, device serial changes, delivery items,
 platform connectors
 
-Revision ID: 0013_records
-Revises: 0012_service_periods
+Revision ID: 0019_records
+Revises: 0018_agents
 Create Date: 2026-12-02 10:56:54.937182
 """
 from alembic import op
@@ -11,8 +11,8 @@ import fleetops.models.base
 import fleetops.models.crypto
 
 
-revision = '0013_records'
-down_revision = '0012_service_periods'
+revision = '0019_records'
+down_revision = '0018_agents'
 branch_labels = None
 depends_on = None
 
