@@ -77,6 +77,10 @@ class Outage(Base):
     site_incident_id: Mapped[int | None] = mapped_column(ForeignKey("site_incidents.id"), nullable=True,
                                                          index=True)
     retracted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # late results undid it
+    # U3 with a maintenance window (issue 17): an outage that began inside a power-utility or network-provider
+    # window and outlasted it is the contractor's (cause device_fault) only from the window's end; its down time
+    # before this instant (epoch seconds) stays excluded from the contractual figure, the window its evidence.
+    excluded_before_s: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     # Its results arrived long after it ended (a replayed history): recorded, counted, no ticket, no alert.
     imported_late: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     device: Mapped[Device] = relationship()

@@ -92,6 +92,7 @@ def test_crew_does_the_days_inspection_route_and_a_finding_becomes_a_fault_ticke
     page.fill("input[name=password]", PASSWORDS["crew"])
     page.click("form button[type=submit]")
     page.wait_for_load_state()
+    page.click("nav details:has(a[href$='/inspections/route']) > summary")  # the menu group (运维) opens on tap
     page.click("nav a[href$='/inspections/route']")
     page.wait_for_load_state()
     assert [s.get_attribute("data-site") for s in page.locator(".route-stop").all()] == ["K-101", "K-105"]

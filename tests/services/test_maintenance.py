@@ -221,3 +221,20 @@ def test_the_window_job_releases_at_the_end_even_before_the_next_result(db, user
     assert maintenance.tick(db, now=t0 + timedelta(minutes=40))["still_down"] == 1
     db.commit()
     assert db.scalar(select(func.count()).select_from(Ticket)) == 1 and len(_alerts(db, "device_down")) == 1
+
+
+def test_an_outage_that_outlasts_a_power_cut_window_counts_only_from_the_windows_end(db, users, fleet):
+    """U3: the down time inside the power utility's window stays out of the contractual figure, the time after
+    its end counts against the contractor (the outage is a device fault from then on)."""
+    t0 = fleet["t0"]
+    w = _window(db, users, t0, 10, 40)
+    monitoring.ingest_results(db, results(("K105-CAM1",), t0, 20, True) +
+                              results(("K105-CAM1",), t0 + timedelta(minutes=20), 30, False) +
+                              results(("K105-CAM1",), t0 + timedelta(minutes=50), 10, True))
+    db.commit()
+    [o] = db.scalars(select(Outage)).all()
+    assert o.cause == "device_fault" and o.excluded_before_s == int((t0 + timedelta(minutes=40)).timestamp())
+    [row] = monitoring.uptime_rows(db, t0, t0 + timedelta(hours=1), "device", codes=["K105-CAM1"])
+    assert abs(row.down_s - 30 * 60) <= 60 and abs(row.excluded_s - 20 * 60) <= 60  # 20 min inside, 10 after
+    assert row.raw_pct < row.contractual_pct < 100
+    assert not maintenance.is_held_outage(db, o.id) and w.id

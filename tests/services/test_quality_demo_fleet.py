@@ -40,7 +40,8 @@ def test_the_demo_samples_every_two_minutes_audited_as_demo_and_production_keeps
     db.commit()
     assert parameters.get(db, "quality_sample_interval_min") == 5
     # one audit row per demo parameter (the loopback allow-lists included), none added by loading again
-    assert len(db.scalars(select(AuditLog).where(AuditLog.actor_name == "demo")).all()) == len(demo.DEMO_PARAMETERS)
+    assert len(db.scalars(select(AuditLog).where(AuditLog.actor_name == "demo",
+                                                 AuditLog.action == "parameter_changed")).all()) == len(demo.DEMO_PARAMETERS)
 
 
 def test_a_demo_database_loaded_before_gets_the_interval_but_another_inventory_never_does(db):

@@ -18,6 +18,7 @@ from sqlalchemy.exc import UnboundExecutionError
 from sqlalchemy.orm import Session
 
 from fleetops.domain.maintenance import OUTAGE_CAUSE
+from fleetops.domain.uptime import EXCLUDED_CAUSES
 from fleetops.domain.text import Msg
 from fleetops.models import Device, Site
 from fleetops.models.base import utcnow
@@ -138,13 +139,17 @@ def release(session: Session, now: datetime, window_id: int | None = None, holds
                             started_at=inc.started_at, detected_at=now)
             continue
         o = session.get(Outage, h.outage_id)
-        if o is None or o.ended_at is not None or o.retracted_at is not None:
+        if o is None or o.retracted_at is not None or (o.ended_at is not None and o.ended_at <= h.occurrence_end):
             continue
-        still += 1
-        if o.cause == OUTAGE_CAUSE.get(h.window.cause):
+        if o.cause == OUTAGE_CAUSE.get(h.window.cause):  # it outlasted the window
+            if o.cause in EXCLUDED_CAUSES:  # U3: the time inside the window stays excluded, the rest counts
+                o.excluded_before_s = int(h.occurrence_end.timestamp())
             _classify(session, o, "device_fault", "", "",
                       Msg("Outage of %(device)s outlasted maintenance window #%(id)s: counted as a device fault "
-                          "again", device=o.device.code, id=h.window_id))
+                          "from the window's end", device=o.device.code, id=h.window_id))
+        if o.ended_at is not None:
+            continue  # back up already (the results after the end arrived together): nothing left to announce
+        still += 1
         inc = session.get(SiteIncident, o.site_incident_id) if o.site_incident_id else None
         if inc is not None and inc.ended_at is None and inc.retracted_at is None:
             continue  # announced as its site's blackout (U5)

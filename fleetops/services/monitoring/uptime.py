@@ -200,12 +200,18 @@ def _state_seconds(win, from_s, to_s):
     """Up, down and excluded seconds per group (gid) from status_intervals, clipped to each in-service window."""
     si = StatusInterval
     clipped = greatest(least(si.end_s, win.c.hi) - greatest(si.start_s, win.c.lo), literal(0, BigInteger))
-    exc = select(Outage.id).where(Outage.cause.in_(sorted(EXCLUDED_CAUSES))).subquery("exc")
+    # The excluded outages: a whole outage with an excluding cause, or the part before `excluded_before_s` of one
+    # that outlasted its maintenance window (`upto`, NULL = all of it).
+    whole = Outage.cause.in_(sorted(EXCLUDED_CAUSES))
+    exc = (select(Outage.id, case((whole, literal(None, BigInteger)), else_=Outage.excluded_before_s).label("upto"))
+           .where(whole | Outage.excluded_before_s.is_not(None)).subquery("exc"))
+    excluded = greatest(least(si.end_s, win.c.hi, func.coalesce(exc.c.upto, si.end_s))
+                        - greatest(si.start_s, win.c.lo), literal(0, BigInteger))
     zero = literal(0, BigInteger)
     return (select(win.c.gid,
                    func.sum(case((si.state == "up", clipped), else_=zero)).label("up_s"),
                    func.sum(case((si.state == "down", clipped), else_=zero)).label("down_s"),
-                   func.sum(case(((si.state == "down") & exc.c.id.is_not(None), clipped), else_=zero))
+                   func.sum(case(((si.state == "down") & exc.c.id.is_not(None), excluded), else_=zero))
                    .label("excluded_s"))
             .select_from(win)
             .join(si, si.device_id == win.c.device_id)
