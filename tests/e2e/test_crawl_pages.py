@@ -210,11 +210,11 @@ def test_problem_finder_catches_what_it_must():
     html = ('<p>离线 / offline</p><p>合同要求（U3）</p><input name="reason" placeholder="x">'
             '<label for="a">A</label><input id="a" name="a"><label>B <select name="b"></select></label>'
             '<input type="file" name="photo" aria-label="照片"><script>var x = "中 / x";</script>'
-            '<p>OK 200 in 3 ms</p><p>用 A4 纸打印</p><p>Asia/Shanghai</p>')
+            '<p>OK published to topic</p><p>用 A4 纸打印</p><p>SNMP v2c</p>')
     found = problems_of("/x", html)
     assert any("half-English" in p for p in found)
     assert [p for p in found if "requirement id" in p] == ["/x: requirement id in '合同要求（U3）'"]
-    assert [p for p in found if "English" in p] == ["/x: English left in 'OK 200 in 3 ms'"]
+    assert [p for p in found if "English left" in p] == ["/x: English left in 'OK published to topic'"]
     assert [p for p in found if "no label" in p] == ["/x: input name='reason' id=None has no label"]
 
 
