@@ -75,6 +75,33 @@ def test_site_edit_keeps_the_sites_district_selected(client_as, db):
         re.search(r'<select[^>]*name="district".*?</select>', html, re.S).group(0)
 
 
+def test_maintenance_window_districts_are_ticked_from_the_list(client_as, db):
+    make_fleet(db)
+    db.commit()
+    c = client_as("supervisor")
+    html = c.get("/maintenance/new").get_data(as_text=True)
+    assert re.search(r'<input type="checkbox" name="districts" value="白碱滩区"', html)
+    assert not re.search(r'<input type="text" name="districts"', html)
+    resp = c.post("/maintenance/new", data={"title": "白碱滩区计划停电", "districts": "白碱滩区", "from": "2099-05-06T08:00",
+                                            "to": "2099-05-06T18:00", "cause": "power_utility", "recurrence": "none"})
+    assert resp.status_code == 302 and "/maintenance/" in resp.headers["Location"], resp.get_data(as_text=True)[:500]
+    detail = c.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "白碱滩区" in detail
+
+
+def test_probe_agent_districts_are_ticked_from_the_list(client_as, db):
+    make_fleet(db)
+    db.commit()
+    c = client_as("admin")
+    html = c.get("/admin/agents/").get_data(as_text=True)
+    assert re.search(r'<input type="checkbox" name="districts" value="白碱滩区"', html)
+    assert not re.search(r'<input[^>]*type="text"[^>]*name="districts"|<input[^>]*name="districts"[^>]*type="text"', html)
+    bad = c.post("/admin/agents/", data={"name": "探针甲", "districts": "不存在区", "cidrs": ""})
+    assert bad.status_code == 422 and "secret-once" not in bad.get_data(as_text=True)
+    ok = c.post("/admin/agents/", data={"name": "探针乙", "districts": "白碱滩区", "cidrs": ""})
+    assert ok.status_code == 200 and "secret-once" in ok.get_data(as_text=True)
+
+
 # ---------------------------------------------------------------- words instead of English
 
 class _Hook:
