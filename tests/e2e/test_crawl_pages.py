@@ -286,3 +286,29 @@ def test_device_inventory_and_monitoring_pages_link_both_ways(app, demo_fleet):
     mon = client.get(f"/monitoring/devices/{code}").get_data(as_text=True)
     assert f'href="/monitoring/devices/{code}" id="to-monitoring"' in inv
     assert f'href="/devices/{code}" id="to-inventory"' in mon
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium package is not installed")
+def test_site_form_reveals_the_new_district_input_only_when_chosen(served, demo_fleet, tmp_path):
+    """Issue 13 part 6: the district is chosen from the list; "新建辖区…" reveals the name input (site_form.js)."""
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    _app, base = served
+    with playwright_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        ctx = browser.new_context(viewport={"width": 800, "height": 1280}, locale="zh-CN", has_touch=True)
+        page = ctx.new_page()
+        page.goto(f"{base}/login")
+        page.fill("input[name=username]", "supervisor")
+        page.fill("input[name=password]", PASSWORDS["supervisor"])
+        page.click("form button[type=submit]")
+        page.wait_for_load_state()
+        page.goto(f"{base}/sites/new")
+        new_name = page.locator("input[name=new_district]")
+        assert page.locator("select[name=district] option").count() > 3  # the demo's districts, "—" and "new"
+        assert not new_name.is_visible()
+        page.select_option("select[name=district]", "__new__")
+        assert new_name.is_visible() and new_name.evaluate("e => e.required")
+        page.select_option("select[name=district]", index=1)
+        assert not new_name.is_visible()
+        ctx.close()
+        browser.close()
