@@ -267,7 +267,35 @@ def audit_log():
     return render_template("admin/audit.html", rows=result.rows, f=f, page=result.page, pages=result.pages,
                            total=result.total, entity_types=result.entity_types, actors=result.actors,
                            args=lambda p: urlencode({**args, "page": p}), entity_url=_entity_url,
-                           summary_text=lambda v: render_stored(v, current_locale()))
+                           summary_text=lambda v: render_stored(v, current_locale()), audit_value=audit_value)
+
+
+def audit_value(value) -> str:
+    """A before/after value in the reader's language (issue 13): a stored Msg or a catalogue msgid (a preset
+    inspection plan's name) translated, a checklist (a list of items with a label) as its translated labels and
+    limits, never a Python repr; free text as typed."""
+    if value is None:
+        return "∅"
+    if isinstance(value, bool):
+        return _("Yes") if value else _("No")
+    if isinstance(value, str):
+        rendered = render_stored(value, current_locale())
+        return Msg(rendered).render() if rendered == value else rendered
+    if isinstance(value, list):
+        return "；".join(audit_value(v) for v in value)
+    if isinstance(value, dict):
+        if "label" in value:
+            text = audit_value(value["label"])
+            low, high = value.get("min"), value.get("max")
+            if low is not None or high is not None:
+                text += f"（{_number(low)}–{_number(high)} {value.get('unit') or ''}）"
+            return text.replace(" ）", "）")
+        return "；".join(f"{k}: {audit_value(v)}" for k, v in value.items())
+    return str(value)
+
+
+def _number(x) -> str:
+    return "" if x is None else f"{x:g}" if isinstance(x, (int, float)) else str(x)
 
 
 def _entity_url(entry) -> str | None:

@@ -4,11 +4,11 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import StringField
+from wtforms import SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Length
 
 from fleetops.domain.errors import FleetopsError
-from fleetops.services import agents
+from fleetops.services import agents, inventory
 from fleetops.web import db_session, nav, roles_required
 
 bp = Blueprint("agents", __name__, url_prefix="/admin/agents")
@@ -18,7 +18,8 @@ NAV = [nav.NavItem.of("agents.index", "Probe agents", roles=("admin",), order=94
 
 class AgentForm(FlaskForm):
     name = StringField("Agent name", validators=[DataRequired(), Length(max=100)])
-    districts = StringField("Districts (comma-separated)", validators=[Length(max=2000)])
+    # Ticked from the inventory's districts, never typed (issue 13); WTForms refuses a value not in the list.
+    districts = SelectMultipleField("Districts", choices=[])
     cidrs = StringField("Address ranges (CIDR, comma-separated)", validators=[Length(max=2000)])
 
 
@@ -31,12 +32,13 @@ def _items(text: str) -> list[str]:
 def index():
     s = db_session()
     form = AgentForm()
+    form.districts.choices = [(d, d) for d in inventory.districts(s)]
     new_token = None
     status = 200
     if request.method == "POST":
         if form.validate():
             try:
-                _agent, new_token = agents.create_agent(s, form.name.data, _items(form.districts.data),
+                _agent, new_token = agents.create_agent(s, form.name.data, list(form.districts.data or ()),
                                                         _items(form.cidrs.data), actor=current_user)
             except FleetopsError as err:
                 s.rollback()

@@ -107,7 +107,8 @@ class SiteForm(FlaskForm):
     name = StringField("Name")
     road = StringField("Road")
     direction = StringField("Direction")
-    district = StringField("District")
+    district = SelectField("District", validate_choice=False)  # known districts or "new district" (issue 13)
+    new_district = StringField("New district name")
     latitude = StringField("Latitude")
     longitude = StringField("Longitude")
     key_site = BooleanField("Key assessment site")
@@ -262,12 +263,15 @@ def site(code):
 def _site_form(obj=None) -> SiteForm:
     form = SiteForm(data=inventory.site_form_data(obj)) if obj is not None and request.method == "GET" else SiteForm()
     form.depot.choices = choices([("", "—")] + [(n, n) for n in inventory.depot_names(db_session())])
+    form.district.choices = choices([("", "—")] + [(d, d) for d in inventory.districts(db_session())]
+                                    + [(inventory.NEW_DISTRICT, _("New district…"))])
     return form
 
 
 def _site_raw(form: SiteForm) -> dict:
     raw = {k: v for k, v in form.data.items() if k in inventory.SITE_FIELDS or k == "depot"}
     raw["key_site"] = "yes" if form.key_site.data else "no"
+    raw["new_district"] = form.new_district.data or ""
     return raw
 
 
@@ -277,11 +281,12 @@ def site_new():
     form = _site_form()
     if request.method == "POST" and form.validate():
         site_ = _save(form, lambda: inventory.save_site(db_session(), None, _site_raw(form), current_user,
-                                                        new_code=form.code.data))
+                                                        new_code=form.code.data, district_from_list=True))
         if site_ is not None:
             flash(_("Site %(code)s created.", code=site_.code), "success")
             return redirect(url_for(".site", code=site_.code))
-    return render_template("inventory/site_form.html", form=form, site=None), (422 if form.errors else 200)
+    return render_template("inventory/site_form.html", form=form, site=None,
+                           new_district=inventory.NEW_DISTRICT), (422 if form.errors else 200)
 
 
 @bp.route("/sites/<code>/edit", methods=["GET", "POST"])
@@ -292,10 +297,12 @@ def site_edit(code):
     form = _site_form(site_)
     if request.method == "POST" and form.validate():
         if _save(form, lambda: inventory.save_site(s, code, _site_raw(form), current_user,
-                                                   expected_version=form.version.data)) is not None:
+                                                   expected_version=form.version.data,
+                                                   district_from_list=True)) is not None:
             flash(_("Saved."), "success")
             return redirect(url_for(".site", code=code))
-    return render_template("inventory/site_form.html", form=form, site=site_), (422 if form.errors else 200)
+    return render_template("inventory/site_form.html", form=form, site=site_,
+                           new_district=inventory.NEW_DISTRICT), (422 if form.errors else 200)
 
 
 # ---------------------------------------------------------------- import and export

@@ -5,7 +5,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from fleetops.domain.maintenance import Recurrence, WindowCause
-from fleetops.services import maintenance
+from fleetops.services import inventory, maintenance
 from fleetops.web import current_locale, db_session, nav, roles_required
 
 bp = Blueprint("maintenance", __name__, url_prefix="/maintenance")
@@ -34,7 +34,7 @@ def new():
         upload = request.files.get("attachment")
         w = maintenance.create_window(
             s, sites=form.get("sites", ""), devices=form.get("devices", ""),
-            districts=[d for d in form.get("districts", "").replace(",", " ").split()],
+            districts=[d.strip() for d in form.getlist("districts") if d.strip()],  # ticked from the list
             cabinets=form.get("cabinets", ""), starts_at=form.get("from", ""), ends_at=form.get("to", ""),
             cause=form.get("cause", ""), reference=form.get("reference", ""), title=form.get("title", ""),
             recurrence=form.get("recurrence", "none"), count=form.get("count") or None,
@@ -49,7 +49,8 @@ def new():
             flash(_("Maintenance window planned."), "success")
         return redirect(url_for("maintenance.detail", window_id=w.id))
     return render_template("maintenance/form.html", causes=WindowCause.choices(loc),
-                           recurrences=Recurrence.choices(loc), form=form)
+                           recurrences=Recurrence.choices(loc), form=form,
+                           districts=inventory.districts(db_session()))
 
 
 @bp.route("/<int:window_id>")

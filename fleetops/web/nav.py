@@ -28,6 +28,9 @@ DEFAULT_GROUP = {
     "tickets": "ops", "spares": "ops", "exclusions": "ops", "inspections": "ops",
     "monitoring": "monitoring", "alerts": "monitoring", "inventory": "monitoring", "map": "monitoring",
     "quality": "quality", "reports": "reports", "admin": "admin",
+    # This round's areas (issue 13): the wall-screen tokens are an admin setting though the wall is monitoring.
+    "map.tokens": "admin", "maintenance": "ops", "fault_reports": "ops", "traps": "monitoring",
+    "discovery": "admin", "agents": "admin",
 }
 # What a crew member uses on the tablet (U/T areas they act in); other entries open to crew stay reachable by
 # link but do not crowd the crew's menu.

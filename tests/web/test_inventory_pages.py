@@ -119,7 +119,7 @@ def test_a_bad_ip_on_the_form_is_shown_next_to_the_field(client_as, fleet, db):
 
 def test_supervisor_creates_a_site_and_a_device(client_as, db, users):
     c = client_as("supervisor")
-    resp = c.post("/sites/new", data={"code": "C201", "name": "迎宾大道测速点", "district": "克拉玛依区",
+    resp = c.post("/sites/new", data={"code": "C201", "name": "迎宾大道测速点", "district": "__new__", "new_district": "克拉玛依区",
                                       "latitude": "45.58", "longitude": "84.91", "key_site": "y", "depot": ""})
     assert resp.status_code == 302, resp.get_data(as_text=True)[:2000]
     resp = c.post("/devices/new", data={"code": "C201-CAM1", "kind": "speed_camera", "site_code": "C201",

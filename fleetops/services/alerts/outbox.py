@@ -124,14 +124,16 @@ def retry_delivery(session: Session, delivery_id: int, actor) -> AlertDelivery:
     return d
 
 
-def send_test_message(session: Session, channel_id: int, actor=None) -> str:
-    """Send a test message through one channel now; the answer (or the error, scrubbed) in words."""
+def send_test_message(session: Session, channel_id: int, actor=None) -> Msg:
+    """Send a test message through one channel now; a catalogue sentence when the peer accepted it (its raw answer,
+    "HTTP 200" or "250 accepted …", is English and stays out of the page: issue 13), or the error, scrubbed."""
     channel = session.get(AlertChannel, channel_id)
     if channel is None:
         raise NotFound(Msg("Channel not found."))
     try:
-        return "OK " + send(channel.kind, channel.settings, channel.secrets, trial_payload(utcnow()),
-                            networks=netpolicy.networks(session, netpolicy.ALERTS))
+        send(channel.kind, channel.settings, channel.secrets, trial_payload(utcnow()),
+             networks=netpolicy.networks(session, netpolicy.ALERTS))
+        return Msg("The channel accepted the test message.")
     except ChannelError as err:
         raise ValidationFailed(Msg("Sending failed: %(error)s", error=Msg.from_stored(str(err)) or str(err))) from None
 

@@ -34,10 +34,10 @@ from fleetops.services.inventory.queries import (
 from fleetops.services.inventory.records import (
     device_form_data, device_snapshot, public_device, public_site, secrets_set, site_form_data, site_snapshot,
 )
-from fleetops.services.inventory.sites import get_site, save_site
+from fleetops.services.inventory.sites import NEW_DISTRICT, get_site, save_site
 
 __all__ = [
-    "AUTH_PROTOCOLS", "DEVICE_FIELDS", "PRIV_PROTOCOLS", "SECRET_FIELDS", "SITE_FIELDS", "Page",
+    "AUTH_PROTOCOLS", "DEVICE_FIELDS", "NEW_DISTRICT", "PRIV_PROTOCOLS", "SECRET_FIELDS", "SITE_FIELDS", "Page",
     "check_device_rules", "child_devices", "depot_names", "device_count", "device_form_data", "device_snapshot",
     "districts", "export_inventory", "get_device", "get_site", "import_inventory", "list_devices", "list_sites",
     "parse_bool", "parse_code", "parse_date", "parse_ip", "parse_kind", "parse_latitude", "parse_longitude",

@@ -13,6 +13,26 @@ from fleetops.services.inventory.parsers import (
 from fleetops.services.inventory.records import site_snapshot
 
 SITE = Msg("site", context="inventory")
+# The site form's district is chosen from the known districts or, with this value, typed as a new one (issue 13).
+NEW_DISTRICT = "__new__"
+DISTRICT_MAX = 50  # Site.district's column length
+
+
+def _district_of_form(session: Session, raw: dict, errors: dict) -> None:
+    """A district from the form's list: one the inventory knows, or NEW_DISTRICT and a non-empty `new_district`
+    (trimmed, at most DISTRICT_MAX characters). Puts the chosen name in raw["district"], or an error on the field."""
+    chosen = str(raw.get("district") or "").strip()
+    if chosen == NEW_DISTRICT:
+        name = " ".join(str(raw.get("new_district") or "").split())
+        if not name:
+            errors["new_district"] = Msg("Type the new district's name.")
+        elif len(name) > DISTRICT_MAX:
+            errors["new_district"] = Msg("Longer than %(limit)s characters.", limit=DISTRICT_MAX)
+        elif name == NEW_DISTRICT:
+            errors["new_district"] = Msg("Type the new district's name.")
+        raw["district"] = name
+    elif chosen and not session.scalar(select(Site.id).where(Site.district == chosen).limit(1)):
+        errors["district"] = Msg("Choose a district from the list, or choose “New district” and type its name.")
 
 
 def get_site(session: Session, code: str) -> Site:
@@ -23,13 +43,20 @@ def get_site(session: Session, code: str) -> Site:
 
 
 def save_site(session: Session, code: str | None, raw: dict, actor, expected_version=None,
-              new_code: str | None = None) -> Site:
-    """Create (code=None) or update a site from form/API strings; audited. Caller commits."""
+              new_code: str | None = None, district_from_list: bool = False) -> Site:
+    """Create (code=None) or update a site from form/API strings; audited. Caller commits.
+
+    `district_from_list` (the web form): the district must be a known one or NEW_DISTRICT with `new_district`."""
     creating = code is None
     site = None if creating else get_site(session, code)
     if site is not None:
         check_version(site, expected_version, SITE)
+    raw = dict(raw)
+    district_errors: dict = {}
+    if district_from_list:
+        _district_of_form(session, raw, district_errors)
     values, errors = parse_values(raw, SITE_PARSERS)
+    errors.update(district_errors)
     if creating:
         try:
             new_code = parse_code(new_code or "", SITE_CODE)
