@@ -9,7 +9,6 @@ at 1280×800, 800×1280 (menu button on the narrow screen) and 1920×1080 (the s
 (or $FLEETOPS_ARTEFACTS). Timing is measured in benchmarks, never asserted here."""
 import os
 import re
-import threading
 from collections import deque
 from datetime import timedelta
 from html.parser import HTMLParser
@@ -18,7 +17,6 @@ from urllib.parse import urljoin, urlsplit
 
 import pytest
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from fleetops.models import Device
 from fleetops.models.base import utcnow
@@ -27,6 +25,7 @@ from fleetops.services.inventory import demo
 from fleetops.services.monitoring import ingest_results
 from tests.conftest import PASSWORDS, login
 from tests.tickets_fixtures import stock
+from tests.e2e.harness import ARGS, CHROMIUM, artefacts_folder, persistent_context, serving  # noqa: F401
 
 pytestmark = pytest.mark.e2e
 
@@ -220,20 +219,13 @@ def test_problem_finder_catches_what_it_must():
 
 # ---------------------------------------------------------------- a rendered sample in Chromium
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--no-first-run", "--disable-sync"]
 
 
 @pytest.fixture
 def served(make_app, users, db, tmp_path):
     app = make_app(WTF_CSRF_ENABLED=True)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield app, f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(10)
+    with serving(app) as base:
+        yield app, base
 
 
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium package is not installed")

@@ -1,12 +1,10 @@
 """The crew's whole flow in a real headless Chromium at 1280×800: outage → ticket → arrive → checklist → part →
 photo → resolve → device back → verified and closed → the supervisor reads the history (T1, T3, T6, T7, A3)."""
-import threading
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from fleetops.models.base import utcnow
 from fleetops.models.tickets import Ticket
@@ -14,11 +12,9 @@ from fleetops.platform.jobs import JobContext
 from fleetops.services import spares, tickets
 from tests.conftest import PASSWORDS
 from tests.tickets_fixtures import make_fleet, qualify, stock
+from tests.e2e.harness import ARGS, CHROMIUM, artefacts_folder, persistent_context, serving  # noqa: F401
 
 playwright_api = pytest.importorskip("playwright.sync_api")
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--no-first-run", "--disable-sync"]
 SCREENSHOTS = Path("/tmp/fleetops-e2e")
 
 pytestmark = [pytest.mark.e2e,
@@ -44,20 +40,14 @@ def ingest(db, rows):
 def served(make_app, users, db, tmp_path):
     """The app with CSRF on, served on a free loopback port in a thread."""
     app = make_app(WTF_CSRF_ENABLED=True)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield app, f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(10)
+    with serving(app) as base:
+        yield app, base
 
 
 @pytest.fixture
 def browser_context(tmp_path):
     with playwright_api.sync_playwright() as pw:
-        ctx = pw.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"), executable_path=CHROMIUM, headless=True, args=ARGS,
-            viewport={"width": 1280, "height": 800}, locale="zh-CN", has_touch=True,
+        ctx = persistent_context(pw, tmp_path / "chromium-profile", 1280, 800,
             geolocation={"latitude": 45.6503, "longitude": 84.9497}, permissions=["geolocation"])
         yield ctx
         ctx.close()

@@ -2,15 +2,12 @@
 first from the depot), ticks every item with big gloved targets, enters measured values, takes the photos the plan
 asks for, marks one item not OK with a photo — and the fault ticket for that device appears in "My tickets" with
 the photo on it."""
-import os
-import threading
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from fleetops.models import Device, Site
 from fleetops.models.inspections import InspectionOrder
@@ -19,11 +16,9 @@ from fleetops.platform.clock import utcnow
 from fleetops.services import inspections
 from tests.conftest import PASSWORDS
 from tests.tickets_fixtures import make_fleet
+from tests.e2e.harness import ARGS, CHROMIUM, artefacts_folder, persistent_context, serving  # noqa: F401
 
 playwright_api = pytest.importorskip("playwright.sync_api")
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--no-first-run", "--disable-sync"]
 
 pytestmark = [pytest.mark.e2e,
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium package is not installed")]
@@ -33,29 +28,21 @@ pytestmark = [pytest.mark.e2e,
 def served(make_app, users, db, tmp_path):
     """The app with CSRF on, served on a free loopback port in a thread."""
     app = make_app(WTF_CSRF_ENABLED=True, UPLOAD_DIR=str(tmp_path / "uploads"))
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield app, f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(10)
+    with serving(app) as base:
+        yield app, base
 
 
 @pytest.fixture
 def browser_context(tmp_path):
     with playwright_api.sync_playwright() as pw:
-        ctx = pw.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"), executable_path=CHROMIUM, headless=True, args=ARGS,
-            viewport={"width": 1280, "height": 800}, locale="zh-CN", has_touch=True)
+        ctx = persistent_context(pw, tmp_path / "chromium-profile", 1280, 800)
         yield ctx
         ctx.close()
 
 
 @pytest.fixture
 def artefacts(tmp_path) -> Path:
-    folder = Path(os.environ.get("FLEETOPS_ARTEFACTS") or tmp_path / "artefacts")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    return artefacts_folder(tmp_path)
 
 
 def photo(tmp_path, name, shade) -> str:

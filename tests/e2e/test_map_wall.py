@@ -3,14 +3,11 @@ the fleet map (markers, a marker's colour after a fault is injected, the tile-le
 (a fault turns a district tile red within two poll cycles, without a reload) and the ECharts charts (rendered,
 ending on the tile's figure). Nothing is fetched from outside loopback (no CDN, no tile server).
 Screenshots go to $FLEETOPS_ARTEFACTS or the pytest tmp dir."""
-import os
-import threading
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from werkzeug.serving import make_server
 
 from fleetops.models import Site
 from fleetops.models.base import utcnow
@@ -18,11 +15,9 @@ from fleetops.services.accounts import display_tokens
 from fleetops.services.monitoring import IngestConfig, ingest_results, sample_online_rate
 from tests.conftest import PASSWORDS
 from tests.tickets_fixtures import make_fleet
+from tests.e2e.harness import ARGS, CHROMIUM, artefacts_folder, persistent_context, serving  # noqa: F401
 
 playwright_api = pytest.importorskip("playwright.sync_api")
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--no-first-run", "--disable-sync"]
 VIEWPORTS = {"tablet-landscape": (1280, 800), "tablet-portrait": (800, 1280), "desktop": (1920, 1080)}
 UP_RGB, SOME_DOWN_RGB, UNKNOWN_RGB = "rgb(27, 127, 59)", "rgb(180, 83, 9)", "rgb(95, 107, 122)"  # static/css/map.css
 
@@ -37,21 +32,15 @@ def results(code, start, minutes, ok):
 
 @pytest.fixture
 def artefacts(tmp_path) -> Path:
-    folder = Path(os.environ.get("FLEETOPS_ARTEFACTS") or tmp_path) / "map-wall"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    return artefacts_folder(tmp_path)
 
 
 @pytest.fixture
 def served(make_app, users, db):
     """The app (CSRF on; the wall polls only when the test says so) on a free loopback port in a thread."""
     app = make_app(WTF_CSRF_ENABLED=True, WALL_POLL_S=3600)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield app, f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(10)
+    with serving(app) as base:
+        yield app, base
 
 
 @pytest.fixture
@@ -82,9 +71,7 @@ def browser(request, tmp_path):
     width, height = VIEWPORTS[request.param]
     outside = []
     with playwright_api.sync_playwright() as pw:
-        ctx = pw.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"), executable_path=CHROMIUM, headless=True, args=ARGS,
-            viewport={"width": width, "height": height}, locale="zh-CN", has_touch=True)
+        ctx = persistent_context(pw, tmp_path / "chromium-profile", width, height)
 
         def guard(route):
             host = urlsplit(route.request.url).hostname or ""

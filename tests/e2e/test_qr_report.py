@@ -2,24 +2,19 @@
 QR read back from the rendered sheet is an absolute /r/<device> URL; a passer-by's phone (no login) opens it and
 sends the fault form (CSRF on, a real photo) — a triage item appears; a logged-in crew tablet opening the same URL
 lands on the device's page."""
-import os
-import threading
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from fleetops.models.maintenance import FaultReport
 from tests.conftest import PASSWORDS
 from tests.tickets_fixtures import make_fleet
+from tests.e2e.harness import ARGS, CHROMIUM, artefacts_folder, persistent_context, serving  # noqa: F401
 
 playwright_api = pytest.importorskip("playwright.sync_api")
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--no-first-run", "--disable-sync"]
 
 pytestmark = [pytest.mark.e2e,
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium package is not installed")]
@@ -27,23 +22,16 @@ pytestmark = [pytest.mark.e2e,
 
 @pytest.fixture
 def artefacts(tmp_path) -> Path:
-    folder = Path(os.environ["FLEETOPS_ARTEFACTS"]) if os.environ.get("FLEETOPS_ARTEFACTS") else tmp_path / "shots"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    return artefacts_folder(tmp_path)
 
 
 @pytest.fixture
 def served(make_app, users, db):
     """The app with CSRF on, on a free loopback port; the labels carry that address as PUBLIC_BASE_URL."""
     app = make_app(WTF_CSRF_ENABLED=True)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    base = f"http://127.0.0.1:{server.server_port}"
-    app.config["PUBLIC_BASE_URL"] = base
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield app, base
-    server.shutdown()
-    thread.join(10)
+    with serving(app) as base:
+        app.config["PUBLIC_BASE_URL"] = base
+        yield app, base
 
 
 @pytest.fixture
