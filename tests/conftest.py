@@ -4,6 +4,7 @@ import os
 import re
 import uuid
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -137,9 +138,16 @@ def users(app, db):
     """One user per role: {"admin": User, "supervisor": User, "crew": User}."""
     from fleetops.services import accounts
 
+    from fleetops.services import tickets
+
     made = {}
     for role, pw in PASSWORDS.items():
         made[role], _ = accounts.create_user(db, role, role, pw, display_name=f"测试{role}")
+    # The crew member holds what any job needs (T8: work at height, electrician), as a real crew does; a test of
+    # dispatch without them makes its own crew.
+    for kind in ("work_at_height", "electrician"):
+        tickets.add_qualification(db, made["crew"].id, kind, date(2099, 1, 1), valid_from=date(2020, 1, 1),
+                                  certificate_no=f"T-{kind}", actor="test")
     db.commit()
     return made
 

@@ -3,13 +3,13 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from fleetops.domain.errors import ConflictError, IllegalTransition
 from fleetops.domain.text import render_stored
 from fleetops.domain.tickets import NotQualified, ChecklistIncomplete
 from fleetops.models import AuditLog
-from fleetops.models.tickets import Ticket
+from fleetops.models.tickets import CrewQualification, Ticket
 from fleetops.platform import events, parameters
 from fleetops.services import tickets
 from tests.tickets_fixtures import bj, make_fleet, qualify, raises_en, walk_to_repairing
@@ -159,6 +159,7 @@ def test_work_needs_the_full_safety_checklist(db, fleet, users):
 
 def test_work_at_height_needs_a_certificate_valid_that_day(db, fleet, users):
     crew = users["crew"]
+    db.execute(delete(CrewQualification).where(CrewQualification.user_id == crew.id))  # the fixture's lifelong ones
     qualify(db, crew, until=date(2026, 6, 20))
     at = bj(2026, 6, 21, 10, 0)
     t = tickets.open_ticket(db, device_id=fleet["cam"].id, category="offline", source="inspection",
