@@ -49,6 +49,9 @@ def ensure_demo_fleet(seed: int, liveness: str = "ping") -> None:
         say(Msg("demo fleet loaded: %(sites)s sites, %(devices)s devices, %(certificates)s certificates",
                 sites=summary.get("sites", 0), devices=summary.get("devices", 0),
                 certificates=summary.get("certificates", 0)))
+        if summary.get("crew"):
+            say(Msg("demo crew (one per district, qualified for every job): %(names)s; set a password with "
+                    "`fleetops set-password NAME` to sign in as one", names=", ".join(summary["crew"])))
 
 
 def _wait_for_simulator(proc, url: str = "http://127.0.0.1:5081/faults", timeout_s: float = 60) -> None:

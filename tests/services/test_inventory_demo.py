@@ -90,3 +90,21 @@ def test_the_generator_scales_to_ten_thousand_devices_past_one_octet():
     assert len({d["code"] for d in fleet.devices}) == len(fleet.devices)
     assert ip_for(253) == "127.20.0.254" and ip_for(254) == "127.20.1.1"
     assert ip_for(254 * 256) == "127.21.0.1"
+
+
+def test_a_demo_ticket_goes_to_the_qualified_crew_of_its_district(db):
+    """T8 in the demo: each district has a crew member holding work at height and electrician, so a camera's job
+    is dispatched to the crew of its site's district and nothing escalates as "nobody qualified"."""
+    from fleetops.models.alerts import Alert
+    from fleetops.services import tickets
+
+    summary = load_demo_fleet(db, seed=7, n_devices=60, today=date(2026, 6, 21))
+    db.commit()
+    assert len(summary["crew"]) == 4
+    cam = db.scalar(select(Device).where(Device.kind == DeviceKind.CHECKPOINT_CAMERA.value).order_by(Device.id))
+    t = tickets.open_ticket(db, device_id=cam.id, category="offline", source="outage", opened_by="test")
+    db.commit()
+    assert t.assignee is not None and t.assignee.username.startswith("demo-crew-")
+    assert t.assignee.district == cam.site.district
+    assert not db.scalars(select(Alert).where(Alert.kind == "no_qualified_crew")).all()
+    assert load_demo_fleet(db, seed=7, n_devices=60) == {}  # loaded once: no second crew

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from fleetops.domain.choices import DeviceKind, Lifecycle
 from fleetops.domain.text import Msg
-from fleetops.models import AuditLog, Cabinet, ContractParameter, Depot, Device, MetrologyCertificate, Site
+from fleetops.models import AuditLog, Cabinet, ContractParameter, Depot, Device, MetrologyCertificate, Site, User
 from fleetops.models.base import utcnow
 from fleetops.platform import audit, netpolicy, parameters
 
@@ -279,7 +279,32 @@ def load_demo_fleet(session: Session, seed: int = 7, n_devices: int = 600, today
     from fleetops.services.inspections import load_preset  # P1–P3: the checkpoint contract's inspection plans
 
     load_preset(session, "checkpoint_om", actor="demo")
+    summary["crew"] = add_demo_crew(session, today or date.today())
     return summary
+
+
+def add_demo_crew(session: Session, today: date) -> list[str]:
+    """T8 in the demo: one crew member per district at its depot, holding work at height and electrician, so that
+    auto-dispatch has someone qualified to give each job to. Their passwords are random and shown to nobody: an
+    admin sets one (管理 › 用户, or `fleetops set-password NAME`) to sign in as crew. Returns the user names."""
+    from fleetops.services import accounts, tickets
+
+    names = []
+    for i, district in enumerate(DISTRICTS, 1):
+        name = f"demo-crew-{i}"
+        if session.scalar(select(User.id).where(User.username == name)) is not None:
+            continue
+        depot_name = next((d[0] for d in DEPOTS if d[1] == district), DEPOTS[0][0])
+        user, _password = accounts.create_user(session, name, "crew", display_name=f"{district}维护组",
+                                               district=district, actor="demo")
+        user.depot_id = session.scalar(select(Depot.id).where(Depot.name == depot_name))
+        for kind in ("work_at_height", "electrician"):
+            tickets.add_qualification(session, user.id, kind, today + timedelta(days=730),
+                                      valid_from=today - timedelta(days=365), certificate_no=f"DEMO-{kind}-{i}",
+                                      actor="demo")
+        names.append(name)
+    session.flush()
+    return names
 
 
 def set_demo_parameters(session: Session) -> dict:
