@@ -4,7 +4,7 @@
 # poll_cycle needs root (its own network namespace); the others use SQLite and PostgreSQL on 127.0.0.1:5432.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-all=(poll_cycle scheduler_memory uptime_report imaging inventory tickets reports_monthly alerts_outbox snmp_hostile_decode sampling_memory secrets_at_rest pages map_geojson inspections trap_decode agent_memory ingest blackout)
+all=(poll_cycle scheduler_memory uptime_report imaging inventory tickets reports_monthly alerts_outbox snmp_hostile_decode sampling_memory secrets_at_rest pages map_geojson inspections trap_decode agent_memory ingest blackout crawl_pages)
 names=("${@:-${all[@]}}")
 status=0
 for n in "${names[@]}"; do
