@@ -26,6 +26,7 @@ from fleetops.models.base import utcnow
 from fleetops.models.maintenance import FaultReport
 from fleetops.platform import audit, parameters
 from fleetops.platform.idempotency import actor_name
+from fleetops.platform.uploads import stored_file
 
 PARAMETERS = {
     "fault_reports.fold_minutes": (30, N_(
@@ -199,14 +200,7 @@ def new_count(session: Session) -> int:
 
 
 def photo_file(session: Session, report_id, upload_dir: str) -> Path | None:
-    r = get_report(session, report_id)
-    if not r.photo_path:
-        return None
-    root = Path(upload_dir).resolve()
-    path = (root / r.photo_path).resolve()
-    if root not in path.parents or not path.is_file():
-        return None
-    return path
+    return stored_file(upload_dir, get_report(session, report_id).photo_path)
 
 
 def ticket_photo(session: Session, ticket_id, upload_dir: str) -> Path | None:

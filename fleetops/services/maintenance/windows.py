@@ -24,6 +24,7 @@ from fleetops.models.maintenance import MaintenanceHold, MaintenanceScope, Maint
 from fleetops.models.monitoring import Outage
 from fleetops.platform import audit, clock
 from fleetops.platform.idempotency import actor_name
+from fleetops.platform.uploads import stored_file
 
 # A window starting less than this long ago is "now", not after the fact (the time it takes to type it in).
 GRACE = timedelta(minutes=10)
@@ -385,11 +386,4 @@ def held_outages(session: Session, window_id) -> list[dict]:
 
 
 def attachment_file(session: Session, window_id, upload_dir: str) -> Path | None:
-    w = get_window(session, window_id)
-    if not w.attachment_path:
-        return None
-    root = Path(upload_dir).resolve()
-    path = (root / w.attachment_path).resolve()
-    if root not in path.parents or not path.is_file():
-        return None
-    return path
+    return stored_file(upload_dir, get_window(session, window_id).attachment_path)

@@ -14,6 +14,7 @@ from fleetops.domain.uptime import EXCLUDED_CAUSES, OutageCause
 from fleetops.models.base import utcnow
 from fleetops.models.monitoring import Outage, SiteIncident
 from fleetops.platform import audit, events
+from fleetops.platform.uploads import stored_file
 
 EVIDENCE_SUFFIXES = {".pdf", ".jpg", ".jpeg", ".png", ".txt", ".doc", ".docx", ".xls", ".xlsx", ".eml"}
 
@@ -155,10 +156,4 @@ def store_evidence(upload_dir: str, owner, filename: str, stream) -> str:
 def evidence_file(session: Session, outage_id: int, upload_dir: str) -> Path | None:
     """The stored evidence file of an outage, only when it lies inside `upload_dir` and exists."""
     o = session.get(Outage, outage_id)
-    if o is None or not o.evidence_path:
-        return None
-    root = Path(upload_dir).resolve()
-    path = (root / o.evidence_path).resolve()
-    if root not in path.parents or not path.is_file():
-        return None
-    return path
+    return stored_file(upload_dir, o.evidence_path) if o is not None else None

@@ -19,6 +19,7 @@ from fleetops.models.base import utcnow
 from fleetops.models.monitoring import ExclusionRequest, Outage, SiteIncident
 from fleetops.platform import audit, events
 from fleetops.platform.idempotency import actor_name
+from fleetops.platform.uploads import stored_file
 from fleetops.services.monitoring.causes import apply_outage_cause, apply_site_incident_cause, store_evidence
 
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
@@ -271,14 +272,7 @@ def _span(r: ExclusionRequest):
 
 def photo_file(session: Session, request_id, upload_dir: str) -> Path | None:
     """The request's photo, only when it lies inside `upload_dir` and exists."""
-    r = get_request(session, request_id)
-    if not r.photo_path:
-        return None
-    root = Path(upload_dir).resolve()
-    path = (root / r.photo_path).resolve()
-    if root not in path.parents or not path.is_file():
-        return None
-    return path
+    return stored_file(upload_dir, get_request(session, request_id).photo_path)
 
 
 def request_row(r: ExclusionRequest) -> dict:
