@@ -25,6 +25,7 @@ class Agent:
         self.targets: Targets | None = None
         self.etag: str | None = None
         self.last: dict[str, float] = {}
+        self.down_reason = ""
 
     @property
     def interval_s(self) -> int:
@@ -37,15 +38,20 @@ class Agent:
         try:
             report["flushed"] = self.flush()
             self.refresh()
-        except CentreDown:
+        except CentreDown as err:
             report["centre_up"] = False
+            self.down_reason = str(err)
         except Unauthorized:
             raise TokenRefused() from None
+        except Refused as err:  # e.g. a wrong --server answering 404: not the centre (yet); keep going as if down
+            report["centre_up"] = False
+            self.down_reason = f"HTTP {err.status}"
         if self.targets is None:
             self._load_cached()
         if self.targets is None:
-            self.say(Msg("The centre is unreachable and no device list has been fetched yet: nothing to probe."))
+            self._not_yet_in_contact()
             report["depth"] = self.spool.depth()
+            report["no_device_list"] = True
             return report
         results, local, _mode = probe(self.targets, self.last)
         report["probed"] = len(results)
@@ -98,11 +104,36 @@ class Agent:
         self.targets = Targets(config)
         self.etag = etag
         self.spool.save_config(config)
+        self._first_contact_made()
         self.say(Msg("Device list updated: %(n)s devices (version %(version)s).", n=len(self.targets),
                      version=(etag or "")[:8]))
         for code in self.targets.problems:
             self.say(Msg("Device %(code)s: its SNMP settings are not usable; it is probed without SNMP.",
                          code=code))
+
+    # -- first contact (issue 14) ---------------------------------------------------------------------------------
+    # The device list, the probe settings and the SNMP credentials come only from the centre: before the first
+    # contact the agent knows nothing to probe. It says so, keeps count of the attempts in its spool (so the first
+    # successful contact can say how long it took) and exits 0 with --once; the next contact fetches, probes, sends.
+    def _not_yet_in_contact(self) -> None:
+        tries = int(self.spool.get_meta("first_contact_tries") or 0) + 1
+        since = self.spool.get_meta("first_contact_since") or datetime.now(timezone.utc).isoformat(
+            timespec="seconds")
+        self.spool.set_meta("first_contact_tries", str(tries))
+        self.spool.set_meta("first_contact_since", since)
+        self.say(Msg("Could not reach the centre at %(server)s (%(reason)s). This agent has not fetched its device "
+                     "list yet, so nothing was probed and nothing was spooled.", server=self.centre.base,
+                     reason=self.down_reason or "?"))
+        self.say(Msg("Attempts to reach the centre so far: %(n)s, since %(since)s. The spool %(path)s is ready.",
+                     n=tries, since=since, path=self.spool.path))
+
+    def _first_contact_made(self) -> None:
+        tries = self.spool.get_meta("first_contact_tries")
+        if tries:
+            self.say(Msg("The centre was reached after %(n)s failed attempts since %(since)s.", n=tries,
+                         since=self.spool.get_meta("first_contact_since") or "?"))
+            self.spool.delete_meta("first_contact_tries")
+            self.spool.delete_meta("first_contact_since")
 
     def _load_cached(self) -> None:
         config = self.spool.config()
@@ -152,7 +183,12 @@ class Agent:
             n += 1
             if on_cycle is not None:
                 on_cycle(n, report)
-            if cycles is not None and n >= cycles:
+            last = cycles is not None and n >= cycles
+            if report.get("no_device_list"):
+                self.say(Msg("Run the agent again once the centre can be reached: it will then fetch the device list, "
+                             "probe and send the results.") if last or stop() else
+                         Msg("Trying again in %(s)s s.", s=self.interval_s))
+            if last:
                 return
             while not stop() and time.monotonic() - started < self.interval_s:
                 time.sleep(min(0.2, max(0.0, self.interval_s - (time.monotonic() - started))))

@@ -101,6 +101,9 @@ class Spool:
         else:
             self.db.execute("DELETE FROM meta WHERE key = 'dropped'")
 
+    def delete_meta(self, key: str) -> None:
+        self.db.execute("DELETE FROM meta WHERE key = ?", (key,))
+
     # -- the cached config ---------------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
