@@ -112,12 +112,36 @@ def make_app(schema, instance_dir):
 
 def _empty_tables(engine):
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    if engine.dialect.name == "postgresql":
+        _truncate_postgres(engine, tables)
+        return
     with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
-        else:
-            for t in tables:
-                conn.execute(text(f'DELETE FROM "{t}"'))
+        for t in tables:
+            conn.execute(text(f'DELETE FROM "{t}"'))
+
+
+def _truncate_postgres(engine, tables):
+    """TRUNCATE waits for every transaction that has read a table. A session a failed test left open (its frame is
+    kept for the report) would make it wait for ever and stall the whole run: after 30 s the sessions idle in a
+    transaction on this run's own database are ended, the tables emptied, and the teardown fails saying so."""
+    truncate = text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("SET LOCAL lock_timeout = '30s'"))
+            conn.execute(truncate)
+        return
+    except Exception as err:  # noqa: BLE001 - psycopg's LockNotAvailable, wrapped by SQLAlchemy
+        if "lock timeout" not in str(err):
+            raise
+    with engine.begin() as conn:
+        ended = conn.execute(text(
+            "SELECT pg_terminate_backend(pid), query FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%'")).all()
+    with engine.begin() as conn:
+        conn.execute(truncate)
+    pytest.fail(f"the test left {len(ended)} database session(s) open in a transaction (last statements: "
+                f"{[q[:200] for _ok, q in ended]}); they were ended so that the tables could be emptied",
+                pytrace=False)
 
 
 @pytest.fixture
