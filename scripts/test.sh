@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# One command: install what the tests need, then run the whole suite on SQLite and on PostgreSQL,
-# the browser tests in headless Chromium, and the architecture contracts.
+# One command: install what the tests need, check the architecture contracts, then run the whole suite (the browser
+# tests in headless Chromium included) on SQLite and on PostgreSQL at the same time (scripts/test_suites.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --test
@@ -16,12 +16,9 @@ if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
 fi
 pg_isready -q -h 127.0.0.1 -p 5432 || { echo "test: PostgreSQL is not running on 127.0.0.1:5432"; exit 1; }
 
-export FLEETOPS_INSTANCE_PATH=${FLEETOPS_INSTANCE_PATH:-$(mktemp -d)}
 echo "== architecture contracts (import-linter)"
 .venv/bin/lint-imports --config setup.cfg
 
-echo "== tests on SQLite"
-.venv/bin/python -m pytest "$@"
-
-echo "== tests on PostgreSQL"
-FLEETOPS_TEST_DATABASE_URL=$PG_URL .venv/bin/python -m pytest "$@"
+# The suite on SQLite and on PostgreSQL side by side (one run per core; each its own log, instance folder and
+# database), each log printed when its run ends; non-zero if either fails.
+FLEETOPS_TEST_PG_URL=$PG_URL PYTHON=.venv/bin/python exec scripts/test_suites.sh "$@"
