@@ -31,10 +31,18 @@ def make_sessionmaker(engine: Engine) -> sessionmaker:
 
 
 @contextmanager
-def session_scope(factory: sessionmaker):
-    """A session for a job or a command: commit on success, roll back on error, always close."""
+def session_scope(factory: sessionmaker, write: bool = False):
+    """A session for a job or a command: commit on success, roll back on error, always close.
+
+    `write=True` on SQLite takes the database's write lock as the transaction begins (BEGIN IMMEDIATE), waiting
+    for it up to the busy timeout. A transaction that begins by reading and then writes cannot wait: when another
+    connection wrote in between, SQLite refuses the upgrade at once with "database is locked" (the busy timeout does
+    not apply). For short jobs that write; not for transactions that wait on the network (they would hold every
+    other writer back meanwhile), nor for the web's requests (readers never wait for it: WAL). PostgreSQL: no-op."""
     session: Session = factory()
     try:
+        if write:
+            _begin_immediate(session)
         yield session
         session.commit()
     except BaseException:
@@ -42,3 +50,11 @@ def session_scope(factory: sessionmaker):
         raise
     finally:
         session.close()
+
+
+def _begin_immediate(session: Session) -> None:
+    conn = session.connection()
+    if conn.dialect.name == "sqlite":
+        # pysqlite (legacy transaction control) opens no transaction of its own before a non-DML statement and
+        # none while one is open, and commit()/rollback() end this one: SQLAlchemy's usual pysqlite handling stays.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")

@@ -37,5 +37,7 @@ class JobContext:
     def from_app(cls, app) -> "JobContext":
         return cls(config=app.config, extensions=app.extensions, instance_path=app.instance_path, app=app)
 
-    def session(self):
-        return session_scope(self.extensions["fleetops.sessionmaker"])
+    def session(self, write: bool = False):
+        """`write=True`: a short transaction that writes takes the write lock as it begins (SQLite; see
+        fleetops.db.session_scope) — never for one that waits on the network inside."""
+        return session_scope(self.extensions["fleetops.sessionmaker"], write=write)

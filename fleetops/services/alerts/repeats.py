@@ -41,6 +41,6 @@ def repeat_and_escalate(session: Session, now: datetime | None = None) -> dict:
 
 
 def job_repeat(ctx) -> None:
-    with ctx.session() as s:
+    with ctx.session(write=True) as s:
         stats = repeat_and_escalate(s)
     log.info("job=alerts_repeat repeated=%s escalated=%s", stats["repeated"], stats["escalated"])

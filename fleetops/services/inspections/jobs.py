@@ -12,7 +12,7 @@ log = logging.getLogger(__name__)
 
 def job_inspections(ctx) -> None:
     """Every 10 minutes: a new period's orders appear within minutes of its start (local midnight)."""
-    with ctx.session() as s:
+    with ctx.session(write=True) as s:
         made = generate_due(s)
         overdue = check_overdue(s)
     log.info("job=inspections created=%d existing=%d overdue_groups=%d", made["created"], made["existing"], overdue)

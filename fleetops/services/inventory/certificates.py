@@ -144,7 +144,7 @@ def check_crew_certificates(session: Session, today: date | None = None, now: da
 
 
 def job_certificates(ctx) -> None:
-    with ctx.session() as s:
+    with ctx.session(write=True) as s:
         stats = check_certificates(s)
         crew = check_crew_certificates(s)
     log.info("job=alerts_certificates expired=%s due=%s resolved=%s renewals=%s crew_expired=%s crew_due=%s",

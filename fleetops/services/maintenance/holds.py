@@ -246,7 +246,7 @@ def tick(session: Session, now: datetime | None = None) -> dict:
 
 
 def job_windows(ctx: JobContext) -> None:
-    with ctx.session() as s:
+    with ctx.session(write=True) as s:
         out = tick(s)
     log.info("job=maintenance_windows started=%d ended=%d still_down=%d", out["started"], out["ended"],
              out["still_down"])

@@ -64,7 +64,7 @@ def below_minimum(session: Session) -> list[dict]:
 
 def job_stock_minimum(ctx) -> None:
     """S1: announce part types below their minimum once a day (alerts deduplicates)."""
-    with ctx.session() as s:
+    with ctx.session(write=True) as s:
         rows = below_minimum(s)
         for r in rows:
             events.emit(s, "stock_below_minimum", part_type_id=r["part_type"].id, location_id=None,

@@ -106,6 +106,6 @@ def check_deadlines(session: Session, now: datetime | None = None) -> dict:
 
 def job_deadlines(ctx) -> None:
     """Scheduled each minute (fleetops.wiring.JOBS)."""
-    with ctx.session() as s:
+    with ctx.session(write=True) as s:
         counts = check_deadlines(s)
     log.info("job=ticket_deadlines approaching=%d breached=%d", counts["approaching"], counts["breached"])

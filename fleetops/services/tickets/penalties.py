@@ -297,6 +297,6 @@ def check_penalty_threshold(session: Session, now: datetime | None = None) -> li
 
 def job_penalty_threshold(ctx) -> None:
     """Scheduled hourly (fleetops.wiring.JOBS)."""
-    with ctx.session() as s:
+    with ctx.session(write=True) as s:
         emitted = check_penalty_threshold(s)
     log.info("job=penalty_threshold alerts=%d", len(emitted))

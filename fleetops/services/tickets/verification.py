@@ -101,7 +101,7 @@ def auto_verify(session: Session, now: datetime | None = None) -> dict:
 
 def job_verify(ctx) -> None:
     """Scheduled each minute (fleetops.wiring.JOBS)."""
-    with ctx.session() as s:
+    with ctx.session(write=True) as s:
         counts = auto_verify(s)
     log.info("job=ticket_verify verified=%d closed=%d", counts["verified"], counts["closed"])
 
