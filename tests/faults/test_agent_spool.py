@@ -235,7 +235,17 @@ def run_once(url, token, spool, lang="en"):
                           capture_output=True, text=True, cwd=ROOT, env=agent_env(), timeout=120)
 
 
+def closed_loopback_port() -> socket.socket:
+    """A loopback port bound but not listening: a connection to it is refused (and no one else can take it)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    return s
+
+
 def test_agent_once_spools_while_the_centre_is_down_and_flushes_when_it_is_back(make_app, tmp_path):
+    """Issue 14: the agent's very first run finds the centre down (a closed loopback port): exit 0, the spool file
+    exists, the message says what happened and what comes next; the first run that reaches the centre fetches the
+    list, probes, pushes, and the results appear; then down (spooled) and up (flushed): each result once."""
     app = make_app(POLL_INTERVAL_S=60, PING_TIMEOUT_S=1.0)
     db = app.extensions["fleetops.sessionmaker"]()
     site = Site(code="K9", name="K9 路口", district="北区", latitude=45.6, longitude=84.9)
@@ -248,74 +258,12 @@ def test_agent_once_spools_while_the_centre_is_down_and_flushes_when_it_is_back(
     db.commit()
     _a, token = agents.create_agent(db, "north", districts=["北区"])
     db.commit()
+    closed = closed_loopback_port()
+    never = f"http://127.0.0.1:{closed.getsockname()[1]}"
     url, stop_centre = centre(app)
     proxy = TcpProxy("127.0.0.1", int(url.rsplit(":", 1)[1]))
     server = f"http://127.0.0.1:{proxy.port}"
-    spool = tmp_path / "spool.sqlite3"
-
-    def stored():
-        db.expire_all()
-        return db.scalar(select(func.count()).select_from(ProbeResultRow)) or 0
-
-    try:
-        proxy.cut()  # never reached yet: nothing to probe, said so, exit 0
-        first = run_once(server, token, spool, lang="zh")
-        assert first.returncode == 0, first.stderr
-        assert "尚未" in first.stdout or "设备清单" in first.stdout, first.stdout
-        proxy.restore()
-        up = run_once(server, token, spool)
-        assert up.returncode == 0, up.stderr
-        assert "Sent 2 results" in up.stdout and stored() == 2
-        proxy.cut()
-        for _ in range(2):  # the centre is down: spooled, exit 0
-            down = run_once(server, token, spool)
-            assert down.returncode == 0, down.stderr
-            assert "spooled" in down.stdout and "Traceback" not in down.stderr
-        assert spool_depth(spool) == 4 and stored() == 2
-        proxy.restore()
-        back = run_once(server, token, spool)
-        assert back.returncode == 0, back.stderr
-        assert "Spool flushed: 4 results in 2 batches" in back.stdout and spool_depth(spool) == 0
-        assert stored() == 8  # four cycles of two devices, each result once
-        # the token revoked: refused, the exit says so, nothing is lost
-        agent = db.scalar(select(agents.registry.ProbeAgent))
-        agents.revoke_agent(db, agent.id)
-        db.commit()
-        refused = run_once(server, token, spool)
-        assert refused.returncode == 2 and "token" in refused.stderr
-    finally:
-        proxy.close()
-        stop_centre()
-        db.close()
-
-
-def closed_loopback_port() -> socket.socket:
-    """A loopback port bound but not listening: a connection to it is refused (and no one else can take it)."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    return s
-
-
-def test_agent_once_before_its_first_contact_says_so_and_the_first_contact_probes_and_sends(make_app, tmp_path):
-    """Issue 14: `fleetops agent --once` against a centre that is down (a closed loopback port) on the agent's very
-    first run: exit 0, the spool file exists, the message says what happened and what comes next; the next run with
-    the centre up fetches the list, probes, pushes, and the results appear — once. Then up → down → up: spooled,
-    flushed, each result once."""
-    app = make_app(POLL_INTERVAL_S=60, PING_TIMEOUT_S=1.0)
-    db = app.extensions["fleetops.sessionmaker"]()
-    site = Site(code="K8", name="K8 路口", district="南区", latitude=45.6, longitude=84.9)
-    db.add(site)
-    db.flush()
-    for i in (1, 2, 3):
-        db.add(Device(code=f"K8-CAM{i}", kind="checkpoint_camera", site_id=site.id, lifecycle="online",
-                      ip_address=f"127.45.0.{i}", liveness_probe="ping"))
-    db.commit()
-    _a, token = agents.create_agent(db, "south", districts=["南区"])
-    db.commit()
-    closed = closed_loopback_port()
-    down_url = f"http://127.0.0.1:{closed.getsockname()[1]}"
-    url, stop_centre = centre(app)
-    spool = tmp_path / "first-contact" / "spool.sqlite3"
+    spool = tmp_path / "agent" / "spool.sqlite3"
     spool.parent.mkdir()
 
     def stored():
@@ -327,45 +275,47 @@ def test_agent_once_before_its_first_contact_says_so_and_the_first_contact_probe
             select(ProbeResultRow.device_id, ProbeResultRow.at).distinct().subquery())).scalar_one()
 
     try:
-        outputs = []
-        for _ in range(2):  # the centre has never been reached: twice, to see the attempts counted
-            first = run_once(down_url, token, spool)
-            outputs.append(first.stdout)
-            assert first.returncode == 0, first.stderr
-            assert "Traceback" not in first.stderr, first.stderr
-            assert f"Could not reach the centre at {down_url}" in first.stdout, first.stdout
-            assert "nothing was probed and nothing was spooled" in first.stdout, first.stdout
-            assert "Run the agent again once the centre can be reached" in first.stdout, first.stdout
-        assert "Attempts to reach the centre so far: 1," in outputs[0]
-        assert "Attempts to reach the centre so far: 2," in outputs[1]
+        # never reached yet (nothing listens): nothing to probe, said so — what happened, what comes next — exit 0
+        first = run_once(never, token, spool)
+        assert first.returncode == 0 and "Traceback" not in first.stderr, first.stderr
+        assert f"Could not reach the centre at {never}" in first.stdout, first.stdout
+        assert "nothing was probed and nothing was spooled" in first.stdout, first.stdout
+        assert "Attempts to reach the centre so far: 1," in first.stdout, first.stdout
+        assert "Run the agent again once the centre can be reached" in first.stdout, first.stdout
         assert spool.exists() and spool_depth(spool) == 0 and stored() == 0
-        zh = run_once(down_url, token, spool, lang="zh")  # the default language says the same in Chinese
-        assert zh.returncode == 0 and "尚未获取过设备清单" in zh.stdout and "再次运行" in zh.stdout, zh.stdout
-
-        up = run_once(url, token, spool)  # first contact: fetch, probe, send
+        zh = run_once(never, token, spool, lang="zh")  # the default language says the same in Chinese
+        assert zh.returncode == 0, zh.stderr
+        assert "尚未获取过设备清单" in zh.stdout and "迄今尝试连接中心 2 次" in zh.stdout and "再次运行" in zh.stdout, zh.stdout
+        up = run_once(url, token, spool)  # the first contact (the centre itself, no proxy): fetch, probe, send
         assert up.returncode == 0, up.stderr
-        assert "The centre was reached after 3 failed attempts" in up.stdout, up.stdout
-        assert "Device list updated: 3 devices" in up.stdout and "Sent 3 results" in up.stdout, up.stdout
-        assert stored() == 3 == distinct_stored() and spool_depth(spool) == 0
-        again = run_once(url, token, spool)  # the count of failed attempts is said once, not forever
-        assert "failed attempts" not in again.stdout and stored() == 6, again.stdout
-
-        for n in (1, 2):  # the centre goes away: the kept device list is probed, the results are spooled
-            down = run_once(down_url, token, spool)
-            outputs.append(down.stdout)
+        assert "The centre was reached after 2 failed attempts" in up.stdout, up.stdout
+        assert "Device list updated: 2 devices" in up.stdout and "Sent 2 results" in up.stdout, up.stdout
+        assert stored() == 2 == distinct_stored() and spool_depth(spool) == 0
+        proxy.cut()
+        downs = []
+        for _ in range(2):  # the centre is down: the kept list is probed, the results spooled, exit 0
+            down = run_once(server, token, spool)
+            downs.append(down.stdout)
             assert down.returncode == 0, down.stderr
-            assert "Using the device list kept from the last contact: 3 devices" in down.stdout, down.stdout
-            assert "3 results spooled" in down.stdout, down.stdout
-            assert spool_depth(spool) == 3 * n
-        assert stored() == 6
-        back = run_once(url, token, spool)  # back: the spool first, in order, then this cycle's batch
+            assert "spooled" in down.stdout and "Traceback" not in down.stderr
+            assert "Using the device list kept from the last contact: 2 devices" in down.stdout, down.stdout
+            assert "failed attempts" not in down.stdout, down.stdout  # the first contact is told once
+        assert spool_depth(spool) == 4 and stored() == 2
+        proxy.restore()
+        back = run_once(server, token, spool)
         assert back.returncode == 0, back.stderr
-        assert "Spool flushed: 6 results in 2 batches" in back.stdout and "Sent 3 results" in back.stdout, back.stdout
-        assert spool_depth(spool) == 0
-        # five probing cycles of three devices: every result arrived, each once
-        assert stored() == 15 == distinct_stored()
-        assert probed_counts("".join(outputs) + zh.stdout + up.stdout + again.stdout + back.stdout) == 15
+        assert "Spool flushed: 4 results in 2 batches" in back.stdout and spool_depth(spool) == 0
+        # four cycles of two devices: every result the agent made arrived, each once
+        assert stored() == 8 == distinct_stored()
+        assert probed_counts(first.stdout + zh.stdout + up.stdout + "".join(downs) + back.stdout) == 8
+        # the token revoked: refused, the exit says so, nothing is lost
+        agent = db.scalar(select(agents.registry.ProbeAgent))
+        agents.revoke_agent(db, agent.id)
+        db.commit()
+        refused = run_once(server, token, spool)
+        assert refused.returncode == 2 and "token" in refused.stderr
     finally:
         closed.close()
+        proxy.close()
         stop_centre()
         db.close()
