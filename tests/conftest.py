@@ -22,6 +22,33 @@ if "FLEETOPS_SECRETS_KEY" not in os.environ:
 
     os.environ["FLEETOPS_SECRETS_KEY"] = Fernet.generate_key().decode()
 
+# CI time: scrypt costs ~0.13 s of CPU per hash and per check, and the fixtures below create three users (and log
+# them in) for hundreds of tests. Within this pytest process a password hashed again gets the real scrypt hash made
+# for it the first time, and a (hash, password) pair is checked for real once, then remembered. Every hash is still
+# a real one (tests/web/test_auth.py looks at it); wrong passwords are checked for real; the `fleetops` processes the
+# tests start hash as always.
+def _remember(fn, key):
+    memo = {}
+
+    def remembered(*args, **kwargs):
+        k = key(*args, **kwargs)
+        if k not in memo:
+            memo[k] = fn(*args, **kwargs)
+        return memo[k]
+
+    return remembered
+
+
+def _remember_password_hashing():
+    from fleetops.services.accounts import users as account_users
+
+    account_users.generate_password_hash = _remember(
+        account_users.generate_password_hash, lambda password, *a, **kw: (password, a, tuple(sorted(kw.items()))))
+    account_users.check_password_hash = _remember(account_users.check_password_hash, lambda h, password: (h, password))
+
+
+_remember_password_hashing()
+
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 if not SHARED_DATA.exists():  # a clone elsewhere: ../shared beside the project root
     SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
