@@ -43,7 +43,10 @@ def fleetops_cli(schema, tmp_path):
 
 
 def wait_for(pred, timeout=20.0, step=0.1):
-    end = time.monotonic() + timeout
+    """True as soon as pred() holds. The waits are for real processes to start and act: on a loaded machine (the
+    two databases' suites side by side, each `fleetops` process taking 10–15 s to start) a short deadline fails a
+    test that is right, so every deadline is at least 120 s — a quiet machine waits no longer than before."""
+    end = time.monotonic() + max(timeout, 120.0)
     while time.monotonic() < end:
         if pred():
             return True
