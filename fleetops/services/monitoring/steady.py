@@ -21,6 +21,7 @@ that opens, closes or moves an outage, reboot, hung period, flap or site inciden
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from fleetops.domain import availability as av
 from fleetops.models.monitoring import MonitorState, StatusInterval
 from fleetops.services.monitoring.settings import BULK_LOOKBACK, LAST_SEEN_STEP, SAME_POLL_SLACK, IngestConfig
 
@@ -36,7 +37,7 @@ def ensure_tables(session: Session) -> None:
     conn.execute(text(
         f"CREATE TEMP TABLE IF NOT EXISTS {STEADY} (device_id bigint PRIMARY KEY, probe varchar(8), up boolean, "
         f"max_at timestamptz, n integer, last_value double precision, interval_id bigint, end_s bigint, "
-        f"run_count integer) ON COMMIT DELETE ROWS"))
+        f"run_count integer, snmp_at timestamptz, snmp_value double precision) ON COMMIT DELETE ROWS"))
 
 
 def _cover_sql(cfg: IngestConfig) -> tuple[str, dict]:
@@ -57,71 +58,107 @@ def run(session: Session, cfg: IngestConfig) -> tuple[set[int], set[int]]:
     outage into one): the caller hands them to `device_status` with the quiet devices."""
     conn = session.connection()
     cover, params = _cover_sql(cfg)
-    params.update(lookback=BULK_LOOKBACK, slack=SAME_POLL_SLACK, seen_step=LAST_SEEN_STEP)
+    params.update(lookback=BULK_LOOKBACK, slack=SAME_POLL_SLACK, wrap=av.TIMETICKS_WRAP_S)
     conn.execute(text(f"TRUNCATE {STEADY}"))
+    # Each candidate's stored results, outages and intervals are looked up by index (LATERAL), one device at a
+    # time: the plan stays the same whatever the statistics say about the temporary tables.
     conn.execute(text(f"""
-        INSERT INTO {STEADY} (device_id, probe, up, max_at, n, last_value, interval_id, end_s, run_count)
+        INSERT INTO {STEADY} (device_id, probe, up, max_at, n, last_value, interval_id, end_s, run_count,
+                              snmp_at, snmp_value)
         WITH g AS (
-            SELECT device_id, min(probe) AS probe, count(DISTINCT probe) AS probes, min(at) AS min_at,
-                   max(at) AS max_at, bool_and(ok) AS all_ok, bool_or(ok) AS any_ok
+            SELECT device_id, min(probe) FILTER (WHERE probe <> 'snmp') AS probe,
+                   count(DISTINCT probe) AS probes, bool_or(probe = 'snmp') AS has_snmp,
+                   min(at) FILTER (WHERE probe <> 'snmp') AS min_at, max(at) FILTER (WHERE probe <> 'snmp') AS max_at,
+                   bool_and(ok) FILTER (WHERE probe <> 'snmp') AS all_ok,
+                   bool_or(ok) FILTER (WHERE probe <> 'snmp') AS any_ok,
+                   min(at) FILTER (WHERE probe = 'snmp') AS snmp_min_at,
+                   max(at) FILTER (WHERE probe = 'snmp') AS snmp_max_at,
+                   bool_and(ok) FILTER (WHERE probe = 'snmp') AS snmp_ok
             FROM {NEW} GROUP BY device_id
-        ), newest AS (SELECT max(at) AS at FROM {NEW}),
-        c AS (
-            SELECT g.device_id, g.probe, g.all_ok AS up, g.max_at,
-                   CASE WHEN g.all_ok THEN s.last_ok_at ELSE s.last_at END AS anchor,
-                   s.run_start, s.run_count, s.run_detected_at, {cover} AS cover_s
+        ), c AS (
+            SELECT g.device_id, g.probe, g.all_ok AS up, g.max_at, a.anchor, g.has_snmp, g.snmp_max_at,
+                   least(g.snmp_min_at, g.min_at - CAST(:slack AS interval)) AS snmp_t0,
+                   CAST(floor(extract(epoch FROM a.anchor)) AS bigint) AS anchor_s,
+                   s.run_start, s.run_count, s.run_detected_at, {cover} * interval '1 second' AS cover
             FROM g JOIN devices d ON d.id = g.device_id AND d.liveness_probe = g.probe
             JOIN monitor_states s ON s.device_id = g.device_id AND s.probe = g.probe
-            WHERE g.probes = 1 AND g.probe IN ('ping', 'tcp') AND s.last_at < g.min_at
+            CROSS JOIN LATERAL (SELECT CASE WHEN g.all_ok THEN s.last_ok_at ELSE s.last_at END AS anchor) AS a
+            WHERE g.probe IN ('ping', 'tcp') AND s.last_at < g.min_at
+              AND (g.probes = 1 OR (g.probes = 2 AND g.has_snmp AND g.probe = 'ping' AND g.all_ok AND g.snmp_ok
+                                    AND d.snmp_version <> ''))
+              AND a.anchor >= (SELECT max(at) FROM {NEW}) - CAST(:lookback AS interval)
               AND ((g.all_ok AND s.run_count = 0 AND s.run_detected_at IS NULL AND s.run_start IS NULL
                     AND s.last_ok_at = s.last_at AND d.status = 'up'
                     AND (d.snmp_version = '' OR NOT EXISTS (
                         SELECT 1 FROM device_events e WHERE e.device_id = g.device_id AND e.kind = 'hung'
                         AND e.ended_at IS NULL)))
                 OR (NOT g.any_ok AND s.run_detected_at IS NOT NULL AND s.run_start IS NOT NULL))
-              -- no SNMP job (recompute._snmp_todo): no stored SNMP result the new pings would pair with
-              AND (g.probe <> 'ping' OR d.snmp_version = '' OR NOT EXISTS (
+              -- no SNMP results and no SNMP job (recompute._snmp_todo): no stored SNMP result the new pings
+              -- would pair with; or, below, an SNMP job that changes nothing but its counter
+              AND (g.has_snmp OR g.probe <> 'ping' OR d.snmp_version = '' OR NOT EXISTS (
                   SELECT 1 FROM monitor_states s2 WHERE s2.device_id = g.device_id AND s2.probe = 'snmp'
                   AND s2.last_at >= g.min_at - CAST(:slack AS interval)))
-        ), o AS (  -- every stored result from the anchor on
-            SELECT c.device_id, c.anchor, c.cover_s, r.at, r.ok, r.sys_uptime_s,
-                   r.at - lag(r.at) OVER (PARTITION BY c.device_id ORDER BY r.at) AS gap
-            FROM c JOIN probe_results r ON r.device_id = c.device_id AND r.probe = c.probe AND r.at >= c.anchor
-            WHERE c.anchor >= (SELECT at FROM newest) - CAST(:lookback AS interval)
-        ), oa AS (
-            SELECT device_id, min(at) AS first_at, max(at) AS last_at, count(*) AS n, bool_and(ok) AS all_ok,
-                   bool_or(ok) AS any_ok, max(gap) AS gap,
-                   (array_agg(sys_uptime_s ORDER BY at DESC))[1] AS last_value
-            FROM o GROUP BY device_id
-        ), ou AS (  -- the outages the recompute would match (open, or ended after the anchor)
-            SELECT c.device_id, count(x.id) AS n, min(x.id) AS id, bool_and(x.ended_at IS NULL
-                   AND x.started_at = c.run_start AND x.detected_at = c.run_detected_at) AS same
-            FROM c JOIN outages x ON x.device_id = c.device_id AND x.retracted_at IS NULL
-                 AND (x.ended_at IS NULL OR x.ended_at > c.anchor)
-            GROUP BY c.device_id
-        ), iv AS (  -- the stored intervals reaching the anchor
-            SELECT c.device_id, count(*) AS n, min(i.id) AS id, min(i.start_s) AS start_s, min(i.state) AS state,
-                   min(i.outage_id) AS outage_id, bool_and(i.outage_id IS NULL) AS no_outage
-            FROM c JOIN status_intervals i ON i.device_id = c.device_id
-                 AND i.end_s >= floor(extract(epoch FROM c.anchor))
-            GROUP BY c.device_id
         )
         SELECT c.device_id, c.probe, c.up, c.max_at, oa.n, oa.last_value, iv.id,
-               floor(extract(epoch FROM c.max_at + c.cover_s * interval '1 second')),
-               CASE WHEN c.up THEN 0 ELSE c.run_count + oa.n END
-        FROM c JOIN oa ON oa.device_id = c.device_id
-        JOIN iv ON iv.device_id = c.device_id
-        LEFT JOIN ou ON ou.device_id = c.device_id
-        WHERE oa.first_at = c.anchor AND oa.last_at = c.max_at
-          AND (oa.gap IS NULL OR oa.gap <= c.cover_s * interval '1 second')
-          AND iv.n = 1 AND iv.start_s <= floor(extract(epoch FROM c.anchor))
-          AND ((c.up AND oa.all_ok AND ou.device_id IS NULL AND iv.state = 'up' AND iv.no_outage)
+               CAST(floor(extract(epoch FROM c.max_at + c.cover)) AS bigint),
+               CASE WHEN c.up THEN 0 ELSE c.run_count + oa.n END, c.snmp_max_at, sn.last_value
+        FROM c
+        LEFT JOIN LATERAL (  -- the SNMP job of a device up and answering (quiet._snmp with everything ok)
+            SELECT s.last_at AS anchor, s.last_at < c.snmp_t0
+                   AND s.run_count = 0 AND s.run_detected_at IS NULL AND s.run_start IS NULL
+                   AND s.last_ok_at = s.last_at AS fits
+            FROM monitor_states s WHERE c.has_snmp AND s.device_id = c.device_id AND s.probe = 'snmp'
+        ) AS ss ON true
+        LEFT JOIN LATERAL (  -- its stored SNMP results from the anchor on: all ok, each with an uptime, no reboot
+            SELECT min(at) AS first_at, max(at) AS last_at, bool_and(ok) AS all_ok, count(v) = count(*) AS valued,
+                   (array_agg(v ORDER BY at DESC))[1] AS last_value,
+                   -- availability.reboots: the boot time moved later by more than 30 s (modulo the 32-bit wrap)
+                   bool_or((jump + :wrap / 2) - :wrap * floor((jump + :wrap / 2) / :wrap) - :wrap / 2 > 30)
+                       AS rebooted
+            FROM (SELECT r.at, r.ok, r.sys_uptime_s AS v,
+                         (CAST(extract(epoch FROM r.at) AS double precision) - r.sys_uptime_s)
+                         - lag(CAST(extract(epoch FROM r.at) AS double precision) - r.sys_uptime_s)
+                           OVER (ORDER BY r.at) AS jump
+                  FROM probe_results r
+                  WHERE ss.fits AND r.device_id = c.device_id AND r.probe = 'snmp' AND r.at >= ss.anchor) AS x
+        ) AS sn ON true
+        CROSS JOIN LATERAL (  -- every stored result from the anchor on
+            SELECT min(at) AS first_at, max(at) AS last_at, count(*) AS n, bool_and(ok) AS all_ok,
+                   bool_or(ok) AS any_ok, max(gap) AS gap, (array_agg(v ORDER BY at DESC))[1] AS last_value
+            FROM (SELECT r.at, r.ok, r.sys_uptime_s AS v, r.at - lag(r.at) OVER (ORDER BY r.at) AS gap
+                  FROM probe_results r
+                  WHERE r.device_id = c.device_id AND r.probe = c.probe AND r.at >= c.anchor) AS x
+        ) AS oa
+        CROSS JOIN LATERAL (  -- the outages the recompute would match (open, or ended after the anchor)
+            SELECT count(*) AS n, min(x.id) AS id, bool_and(x.ended_at IS NULL AND x.started_at = c.run_start
+                   AND x.detected_at = c.run_detected_at) AS same
+            FROM outages x
+            WHERE x.device_id = c.device_id AND x.retracted_at IS NULL
+              AND (x.ended_at IS NULL OR x.ended_at > c.anchor)
+        ) AS ou
+        CROSS JOIN LATERAL (  -- the stored intervals reaching the anchor
+            SELECT count(*) AS n, min(i.id) AS id, min(i.start_s) AS start_s, min(i.state) AS state,
+                   min(i.outage_id) AS outage_id, bool_and(i.outage_id IS NULL) AS no_outage
+            FROM status_intervals i WHERE i.device_id = c.device_id AND i.end_s >= c.anchor_s
+        ) AS iv
+        WHERE oa.first_at = c.anchor AND oa.last_at = c.max_at AND (oa.gap IS NULL OR oa.gap <= c.cover)
+          AND (NOT c.has_snmp OR (ss.fits AND ss.anchor >= (SELECT max(at) FROM {NEW}) - CAST(:lookback AS interval)
+               AND sn.first_at = ss.anchor AND sn.last_at = c.snmp_max_at AND sn.all_ok AND sn.valued
+               AND NOT coalesce(sn.rebooted, false)
+               AND NOT EXISTS (SELECT 1 FROM device_events e WHERE e.device_id = c.device_id
+                   AND ((e.kind = 'rebooted' AND e.at > ss.anchor)
+                     OR (e.kind = 'hung' AND (e.ended_at IS NULL OR e.ended_at > ss.anchor))))))
+          AND iv.n = 1 AND iv.start_s <= c.anchor_s
+          AND ((c.up AND oa.all_ok AND ou.n = 0 AND iv.state = 'up' AND iv.no_outage)
             OR (NOT c.up AND NOT oa.any_ok AND ou.n = 1 AND ou.same AND iv.state = 'down'
                 AND iv.outage_id = ou.id))
     """), params)
     ids = conn.execute(text(f"SELECT device_id, up FROM {STEADY}")).all()
     if not ids:
         return set(), set()
+    conn.execute(text(f"""
+        UPDATE monitor_states AS t SET last_at = s.snmp_at, last_ok_at = s.snmp_at, last_ok_value = s.snmp_value
+        FROM {STEADY} AS s WHERE s.snmp_at IS NOT NULL AND t.device_id = s.device_id AND t.probe = 'snmp'"""))
     # quiet._saved on these values: up → the last result is the last success; down → the counter runs on.
     conn.execute(text(f"""
         UPDATE monitor_states AS t SET last_at = s.max_at,
