@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 DISTRICT_NS = 0x466C  # advisory lock key spaces (first key of the two-key form)
 SITE_NS = 0x466D
-SITE_LOCKS_MAX = 2000
+SITE_LOCKS_MAX = 500  # × concurrent batches, well inside the lock table (64 × max_connections by default)
 
 
 def lock_sites(session: Session, site_ids: Iterable[int]) -> None:
