@@ -67,7 +67,9 @@ def run(session: Session, cfg: IngestConfig) -> tuple[set[int], set[int]]:
                               snmp_at, snmp_value)
         WITH g AS (
             SELECT device_id, min(probe) FILTER (WHERE probe <> 'snmp') AS probe,
-                   count(DISTINCT probe) AS probes, bool_or(probe = 'snmp') AS has_snmp,
+                   -- one probe besides SNMP (not count(DISTINCT …): that sorts every group)
+                   min(probe) FILTER (WHERE probe <> 'snmp') = max(probe) FILTER (WHERE probe <> 'snmp') AS one,
+                   bool_or(probe = 'snmp') AS has_snmp,
                    min(at) FILTER (WHERE probe <> 'snmp') AS min_at, max(at) FILTER (WHERE probe <> 'snmp') AS max_at,
                    bool_and(ok) FILTER (WHERE probe <> 'snmp') AS all_ok,
                    bool_or(ok) FILTER (WHERE probe <> 'snmp') AS any_ok,
@@ -84,8 +86,8 @@ def run(session: Session, cfg: IngestConfig) -> tuple[set[int], set[int]]:
             JOIN monitor_states s ON s.device_id = g.device_id AND s.probe = g.probe
             CROSS JOIN LATERAL (SELECT CASE WHEN g.all_ok THEN s.last_ok_at ELSE s.last_at END AS anchor) AS a
             WHERE g.probe IN ('ping', 'tcp') AND s.last_at < g.min_at
-              AND (g.probes = 1 OR (g.probes = 2 AND g.has_snmp AND g.probe = 'ping' AND g.all_ok AND g.snmp_ok
-                                    AND d.snmp_version <> ''))
+              AND g.one AND (NOT g.has_snmp OR (g.probe = 'ping' AND g.all_ok AND g.snmp_ok
+                                                AND d.snmp_version <> ''))
               AND a.anchor >= (SELECT max(at) FROM {NEW}) - CAST(:lookback AS interval)
               AND ((g.all_ok AND s.run_count = 0 AND s.run_detected_at IS NULL AND s.run_start IS NULL
                     AND s.last_ok_at = s.last_at AND d.status = 'up'
@@ -139,7 +141,8 @@ def run(session: Session, cfg: IngestConfig) -> tuple[set[int], set[int]]:
         CROSS JOIN LATERAL (  -- the stored intervals reaching the anchor
             SELECT count(*) AS n, min(i.id) AS id, min(i.start_s) AS start_s, min(i.state) AS state,
                    min(i.outage_id) AS outage_id, bool_and(i.outage_id IS NULL) AS no_outage
-            FROM status_intervals i WHERE i.device_id = c.device_id AND i.end_s >= c.anchor_s
+            FROM (SELECT * FROM status_intervals i WHERE i.device_id = c.device_id AND i.end_s >= c.anchor_s
+                  ORDER BY i.end_s DESC LIMIT 2) AS i  -- two are enough to tell "exactly one"
         ) AS iv
         WHERE oa.first_at = c.anchor AND oa.last_at = c.max_at AND (oa.gap IS NULL OR oa.gap <= c.cover)
           AND (NOT c.has_snmp OR (ss.fits AND ss.anchor >= (SELECT max(at) FROM {NEW}) - CAST(:lookback AS interval)
