@@ -149,11 +149,14 @@ def _code_of(raw) -> str:
 
 def _devices_by_code(session: Session, codes: set[str]) -> dict[str, Dev]:
     out = {}
-    cols = (Device.id, Device.code, Device.kind, Device.site_id, Device.liveness_probe, Device.snmp_version,
-            Device.status, Device.status_since, Device.last_seen_at)
+    t = Device.__table__
+    cols = (t.c.id, t.c.code, t.c.kind, t.c.site_id, t.c.liveness_probe, t.c.snmp_version, t.c.status,
+            t.c.status_since, t.c.last_seen_at)
+    session.flush()  # what session.execute would do before reading; then a Core read, no ORM row loading
+    conn = session.connection()
     for chunk in bulk.id_chunks(session, codes):
-        for row in session.execute(select(*cols).where(bulk.in_ids(session, Device.code, chunk, String))).all():
-            out[row.code] = Dev(*row)
+        for row in conn.execute(select(*cols).where(bulk.in_ids(session, t.c.code, chunk, String))).all():
+            out[row[1]] = Dev(*row)
     return out
 
 
