@@ -13,6 +13,8 @@ So agents (or polls) of different districts run in parallel, two batches sharing
 district-wide batch waits for, and holds off, every batch touching that district. Every batch takes its locks in one
 global order — districts before sites, each by key — so no two ingests can wait for each other in a cycle. Districts
 are keyed by `hashtext` of the name: two names on one key only serialise a little more, never less.
+The order holds for one ingest per transaction, as every caller does (poll, agent batch, API, file replay): a
+second ingest in the same transaction would take its locks after the first's, outside that order.
 SQLite needs none of this: its writer lock already serialises ingests.
 """
 from collections.abc import Iterable
