@@ -1,5 +1,8 @@
 """Issue 14: the set-based ingest of quiet devices writes exactly what the full recompute would.
 
+On PostgreSQL the steadiest of them (up after up, down inside their open outage) are judged and written by the
+database itself (`steady.py`) before the rest reach the quiet path: the same comparison covers both.
+
 Two copies of one fleet (sites "A…" and "B…", the same devices) receive the same randomised poll cycles — steady
 devices, outages, short failure runs, flapping, hung SNMP agents, reboots, missed cycles, late and repeated
 results, a whole site going dark. Copy A goes through the normal ingest (quiet devices written in bulk), copy B
@@ -14,7 +17,7 @@ from sqlalchemy import select
 
 from fleetops.models import Device, Site
 from fleetops.models.monitoring import DeviceEvent, MonitorState, Outage, SiteIncident, StatusInterval
-from fleetops.services.monitoring import IngestConfig, ingest_results, quiet
+from fleetops.services.monitoring import IngestConfig, ingest_results, quiet, steady
 
 T0 = datetime(2026, 6, 21, 13, 0, tzinfo=timezone.utc)
 MIN = timedelta(minutes=1)
@@ -142,6 +145,16 @@ def test_quiet_devices_are_written_exactly_as_the_full_recompute_would(db, monke
         return loud
 
     monkeypatch.setattr(quiet.Quiet, "run", counting_run)
+    settled = {"up": 0, "down": 0}
+    real_steady = steady.run
+
+    def counting_steady(session, cfg):
+        up, down = real_steady(session, cfg)
+        settled["up"] += len(up)
+        settled["down"] += len(down)
+        return up, down
+
+    monkeypatch.setattr(steady, "run", counting_steady)
     totals = {"A": [0, 0, 0], "B": [0, 0, 0]}
     for at, rows, late in _cycles(rng, codes, 40):
         monkeypatch.setattr(quiet, "ENABLED", True)
@@ -152,10 +165,14 @@ def test_quiet_devices_are_written_exactly_as_the_full_recompute_would(db, monke
             totals[key][0] += s.outages_opened
             totals[key][1] += s.incidents_opened
             totals[key][2] += s.reboots + s.hung + s.flapping
-    a, b = _snapshot(db, "A"), _snapshot(db, "B")
-    for part in a:
-        assert a[part] == b[part], part
+        a, b = _snapshot(db, "A"), _snapshot(db, "B")
+        for part in a:  # after every cycle: a counter that differs now may be reset (equal again) later
+            assert a[part] == b[part], (at, part)
     assert totals["A"] == totals["B"]
     # The scenario exercised what it should: quiet devices on the fast path, and every kind of change.
-    assert sum(judged[0::2]) > 200 and not any(judged[1::2])
+    if db.get_bind().dialect.name == "postgresql":  # the database judged the steady ones, Python the rest
+        assert settled["up"] > 200 and settled["down"] > 5 and sum(judged[0::2]) > 20, (settled, sum(judged))
+    else:
+        assert sum(judged[0::2]) > 200 and settled == {"up": 0, "down": 0}
+    assert not any(judged[1::2])
     assert a["outages"] and a["incidents"] and {e[1] for e in a["events"]} >= {"rebooted", "hung", "flapping"}

@@ -66,9 +66,10 @@ def _stage(session: Session, table: Table, columns: Sequence[str], rows: Sequenc
 
 
 def insert_new(session: Session, table: Table, columns: Sequence[str], key: Sequence[str],
-               rows: Sequence[Sequence]) -> set[tuple]:
+               rows: Sequence[Sequence], copy_to: tuple[str, Sequence[str]] | None = None) -> set[tuple]:
     """Insert `rows` (tuples in `columns` order, no two with the same key), skipping those whose `key` is already
-    stored; returns the keys of the rows that were new, as the rows give them."""
+    stored; returns the keys of the rows that were new, as the rows give them. PostgreSQL: `copy_to` (a table,
+    its columns) also receives the new rows, in the same statement (emptied first)."""
     if not rows:
         return set()
     conn = session.connection()
@@ -76,8 +77,16 @@ def insert_new(session: Session, table: Table, columns: Sequence[str], key: Sequ
     at = [columns.index(k) for k in key]
     if is_pg(session):
         name = _stage(session, table, columns, rows)
-        result = conn.execute(text(f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM {name} "
-                                   f"ON CONFLICT ({keys}) DO NOTHING RETURNING {keys}"))
+        insert = (f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM {name} "
+                  f"ON CONFLICT ({keys}) DO NOTHING RETURNING ")
+        if copy_to is None:
+            result = conn.execute(text(insert + keys))
+        else:
+            other, other_cols = copy_to[0], ", ".join(copy_to[1])
+            conn.execute(text(f"TRUNCATE {other}"))
+            result = conn.execute(text(
+                f"WITH ins AS ({insert}{', '.join(dict.fromkeys([*key, *copy_to[1]]))}), "
+                f"cp AS (INSERT INTO {other} ({other_cols}) SELECT {other_cols} FROM ins) SELECT {keys} FROM ins"))
         new = {tuple(r) for r in result}  # timestamptz come back aware: equal (and hashing equal) to the rows'
         conn.execute(text(f"TRUNCATE {name}"))
         return new

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
 
-from sqlalchemy import String, select, text
+from sqlalchemy import String, select
 from sqlalchemy.orm import Session
 
 from fleetops.domain.text import Msg
@@ -18,11 +18,11 @@ from fleetops.models import Device
 from fleetops.models.base import utcnow
 from fleetops.models.monitoring import ProbeResultRow
 from fleetops.platform import events, parameters
-from fleetops.services.monitoring import bulk
+from fleetops.services.monitoring import bulk, locks, quiet, steady
 from fleetops.services.monitoring.batch import Dev
 from fleetops.services.monitoring.parse import BadResult, parse_result
 from fleetops.services.monitoring.recompute import recompute
-from fleetops.services.monitoring.settings import FUTURE_SLACK, INGEST_LOCK_ID, IngestConfig, IngestSummary
+from fleetops.services.monitoring.settings import FUTURE_SLACK, IngestConfig, IngestSummary
 
 UNKNOWN_DEVICE = "unknown device %(code)s"  # msgid: a device not (yet) in the inventory; not the sender's error
 
@@ -96,20 +96,28 @@ def _ingest(session: Session, results, config: IngestConfig | None, now: datetim
         seen.add(key)
         rows.append({"device_id": dev.id, "probe": r["probe"], "at": r["at"], "ok": r["ok"],
                      "rtt_ms": r["rtt_ms"], "sys_uptime_s": r["sys_uptime_s"], "detail": r["detail"]})
-    if session.get_bind().dialect.name == "postgresql":
-        # One ingest at a time (scheduler poll vs. an agent's push): each recomputes from the saved state.
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": INGEST_LOCK_ID})
-    inserted = _insert_new(session, rows)
+    # Two ingests touching the same sites (poll vs. an agent's push) take turns: each recomputes from the saved
+    # state. Batches of other districts run at once (locks.py).
+    locks.lock_sites(session, {dev.site_id for dev in devices.values()})
+    fast = bulk.is_pg(session) and quiet.ENABLED
+    if fast:
+        steady.ensure_tables(session)
+    inserted = _insert_new(session, rows, steady.NEW if fast else None)
     summary.stored = len(inserted)
     summary.duplicates += len(rows) - len(inserted)
     if not inserted:
         return summary
 
+    up, down = steady.run(session, cfg) if fast else (set(), set())
     by_device: dict[int, dict[str, list[dict]]] = {}
     for r in inserted:
-        by_device.setdefault(r["device_id"], {}).setdefault(r["probe"], []).append(r)
-    dev_by_id = {d.id: d for d in devices.values() if d.id in by_device}
-    recompute(session, cfg, now, dev_by_id, by_device, summary)
+        d = r["device_id"]
+        if d not in up:
+            by_device.setdefault(d, {}).setdefault(r["probe"], []).append(r)
+    settled = {d: by_device.pop(d) for d in down}
+    dev_by_id = {d.id: d for d in devices.values() if d.id in by_device or d.id in settled}
+    if dev_by_id:
+        recompute(session, cfg, now, dev_by_id, by_device, summary, settled)
     _report_mains_loss(session, parsed, devices, {(r["device_id"], r["probe"], r["at"]) for r in inserted})
     return summary
 
@@ -141,22 +149,27 @@ def _code_of(raw) -> str:
 
 def _devices_by_code(session: Session, codes: set[str]) -> dict[str, Dev]:
     out = {}
-    cols = (Device.id, Device.code, Device.kind, Device.site_id, Device.liveness_probe, Device.snmp_version,
-            Device.status, Device.status_since, Device.last_seen_at)
+    t = Device.__table__
+    cols = (t.c.id, t.c.code, t.c.kind, t.c.site_id, t.c.liveness_probe, t.c.snmp_version, t.c.status,
+            t.c.status_since, t.c.last_seen_at)
+    session.flush()  # what session.execute would do before reading; then a Core read, no ORM row loading
+    conn = session.connection()
     for chunk in bulk.id_chunks(session, codes):
-        for row in session.execute(select(*cols).where(bulk.in_ids(session, Device.code, chunk, String))).all():
-            out[row.code] = Dev(*row)
+        for row in conn.execute(select(*cols).where(bulk.in_ids(session, t.c.code, chunk, String))).all():
+            out[row[1]] = Dev(*row)
     return out
 
 
 RESULT_COLUMNS = ("device_id", "probe", "at", "ok", "rtt_ms", "sys_uptime_s", "detail")
+NEW_COLUMNS = ("device_id", "probe", "at", "ok", "sys_uptime_s")  # what steady.py judges
 
 
-def _insert_new(session: Session, rows: list[dict]) -> list[dict]:
+def _insert_new(session: Session, rows: list[dict], copy_to: str | None = None) -> list[dict]:
     """Insert results (COPY through a staging table on PostgreSQL), skipping those already stored; return the
-    ones that were new."""
+    ones that were new. `copy_to`: a table that also receives the new rows (steady.NEW)."""
     if not rows:
         return []
     new_keys = bulk.insert_new(session, ProbeResultRow.__table__, RESULT_COLUMNS, ("device_id", "probe", "at"),
-                               [tuple(r[c] for c in RESULT_COLUMNS) for r in rows])
+                               [tuple(r[c] for c in RESULT_COLUMNS) for r in rows],
+                               copy_to=(copy_to, NEW_COLUMNS) if copy_to else None)
     return [r for r in rows if (r["device_id"], r["probe"], r["at"]) in new_keys]

@@ -5,6 +5,7 @@ A failed ProbeResult keeps its reason code as a stored `Msg` in `detail` (shown 
 and the API keep their free-text detail as it is.
 """
 import math
+from functools import lru_cache
 from datetime import datetime, timezone
 
 from fleetops.domain.probe_reasons import reason_msg, result_msg
@@ -43,22 +44,8 @@ def parse_result(obj) -> dict:
     ok = obj.get("ok")
     if not isinstance(ok, bool):
         raise BadResult(Msg("'ok' must be true or false"))
-    at = raw_at = obj.get("at")
-    if isinstance(at, str):
-        try:
-            at = datetime.fromisoformat(at.replace("Z", "+00:00"))
-        except ValueError:
-            raise BadResult(Msg("'at' is not an ISO 8601 time: %(value)s", value=repr(at))) from None
-    if not isinstance(at, datetime):
-        raise BadResult(Msg("'at' is missing"))
-    if at.tzinfo is None or at.utcoffset() is None:
-        raise BadResult(Msg("'at' must carry a UTC offset, e.g. +08:00"))
-    try:
-        at = at.astimezone(timezone.utc)
-    except (OverflowError, ValueError):  # year 1 at +08:00, year 9999 at -08:00
-        at = None
-    if at is None or at < EARLIEST:
-        raise BadResult(Msg("'at' is out of range (1970 to now): %(value)s", value=repr(str(raw_at))))
+    at = obj.get("at")
+    at = _at_text(at) if isinstance(at, str) else _at(at, at)
     metrics = obj.get("metrics") or {}
     if not isinstance(metrics, dict):
         raise BadResult(Msg("'metrics' must be an object"))
@@ -79,6 +66,30 @@ def parse_result(obj) -> dict:
     return {"device": device.strip(), "probe": probe, "ok": ok, "at": at,
             "rtt_ms": values.get("rtt_ms"), "sys_uptime_s": values.get("sys_uptime_s"),
             "input_voltage_v": values.get("input_voltage_v"), "detail": detail[:DETAIL_MAX]}
+
+
+@lru_cache(maxsize=1024)
+def _at_text(raw: str) -> datetime:
+    """An ISO 8601 text time → UTC; the texts of one batch repeat (a poll stamps its results alike): parsed once."""
+    try:
+        at = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadResult(Msg("'at' is not an ISO 8601 time: %(value)s", value=repr(raw))) from None
+    return _at(at, raw)
+
+
+def _at(at, raw_at) -> datetime:
+    if not isinstance(at, datetime):
+        raise BadResult(Msg("'at' is missing"))
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise BadResult(Msg("'at' must carry a UTC offset, e.g. +08:00"))
+    try:
+        at = at.astimezone(timezone.utc)
+    except (OverflowError, ValueError):  # year 1 at +08:00, year 9999 at -08:00
+        at = None
+    if at is None or at < EARLIEST:
+        raise BadResult(Msg("'at' is out of range (1970 to now): %(value)s", value=repr(str(raw_at))))
+    return at
 
 
 def stored_reason(result) -> str:

@@ -24,13 +24,19 @@ from fleetops.services.monitoring.settings import PROBES, SAME_POLL_SLACK, Inges
 
 
 def recompute(session: Session, cfg: IngestConfig, now: datetime, devices: dict[int, Dev],
-              new_rows: dict[int, dict[str, list[dict]]], summary: IngestSummary) -> None:
-    """Devices whose results changed nothing (`quiet.py`) are written in bulk; the others get the full recompute."""
+              new_rows: dict[int, dict[str, list[dict]]], summary: IngestSummary,
+              settled: dict[int, dict[str, list[dict]]] | None = None) -> None:
+    """Devices whose results changed nothing (`quiet.py`) are written in bulk; the others get the full recompute.
+    `settled`: devices already written by `steady.py` that are still down — only their Device.status is left,
+    checked with the quiet ones after the site incidents."""
     session.flush()  # nothing pending: the quiet part writes with Core and expires what it overwrote
-    q = quiet.Quiet(session, cfg, now, devices, new_rows)
+    settled = settled or {}
+    q = quiet.Quiet(session, cfg, now, {d: devices[d] for d in new_rows}, new_rows)
     loud = q.run()
     b = Batch(session, cfg, now, {d: devices[d] for d in loud}, {d: new_rows[d] for d in loud}, summary)
-    qb = Batch(session, cfg, now, {d: devices[d] for d in q.devices}, {d: new_rows[d] for d in q.devices}, summary)
+    calm = [*q.devices, *settled]
+    qb = Batch(session, cfg, now, {d: devices[d] for d in calm},
+               {d: new_rows[d] if d in new_rows else settled[d] for d in calm}, summary)
     with session.no_autoflush:  # flushes happen where ids are needed, not before every query
         _run(b, lambda: device_status.update_devices(qb, q.states))
 

@@ -14,7 +14,6 @@ LAST_SEEN_STEP = timedelta(minutes=5)
 # Hung (U6): an SNMP result pairs with the ping result of the same poll — same time ± this, or the nearest
 # ping result at most one poll interval older (av.same_poll_ping).
 SAME_POLL_SLACK = timedelta(seconds=5)
-INGEST_LOCK_ID = 0x466C6569  # PostgreSQL advisory lock serialising ingests
 DETAIL_MAX = 200  # ProbeResultRow.detail and DeviceEvent.detail are String(200)
 
 
