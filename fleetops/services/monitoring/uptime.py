@@ -136,12 +136,14 @@ def _prepared(what: str, start: datetime, end: datetime, by: str, kinds, codes, 
     kinds_key = tuple(sorted(str(k) for k in kinds)) if kinds else ()
     params = {"from_s": _to_s(start), "to_s": _to_s(end)}
     whole = whole_days(params["from_s"], params["to_s"], _zone(local_tz))
+    rolled = None
     if whole is not None:
         params["roll_a"], params["roll_b"] = whole
-    key = (what, by, kinds_key, codes is not None, whole is not None)
+        rolled = "aligned" if whole[0] == params["from_s"] else "edge"
+    key = (what, by, kinds_key, codes is not None, rolled)
     stmt = _STATEMENTS.get(key)
     if stmt is None:
-        agg = _aggregate(by, kinds_key, codes is not None, whole is not None)
+        agg = _aggregate(by, kinds_key, codes is not None, rolled)
         if what == "rows":
             stmt = select(agg).order_by(agg.c.key)
         elif what == "count":
@@ -201,15 +203,16 @@ def _windows(by: str, kinds_key: tuple, with_codes: bool, from_s, to_s, *, all_d
     return stmt.where(*filters), filters
 
 
-def _aggregate(by: str, kinds_key: tuple, with_codes: bool, rolled: bool = False):
+def _aggregate(by: str, kinds_key: tuple, with_codes: bool, rolled: str | None = None):
     """The one aggregate (a subquery): per group key — label, devices, in_service_s, up_s, down_s, excluded_s,
     for the period given as the bound parameters from_s and to_s (and the device codes as `codes`).
 
     Each in-service period clipped to the period asked for is computed once (a materialised CTE). Up, down and
     excluded seconds come from one scan of status_intervals, the cause read through a semi-join on the excluded
-    outages only (no second pass over outages). With `rolled` (bound parameters roll_a, roll_b: the whole local
-    days of the period), a device's days already rolled up (models/rollup.py) are read from two rows of running
-    sums, and only the rest of the period — its edges, today, days not rolled up yet — from status_intervals."""
+    outages only (no second pass over outages). With `rolled` ("aligned": the period starts at a local midnight,
+    "edge": inside a day; bound parameters roll_a, roll_b: the whole local days of the period), a device's days
+    already rolled up (models/rollup.py) are read from two rows of running sums, and only the rest of the
+    period — its edges, today, days not rolled up yet — from status_intervals."""
     from_s, to_s = bindparam("from_s", type_=BigInteger), bindparam("to_s", type_=BigInteger)
     win_q, filters = _windows(by, kinds_key, with_codes, from_s, to_s)
     win = win_q.cte("win").prefix_with("MATERIALIZED")
@@ -222,22 +225,30 @@ def _aggregate(by: str, kinds_key: tuple, with_codes: bool, rolled: bool = False
         st = _state_seconds(win, from_s, to_s).cte("st")
     else:
         roll = _rolled_days().cte("roll")
-        # The live part of each window: before the rolled days, and after them.
-        segs = union_all(
-            select(win.c.device_id, win.c.gid, win.c.lo.label("lo"),
-                   least(win.c.hi, func.coalesce(roll.c.sa, to_s)).label("hi"))
-            .select_from(win).outerjoin(roll, roll.c.device_id == win.c.device_id),
-            select(win.c.device_id, win.c.gid, greatest(win.c.lo, roll.c.sb).label("lo"), win.c.hi.label("hi"))
-            .select_from(win).join(roll, roll.c.device_id == win.c.device_id),
-        ).cte("segs")
-        live = _state_seconds(segs, from_s, to_s)
+        # The live part, each piece its own scan of status_intervals so the database reads only the intervals
+        # it needs: after the rolled days (today, mostly: the index on end_s), before them (when the period
+        # starts inside a day), and all of the period for a device without rows up to its last whole day (its
+        # days were just invalidated, or not rolled up yet).
+        after = (select(win.c.device_id, win.c.gid, greatest(win.c.lo, roll.c.sb).label("lo"), win.c.hi)
+                 .select_from(win).join(roll, roll.c.device_id == win.c.device_id).cte("after"))
+        unrolled = (select(win.c.device_id, win.c.gid, win.c.lo, win.c.hi).select_from(win)
+                    .outerjoin(roll, roll.c.device_id == win.c.device_id).where(roll.c.device_id.is_(None))
+                    .cte("unrolled"))
+        roll_b = bindparam("roll_b", type_=BigInteger)
+        pieces = [_state_seconds(after, from_s, to_s, StatusInterval.end_s > roll_b),
+                  _state_seconds(unrolled, from_s, to_s)]
+        if rolled == "edge":
+            roll_a = bindparam("roll_a", type_=BigInteger)
+            before = (select(win.c.device_id, win.c.gid, win.c.lo, least(win.c.hi, roll_a).label("hi"))
+                      .select_from(win).join(roll, roll.c.device_id == win.c.device_id).cte("before"))
+            pieces.append(_state_seconds(before, from_s, to_s, StatusInterval.start_s < roll_a))
         key, _label = _group_columns(by)
         gid = Device.id if by == "device" else key
         rolled_q = (select(gid.label("gid"), roll.c.up_s, roll.c.down_s, roll.c.excluded_s)
                     .select_from(roll).join(Device, Device.id == roll.c.device_id))
         if by in ("site", "district"):
             rolled_q = rolled_q.join(Site, Site.id == Device.site_id)
-        both = union_all(live, rolled_q.where(*filters)).subquery("both")
+        both = union_all(*pieces, rolled_q.where(*filters)).subquery("both")
         st = (select(both.c.gid, func.sum(both.c.up_s).label("up_s"), func.sum(both.c.down_s).label("down_s"),
                      func.sum(both.c.excluded_s).label("excluded_s"))
               .group_by(both.c.gid).cte("st"))
@@ -249,10 +260,9 @@ def _aggregate(by: str, kinds_key: tuple, with_codes: bool, rolled: bool = False
 
 
 def _rolled_days():
-    """Per device whose rollup reaches the last whole day's end (roll_b): the rolled-up stretch [sa, sb) — from
-    the first whole day (roll_a) or the device's first rolled-up day if later — and its seconds, the difference of
-    two running sums. A device whose rows do not line up with these midnights (none found) is left out: all of
-    its period is then read live."""
+    """Per device whose rollup covers all the whole days [roll_a, roll_b): their seconds, the difference of two
+    running sums (sb = roll_b). A device whose rows do not cover them (or do not line up with these midnights) is
+    left out: all of its period is then read live."""
     a, b = bindparam("roll_a", type_=BigInteger), bindparam("roll_b", type_=BigInteger)
     rb, ra = aliased(UptimeDay, name="rb"), aliased(UptimeDay, name="ra")
     zero = literal(0, BigInteger)
@@ -260,15 +270,15 @@ def _rolled_days():
     def base(col):
         return case((ra.device_id.is_not(None), col), else_=zero)
 
-    return (select(rb.device_id, greatest(a, rb.from_s).label("sa"), rb.day_end_s.label("sb"),
+    return (select(rb.device_id, rb.day_end_s.label("sb"),
                    (rb.cum_up_s - base(ra.cum_up_s)).label("up_s"),
                    (rb.cum_down_s - base(ra.cum_down_s)).label("down_s"),
                    (rb.cum_excluded_s - base(ra.cum_excluded_s)).label("excluded_s"))
             .select_from(rb).outerjoin(ra, (ra.device_id == rb.device_id) & (ra.day_end_s == a))
-            .where(rb.day_end_s == b, (rb.from_s >= a) | ra.device_id.is_not(None)))
+            .where(rb.day_end_s == b, (rb.from_s == a) | ra.device_id.is_not(None)))
 
 
-def _state_seconds(win, from_s, to_s):
+def _state_seconds(win, from_s, to_s, *extra):
     """Up, down and excluded seconds per group (gid) from status_intervals, clipped to each window [lo, hi)."""
     si = StatusInterval
     clipped = greatest(least(si.end_s, win.c.hi) - greatest(si.start_s, win.c.lo), literal(0, BigInteger))
@@ -289,7 +299,7 @@ def _state_seconds(win, from_s, to_s):
             .join(si, si.device_id == win.c.device_id)
             .outerjoin(exc, exc.c.id == si.outage_id)
             .where(si.end_s > from_s, si.start_s < to_s, win.c.hi > win.c.lo,
-                   si.end_s > win.c.lo, si.start_s < win.c.hi)
+                   si.end_s > win.c.lo, si.start_s < win.c.hi, *extra)
             .group_by(win.c.gid))
 
 
