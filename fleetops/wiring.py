@@ -141,6 +141,7 @@ JOBS: tuple[Job, ...] = (
     Job("poll", monitoring_jobs.job_poll, 60, "POLL_INTERVAL_S"),
     Job("online_rate", monitoring_jobs.job_online_rate, 300, "ONLINE_RATE_SAMPLE_S"),
     Job("prune_results", monitoring_jobs.job_prune_results, 3600),
+    Job("uptime_rollup", monitoring_jobs.job_uptime_rollup, 600),  # issue 14: closed days for the uptime reports
     Job("ticket_deadlines", tickets.job_deadlines, 60),
     Job("ticket_verify", tickets.job_verify, 60),
     Job("penalty_threshold", tickets.job_penalty_threshold, 3600),

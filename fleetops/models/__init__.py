@@ -9,3 +9,4 @@ from fleetops.models import display  # noqa: F401,E402 - issue 13: wall-screen d
 from fleetops.models import agents, alerts, discovery, maintenance, monitoring, quality, service, tickets  # noqa: F401,E402 - every table in the metadata
 from fleetops.models import inspections  # noqa: F401,E402 - P1–P3
 from fleetops.models import records  # noqa: F401,E402 - issue 12's records
+from fleetops.models import rollup  # noqa: F401,E402 - issue 14: the uptime rollup

@@ -26,3 +26,13 @@ def job_prune_results(ctx: JobContext) -> None:
     with ctx.session() as s:
         n = prune_results(s, int(ctx.config.get("RESULT_RETENTION_DAYS", 30)))
     log.info("job=prune_results deleted=%d", n)
+
+
+def job_uptime_rollup(ctx: JobContext) -> None:
+    """Issue 14: roll closed days up for the uptime reports (services/monitoring/rollup.py); a day a late change
+    touched is rolled up again. At most a month of days per run, so a first run on a long history is spread out."""
+    from fleetops.services.monitoring.rollup import roll_up
+
+    with ctx.session() as s:
+        run = roll_up(s, max_days=31)
+    log.info("job=uptime_rollup days=%d rows=%d", run.days, run.rows)

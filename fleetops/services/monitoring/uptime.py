@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import BigInteger, Integer, bindparam, case, func, literal, select
-from sqlalchemy.orm import Session
+from sqlalchemy import BigInteger, Integer, bindparam, case, func, literal, select, union_all
+from sqlalchemy.orm import Session, aliased
 
 from fleetops.domain.choices import CONTRACT_KINDS, DeviceKind
 from fleetops.domain.errors import ValidationFailed
@@ -17,6 +17,7 @@ from fleetops.domain.text import Msg, N_
 from fleetops.domain.uptime import EXCLUDED_CAUSES, UptimeArithmetic
 from fleetops.models import Device, Site
 from fleetops.models.monitoring import Outage, StatusInterval
+from fleetops.models.rollup import UptimeDay
 from fleetops.models.service import ServicePeriod
 from fleetops.platform import clock, parameters
 from fleetops.services.monitoring.sqlfuncs import epoch_s, greatest, least
@@ -77,7 +78,7 @@ def uptime_rows(session: Session, start: datetime, end: datetime, by: str = "dev
     installed_on at local midnight, until taken out or retired; again once brought back). `kinds` limits
     the devices (`codes` to some devices); the fleet figure defaults to the contract kinds (U3). Kind labels
     are in `locale` (default: the reader's language)."""
-    stmt, params = _prepared("rows", start, end, by, kinds, codes)
+    stmt, params = _prepared("rows", start, end, by, kinds, codes, local_tz)
     return _labelled([_row(r) for r in session.execute(stmt, params)], by, locale)
 
 
@@ -125,7 +126,7 @@ def _labelled(rows: list[UptimeRow], by: str, locale: str | None) -> list[Uptime
 _STATEMENTS: dict = {}
 
 
-def _prepared(what: str, start: datetime, end: datetime, by: str, kinds, codes):
+def _prepared(what: str, start: datetime, end: datetime, by: str, kinds, codes, local_tz: str | None = None):
     if by not in GROUPS:
         raise ValidationFailed(Msg("--by must be one of %(groups)s", groups=", ".join(GROUPS)))
     if end <= start:
@@ -133,10 +134,16 @@ def _prepared(what: str, start: datetime, end: datetime, by: str, kinds, codes):
     if kinds is None and by == "fleet":
         kinds = CONTRACT_KINDS
     kinds_key = tuple(sorted(str(k) for k in kinds)) if kinds else ()
-    key = (what, by, kinds_key, codes is not None)
+    params = {"from_s": _to_s(start), "to_s": _to_s(end)}
+    whole = whole_days(params["from_s"], params["to_s"], _zone(local_tz))
+    rolled = None
+    if whole is not None:
+        params["roll_a"], params["roll_b"] = whole
+        rolled = "aligned" if whole[0] == params["from_s"] else "edge"
+    key = (what, by, kinds_key, codes is not None, rolled)
     stmt = _STATEMENTS.get(key)
     if stmt is None:
-        agg = _aggregate(by, kinds_key, codes is not None)
+        agg = _aggregate(by, kinds_key, codes is not None, rolled)
         if what == "rows":
             stmt = select(agg).order_by(agg.c.key)
         elif what == "count":
@@ -150,26 +157,37 @@ def _prepared(what: str, start: datetime, end: datetime, by: str, kinds, codes):
                     .order_by(contractual.asc().nulls_last(), raw.asc().nulls_last(), agg.c.key)
                     .limit(bindparam("page_limit", type_=Integer)).offset(bindparam("page_offset", type_=Integer)))
         _STATEMENTS[key] = stmt
-    params = {"from_s": _to_s(start), "to_s": _to_s(end)}
     if codes is not None:
         params["codes"] = list(codes)
     return stmt, params
 
 
-def _aggregate(by: str, kinds_key: tuple, with_codes: bool):
-    """The one aggregate (a subquery): per group key — label, devices, in_service_s, up_s, down_s, excluded_s,
-    for the period given as the bound parameters from_s and to_s (and the device codes as `codes`).
+def whole_days(from_s: int, to_s: int, zone: ZoneInfo) -> tuple[int, int] | None:
+    """The local days wholly inside [from_s, to_s) as (first midnight, last midnight) in epoch seconds, or None
+    when there is no whole day (nothing the rollup could answer)."""
+    first = datetime.fromtimestamp(from_s, zone)
+    a = first.replace(hour=0, minute=0, second=0, microsecond=0)
+    if a < first:
+        a = _next_midnight(a, zone)
+    b = datetime.fromtimestamp(to_s, zone).replace(hour=0, minute=0, second=0, microsecond=0)
+    a_s, b_s = _to_s(a), _to_s(b)
+    return (a_s, b_s) if b_s > a_s else None
 
-    Each in-service period (models/service.py) clipped to the period asked for is computed once (a materialised
-    CTE); a device without any period keeps a row with an empty window, so it is listed with 0 s in service.
-    Up, down and excluded seconds come from the same scan of status_intervals, the cause read through a
-    semi-join on the excluded outages only (no second pass over outages)."""
-    from_s, to_s = bindparam("from_s", type_=BigInteger), bindparam("to_s", type_=BigInteger)
+
+def _next_midnight(midnight: datetime, zone: ZoneInfo) -> datetime:
+    d = midnight.date() + timedelta(days=1)
+    return datetime(d.year, d.month, d.day, tzinfo=zone)
+
+
+def _windows(by: str, kinds_key: tuple, with_codes: bool, from_s, to_s, *, all_devices: bool = False):
+    """Each device's in-service periods (models/service.py) clipped to [from_s, to_s), with its group: (device_id,
+    gid, key, label, lo, hi); a device without any period keeps a row with an empty window. `all_devices`: every
+    device whatever its lifecycle (the rollup keeps them all; which ones count is decided when reading)."""
     sp = ServicePeriod
     lo = greatest(func.coalesce(epoch_s(sp.start_at), from_s), from_s)
     hi = least(func.coalesce(epoch_s(sp.end_at), case((sp.id.is_(None), from_s), else_=to_s)), to_s)
     key, label = _group_columns(by)
-    filters = [Device.lifecycle != "planned"]
+    filters = [] if all_devices else [Device.lifecycle != "planned"]
     if kinds_key:
         filters.append(Device.kind.in_(list(kinds_key)))
     if with_codes:
@@ -177,18 +195,63 @@ def _aggregate(by: str, kinds_key: tuple, with_codes: bool):
     # The group id: the device's integer id when grouping by device (codes are unique; integers hash and sort
     # faster than 10,000 text codes), else the group key itself.
     gid = Device.id if by == "device" else key
-    win = (select(Device.id.label("device_id"), gid.label("gid"), key.label("key"), label.label("label"),
-                  lo.label("lo"), hi.label("hi"))
-           .select_from(Device).join(Site, Site.id == Device.site_id)
-           .outerjoin(sp, sp.device_id == Device.id).where(*filters)
-           .cte("win").prefix_with("MATERIALIZED"))
+    stmt = (select(Device.id.label("device_id"), gid.label("gid"), key.label("key"), label.label("label"),
+                   lo.label("lo"), hi.label("hi"))
+            .select_from(Device).outerjoin(sp, sp.device_id == Device.id))
+    if by in ("site", "district"):
+        stmt = stmt.join(Site, Site.id == Device.site_id)
+    return stmt.where(*filters), filters
 
+
+def _aggregate(by: str, kinds_key: tuple, with_codes: bool, rolled: str | None = None):
+    """The one aggregate (a subquery): per group key — label, devices, in_service_s, up_s, down_s, excluded_s,
+    for the period given as the bound parameters from_s and to_s (and the device codes as `codes`).
+
+    Each in-service period clipped to the period asked for is computed once (a materialised CTE). Up, down and
+    excluded seconds come from one scan of status_intervals, the cause read through a semi-join on the excluded
+    outages only (no second pass over outages). With `rolled` ("aligned": the period starts at a local midnight,
+    "edge": inside a day; bound parameters roll_a, roll_b: the whole local days of the period), a device's days
+    already rolled up (models/rollup.py) are read from two rows of running sums, and only the rest of the
+    period — its edges, today, days not rolled up yet — from status_intervals."""
+    from_s, to_s = bindparam("from_s", type_=BigInteger), bindparam("to_s", type_=BigInteger)
+    win_q, filters = _windows(by, kinds_key, with_codes, from_s, to_s)
+    win = win_q.cte("win").prefix_with("MATERIALIZED")
     ins = (select(win.c.gid, func.max(win.c.key).label("key"), func.max(win.c.label).label("label"),
                   func.sum(case((win.c.hi > win.c.lo, win.c.hi - win.c.lo), else_=0)).label("in_service_s"),
                   func.count(win.c.device_id.distinct()).label("devices"))
            .group_by(win.c.gid).cte("ins"))
-    st = _state_seconds(win, from_s, to_s).cte("st")
     zero = literal(0, BigInteger)
+    if not rolled:
+        st = _state_seconds(win, from_s, to_s).cte("st")
+    else:
+        roll = _rolled_days().cte("roll")
+        # The live part, each piece its own scan of status_intervals so the database reads only the intervals
+        # it needs: after the rolled days (today, mostly: the index on end_s), before them (when the period
+        # starts inside a day), and all of the period for a device without rows up to its last whole day (its
+        # days were just invalidated, or not rolled up yet).
+        after = (select(win.c.device_id, win.c.gid, greatest(win.c.lo, roll.c.sb).label("lo"), win.c.hi)
+                 .select_from(win).join(roll, roll.c.device_id == win.c.device_id).cte("after"))
+        unrolled = (select(win.c.device_id, win.c.gid, win.c.lo, win.c.hi).select_from(win)
+                    .outerjoin(roll, roll.c.device_id == win.c.device_id).where(roll.c.device_id.is_(None))
+                    .cte("unrolled"))
+        roll_b = bindparam("roll_b", type_=BigInteger)
+        pieces = [_state_seconds(after, from_s, to_s, StatusInterval.end_s > roll_b),
+                  _state_seconds(unrolled, from_s, to_s)]
+        if rolled == "edge":
+            roll_a = bindparam("roll_a", type_=BigInteger)
+            before = (select(win.c.device_id, win.c.gid, win.c.lo, least(win.c.hi, roll_a).label("hi"))
+                      .select_from(win).join(roll, roll.c.device_id == win.c.device_id).cte("before"))
+            pieces.append(_state_seconds(before, from_s, to_s, StatusInterval.start_s < roll_a))
+        key, _label = _group_columns(by)
+        gid = Device.id if by == "device" else key
+        rolled_q = (select(gid.label("gid"), roll.c.up_s, roll.c.down_s, roll.c.excluded_s)
+                    .select_from(roll).join(Device, Device.id == roll.c.device_id))
+        if by in ("site", "district"):
+            rolled_q = rolled_q.join(Site, Site.id == Device.site_id)
+        both = union_all(*pieces, rolled_q.where(*filters)).subquery("both")
+        st = (select(both.c.gid, func.sum(both.c.up_s).label("up_s"), func.sum(both.c.down_s).label("down_s"),
+                     func.sum(both.c.excluded_s).label("excluded_s"))
+              .group_by(both.c.gid).cte("st"))
     return (select(ins.c.key, ins.c.label, ins.c.devices, ins.c.in_service_s,
                    func.coalesce(st.c.up_s, zero).label("up_s"), func.coalesce(st.c.down_s, zero).label("down_s"),
                    func.coalesce(st.c.excluded_s, zero).label("excluded_s"))
@@ -196,8 +259,27 @@ def _aggregate(by: str, kinds_key: tuple, with_codes: bool):
             .subquery("agg"))
 
 
-def _state_seconds(win, from_s, to_s):
-    """Up, down and excluded seconds per group (gid) from status_intervals, clipped to each in-service window."""
+def _rolled_days():
+    """Per device whose rollup covers all the whole days [roll_a, roll_b): their seconds, the difference of two
+    running sums (sb = roll_b). A device whose rows do not cover them (or do not line up with these midnights) is
+    left out: all of its period is then read live."""
+    a, b = bindparam("roll_a", type_=BigInteger), bindparam("roll_b", type_=BigInteger)
+    rb, ra = aliased(UptimeDay, name="rb"), aliased(UptimeDay, name="ra")
+    zero = literal(0, BigInteger)
+
+    def base(col):
+        return case((ra.device_id.is_not(None), col), else_=zero)
+
+    return (select(rb.device_id, rb.day_end_s.label("sb"),
+                   (rb.cum_up_s - base(ra.cum_up_s)).label("up_s"),
+                   (rb.cum_down_s - base(ra.cum_down_s)).label("down_s"),
+                   (rb.cum_excluded_s - base(ra.cum_excluded_s)).label("excluded_s"))
+            .select_from(rb).outerjoin(ra, (ra.device_id == rb.device_id) & (ra.day_end_s == a))
+            .where(rb.day_end_s == b, (rb.from_s == a) | ra.device_id.is_not(None)))
+
+
+def _state_seconds(win, from_s, to_s, *extra):
+    """Up, down and excluded seconds per group (gid) from status_intervals, clipped to each window [lo, hi)."""
     si = StatusInterval
     clipped = greatest(least(si.end_s, win.c.hi) - greatest(si.start_s, win.c.lo), literal(0, BigInteger))
     # The excluded outages: a whole outage with an excluding cause, or the part before `excluded_before_s` of one
@@ -217,8 +299,17 @@ def _state_seconds(win, from_s, to_s):
             .join(si, si.device_id == win.c.device_id)
             .outerjoin(exc, exc.c.id == si.outage_id)
             .where(si.end_s > from_s, si.start_s < to_s, win.c.hi > win.c.lo,
-                   si.end_s > win.c.lo, si.start_s < win.c.hi)
+                   si.end_s > win.c.lo, si.start_s < win.c.hi, *extra)
             .group_by(win.c.gid))
+
+
+def day_seconds_statement():
+    """Per device (gid = device id, every lifecycle): up, down and excluded seconds in [from_s, to_s) — what the
+    rollup stores for one local day; the same arithmetic as the reports."""
+    from_s, to_s = bindparam("from_s", type_=BigInteger), bindparam("to_s", type_=BigInteger)
+    win_q, _ = _windows("device", (), False, from_s, to_s, all_devices=True)
+    win = win_q.cte("win").prefix_with("MATERIALIZED")
+    return _state_seconds(win, from_s, to_s)
 
 
 def _group_columns(by: str):
