@@ -90,11 +90,13 @@ def devices_by_id(session: Session, ids) -> dict[int, Device]:
     return {d.id: d for d in session.scalars(select(Device).where(Device.id.in_(list(ids) or [0])))}
 
 
-def devices_down(session: Session, limit: int = 20) -> list[Device]:
-    """In-service devices down, hung or unreachable now, longest first."""
-    return session.scalars(select(Device).options(joinedload(Device.site))  # the site's name: no query per row
+def devices_down(session: Session, limit: int = 20) -> list:
+    """In-service devices down, hung or unreachable now, longest first: (code, name, site_name, status,
+    status_since) rows — the dashboard's list reads these columns only, no Device object (issue 14 part 4)."""
+    return session.execute(select(Device.code, Device.name, Site.name.label("site_name"), Device.status,
+                                  Device.status_since).outerjoin(Site, Site.id == Device.site_id)
                            .where(Device.status.in_(DOWN_STATUSES), Device.lifecycle.in_(_IN_SERVICE))
-                           .order_by(Device.status_since).limit(limit)).all()
+                           .order_by(Device.status_since, Device.id).limit(limit)).all()
 
 
 def key_site_codes(session: Session) -> set[str]:
@@ -116,6 +118,16 @@ def online_rate_samples(session: Session, start: datetime, end: datetime | None 
     if end is not None:
         q = q.where(OnlineRateSample.at < end)
     return session.scalars(q.order_by(OnlineRateSample.at)).all()
+
+
+def online_rate_counts(session: Session, start: datetime, end: datetime | None = None) -> list:
+    """The samples in [start, end) as (at, online, in_service, contract_online, contract_in_service) rows, oldest
+    first: what the online-rate chart reads, without an ORM object per sample (issue 14 part 4)."""
+    S = OnlineRateSample
+    q = select(S.at, S.online, S.in_service, S.contract_online, S.contract_in_service).where(S.at >= start)
+    if end is not None:
+        q = q.where(S.at < end)
+    return session.execute(q.order_by(S.at)).all()
 
 
 def poll_times(session: Session, now: datetime, poll_interval_s: int) -> tuple[datetime, datetime] | None:
