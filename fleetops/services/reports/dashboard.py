@@ -63,21 +63,23 @@ def online_rate_chart(session: Session, status: dict, now: datetime | None = Non
     start = now - timedelta(hours=hours)
     samples = queries.online_rate_counts(session, start, now)
     gap = timedelta(seconds=GAP_FACTOR * sample_s)
+    step = timedelta(seconds=sample_s)
     live = {"contract": status.get("contract_online_rate_pct"), "all": status.get("online_rate_pct")}
-    out = []
-    for key in series:
-        points, prev = [], None
-        for smp in samples:
-            value = _rate(smp.contract_online, smp.contract_in_service) if key == "contract" \
-                else _rate(smp.online, smp.in_service)
-            if prev is not None and smp.at - prev > gap:
-                points.append([(prev + timedelta(seconds=sample_s)).isoformat(), None])
-            points.append([smp.at.isoformat(), value])
-            prev = smp.at
-        if prev is not None and now - prev > gap:
-            points.append([(prev + timedelta(seconds=sample_s)).isoformat(), None])
-        points.append([now.isoformat(), live[key]])
-        out.append({"key": key, "points": points, "last": live[key]})
+    points = {key: [] for key in series}
+    prev = None
+    for at, online, in_service, contract_online, contract_in_service in samples:  # one pass for every series
+        if prev is not None and at - prev > gap:
+            hole = (prev + step).isoformat()
+            for key in series:
+                points[key].append([hole, None])
+        iso = at.isoformat()
+        for key in series:
+            points[key].append([iso, _rate(contract_online, contract_in_service) if key == "contract"
+                                else _rate(online, in_service)])
+        prev = at
+    tail = [[(prev + step).isoformat(), None]] if prev is not None and now - prev > gap else []
+    out = [{"key": key, "points": points[key] + tail + [[now.isoformat(), live[key]]], "last": live[key]}
+           for key in series]
     target = uptime.target_pct(session) if target is None else target
     values = [v for s_ in out for _t, v in s_["points"] if v is not None] + [target]
     y_min = max(0.0, float(int(min(values) - 2)))
@@ -99,6 +101,7 @@ def dashboard(session: Session, now: datetime | None = None, sample_s: int = 300
     down = [r._asdict() for r in queries.devices_down(session, 20)]
     target = uptime.target_pct(session)
     judged, correct = queries.plate_audit_totals(session, month_of(now))  # the sums of the accuracy table
+    counts = queries.dashboard_counts(session, month_start)
     return {
         "now": now, "status": status,
         "today_pct": pct(today_rows[0].contractual_pct) if today_rows else None,
@@ -107,12 +110,11 @@ def dashboard(session: Session, now: datetime | None = None, sample_s: int = 300
         "devices_down": sum(n for k, n in status["by_status"].items() if k in queries.DOWN_STATUSES),
         "down_list": down, "open_tickets": sum(by_deadline.values()),
         "tickets_by_deadline": by_deadline,
-        "breaches_this_month": queries.count_breaches_since(session, month_start),
+        "breaches_this_month": counts["breaches"],
         "stock_below_minimum": [s for s in figures.stock(session) if s["below"]],
-        "open_findings": queries.count_open_findings(session),
+        "open_findings": counts["findings"],
         "plate_accuracy_pct": pct(100 * correct / judged) if judged else None, "plate_judged": judged,
-        "open_alerts": queries.count_open_alerts(session),
-        "pending_deliveries": queries.count_pending_deliveries(session),
+        "open_alerts": counts["alerts"], "pending_deliveries": counts["deliveries"],
         # Issue 13: the chart's data, ending on the tile's figure (contract devices, online now).
         "chart": online_rate_chart(session, status, now, sample_s, target=target),
         "open_incidents": len(uptime.open_incidents(session)),
