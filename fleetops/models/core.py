@@ -2,7 +2,7 @@
 from datetime import date, datetime
 
 from sqlalchemy import (
-    JSON, Boolean, Date, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint,
+    JSON, Boolean, Date, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -110,7 +110,12 @@ class Device(Base):
     certificates: Mapped[list["MetrologyCertificate"]] = relationship(back_populates="device")
 
     __mapper_args__ = {"version_id_col": version}
-    __table_args__ = (Index("ix_devices_site_kind", "site_id", "kind"),)
+    __table_args__ = (
+        Index("ix_devices_site_kind", "site_id", "kind"),
+        # Issue 14 part 4: the fleet's status tiles (monitoring.queries.fleet_status) counted from this index alone.
+        Index("ix_devices_monitored", "lifecycle", "status", "kind", postgresql_where=text("ip_address IS NOT NULL"),
+              sqlite_where=text("ip_address IS NOT NULL")),
+    )
 
     SECRET_FIELDS = ("snmp_community", "snmp_v3_auth_key", "snmp_v3_priv_key", "snapshot_password")
 

@@ -7,8 +7,8 @@ entry need not know the grouping.
 """
 from dataclasses import dataclass
 
-from flask import url_for
-from flask_babel import gettext
+from flask import current_app, request, url_for
+from flask_babel import get_locale, gettext
 from flask_login import current_user
 
 from fleetops.domain.text import N_, Msg
@@ -61,6 +61,9 @@ class NavItem:
 
 
 _items: list[NavItem] = []
+# The menu as built for (role, language, the app's URL root): the same for every request that shares them, so it is
+# built once (issue 14 part 4: 23 url_for and gettext calls on every page view); emptied when an entry is added.
+_built: dict[tuple, tuple[list[dict], list[dict]]] = {}
 
 
 def register(item: NavItem) -> None:
@@ -69,6 +72,7 @@ def register(item: NavItem) -> None:
         return
     _items.append(item)
     _items.sort(key=lambda i: i.order)
+    _built.clear()
 
 
 def _label(item: NavItem) -> str:
@@ -85,16 +89,31 @@ def _visible(item: NavItem, role: str) -> bool:
 
 def items_for() -> list[dict]:
     """The flat list of the user's entries (kept for pages and tests that look for one link)."""
-    if not current_user.is_authenticated:
-        return []
-    role = current_user.role
-    return [{"url": url_for(i.endpoint), "label": _label(i), "endpoint": i.endpoint, "group": i.group_key}
-            for i in _items if _visible(i, role)]
+    return _menu()[0]
 
 
 def groups_for() -> list[dict]:
     """The menu as shown: top-level links first, then each group with its entries (empty groups left out)."""
-    flat = items_for()
+    return _menu()[1]
+
+
+def _menu() -> tuple[list[dict], list[dict]]:
+    if not current_user.is_authenticated:
+        return [], []
+    key = (current_user.role, str(get_locale()), request.script_root, current_app.name)
+    built = _built.get(key)
+    if built is None:
+        flat = _build_items(current_user.role)
+        built = _built[key] = (flat, _build_groups(flat))
+    return built
+
+
+def _build_items(role: str) -> list[dict]:
+    return [{"url": url_for(i.endpoint), "label": _label(i), "endpoint": i.endpoint, "group": i.group_key}
+            for i in _items if _visible(i, role)]
+
+
+def _build_groups(flat: list[dict]) -> list[dict]:
     out = [{"key": "", "label": "", "items": [e]} for e in flat if e["group"] == ""]
     for key, msgid in GROUPS:
         entries = [e for e in flat if e["group"] == key]

@@ -184,6 +184,28 @@ def test_uncertified_flag_on_device_list_device_page_status_and_monthly_report(a
     assert [r[0] for r in sec.rows] == ["K201-SPD1"]
 
 
+def test_uncertified_in_sql_agrees_with_covers_day_by_day(db, users, fleet):
+    """Issue 14 part 4: `uncertified` asks the database (one query, no certificate loaded); on every day around the
+    certificates' edges it names exactly the devices no certificate `covers` — a dated one, one without a start
+    date (the year before its end), a failed one, and one that starts in the future."""
+    spd = _cert(db, "K201-SPD1", "A", TODAY - timedelta(days=10), TODAY + timedelta(days=5))
+    dev = db.scalar(select(Device).where(Device.code == "K201-EP1"))
+    db.add_all([MetrologyCertificate(device_id=dev.id, regulation="JJG", certificate_no="N", issued_on=None,
+                                     valid_until=TODAY + timedelta(days=20)),
+                MetrologyCertificate(device_id=dev.id, regulation="JJG", certificate_no="F", issued_on=None,
+                                     valid_until=TODAY + timedelta(days=400), result="fail")])
+    _cert(db, "K201-SPD1", "B", TODAY + timedelta(days=30), TODAY + timedelta(days=60))
+    certs = list(db.scalars(select(MetrologyCertificate)))
+    seen = set()
+    for k in range(-360, 70):
+        day = TODAY + timedelta(days=k)
+        expected = {spd.id, dev.id} - {c.device_id for c in certs if metrology.covers(c, day)}
+        assert metrology.uncertified(db, day=day) == expected, day
+        assert metrology.uncertified(db, [dev.id], day=day) == expected & {dev.id}, day
+        seen.add(frozenset(expected))
+    assert len(seen) == 4  # every combination occurred: the loop crossed each edge
+
+
 def test_import_xlsx_with_real_date_cells(db, users, fleet):
     import io
 

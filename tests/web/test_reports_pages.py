@@ -115,3 +115,22 @@ def test_cli_refuses_bad_input_with_a_sentence(db, users, app, tmp_path, monkeyp
     assert out.exit_code == 1 and "YYYY-MM" in out.output and not (tmp_path / "m.pdf").exists()
     out = r.invoke(cli.main, ["report", "monthly", "--month", "2026-10", "--out", str(tmp_path / "no" / "m.pdf")])
     assert out.exit_code == 1 and "目录不存在" in out.output
+
+
+def test_the_dashboards_tallies_in_one_statement_equal_the_separate_counts(db, users, october):  # noqa: F811
+    """Issue 14 part 4: the dashboard reads breaches, findings, alerts and deliveries in one statement; each tally is
+    the count the separate functions (the API's and the metrics') give."""
+    from fleetops.models.alerts import Alert
+    from fleetops.services.reports import queries
+    from tests.services.test_reports_monthly import START
+
+    lead = Alert(key="device:1:down", kind="device_down", title="K105-CAM1 离线", state="open")
+    db.add(lead)
+    db.flush()
+    db.add_all([Alert(key="device:2:down", kind="device_down", title="K105-CAM2 离线", state="open", group_id=lead.id),
+                Alert(key="device:3:down", kind="device_down", title="K105-CAM3 离线", state="resolved")])
+    db.commit()
+    got = queries.dashboard_counts(db, START)
+    assert got == {"breaches": queries.count_breaches_since(db, START), "findings": queries.count_open_findings(db),
+                   "alerts": queries.count_open_alerts(db), "deliveries": queries.count_pending_deliveries(db)}
+    assert got["alerts"] == 1 and got["breaches"] >= 1 and got["findings"] >= 1

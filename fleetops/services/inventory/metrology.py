@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from fleetops.domain.choices import IN_SERVICE, DeviceKind
@@ -273,22 +273,24 @@ def covers(cert: MetrologyCertificate, day: date) -> bool:
 
 
 def uncertified(session: Session, device_ids=None, day: date | None = None) -> set[int]:
-    """F5: the in-service enforcement devices (of `device_ids`, else all) without a certificate valid on `day`."""
+    """F5: the in-service enforcement devices (of `device_ids`, else all) without a certificate valid on `day`.
+
+    One query (issue 14 part 4: the status page asks for the whole fleet): a device is covered when a passed
+    certificate's days (`covers`: its first day … valid_until) hold `day` — the first day is issued_on, else the year
+    before valid_until, i.e. valid_until <= day + 364 days."""
     day = day or clock.to_local(utcnow()).date()
-    q = select(Device.id).where(Device.kind.in_(METROLOGY_KINDS),
-                                Device.lifecycle.in_([s.value for s in IN_SERVICE]))
+    C = MetrologyCertificate
+    covered = select(C.id).where(
+        C.device_id == Device.id, C.result == "pass", C.valid_until >= day,
+        or_(C.issued_on <= day, and_(C.issued_on.is_(None), C.valid_until <= day + timedelta(days=364))))
+    q = select(Device.id).where(Device.kind.in_(sorted(METROLOGY_KINDS)),
+                                Device.lifecycle.in_([s.value for s in IN_SERVICE]), ~covered.exists())
     if device_ids is not None:
         ids = [int(i) for i in device_ids]
         if not ids:
             return set()
         q = q.where(Device.id.in_(ids))
-    candidates = set(session.scalars(q))
-    if not candidates:
-        return set()
-    covered = {c.device_id for c in session.scalars(select(MetrologyCertificate).where(
-        MetrologyCertificate.device_id.in_(candidates), MetrologyCertificate.result == "pass",
-        MetrologyCertificate.valid_until >= day)) if covers(c, day)}
-    return candidates - covered
+    return set(session.scalars(q))
 
 
 def needs_certificate(device: Device) -> bool:

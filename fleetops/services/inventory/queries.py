@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, contains_eager, selectinload
+from sqlalchemy.sql.util import find_tables
 
 from fleetops.domain.errors import NotFound, ValidationFailed
 from fleetops.domain.text import Msg
@@ -74,7 +75,11 @@ def list_devices(session: Session, page=1, per_page=50, **filters) -> Page:
         conds = device_filters(**filters)
     except ValueError as err:
         raise ValidationFailed(message_of(err)) from None
-    total = session.scalar(select(func.count(Device.id)).join(Device.site).where(*conds))
+    # Every device has a site (site_id is a NOT NULL foreign key): the join is needed only when a filter reads the
+    # site; without one the count comes from an index alone (issue 14 part 4: 9 ms → 1 ms at 10,000 devices).
+    needs_site = any(Site.__table__ in find_tables(c, check_columns=True) for c in conds)
+    counted = select(func.count()).select_from(Device)
+    total = session.scalar((counted.join(Device.site) if needs_site else counted).where(*conds))
     pages = max(1, -(-total // per_page))
     page = min(page, pages)
     rows = session.scalars(

@@ -1,8 +1,9 @@
 """What the monitoring pages, the API and the CLI read: fleet status now, open outages and incidents, outage
 lists, a device's timeline, the uptime table. Entry points call one of these and render the result."""
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
 from fleetops.domain.choices import CONTRACT_KINDS, IN_SERVICE
@@ -17,15 +18,20 @@ _WITH_DEVICE = joinedload(Outage.device).joinedload(Device.site)
 
 def fleet_status(session: Session) -> dict:
     """U4 real-time: in-service devices with an address, how many are online, who is down, open site incidents.
-    One grouped query: the contract kinds are counted beside the whole fleet."""
+    One grouped query by status and kind (the contract kinds are summed here): with the index
+    ix_devices_monitored (lifecycle, status, kind WHERE ip_address IS NOT NULL) PostgreSQL answers it from the
+    index alone instead of scanning the devices table (issue 14 part 4: 10 ms → 1 ms at 10,000 devices)."""
     in_service = [x.value for x in IN_SERVICE]
-    contract_kind = Device.kind.in_([str(k) for k in CONTRACT_KINDS])
+    contract_kinds = {str(k) for k in CONTRACT_KINDS}
     rows = session.execute(
-        select(Device.status, func.count(Device.id), func.sum(case((contract_kind, 1), else_=0)))
+        select(Device.status, Device.kind, func.count())
         .where(Device.lifecycle.in_(in_service), Device.ip_address.is_not(None))
-        .group_by(Device.status)).all()
-    counts = {status: int(n) for status, n, _c in rows}
-    contract = {status: int(c or 0) for status, _n, c in rows if c}
+        .group_by(Device.status, Device.kind)).all()
+    counts, contract = {}, {}
+    for status, kind, n in rows:
+        counts[status] = counts.get(status, 0) + int(n)
+        if kind in contract_kinds:
+            contract[status] = contract.get(status, 0) + int(n)
     total = sum(counts.values())
     contract_total = sum(contract.values())
     return {
@@ -102,22 +108,39 @@ def incident_dict(i: SiteIncident) -> dict:
 
 # ------------------------------------------------------------------------------------------ one call per page
 
+def _outage_rows(session: Session, ids: list[int]) -> list[SimpleNamespace]:
+    """The outages `ids` (a page, in that order) as plain rows in the ORM's shape — o.id, o.started_at, o.cause,
+    o.device.code/kind/status, o.device.site.code/name — read by one statement with no ORM object (issue 14 part 4:
+    whole devices, with their secrets decrypted, and sites were most of the status page's reading)."""
+    if not ids:
+        return []
+    rows = session.execute(
+        select(Outage.id, Outage.started_at, Outage.cause, Device.code, Device.name, Device.kind, Device.status,
+               Site.code.label("site_code"), Site.name.label("site_name"))
+        .join(Device, Device.id == Outage.device_id).outerjoin(Site, Site.id == Device.site_id)
+        .where(Outage.id.in_(ids)))
+    by_id = {r.id: SimpleNamespace(id=r.id, started_at=r.started_at, cause=r.cause, device=SimpleNamespace(
+        code=r.code, name=r.name, kind=r.kind, status=r.status,
+        site=None if r.site_code is None else SimpleNamespace(code=r.site_code, name=r.site_name))) for r in rows}
+    return [by_id[i] for i in ids if i in by_id]
+
+
 def status_page(session: Session, district: str = "", limit: int = 50, offset: int = 0) -> dict:
     """The fleet status page: figures, one page of the devices down (in `district` when given; newest first, with
-    their total), open incidents, the last 24 h of online-rate samples and the devices hung now."""
-    samples = list(session.scalars(select(OnlineRateSample).order_by(OnlineRateSample.at.desc()).limit(288)))[::-1]
-    hung = list(session.scalars(select(DeviceEvent).options(joinedload(DeviceEvent.device))
-                                .where(DeviceEvent.kind == "hung", DeviceEvent.ended_at.is_(None))
-                                .order_by(DeviceEvent.at.desc()).limit(100)))
-    q = select(Outage).where(Outage.ended_at.is_(None), Outage.retracted_at.is_(None))
+    their total), open incidents and the devices hung now. (The chart reads its samples itself: reports.dashboard.
+    online_rate_chart.) The open outages are found through the partial index ix_outages_open."""
+    hung = session.execute(select(DeviceEvent.at, Device.code).join(Device, Device.id == DeviceEvent.device_id)
+                           .where(DeviceEvent.kind == "hung", DeviceEvent.ended_at.is_(None))
+                           .order_by(DeviceEvent.at.desc()).limit(100)).all()
+    q = select(Outage.id).where(Outage.ended_at.is_(None), Outage.retracted_at.is_(None))
     if district:
         q = q.join(Device, Device.id == Outage.device_id).join(Site, Site.id == Device.site_id).where(
             Site.district == district)
-    total = session.scalar(select(func.count()).select_from(q.with_only_columns(Outage.id).subquery())) or 0
-    outages = list(session.scalars(q.options(_WITH_DEVICE).order_by(Outage.started_at.desc(), Outage.id.desc())
-                                   .limit(limit).offset(offset)))
-    return {"figures": fleet_status(session), "outages": outages, "outages_total": int(total),
-            "incidents": open_incidents(session, district), "samples": samples, "hung": hung}
+    total = session.scalar(q.with_only_columns(func.count())) or 0
+    ids = list(session.scalars(q.order_by(Outage.started_at.desc(), Outage.id.desc()).limit(limit).offset(offset)))
+    return {"figures": fleet_status(session), "outages": _outage_rows(session, ids), "outages_total": int(total),
+            "incidents": open_incidents(session, district),
+            "hung": [SimpleNamespace(at=at, device=SimpleNamespace(code=code)) for at, code in hung]}
 
 
 def status_report(session: Session, district: str = "") -> dict:

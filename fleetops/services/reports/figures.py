@@ -86,14 +86,8 @@ def metrology(session: Session, today: date) -> list[dict]:
 
 def stock(session: Session) -> list[dict]:
     """S1: every part type's stock on hand against its minimum."""
-    from fleetops.services import spares
-
-    out = []
-    for pt in queries.part_types(session):
-        n = spares.on_hand(session, pt.id)
-        out.append({"code": pt.code, "name": pt.name, "on_hand": n, "minimum": pt.minimum_stock,
-                    "below": n < pt.minimum_stock})
-    return out
+    return [{"code": code, "name": name, "on_hand": int(n), "minimum": minimum, "below": int(n) < minimum}
+            for code, name, minimum, n in queries.stock_on_hand(session)]
 
 
 def plate_accuracy(session: Session, month: str) -> list[dict]:

@@ -11,7 +11,7 @@ from fleetops.models import Device, MetrologyCertificate, Site
 from fleetops.models.alerts import Alert, AlertDelivery
 from fleetops.models.monitoring import OnlineRateSample, Outage, ProbeResultRow, SiteIncident, StatusInterval
 from fleetops.models.quality import AuditSample, QualityFinding, SnapshotSample
-from fleetops.models.tickets import PartType, StockMovement, Ticket, TicketBreach
+from fleetops.models.tickets import PartType, StockLevel, StockMovement, Ticket, TicketBreach
 
 OPEN_STATES = ("new", "dispatched", "on_the_way", "arrived", "repairing")
 NOT_ARRIVED_STATES = ("new", "dispatched", "on_the_way")
@@ -90,11 +90,13 @@ def devices_by_id(session: Session, ids) -> dict[int, Device]:
     return {d.id: d for d in session.scalars(select(Device).where(Device.id.in_(list(ids) or [0])))}
 
 
-def devices_down(session: Session, limit: int = 20) -> list[Device]:
-    """In-service devices down, hung or unreachable now, longest first."""
-    return session.scalars(select(Device).options(joinedload(Device.site))  # the site's name: no query per row
+def devices_down(session: Session, limit: int = 20) -> list:
+    """In-service devices down, hung or unreachable now, longest first: (code, name, site_name, status,
+    status_since) rows — the dashboard's list reads these columns only, no Device object (issue 14 part 4)."""
+    return session.execute(select(Device.code, Device.name, Site.name.label("site_name"), Device.status,
+                                  Device.status_since).outerjoin(Site, Site.id == Device.site_id)
                            .where(Device.status.in_(DOWN_STATUSES), Device.lifecycle.in_(_IN_SERVICE))
-                           .order_by(Device.status_since).limit(limit)).all()
+                           .order_by(Device.status_since, Device.id).limit(limit)).all()
 
 
 def key_site_codes(session: Session) -> set[str]:
@@ -116,6 +118,16 @@ def online_rate_samples(session: Session, start: datetime, end: datetime | None 
     if end is not None:
         q = q.where(OnlineRateSample.at < end)
     return session.scalars(q.order_by(OnlineRateSample.at)).all()
+
+
+def online_rate_counts(session: Session, start: datetime, end: datetime | None = None) -> list:
+    """The samples in [start, end) as (at, online, in_service, contract_online, contract_in_service) rows, oldest
+    first: what the online-rate chart reads, without an ORM object per sample (issue 14 part 4)."""
+    S = OnlineRateSample
+    q = select(S.at, S.online, S.in_service, S.contract_online, S.contract_in_service).where(S.at >= start)
+    if end is not None:
+        q = q.where(S.at < end)
+    return session.execute(q.order_by(S.at)).all()
 
 
 def poll_times(session: Session, now: datetime, poll_interval_s: int) -> tuple[datetime, datetime] | None:
@@ -141,6 +153,15 @@ def parts_issued(session: Session, start: datetime, end: datetime) -> list[tuple
 
 def part_types(session: Session) -> list[PartType]:
     return session.scalars(select(PartType).order_by(PartType.code)).all()
+
+
+def stock_on_hand(session: Session) -> list:
+    """(code, name, minimum_stock, on_hand) of every part type, by code: one grouped query, not one per part type."""
+    return session.execute(
+        select(PartType.code, PartType.name, PartType.minimum_stock,
+               func.coalesce(func.sum(StockLevel.on_hand), 0).label("on_hand"))
+        .outerjoin(StockLevel, StockLevel.part_type_id == PartType.id)
+        .group_by(PartType.id, PartType.code, PartType.name, PartType.minimum_stock).order_by(PartType.code)).all()
 
 
 # ---------------------------------------------------------------- image quality
@@ -173,6 +194,22 @@ def snapshot_samples(session: Session, start: datetime, end: datetime) -> list:
 
 
 # ---------------------------------------------------------------- alerts
+def dashboard_counts(session: Session, month_start: datetime) -> dict[str, int]:
+    """The dashboard's four tallies in one statement (issue 14 part 4: four round trips were a tenth of the page):
+    breaches recorded since `month_start`, open quality findings, open alerts (not grouped under another), pending
+    deliveries — each the same count as count_breaches_since, count_open_findings, count_open_alerts and
+    count_pending_deliveries."""
+    def n(table, *where):
+        return select(func.count()).select_from(table).where(*where).scalar_subquery()
+
+    row = session.execute(select(
+        n(TicketBreach, TicketBreach.kind == "breached", TicketBreach.recorded_at >= month_start).label("breaches"),
+        n(QualityFinding, QualityFinding.state == "open").label("findings"),
+        n(Alert, Alert.state == "open", Alert.group_id.is_(None)).label("alerts"),
+        n(AlertDelivery, AlertDelivery.state == "pending").label("deliveries"))).one()
+    return {k: int(v or 0) for k, v in row._asdict().items()}
+
+
 def count_open_alerts(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(Alert).where(
         Alert.state == "open", Alert.group_id.is_(None))) or 0
