@@ -59,41 +59,44 @@ SQLITE_TRIGGERS = (
 )
 
 # PostgreSQL: one statement-level trigger per statement (a poll's COPY of 10,000 rows fires it once), reading the
-# transition tables; nothing to do (one index lookup) while no rollup row ends after the changes.
+# transition tables; nothing more than one index lookup while no rollup row ends after the changes (a poll moves
+# today's interval ends only). The devices a change reaches back into are handled one by one (index deletes), so
+# no plan ever scans the rollup or the intervals whole.
 _PG_FUNC = """CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE top bigint;
+DECLARE top bigint; r record;
 BEGIN
     SELECT max(day_end_s) INTO top FROM uptime_days;
     IF top IS NULL THEN RETURN NULL; END IF;
-    DELETE FROM uptime_days u USING (
-        SELECT device_id, min(from_s) AS from_s FROM ({changes}) c WHERE from_s < top GROUP BY device_id
-    ) ch WHERE u.device_id = ch.device_id AND u.day_end_s > ch.from_s;
+    FOR r IN {loop} LOOP
+        DELETE FROM uptime_days WHERE device_id = r.device_id AND day_end_s > {from_s};
+    END LOOP;
     RETURN NULL;
 END $$"""
+_DEVICES = "SELECT device_id, min(from_s) AS from_s FROM ({changes}) c WHERE from_s < top GROUP BY device_id"
 _PG_CHANGES = {
     "uptime_days_si_ins": ("INSERT", "status_intervals", "NEW TABLE AS n",
-                           "SELECT device_id, start_s AS from_s FROM n"),
+                           _DEVICES.format(changes="SELECT device_id, start_s AS from_s FROM n"), "r.from_s"),
     "uptime_days_si_del": ("DELETE", "status_intervals", "OLD TABLE AS o",
-                           "SELECT device_id, start_s AS from_s FROM o"),
+                           _DEVICES.format(changes="SELECT device_id, start_s AS from_s FROM o"), "r.from_s"),
     "uptime_days_si_upd": ("UPDATE", "status_intervals", "OLD TABLE AS o NEW TABLE AS n",
-                           "SELECT o.device_id, " + _SI_FROM_UPD.format(
+                           _DEVICES.format(changes="SELECT o.device_id, " + _SI_FROM_UPD.format(
                                same_outage="o.outage_id IS NOT DISTINCT FROM n.outage_id", least="LEAST")
-                           + " AS from_s FROM o JOIN n ON n.id = o.id "
-                           "UNION ALL SELECT n.device_id, -1 FROM o JOIN n ON n.id = o.id "
-                           "WHERE n.device_id <> o.device_id"),
+                               + " AS from_s FROM o JOIN n ON n.id = o.id "
+                               "UNION ALL SELECT n.device_id, -1 FROM o JOIN n ON n.id = o.id "
+                               "WHERE n.device_id <> o.device_id"), "r.from_s"),
     "uptime_days_outage_upd": ("UPDATE", "outages", "OLD TABLE AS o NEW TABLE AS n",
-                               "SELECT si.device_id, min(si.start_s) AS from_s FROM o JOIN n ON n.id = o.id "
-                               "JOIN status_intervals si ON si.outage_id = n.id "
+                               "SELECT n.id, n.device_id FROM o JOIN n ON n.id = o.id "
                                "WHERE o.cause IS DISTINCT FROM n.cause "
-                               "OR o.excluded_before_s IS DISTINCT FROM n.excluded_before_s GROUP BY si.device_id"),
-    "uptime_days_sp_ins": ("INSERT", "service_periods", "NEW TABLE AS n", "SELECT device_id, -1 AS from_s FROM n"),
+                               "OR o.excluded_before_s IS DISTINCT FROM n.excluded_before_s",
+                               "(SELECT min(start_s) FROM status_intervals WHERE outage_id = r.id)"),
+    "uptime_days_sp_ins": ("INSERT", "service_periods", "NEW TABLE AS n", "SELECT DISTINCT device_id FROM n", "-1"),
     "uptime_days_sp_upd": ("UPDATE", "service_periods", "OLD TABLE AS o NEW TABLE AS n",
-                           "SELECT device_id, -1 AS from_s FROM o UNION ALL SELECT device_id, -1 FROM n"),
-    "uptime_days_sp_del": ("DELETE", "service_periods", "OLD TABLE AS o", "SELECT device_id, -1 AS from_s FROM o"),
+                           "SELECT device_id FROM o UNION SELECT device_id FROM n", "-1"),
+    "uptime_days_sp_del": ("DELETE", "service_periods", "OLD TABLE AS o", "SELECT DISTINCT device_id FROM o", "-1"),
 }
 PG_TRIGGERS = tuple(
-    stmt for name, (op, table, refs, changes) in _PG_CHANGES.items() for stmt in (
-        _PG_FUNC.format(name=name, changes=changes),
+    stmt for name, (op, table, refs, loop, from_s) in _PG_CHANGES.items() for stmt in (
+        _PG_FUNC.format(name=name, loop=loop, from_s=from_s),
         f"DROP TRIGGER IF EXISTS {name} ON {table}",
         f"CREATE TRIGGER {name} AFTER {op} ON {table} REFERENCING {refs} FOR EACH STATEMENT "
         f"EXECUTE FUNCTION {name}()",

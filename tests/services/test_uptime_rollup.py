@@ -307,3 +307,21 @@ def test_each_write_drops_the_closed_days_it_touches(db, change):
     assert _rows(db) < rows
     after = _same_as_live(db)
     assert after != before
+
+
+def test_the_scheduler_job_rolls_closed_days_up(app, db):
+    """The job as the scheduler runs it (wiring.JOBS): yesterday and before are rolled up, today is not."""
+    from fleetops import scheduler, wiring
+
+    devs = _devices(db, 1)
+    now = datetime.now(UTC)
+    start = int((now - timedelta(days=3)).timestamp())
+    _store(db, devs[0], (now - timedelta(days=30), None), [(start, int(now.timestamp()), "up", None)])
+    job = next(j for j in wiring.JOBS if j.id == "uptime_rollup")
+    assert scheduler.run_job(app, job)
+    db.expire_all()
+    ends = db.scalars(select(UptimeDay.day_end_s).order_by(UptimeDay.day_end_s)).all()
+    today = datetime.combine(now.astimezone(ZONE).date(), datetime.min.time(), ZONE)
+    first = datetime.combine(datetime.fromtimestamp(start, ZONE).date(), datetime.min.time(), ZONE)
+    assert ends[0] == int(first.timestamp()) + DAY and ends[-1] == int(today.timestamp())
+    assert len(ends) == (today - first).days
