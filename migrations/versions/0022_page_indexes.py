@@ -1,14 +1,14 @@
 """Two partial indexes for the busiest pages at 10,000 devices (issue 14 part 4): the fleet's status tiles from an
 index alone, and the devices down now without reading the outages that ended
 
-Revision ID: 0021_page_indexes
+Revision ID: 0022_page_indexes
 Revises: 0020_outage_excluded_before
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0021_page_indexes"
-down_revision = "0020_outage_excluded_before"
+revision = "0022_page_indexes"
+down_revision = "0021_uptime_rollup"
 branch_labels = None
 depends_on = None
 
