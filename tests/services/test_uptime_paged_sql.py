@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import delete, insert
+from sqlalchemy import delete
 
 from fleetops.domain import uptime as rules
 from fleetops.models import Device, Site
@@ -31,12 +31,13 @@ def _device(db, code="R-CAM1") -> Device:
     return dev
 
 
-def _store(db, dev, in_service, pieces):
-    """Replace the device's history: its one in-service period and (start_s, end_s, state, cause|None) pieces."""
+def _store(db, dev, in_service, pieces) -> list[int]:
+    """Replace the device's history: its one in-service period and (start_s, end_s, state, cause|None) pieces; the
+    ids of the intervals stored (the rollup tests edit them)."""
     for t in (StatusInterval, Outage, ServicePeriod):
         db.execute(delete(t).where(t.device_id == dev.id))
     db.add(ServicePeriod(device_id=dev.id, start_at=in_service[0], end_at=in_service[1]))
-    rows = []
+    ids = []
     for a, b, state, cause in pieces:
         oid = None
         if state == "down":
@@ -46,10 +47,12 @@ def _store(db, dev, in_service, pieces):
             db.add(o)
             db.flush()
             oid = o.id
-        rows.append({"device_id": dev.id, "start_s": a, "end_s": b, "state": state, "outage_id": oid})
-    if rows:
-        db.execute(insert(StatusInterval), rows)
+        si = StatusInterval(device_id=dev.id, start_s=a, end_s=b, state=state, outage_id=oid)
+        db.add(si)
+        db.flush()
+        ids.append(si.id)
     db.commit()
+    return ids
 
 
 def _expected(period, in_service, pieces) -> rules.Figures:

@@ -18,6 +18,7 @@ from fleetops.models.rollup import UptimeDay
 from fleetops.models.service import ServicePeriod
 from fleetops.services.monitoring import IngestConfig, causes, ingest_results, uptime
 from fleetops.services.monitoring.rollup import roll_up
+from tests.services.test_uptime_paged_sql import _store
 
 UTC = timezone.utc
 ZONE = ZoneInfo("Asia/Shanghai")  # the project's default TIMEZONE: the report day
@@ -37,30 +38,6 @@ def _devices(db, n=2) -> list[Device]:
     db.add_all(devs)
     db.commit()
     return devs
-
-
-def _store(db, dev, in_service, pieces) -> list[int]:
-    """Replace the device's history: one in-service period and (start_s, end_s, state, cause) pieces; the ids of
-    the intervals stored."""
-    for t in (StatusInterval, Outage, ServicePeriod):
-        db.execute(delete(t).where(t.device_id == dev.id))
-    db.add(ServicePeriod(device_id=dev.id, start_at=in_service[0], end_at=in_service[1]))
-    ids = []
-    for a, b, state, cause in pieces:
-        oid = None
-        if state == "down":
-            o = Outage(device_id=dev.id, started_at=datetime.fromtimestamp(a, UTC),
-                       detected_at=datetime.fromtimestamp(a, UTC), ended_at=datetime.fromtimestamp(b, UTC),
-                       cause=cause)
-            db.add(o)
-            db.flush()
-            oid = o.id
-        si = StatusInterval(device_id=dev.id, start_s=a, end_s=b, state=state, outage_id=oid)
-        db.add(si)
-        db.flush()
-        ids.append(si.id)
-    db.commit()
-    return ids
 
 
 def _figures(db, periods, by="device"):
