@@ -28,6 +28,12 @@ DAYS = 5
 CAUSES = ["device_fault", "power_utility", "network_provider", "unknown", "planned_work"]
 
 
+
+@pytest.fixture(autouse=True)
+def _rollup_for_every_whole_day(monkeypatch):
+    """The histories here are a few days long: read the rollup for any whole day (the service waits for a week)."""
+    monkeypatch.setattr(uptime, "MIN_ROLLED_DAYS", 1)
+
 def _devices(db, n=2) -> list[Device]:
     site = Site(code="RU1", name="汇总点位", district="天山区", latitude=43.8, longitude=87.6)
     other = Site(code="RU2", name="汇总点位二", district="沙依巴克区", latitude=43.8, longitude=87.6)

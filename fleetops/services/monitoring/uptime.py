@@ -137,7 +137,7 @@ def _prepared(what: str, start: datetime, end: datetime, by: str, kinds, codes, 
     params = {"from_s": _to_s(start), "to_s": _to_s(end)}
     whole = whole_days(params["from_s"], params["to_s"], _zone(local_tz))
     rolled = None
-    if whole is not None:
+    if whole is not None and whole[1] - whole[0] >= MIN_ROLLED_DAYS * 86400:
         params["roll_a"], params["roll_b"] = whole
         rolled = "aligned" if whole[0] == params["from_s"] else "edge"
     key = (what, by, kinds_key, codes is not None, rolled)
@@ -160,6 +160,12 @@ def _prepared(what: str, start: datetime, end: datetime, by: str, kinds, codes, 
     if codes is not None:
         params["codes"] = list(codes)
     return stmt, params
+
+
+# Below a week of whole days the rollup's extra branches cost more than the intervals they save: measured at 10,000
+# devices and 40 days of history, "this month" on its 2nd day took 67 ms through the rollup and 43 ms live (and a
+# month either way within noise, 68–128 ms), so short periods are read live. The tests lower it to 1.
+MIN_ROLLED_DAYS = 7
 
 
 def whole_days(from_s: int, to_s: int, zone: ZoneInfo) -> tuple[int, int] | None:
