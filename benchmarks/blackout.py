@@ -15,7 +15,7 @@ import argparse
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -33,10 +33,11 @@ from fleetops.models import Base, Cabinet, Depot, Device, Site, User  # noqa: E4
 from fleetops.models.alerts import Alert, AlertDelivery  # noqa: E402
 from fleetops.models.monitoring import Outage, SiteIncident  # noqa: E402
 from fleetops.models.tickets import Ticket  # noqa: E402
-from fleetops.services import alerts  # noqa: E402
+from fleetops.services import alerts, tickets  # noqa: E402
 from fleetops.services.monitoring import IngestConfig, ingest_results  # noqa: E402
 from _common import scratch_postgres  # noqa: E402
 
+QUALIFIED = True
 DISTRICTS = ["天山区", "沙依巴克区", "新市区", "水磨沟区"]
 UTC = timezone.utc
 
@@ -48,8 +49,14 @@ def build(S, n_sites: int, per_site: int, healthy: int) -> tuple[list[str], list
         s.flush()
         admin = User(username="admin", password_hash="x", role="admin")
         s.add(admin)
-        s.add_all([User(username=f"crew{i}", password_hash="x", role="crew", district=DISTRICTS[i % 4],
-                        depot_id=depot.id) for i in range(8)])
+        crew = [User(username=f"crew{i}", password_hash="x", role="crew", district=DISTRICTS[i % 4],
+                     depot_id=depot.id) for i in range(8)]
+        s.add_all(crew)
+        s.flush()
+        if QUALIFIED:  # as a real crew: the certificates a checkpoint job needs (T8), else every ticket escalates
+            for member in crew:
+                for kind in ("work_at_height", "electrician"):
+                    tickets.add_qualification(s, member.id, kind, date(2099, 1, 1), valid_from=date(2020, 1, 1))
         sites = [Site(code=f"K{i:04d}", name=f"卡口{i}", district=DISTRICTS[i % 4], latitude=43.8 + i / 1000,
                       longitude=87.6, depot_id=depot.id) for i in range(n_sites + max(1, healthy // 5))]
         s.add_all(sites)
@@ -131,9 +138,14 @@ def main():
     ap.add_argument("--healthy", type=int, default=2000)
     ap.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
     ap.add_argument("--no-sqlite", action="store_true")
+    ap.add_argument("--unqualified-crew", action="store_true",
+                    help="crew without the job's certificates: every ticket escalates (one more alert each)")
     ap.add_argument("--code", default=CODE, help="the checkout measured (give it as --code=DIR)")
     args = ap.parse_args()
-    print(f"blackout benchmark: code from {CODE}")
+    global QUALIFIED
+    QUALIFIED = not args.unqualified_crew
+    print(f"blackout benchmark: code from {CODE}; crew {'without' if args.unqualified_crew else 'with'} the "
+          f"job's certificates")
     wiring.wire()
     out = {}
     if not args.no_sqlite:
