@@ -180,34 +180,28 @@ def _held_then_released(maker, holder, blocked_job, free_job) -> None:
     assert not t.is_alive() and not errors, errors
 
 
-def test_an_ingest_waits_for_one_sharing_a_site_and_not_for_another_district(pg):
+def _with_sites_held(pg, held: list[str], waits: tuple[int, str], runs: tuple[int, str]) -> None:
+    """Hold the locks of sites `held` (codes) as a running ingest would; the batch of the devices starting with
+    waits[1] (from district batch waits[0]) must wait for it, the one of runs[1] must go through meanwhile."""
     fleet = _fleet(pg, "P")
     with pg() as s:
         site = {x.code: x.id for x in s.scalars(select(Site))}
     holder = pg()
     try:
-        locks.lock_sites(holder, [site["P00"]])  # as an ingest of site 00's devices, still running
+        locks.lock_sites(holder, [site[code] for code in held])
         b = _batches(fleet, 0)
-        other_district = [r for r in b[1] if r[0].startswith("11-")]
-        same_site = [r for r in b[0] if r[0].startswith("00-")]
-        _held_then_released(pg, holder, lambda: _ingest(pg, "P", same_site, 0),
-                            lambda: _ingest(pg, "P", other_district, 0))
+        waiting = [r for r in b[waits[0]] if r[0].startswith(waits[1])]
+        free = [r for r in b[runs[0]] if r[0].startswith(runs[1])]
+        _held_then_released(pg, holder, lambda: _ingest(pg, "P", waiting, 0), lambda: _ingest(pg, "P", free, 0))
     finally:
         holder.close()
+
+
+def test_an_ingest_waits_for_one_sharing_a_site_and_not_for_another_district(pg):
+    # as an ingest of site 00's devices, still running
+    _with_sites_held(pg, ["P00"], waits=(0, "00-"), runs=(1, "11-"))
 
 
 def test_a_district_wide_batch_holds_off_that_district_only(pg, monkeypatch):
-    monkeypatch.setattr(locks, "SITE_LOCKS_MAX", 1)  # two sites: the district-wide locks
-    fleet = _fleet(pg, "P")
-    with pg() as s:
-        site = {x.code: x.id for x in s.scalars(select(Site))}
-    holder = pg()
-    try:
-        locks.lock_sites(holder, [site["P00"], site["P01"]])  # exclusive on district 0
-        b = _batches(fleet, 0)
-        other_site_same_district = [r for r in b[0] if r[0].startswith("02-")]
-        other_district = [r for r in b[1] if r[0].startswith("12-")]
-        _held_then_released(pg, holder, lambda: _ingest(pg, "P", other_site_same_district, 0),
-                            lambda: _ingest(pg, "P", other_district, 0))
-    finally:
-        holder.close()
+    monkeypatch.setattr(locks, "SITE_LOCKS_MAX", 1)  # two sites: the district-wide locks, exclusive on district 0
+    _with_sites_held(pg, ["P00", "P01"], waits=(0, "02-"), runs=(1, "12-"))
