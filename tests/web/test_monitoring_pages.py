@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from fleetops.models import AuditLog, Device, Site
 from fleetops.models.monitoring import ExclusionRequest, Outage
+from fleetops.platform import clock
 from fleetops.services.monitoring import IngestConfig, ingest_results
 
 UTC = timezone.utc
@@ -131,7 +132,8 @@ def test_outage_list_filters_by_cause(client_as, down_camera):
 
 def test_uptime_table_and_its_exports(client_as, down_camera):
     c = client_as("supervisor")
-    today = datetime.now(UTC).date().isoformat()
+    # The form's dates are local days: from 16:00 to midnight UTC, UTC's date is the day before Beijing's.
+    today = clock.local_now().date().isoformat()
     html = c.get(f"/monitoring/uptime?period=custom&from={today}&to={today}&by=device").get_data(as_text=True)
     assert "K105-CAM1" in html and "考核在线率" in html
     csv_resp = c.get(f"/monitoring/uptime?period=month&by=site&format=csv")
