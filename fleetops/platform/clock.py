@@ -3,7 +3,7 @@
 Stored times are UTC (`models.base.UTCDateTime`); pages, reports, CLI output and "which day/month" questions
 use `local_zone()`. Day and night are not clock hours: they come from the sun at the site (`domain/sla.py`).
 """
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
 from fleetops.config import DEFAULTS
@@ -30,6 +30,11 @@ def utcnow() -> datetime:
 
 def local_now() -> datetime:
     return datetime.now(local_zone())
+
+
+def local_today() -> date:
+    """Today at the sites (TIMEZONE), not on the server's clock: from 16:00 UTC it is already tomorrow in Shanghai."""
+    return local_now().date()
 
 
 def to_local(value: datetime | None) -> datetime | None:

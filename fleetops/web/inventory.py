@@ -6,7 +6,7 @@ Other areas add a panel to the device page by appending to DEVICE_PANELS, e.g.
 """
 import io
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Callable
 from urllib.parse import urlencode
 
@@ -26,6 +26,7 @@ except ImportError:  # WTForms < 3.3
 from fleetops.domain.choices import DeviceKind, DeviceStatus, Lifecycle, LivenessProbe
 from fleetops.domain.errors import ValidationFailed
 from fleetops.domain.text import Msg
+from fleetops.platform.clock import local_today
 from fleetops.services import inventory
 from fleetops.services.inventory import AUTH_PROTOCOLS, PRIV_PROTOCOLS, import_jobs, uploads
 from fleetops.web import current_locale, db_session, enum_label, nav, roles_required
@@ -185,7 +186,7 @@ def device(code):
         ctx = panel.context(s, dev) if panel.context else {}
         panels.append((panel.template, ctx or {}))
     return render_template("inventory/device.html", device=dev, children=children, panels=panels,
-                           today=date.today(), due_soon=date.today() + timedelta(days=CERT_DUE_SOON_DAYS),
+                           today=local_today(), due_soon=local_today() + timedelta(days=CERT_DUE_SOON_DAYS),
                            certificates=sorted(dev.certificates, key=lambda c: c.valid_until, reverse=True),
                            secrets_set=[SECRET_LABELS[f] for f in inventory.secrets_set(dev)],
                            service_periods=inventory.service_history(s, dev))

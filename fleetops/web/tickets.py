@@ -10,7 +10,7 @@ from fleetops.domain import inputs, sla
 from fleetops.domain import tickets as rules
 from fleetops.domain.errors import ValidationFailed
 from fleetops.domain.text import Msg
-from fleetops.platform.clock import local_zone, utcnow
+from fleetops.platform.clock import local_today, local_zone, utcnow
 from fleetops.services import spares, tickets
 from fleetops.web import db_session, nav, page_arg, pager_args, roles_required
 
@@ -394,5 +394,5 @@ def qualifications():
         return redirect(url_for("tickets.qualifications"))
     crews = tickets.crew_members(s)
     return render_template("tickets/qualifications.html", rows=tickets.list_qualifications(s), crews=crews,
-                           kinds=list(rules.QualificationKind), today=date.today(),
+                           kinds=list(rules.QualificationKind), today=local_today(),
                            kind_labels={k.value: k.label(_loc()) for k in rules.QualificationKind})

@@ -1,12 +1,14 @@
 """Inventory pages: lists with filters and paging, details, edits by role, secrets never rendered, import and export."""
 import io
 import re
-from datetime import date
+from datetime import date, datetime, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
 from fleetops.models import AuditLog, Device, Site
+from tests.conftest import login
 from tests.inventory_helpers import csv_bytes, device_row, load_small_fleet
 
 
@@ -202,3 +204,25 @@ def test_speed_camera_page_flags_an_expired_certificate(client_as, db, users):
     expired = next(c for c in db.scalars(select(MetrologyCertificate)) if c.valid_until < date.today())
     html = client_as("crew").get(f"/devices/{expired.device.code}").get_data(as_text=True)
     assert expired.certificate_no in html and "已过期" in html
+
+
+def test_a_certificate_expires_by_the_sites_calendar_not_the_servers(make_app, users):
+    """F5: "expired" is judged on the local day at the sites (TIMEZONE), not on the server's clock (UTC here)."""
+    from fleetops.models import MetrologyCertificate
+    from fleetops.services.inventory.demo import load_demo_fleet
+
+    utc_today = datetime.now(timezone.utc).date()
+    # 14 h ahead of UTC or 12 h behind: at any hour one of the two is on another calendar day than UTC
+    zone = next(z for z in ("Etc/GMT-14", "Etc/GMT+12") if datetime.now(ZoneInfo(z)).date() != utc_today)
+    app = make_app(TIMEZONE=zone)
+    s = app.extensions["fleetops.sessionmaker"]()
+    load_demo_fleet(s, seed=7)
+    cert = next(c for c in s.scalars(select(MetrologyCertificate)))
+    local_today = datetime.now(ZoneInfo(zone)).date()
+    # ends on the earlier of the two days: expired at the sites when they are ahead, still valid when behind
+    cert.valid_until, cert.certificate_no = min(utc_today, local_today), "EDGE-DAY-1"
+    s.commit()
+    html = login(app.test_client(), "crew").get(f"/devices/{cert.device.code}").get_data(as_text=True)
+    row = re.search(r"<tr><td>EDGE-DAY-1</td>.*?</tr>", html).group(0)
+    assert ("已过期" in row) == (cert.valid_until < local_today), (zone, row)
+    s.close()

@@ -12,6 +12,7 @@ from fleetops.domain.text import Msg
 from fleetops.models import AuditLog, Cabinet, ContractParameter, Depot, Device, MetrologyCertificate, Site, User
 from fleetops.models.base import utcnow
 from fleetops.platform import audit, netpolicy, parameters
+from fleetops.platform.clock import local_today
 
 FIRST_IP = ipaddress.IPv4Address("127.20.0.1")  # the simulator answers for 127.20.0.0/14 on loopback
 SNAPSHOT_URL = "http://127.0.0.1:5082/cam/{code}/ISAPI/Streaming/channels/101/picture"
@@ -87,7 +88,7 @@ def ip_for(index: int) -> str:
 def generate_fleet(n_devices: int = 600, seed: int = 7, today: date | None = None) -> Fleet:
     """Sites with their cabinet and equipment, added until there are at least `n_devices` devices."""
     rng = random.Random(seed)
-    today = today or date.today()
+    today = today or local_today()
     fleet = Fleet(depots=[{"name": n, "district": d, "latitude": la, "longitude": lo} for n, d, la, lo in DEPOTS])
     names = {d: set() for d in DISTRICTS}
     counters = {prefix: 100 for prefix, *_ in SITE_TYPES}
@@ -279,7 +280,7 @@ def load_demo_fleet(session: Session, seed: int = 7, n_devices: int = 600, today
     from fleetops.services.inspections import load_preset  # P1–P3: the checkpoint contract's inspection plans
 
     load_preset(session, "checkpoint_om", actor="demo")
-    summary["crew"] = add_demo_crew(session, today or date.today())
+    summary["crew"] = add_demo_crew(session, today or local_today())
     return summary
 
 
