@@ -1,9 +1,12 @@
-"""Benchmark: memory of one scheduled snapshot-sampling run (the `quality_sample` job: up to 200 cameras),
-the cause of the demo scheduler's 1–1.6 GB RSS. Prints peak traced memory (tracemalloc, numpy included) and
-the process's peak RSS.
+"""Benchmark: one scheduled snapshot-sampling run (the `quality_sample` job as the scheduler runs it: up to 200
+cameras). Prints peak traced memory (tracemalloc, numpy included) and the process's peak RSS — the cause of the demo
+scheduler's 1–1.6 GB — and how long another job had to wait for SQLite's write lock meanwhile: a writer thread takes
+the lock as the other jobs do (BEGIN IMMEDIATE, one UPDATE, commit) every `--writer-every` seconds during the run.
 
     .venv/bin/python benchmarks/sampling_memory.py [--cameras 200] [--width 1920 --height 1080]
+        [--writer-every 0.2] [--code DIR]
 
+`--code DIR`: import fleetops from DIR (e.g. /work/main, the code before a change) for a before/after pair.
 A loopback HTTP server (127.0.0.1) serves one JPEG to every camera; the database is SQLite in a temp folder.
 """
 import argparse
@@ -52,12 +55,20 @@ def main() -> None:
     ap.add_argument("--cameras", type=int, default=200)
     ap.add_argument("--width", type=int, default=1920)
     ap.add_argument("--height", type=int, default=1080)
+    ap.add_argument("--writer-every", type=float, default=0.2)
+    ap.add_argument("--code", default=None, help="import fleetops from this folder (a before/after pair)")
     args = ap.parse_args()
+    if args.code:
+        sys.path.insert(0, str(Path(args.code).resolve()))
+
+    from sqlalchemy import text
 
     from fleetops import create_app, wiring
     from fleetops.db import session_scope
     from fleetops.models import Base, Device, Site
-    from fleetops.services.quality.sampling import sample_cameras
+    from fleetops.platform import netpolicy, parameters
+    from fleetops.platform.jobs import JobContext
+    from fleetops.services.quality.jobs import job_sample
 
     wiring.wire()
     folder = Path(tempfile.mkdtemp(prefix="fo-sampling-"))
@@ -74,18 +85,47 @@ def main() -> None:
         for i in range(args.cameras):
             s.add(Device(code=f"B001-CAM{i:03d}", kind="checkpoint_camera", site_id=site.id, lifecycle="online",
                          snapshot_url=url))
+        # The camera served on loopback is allowed, as the demo's are (contract parameter camera_networks).
+        parameters.set_value(s, netpolicy.CAMERAS, netpolicy.PRIVATE + netpolicy.LOOPBACK, "benchmark")
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    factory = app.extensions["fleetops.sessionmaker"]
+    waits, refused, done = [], [], threading.Event()
+
+    def writer():  # another job writing meanwhile, as alerts_repeat or stock_minimum do
+        while not done.wait(args.writer_every):
+            asked = time.monotonic()
+            try:
+                with session_scope(factory, write=True) as s:
+                    s.execute(text("UPDATE sites SET name = name WHERE code = 'B001'"))
+                waits.append(time.monotonic() - asked)
+            except Exception as err:  # noqa: BLE001 - "database is locked" after the busy timeout
+                refused.append(f"{type(err).__name__}: {str(err)[:80]}")
+
+    other = threading.Thread(target=writer, daemon=True)
     tracemalloc.start()
     started = time.monotonic()
-    with session_scope(app.extensions["fleetops.sessionmaker"]) as s:
-        devices = s.query(Device).all()
-        counts = sample_cameras(s, devices, store_dir=str(folder / "uploads"))
+    other.start()
+    with app.app_context():
+        job_sample(JobContext.from_app(app))
+    done.set()
+    other.join()
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"cameras={args.cameras} frame={args.width}x{args.height} jpeg_kb={len(data) // 1024} "
-          f"sampled={counts['sampled']} failed={counts['failed']} duration_s={time.monotonic() - started:.1f}")
+    with session_scope(factory) as s:
+        sampled = s.scalar(text("SELECT count(*) FROM quality_samples WHERE ok"))
+        failed = s.scalar(text("SELECT count(*) FROM quality_samples WHERE NOT ok"))
+    import fleetops
+
+    print(f"code={Path(fleetops.__file__).parents[1]} cameras={args.cameras} frame={args.width}x{args.height} "
+          f"jpeg_kb={len(data) // 1024} sampled_ok={sampled} failed={failed} duration_s={time.monotonic() - started:.1f}")
     print(f"peak traced MB={peak / 2**20:.0f}  peak RSS MB={rss:.0f} (before sampling {rss0:.0f})")
+    waits.sort()
+    if waits:
+        print(f"other writer: {len(waits)} writes, wait for the lock p50={waits[len(waits) // 2] * 1000:.0f} ms "
+              f"max={waits[-1] * 1000:.0f} ms; refused={len(refused)} {refused[:1]}")
+    else:
+        print(f"other writer: no write got through; refused={len(refused)} {refused[:1]}")
     server.shutdown()
 
 

@@ -42,11 +42,12 @@ DEFAULTS = {
     "ALERT_DELIVER_INTERVAL_S": 10,
     "SESSION_COOKIE_SECURE": False,  # set true (FLEETOPS_SESSION_COOKIE_SECURE=1) when served over HTTPS
     "SESSION_COOKIE_SAMESITE": "Lax",
-    # Sign-in throttling (Flask-Limiter notation); only failed attempts count. Storage: memory:// (one process)
-    # or e.g. redis://…; the waitress server is one process, so memory is enough there.
+    # Sign-in throttling (Flask-Limiter notation); only failed attempts count. Storage: fleetops-db:// (counters
+    # in our own database, platform/throttle_store.py: every web process on one database counts the same failures),
+    # or memory:// (one process only: N processes would allow N times the attempts), or e.g. redis://….
     "LOGIN_LIMIT_PER_ACCOUNT": "5 per 5 minutes",
     "LOGIN_LIMIT_PER_ADDRESS": "30 per 10 minutes",
-    "RATELIMIT_STORAGE_URI": "memory://",
+    "RATELIMIT_STORAGE_URI": "fleetops-db://",
     # Issue 13, the fleet map: an internal tile server or PGIS as a Leaflet URL template, e.g.
     # "http://tiles.police.local/{z}/{x}/{y}.png" (WGS-84 sites are drawn on Web Mercator tiles); "" = the
     # tile-less map (district outlines and roads from the inventory). Never a public tile server.

@@ -54,9 +54,10 @@ def sample_snapshots(code, timeout_s):
     from fleetops.services import quality
 
     app = get_app()
-    with app.app_context(), session() as s:
+    with app.app_context():
         try:
-            report = quality.sample_snapshots_report(s, code, store_dir=app.config["UPLOAD_DIR"], timeout_s=timeout_s)
+            report = quality.sample_snapshots_report(app.extensions["fleetops.sessionmaker"], code,
+                                                     store_dir=app.config["UPLOAD_DIR"], timeout_s=timeout_s)
         except FleetopsError as err:
             if err.status_code == 404:
                 raise

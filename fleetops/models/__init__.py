@@ -10,3 +10,4 @@ from fleetops.models import agents, alerts, discovery, maintenance, monitoring, 
 from fleetops.models import inspections  # noqa: F401,E402 - P1–P3
 from fleetops.models import records  # noqa: F401,E402 - issue 12's records
 from fleetops.models import rollup  # noqa: F401,E402 - issue 14: the uptime rollup
+from fleetops.models import throttle  # noqa: F401,E402 - issue 14: sign-in throttling shared by web processes

@@ -20,6 +20,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.routing import BuildError
 
 from fleetops.domain.errors import DuplicateRequest, FleetopsError
+from fleetops.platform import throttle_store  # noqa: F401 - registers the fleetops-db:// limiter storage
 from fleetops.platform.i18n import translate
 from fleetops.web import nav
 
@@ -27,7 +28,9 @@ log = logging.getLogger(__name__)
 csrf = CSRFProtect()
 login_manager = LoginManager()
 babel = Babel()
-# Throttles sign-in (web/auth.py); storage from RATELIMIT_STORAGE_URI (memory by default, one per process).
+# Throttles sign-in (web/auth.py) and the public fault form; storage from RATELIMIT_STORAGE_URI: by default
+# fleetops-db:// (platform/throttle_store.py, registered by importing it), the counters in our database, shared by
+# every web process on it; memory:// keeps them in this process only.
 limiter = Limiter(key_func=get_remote_address, headers_enabled=True)
 
 # Sent with every response. Scripts only from our own files (no inline script, no CDN: the network is closed);

@@ -1,7 +1,9 @@
 """Logging in and out, and the user's own account page.
 
 Wrong passwords are throttled per account and per address (Flask-Limiter; only failed attempts count, limits in
-LOGIN_LIMIT_PER_ACCOUNT / LOGIN_LIMIT_PER_ADDRESS); a pause is one audit line per window and a 429 in words.
+LOGIN_LIMIT_PER_ACCOUNT / LOGIN_LIMIT_PER_ADDRESS); a pause is one audit line per window and a 429 in words. The
+counters live in the database by default (platform/throttle_store.py), so every web process counts the same failures;
+the keys name the account (user name) or the address, never a password.
 Logout ends the user's sessions everywhere (the session version in every cookie)."""
 import math
 import time
@@ -42,18 +44,14 @@ def _failed(response) -> bool:
     return response.status_code != 302
 
 
-_audited: dict = {}  # (scope, key) → the window already written to the audit log
-
-
 def _paused(scope: str):
     def on_breach(limit) -> None:
-        g.retry_minutes = max(1, math.ceil((limit.reset_at - time.time()) / 60))
-        key = (scope, limit.key)
-        if _audited.get(key) == limit.reset_at:
+        left_s = limit.reset_at - time.time()
+        g.retry_minutes = max(1, math.ceil(left_s / 60))
+        # One audit line per key and window, whichever web process sees the breach: a counter of its own in the
+        # limiter's storage (shared through the database by default), expiring with the window.
+        if limiter.storage.incr(f"audited/{limit.key}", max(1, math.ceil(left_s))) != 1:
             return None
-        if len(_audited) > 10_000:
-            _audited.clear()
-        _audited[key] = limit.reset_at
         session = db_session()
         accounts.record_login_throttled(session, request.form.get("username", ""), get_remote_address() or "", scope)
         session.commit()

@@ -7,6 +7,7 @@ from ipaddress import ip_network
 
 import pytest
 
+from fleetops.db import make_sessionmaker
 from fleetops.domain.errors import ValidationFailed
 from fleetops.domain.text import render_stored
 from fleetops.models import Device, Site
@@ -103,7 +104,8 @@ def test_a_snapshot_outside_the_camera_networks_is_never_fetched(db, users, came
     sample = quality.sample_device(db, camera, store_dir=tmp_path)
     assert not sample.ok and peer.hits == 0
     assert "不在管理员允许的相机网段内" in render_stored(sample.detail, "zh")
-    counts = quality.sample_cameras(db, [camera], store_dir=tmp_path)
+    db.commit()
+    counts = quality.sample_cameras(make_sessionmaker(db.get_bind()), [camera], store_dir=tmp_path)
     assert counts["failed"] == 1 and peer.hits == 0
     parameters.set_value(db, netpolicy.CAMERAS, netpolicy.PRIVATE + ["127.0.0.1/32"], users["admin"])
     db.commit()

@@ -11,6 +11,7 @@ import pytest
 import requests
 from sqlalchemy import select
 
+from fleetops.db import make_sessionmaker
 from fleetops.models import AuditLog, ContractParameter, Site
 from fleetops.models.quality import QualityFinding
 from fleetops.platform import parameters
@@ -80,8 +81,8 @@ def demo_cams(db):
 def _round(db, store, at):
     """One scheduled round: the cameras due at `at` are sampled."""
     due = quality.due_cameras(db, at)
-    counts = quality.sample_cameras(db, due, store_dir=store, now=at)
     db.commit()
+    counts = quality.sample_cameras(make_sessionmaker(db.get_bind()), due, store_dir=store, now=at)
     return due, counts
 
 

@@ -10,7 +10,7 @@ from fleetops.domain.errors import ConflictError
 from fleetops.models import AuditLog, Device, Site
 from fleetops.models.quality import QualityFinding, SnapshotSample
 from fleetops.domain.text import render_stored
-from fleetops.platform import events
+from fleetops.platform import events, parameters
 from fleetops.platform.i18n import use_locale
 from fleetops.services import quality, tickets
 from fleetops.simulator.snapshots import SnapshotServer
@@ -167,16 +167,17 @@ def test_an_unreachable_camera_is_recorded_without_an_image_finding(db, cam, cam
     assert db.scalars(select(QualityFinding)).all() == []
 
 
-def test_the_schedule_samples_only_cameras_that_are_due(db, cam, store):
+def test_the_schedule_samples_only_cameras_that_are_due(app, db, cam, store):
     assert [d.code for d in quality.due_cameras(db, NOON)] == ["K105-CAM1"]
-    counts = quality.sample_cameras(db, quality.due_cameras(db, NOON), store_dir=store, now=NOON)
+    counts = quality.sample_cameras(app.extensions["fleetops.sessionmaker"], quality.due_cameras(db, NOON),
+                                    store_dir=store, now=NOON)
     db.commit()
     assert counts == {"sampled": 1, "failed": 0, "problems": 0}
     assert quality.due_cameras(db, NOON + timedelta(minutes=10)) == []
     assert [d.code for d in quality.due_cameras(db, NOON + timedelta(hours=1))] == ["K105-CAM1"]
 
 
-def test_many_cameras_sampled_in_parallel_at_night_each_get_their_own_result(db, cams, store):
+def test_many_cameras_sampled_in_parallel_at_night_each_get_their_own_result(app, db, cams, store):
     site = Site(code="K-200", name="K-200 南门卡口", latitude=45.65, longitude=84.95)
     db.add(site)
     db.flush()
@@ -188,7 +189,8 @@ def test_many_cameras_sampled_in_parallel_at_night_each_get_their_own_result(db,
     db.commit()
     cams.set_fault("K200-CAM3", "dark")
     devices = list(db.scalars(select(Device).where(Device.code.in_(codes)).order_by(Device.code)))
-    counts = quality.sample_cameras(db, devices, store_dir=store, now=MIDNIGHT)  # night: faces searched in 8 threads
+    counts = quality.sample_cameras(app.extensions["fleetops.sessionmaker"], devices, store_dir=store,
+                                    now=MIDNIGHT)  # night: faces searched in 8 threads
     db.commit()
     assert counts == {"sampled": 8, "failed": 0, "problems": 1}, [(d.code, s.problems, s.detail) for d in devices for s in quality.latest_samples(db, d.id, 1)]
     dark = quality.latest_samples(db, devices[3].id, 1)[0]
@@ -253,3 +255,47 @@ def test_a_dead_fill_light_is_not_cleared_by_a_daylight_frame_only_by_a_good_nig
     db.refresh(finding)
     assert finding.state == "cleared" and finding.cleared_at == good_night.taken_at
     assert quality.verify_with_snapshot(db, t, MIDNIGHT + timedelta(days=1, minutes=5)) is None
+
+
+def test_verifying_a_quality_ticket_asks_no_camera_and_the_sampler_takes_its_camera_first(app, db, cam, cams, store,
+                                                                                          users):
+    """T6 without a camera fetch inside the ticket job's transaction (it held the write lock while the camera
+    answered): the verifier only reads; the sampling job takes the camera of a resolved quality ticket first, even
+    within its sampling interval, and the next verification finds that snapshot."""
+    from fleetops.platform.jobs import JobContext
+    from fleetops.scheduler import collect_jobs
+
+    verify_job = next(j for j in collect_jobs(app) if j.id == "ticket_verify")
+
+    def run_verify_job():
+        with app.app_context():  # as the scheduler runs it: UPLOAD_DIR is known
+            verify_job.func(JobContext.from_app(app))
+        db.expire_all()
+        return tickets.get_ticket(db, t.id).state
+
+    cams.set_fault("K105-CAM1", "blur")
+    for i in range(3):
+        sample(db, cam, store, NOON + timedelta(hours=i))
+    t = tickets.get_ticket(db, db.scalar(select(QualityFinding)).ticket_id)
+    crew = users["crew"]
+    if t.assignee_id is None:
+        tickets.dispatch(db, t.id, assignee_id=crew.id, actor="test", at=NOON + timedelta(hours=2))
+    at = NOON + timedelta(hours=3)
+    tickets.record_arrival(db, t.id, actor=crew, at=at, lat=45.65, lon=84.95)
+    tickets.tick_checklist(db, t.id, list(tickets.rules.CHECKLIST_KEYS), actor=crew)
+    tickets.start_repair(db, t.id, actor=crew, at=at + timedelta(minutes=5))
+    tickets.add_photo(db, t.id, "after", after_photo_jpeg(), upload_dir=str(store), actor=crew)
+    tickets.resolve(db, t.id, "repaired", actor=crew, at=at + timedelta(minutes=30))
+    cam.status, cam.status_since = "up", NOON - timedelta(days=1)
+    parameters.set_value(db, "quality_sample_interval_min", 240, users["admin"])
+    db.commit()
+    cams.set_fault("K105-CAM1", None)
+    asked = cams.requests
+    assert run_verify_job() == "resolved" and cams.requests == asked  # no camera asked inside the job
+    due_at = at + timedelta(minutes=45)  # 1 h 45 min after its last snapshot: within the interval, due for the ticket
+    assert [d.code for d in quality.due_cameras(db, due_at)] == ["K105-CAM1"]
+    counts = quality.sample_cameras(app.extensions["fleetops.sessionmaker"], quality.due_cameras(db, due_at),
+                                    store_dir=store, now=due_at)
+    assert counts == {"sampled": 1, "failed": 0, "problems": 0}
+    assert run_verify_job() in ("verified", "closed")
+    assert quality.due_cameras(db, due_at + timedelta(minutes=1)) == []

@@ -9,7 +9,9 @@ every other camera's counts are stored. The job pulls each enabled connector tha
 transaction, so one platform failing never stops another."""
 from __future__ import annotations
 
+import json
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 import requests
@@ -44,17 +46,48 @@ def _dig(data, path: str):
     return data
 
 
-def _fetch(session: Session, c: PlatformConnector, start: datetime, end: datetime):
+@dataclass(frozen=True)
+class PullPlan:
+    """One pull as read from the database (the connector's settings, the window, the allow-list's verdict), so the
+    platform is asked with no transaction open."""
+
+    connector_id: int
+    name: str
+    url: str
+    username: str
+    password: str
+    timeout_s: float
+    start: datetime
+    end: datetime
+    interval_s: int
+    mapping: dict
+    refusal: Msg | None
+
+
+def plan_pull(session: Session, c: PlatformConnector, now: datetime | None = None) -> PullPlan:
+    """Reads only: what to ask the platform for (counts since the last good pull, at most the baseline's days)."""
+    now = now or utcnow()
+    interval = int(parameters.get(session, "alerts.pass_count_interval_s"))
+    days = int(parameters.get(session, "alerts.no_data_baseline_days"))
+    start = now - timedelta(days=days, seconds=interval)
+    if c.last_ok_at is not None:
+        start = max(start, c.last_ok_at - timedelta(seconds=2 * interval))
     refusal = netpolicy.url_refusal(c.url, netpolicy.PLATFORMS, netpolicy.networks(session, netpolicy.PLATFORMS))
-    if refusal is not None:
-        raise PullFailed(refusal)
+    return PullPlan(c.id, c.name, c.url, c.username or "", c.password or "", c.timeout_s, start, now, interval,
+                    {**DEFAULT_MAPPING, **(c.mapping or {})}, refusal)
+
+
+def fetch(plan: PullPlan):
+    """Ask the platform (no database here); the parsed JSON, or PullFailed with the reason."""
+    if plan.refusal is not None:
+        raise PullFailed(plan.refusal)
     try:
-        resp = requests.get(c.url, params={"from": start.isoformat(), "to": end.isoformat()},
-                            auth=(c.username, c.password or "") if c.username else None,
-                            timeout=c.timeout_s, stream=True, allow_redirects=False,
+        resp = requests.get(plan.url, params={"from": plan.start.isoformat(), "to": plan.end.isoformat()},
+                            auth=(plan.username, plan.password) if plan.username else None,
+                            timeout=plan.timeout_s, stream=True, allow_redirects=False,
                             headers={"Accept": "application/json"})
     except requests.Timeout:
-        raise PullFailed(Msg("The platform did not answer within %(s)s s.", s=c.timeout_s)) from None
+        raise PullFailed(Msg("The platform did not answer within %(s)s s.", s=plan.timeout_s)) from None
     except requests.RequestException as err:
         raise PullFailed(Msg("Cannot reach the platform (%(error)s).", error=type(err).__name__)) from None
     try:
@@ -70,8 +103,6 @@ def _fetch(session: Session, c: PlatformConnector, start: datetime, end: datetim
     if len(body) > MAX_BODY:
         raise PullFailed(Msg("The platform's answer is larger than %(mb)s MB.", mb=MAX_BODY // (1024 * 1024)))
     try:
-        import json
-
         return json.loads(body.decode("utf-8-sig"))
     except (ValueError, UnicodeDecodeError):
         raise PullFailed(Msg("The platform's answer is not JSON.")) from None
@@ -117,21 +148,16 @@ def _rows(session: Session, data, mapping: dict) -> tuple[list[dict], dict[str, 
     return rows, bad
 
 
-def pull_connector(session: Session, c: PlatformConnector, now: datetime | None = None) -> dict:
-    """Pull once; returns {"ok", "stored", "cameras", "skipped"}; on failure nothing is written but the reason."""
-    now = now or utcnow()
-    interval = int(parameters.get(session, "alerts.pass_count_interval_s"))
-    days = int(parameters.get(session, "alerts.no_data_baseline_days"))
-    start = now - timedelta(days=days, seconds=interval)
-    if c.last_ok_at is not None:
-        start = max(start, c.last_ok_at - timedelta(seconds=2 * interval))
-    c.last_pull_at = now
-    mapping = {**DEFAULT_MAPPING, **(c.mapping or {})}
+def store_pull(session: Session, c: PlatformConnector, plan: PullPlan, fetched) -> dict:
+    """Write what one pull brought: the counts, or (`fetched` a PullFailed) only the reason. Returns {"ok", "stored",
+    "cameras", "skipped"} (and "error" on failure)."""
+    c.last_pull_at = plan.end
     try:
-        data = _fetch(session, c, start, now)
-        rows, bad = _rows(session, data, mapping)
+        if isinstance(fetched, PullFailed):
+            raise fetched
+        rows, bad = _rows(session, fetched, plan.mapping)
         with session.begin_nested():
-            stored = detectors.record_pass_counts(session, rows, interval) if rows else 0
+            stored = detectors.record_pass_counts(session, rows, plan.interval_s) if rows else 0
     except (PullFailed, ValidationFailed) as err:
         err = err if isinstance(err, PullFailed) else PullFailed(err.msg)
         c.last_error = err.msg.stored()
@@ -139,13 +165,28 @@ def pull_connector(session: Session, c: PlatformConnector, now: datetime | None 
         return {"ok": False, "stored": 0, "cameras": 0, "skipped": {}, "error": err.msg}
     for code, why in sorted(bad.items()):
         log.warning("job=platform_pull connector=%s camera=%s skipped=%s", c.name, code, why)
-    c.last_ok_at, c.last_error = now, ""
+    c.last_ok_at, c.last_error = plan.end, ""
     if bad:
         c.last_error = Msg("%(n)s cameras skipped (unknown camera or bad values): %(codes)s", n=len(bad),
                            codes=", ".join(sorted(bad)[:10])).stored()
     cameras = len({r["device"] for r in rows})
     log.info("job=platform_pull connector=%s ok=1 rows=%s cameras=%s skipped=%s", c.name, stored, cameras, len(bad))
     return {"ok": True, "stored": stored, "cameras": cameras, "skipped": bad}
+
+
+def _fetched(plan: PullPlan):
+    try:
+        return fetch(plan)
+    except PullFailed as err:
+        return err
+
+
+def pull_connector(session: Session, c: PlatformConnector, now: datetime | None = None) -> dict:
+    """Pull once in the caller's transaction; on failure nothing is written but the reason. The platform is asked
+    before this writes anything: a caller that has written already holds the write lock meanwhile (SQLite), so the
+    scheduled job reads, asks and writes in transactions of their own (job_platform_pull)."""
+    plan = plan_pull(session, c, now)
+    return store_pull(session, c, plan, _fetched(plan))
 
 
 def pull_due(session: Session, now: datetime | None = None) -> list[int]:
@@ -155,11 +196,19 @@ def pull_due(session: Session, now: datetime | None = None) -> list[int]:
 
 
 def job_platform_pull(ctx) -> None:
-    """Every enabled connector that is due, each in its own transaction (one platform failing stops no other)."""
+    """Every enabled connector that is due, each on its own (one platform failing stops no other). No transaction is
+    open while a platform answers: the settings are read first, the answer written after in a short transaction
+    that takes the write lock as it begins (SQLite), so a slow platform holds back no other job."""
     with ctx.session() as s:
         due = pull_due(s)
     for cid in due:
         with ctx.session() as s:
             c = s.get(PlatformConnector, cid)
+            plan = plan_pull(s, c) if c is not None else None
+        if plan is None:
+            continue
+        fetched = _fetched(plan)
+        with ctx.session(write=True) as s:
+            c = s.get(PlatformConnector, cid)
             if c is not None:
-                pull_connector(s, c)
+                store_pull(s, c, plan, fetched)

@@ -16,13 +16,14 @@ log = logging.getLogger("fleetops.services.quality")
 
 
 def job_sample(ctx) -> None:
-    """Q3: sample the cameras that are due (at most 200 a run; the rest are due next minute)."""
+    """Q3: sample the cameras that are due (at most 200 a run; the rest are due next minute). No transaction is open
+    while a camera answers: each snapshot is recorded in a short one of its own (sampling.sample_cameras)."""
     started = time.monotonic()
+    now = utcnow()
     with ctx.session() as s:
-        now = utcnow()
-        due = due_cameras(s, now)[:200]
-        counts = sample_cameras(s, due, store_dir=ctx.config["UPLOAD_DIR"], now=now) if due else {
-            "sampled": 0, "failed": 0, "problems": 0}
+        due = [d.id for d in due_cameras(s, now)[:200]]
+    counts = sample_cameras(ctx.extensions["fleetops.sessionmaker"], due, store_dir=ctx.config["UPLOAD_DIR"],
+                            now=now) if due else {"sampled": 0, "failed": 0, "problems": 0}
     log.info("job=quality_sample due=%d sampled=%d failed=%d with_problems=%d duration_s=%.1f", len(due),
              counts["sampled"], counts["failed"], counts["problems"], time.monotonic() - started)
 

@@ -7,16 +7,18 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections import deque
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
+from fleetops.db import session_scope
 from fleetops.domain import quality as rules
 from fleetops.domain.errors import ValidationFailed
 from fleetops.domain.probe_reasons import error_msg, result_msg
@@ -25,7 +27,7 @@ from fleetops.models import Device
 from fleetops.models.base import utcnow
 from fleetops.models.quality import ReferenceImage, SnapshotSample
 from fleetops.platform import audit, netpolicy, parameters
-from fleetops.services.quality import findings, queries, storage
+from fleetops.services.quality import findings, queries, storage, verification
 from fleetops.services.quality.common import imaging_thresholds, period_at, thresholds
 from probes import snapshot
 from probes.vision import imaging
@@ -90,7 +92,11 @@ def capture(device_id: int, code: str, source: str, username: str, password: str
 
 def sample_device(session: Session, device: Device, *, store_dir: str | Path, trigger: str = "on_demand",
                   timeout_s: float = 5.0, now: datetime | None = None) -> SnapshotSample:
-    """Take one snapshot of a camera now: fetch → score → store → findings (and tickets). The caller commits."""
+    """Take one snapshot of a camera now: fetch → score → store → findings (and tickets). The caller commits.
+
+    The fetch waits on the camera inside the caller's transaction: call it before the transaction writes anything
+    (as the camera page does), or the write lock would be held while the camera answers (SQLite: every other writer
+    waits). Many cameras: `sample_cameras`, which records each in a short transaction of its own."""
     now = now or utcnow()
     period = period_at(device, now)
     cap = capture(device.id, device.code, device.snapshot_url, device.snapshot_username,
@@ -191,73 +197,131 @@ def set_reference_by_code(session: Session, code: str, sample_id: int, actor) ->
 
 
 def due_cameras(session: Session, now: datetime) -> list[Device]:
-    """Cameras whose last snapshot is older than the sampling interval (several a day, by day and at night)."""
+    """Cameras whose last snapshot is older than the sampling interval (several a day, by day and at night); first
+    the cameras of resolved quality tickets still waiting for a good snapshot after the repair (T6)."""
     interval = timedelta(minutes=float(parameters.get(session, "quality_sample_interval_min")))
     last = dict(session.execute(select(SnapshotSample.device_id, func.max(SnapshotSample.taken_at))
                                 .group_by(SnapshotSample.device_id)).all())
-    out = []
+    waiting = verification.awaiting_snapshot(session)
+    first, out = [], []
     for d in queries.cameras(session):
         seen = last.get(d.id)
         if seen is not None and seen.tzinfo is None:
             seen = seen.replace(tzinfo=timezone.utc)
+        if d.id in waiting:
+            first.append(d)
         # Half a job period of slack: the job runs every 60 s, and a camera sampled 1:59.9 ago is due now,
         # not a minute later (otherwise a 2-min interval samples every 3 min).
-        if seen is None or now - seen >= interval - SAMPLE_SLACK:
+        elif seen is None or now - seen >= interval - SAMPLE_SLACK:
             out.append(d)
-    return out
+    return first + out
 
 
-def sample_cameras(session: Session, devices: list[Device], *, store_dir: str | Path, trigger: str = "schedule",
+@dataclass(frozen=True)
+class CaptureOrder:
+    """What one fetch needs, read from the database before any camera is contacted."""
+
+    device_id: int
+    code: str
+    source: str
+    username: str
+    password: str
+    thresholds: dict
+    timeout_s: float
+
+
+def capture_orders(session: Session, device_ids: list[int], now: datetime, timeout_s: float) -> list[CaptureOrder]:
+    """The fetches for these cameras at `now` (day or night thresholds by the sun at each site), in the given order."""
+    by_id = {d.id: d for d in session.scalars(select(Device).where(Device.id.in_(device_ids)))}
+    orders = []
+    for did in device_ids:
+        d = by_id.get(did)
+        if d is not None:
+            orders.append(CaptureOrder(d.id, d.code, d.snapshot_url, d.snapshot_username, d.snapshot_password,
+                                       thresholds(session, d, period_at(d, now)), timeout_s))
+    return orders
+
+
+def captures(orders: list[CaptureOrder], networks: list) -> Iterator[Capture]:
+    """Fetch and score in parallel threads; each capture is yielded as soon as it is ready (a slow camera delays
+    nobody). No database here: the caller records each one in a transaction of its own.
+
+    Memory: a capture holds its decoded frame (6 MB at 1080p, 25 MB at 4K). Submitting all 200 at once held every
+    frame until the end — the demo scheduler's 1–1.6 GB. At most MAX_CAPTURES_IN_MEMORY are in flight or ready."""
+    todo = iter(orders)
+    pool = ThreadPoolExecutor(max_workers=MAX_PARALLEL_FETCHES, thread_name_prefix="snapshot")
+    pending: set = set()
+
+    def fill():
+        while len(pending) < MAX_CAPTURES_IN_MEMORY:
+            o = next(todo, None)
+            if o is None:
+                return
+            pending.add(pool.submit(capture, o.device_id, o.code, o.source, o.username, o.password, o.thresholds,
+                                    o.timeout_s, networks=networks))
+
+    try:
+        fill()
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                pending.discard(fut)
+                cap = fut.result()
+                del fut
+                yield cap
+                del cap
+            fill()
+    finally:  # also when the caller stops early: fetches not started are dropped, those in flight end by timeout
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def sample_cameras(factory: sessionmaker, devices: list, *, store_dir: str | Path, trigger: str = "schedule",
                    timeout_s: float = 5.0, now: datetime | None = None) -> dict:
-    """Fetch and score many cameras in parallel (a slow camera delays nobody), then record them in order."""
+    """Fetch and score many cameras (Device objects or ids) in parallel, and record each as it comes in.
+
+    Never inside a write transaction while a camera answers: the fetch orders are read first (a session that only
+    reads), the fetches run with no transaction open, and each capture is recorded — compared, stored, findings and
+    tickets updated — in a short transaction of its own that takes the write lock as it begins (SQLite). A camera
+    that keeps the sampler waiting holds back no other job, and what was recorded stays recorded."""
     now = now or utcnow()
-    jobs = []
-    for d in devices:
-        period = period_at(d, now)
-        jobs.append((d, (d.id, d.code, d.snapshot_url, d.snapshot_username, d.snapshot_password,
-                         thresholds(session, d, period), timeout_s)))
+    ids = [getattr(d, "id", d) for d in devices]
+    with session_scope(factory) as s:
+        orders = capture_orders(s, ids, now, timeout_s)
+        allowed = netpolicy.networks(s, netpolicy.CAMERAS)
     counts = {"sampled": 0, "failed": 0, "problems": 0}
-    # Memory: a capture holds its decoded frame (6 MB at 1080p, 25 MB at 4K). Submitting all 200 at once and
-    # keeping every future in a list held every frame until the end — the demo scheduler's 1–1.6 GB. Only a
-    # window of captures is in flight, and each is dropped once recorded.
-    todo, window = iter(jobs), deque()
-
-    def submit_next():
-        nxt = next(todo, None)
-        if nxt is not None:
-            window.append((nxt[0], pool.submit(capture, *nxt[1], networks=allowed)))
-
-    allowed = netpolicy.networks(session, netpolicy.CAMERAS)
-    with ThreadPoolExecutor(max_workers=MAX_PARALLEL_FETCHES) as pool:
-        for _ in range(MAX_CAPTURES_IN_MEMORY):
-            submit_next()
-        while window:
-            d, fut = window.popleft()
-            cap = fut.result()
-            del fut
-            submit_next()
+    with closing(captures(orders, allowed)) as stream:
+        for cap in stream:
             cap.at = now
-            sample = record_capture(session, d, cap, store_dir=store_dir, trigger=trigger)
+            with session_scope(factory, write=True) as s:
+                device = s.get(Device, cap.device_id)
+                if device is None:  # deleted while its camera was being asked
+                    continue
+                sample = record_capture(s, device, cap, store_dir=store_dir, trigger=trigger)
+                counts["sampled" if sample.ok else "failed"] += 1
+                counts["problems"] += bool(sample.problems)
             del cap
-            counts["sampled" if sample.ok else "failed"] += 1
-            counts["problems"] += bool(sample.problems)
     return counts
 
 
-def sample_snapshots_report(session: Session, code: str | None, *, store_dir: str | Path,
+def sample_snapshots_report(factory: sessionmaker, code: str | None, *, store_dir: str | Path,
                             timeout_s: float = 5.0) -> dict:
     """`fleetops sample-snapshots`: one camera (by code) or every camera now; counts and each camera's sample.
 
+    Recorded as the scheduled job records (`sample_cameras`), so running it beside the scheduler holds back no job.
     `detail` is the failure reason in English (a JSON field scripts read)."""
-    devices = [queries.get_device(session, code)] if code else queries.cameras(session)
-    if code and not devices[0].snapshot_url:
-        raise ValidationFailed(Msg("%(code)s has no snapshot source configured", code=code))
-    counts = sample_cameras(session, devices, store_dir=store_dir, trigger="on_demand", timeout_s=timeout_s)
+    with session_scope(factory) as s:
+        devices = [queries.get_device(s, code)] if code else queries.cameras(s)
+        if code and not devices[0].snapshot_url:
+            raise ValidationFailed(Msg("%(code)s has no snapshot source configured", code=code))
+        cams = [(d.id, d.code) for d in devices]
+    counts = sample_cameras(factory, [i for i, _ in cams], store_dir=store_dir, trigger="on_demand",
+                            timeout_s=timeout_s)
     rows = []
-    for d in devices:
-        sample = queries.latest_samples(session, d.id, 1)[0]
-        rows.append({"device": d.code, "ok": sample.ok, "period": sample.period, "problems": sample.problems,
-                     "detail": _english(sample.detail), "image": sample.image_path})
+    with session_scope(factory) as s:
+        for did, dcode in cams:
+            sample = queries.latest_samples(s, did, 1)[0]
+            rows.append({"device": dcode, "ok": sample.ok, "period": sample.period, "problems": sample.problems,
+                         "detail": _english(sample.detail), "image": sample.image_path})
     return {"counts": counts, "samples": rows}
 
 

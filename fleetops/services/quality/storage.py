@@ -61,15 +61,6 @@ def audit_crop(session: Session, store_dir: str | Path, audit_id: int) -> bytes 
     return plate_crop(store_dir, sample) if sample is not None else None
 
 
-def upload_dir() -> str | None:
-    """UPLOAD_DIR of the running app, when there is one (a fresh snapshot while verifying a ticket)."""
-    try:
-        from flask import current_app, has_app_context
-    except ImportError:  # pragma: no cover
-        return None
-    return current_app.config.get("UPLOAD_DIR") if has_app_context() else None
-
-
 def prune_images(session: Session, store_dir: str | Path, now: datetime | None = None, batch: int = 2000) -> int:
     """Delete the image files of old good snapshots (a camera a hour is ~2.6 TB a year across a fleet); problem
     frames, evidence and reference views are kept. The sample rows and their scores stay."""

@@ -6,17 +6,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from fleetops.domain import quality as rules
 from fleetops.domain.text import Msg
-from fleetops.models import Device
-from fleetops.models.base import utcnow
 from fleetops.models.quality import QualityFinding, SnapshotSample
-from fleetops.services.quality import storage
-from fleetops.services.quality.common import period_at
-from fleetops.services.quality.sampling import sample_device
+from fleetops.models.tickets import Ticket
 
 # Every ticket category a finding can open (the verifier is wired for each).
 TICKET_CATEGORIES = tuple(sorted({rules.ticket_category(k, p) for k in rules.FINDING_KINDS
@@ -26,7 +22,9 @@ TICKET_CATEGORIES = tuple(sorted({rules.ticket_category(k, p) for k in rules.FIN
 def verify_with_snapshot(session: Session, ticket, now: datetime) -> str | None:
     """What still stops a quality ticket from verifying (in the reader's language), or None.
 
-    At night for night faults. Returned as text (the tickets area joins the problems of all its verifiers)."""
+    At night for night faults. Returned as text (the tickets area joins the problems of all its verifiers). No camera
+    is contacted here: the sampling job takes the cameras of resolved quality tickets first (`awaiting_snapshot`), so
+    the next verification after it finds the fresh snapshot."""
     if getattr(ticket, "source", "") != "quality" or ticket.device_id is None:
         return None
     since = ticket.resolved_at or ticket.opened_at
@@ -39,9 +37,7 @@ def verify_with_snapshot(session: Session, ticket, now: datetime) -> str | None:
     if len(periods) == 1:
         q = q.where(SnapshotSample.period == next(iter(periods)))
     latest = session.scalar(q.order_by(SnapshotSample.taken_at.desc(), SnapshotSample.id.desc()).limit(1))
-    if latest is None:
-        latest = _sample_for_verification(session, ticket.device_id, periods)
-    if latest is None:
+    if latest is None:  # the sampling job takes this camera first (awaiting_snapshot), outside any transaction
         if periods == {rules.NIGHT}:
             return str(Msg("Needs a good snapshot taken at night after the repair."))
         return str(Msg("Needs a good snapshot taken after the repair."))
@@ -51,13 +47,13 @@ def verify_with_snapshot(session: Session, ticket, now: datetime) -> str | None:
     return None
 
 
-def _sample_for_verification(session: Session, device_id: int, periods: set) -> SnapshotSample | None:
-    """Inside the app, take a fresh snapshot when verifying (Q3: 'when a ticket is verified')."""
-    store_dir = storage.upload_dir()
-    if not store_dir:
-        return None
-    device = session.get(Device, device_id)
-    if device is None or not device.snapshot_url or (len(periods) == 1 and period_at(device, utcnow()) not in periods):
-        return None
-    sample = sample_device(session, device, store_dir=store_dir, trigger="verify")
-    return sample if sample.ok else None
+def awaiting_snapshot(session: Session) -> set[int]:
+    """Cameras of resolved quality tickets with no good snapshot since the repair: the sampling job takes them first.
+
+    The verifier itself never fetches: it runs inside the ticket jobs' and pages' transactions, and a camera that is
+    slow to answer would hold the database's write lock meanwhile (SQLite: every other writer waits)."""
+    since = func.coalesce(Ticket.resolved_at, Ticket.opened_at)
+    good_since = select(SnapshotSample.id).where(SnapshotSample.device_id == Ticket.device_id,
+                                                 SnapshotSample.ok.is_(True), SnapshotSample.taken_at >= since)
+    return set(session.scalars(select(Ticket.device_id).where(
+        Ticket.source == "quality", Ticket.state == "resolved", Ticket.device_id.is_not(None), ~good_since.exists())))
