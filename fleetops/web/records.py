@@ -191,9 +191,10 @@ def platform_edit(connector_id=None):
             values = {k: v for k, v in raw.items() if k != "password"}
             return render_template("inventory/certificates_platform_form.html", connector_id=connector_id,
                                    values=values, errors=err.details.get("errors") or {}), 422
+        s.commit()  # saved first: on SQLite no write lock is held while the platform answers the pull below
         if request.form.get("pull_now"):
             platforms.pull_connector(s, c)
-        s.commit()
+            s.commit()
         flash(_("Connector saved."), "success")
         return redirect(url_for("records.platforms_list"))
     return render_template("inventory/certificates_platform_form.html", connector_id=connector_id,

@@ -37,6 +37,7 @@ class Peer:
     def __init__(self):
         self.answer = (200, b"{}", 0.0)
         self.requests = []
+        self.while_answering = None  # a function the peer calls before it answers (the test's other writer)
         peer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -45,6 +46,8 @@ class Peer:
 
             def do_GET(self):  # noqa: N802
                 peer.requests.append((self.path, self.headers.get("Authorization")))
+                if peer.while_answering:
+                    peer.while_answering()
                 status, body, delay = peer.answer
                 if delay:
                     time.sleep(delay)
@@ -169,6 +172,31 @@ def test_allow_list_refuses_and_bad_form_input_is_4xx(db, users, cams, peer, mon
     assert resp.status_code == 422
     assert db.scalar(select(func.count()).select_from(PlatformConnector)) == 1
     assert client_as("supervisor").get("/records/platforms").status_code == 403
+
+
+def test_save_and_pull_now_stores_the_counts_and_locks_out_no_other_writer(db, users, cams, peer, client_as, app):
+    """The admin's "save and pull now": the connector is saved before the platform is asked, so another writer (a job)
+    goes through while the platform answers — on SQLite the form's transaction used to hold the write lock meanwhile."""
+    from fleetops.db import session_scope
+
+    wrote = []
+
+    def another_job_writes():
+        with session_scope(app.extensions["fleetops.sessionmaker"], write=True) as s:
+            s.execute(text("UPDATE sites SET name = name WHERE code = 'K401'"))
+        wrote.append(True)
+
+    peer.while_answering = another_job_writes
+    peer.answer = (200, _body([{"cameraCode": "K401-CAM1", "hour": SLOT.isoformat(), "passCount": 42}]), 0)
+    form = {"name": "指挥平台", "url": peer.url, "username": "fleetops", "password": "pl@tform-secret",
+            "interval_s": "300", "timeout_s": "10", "enabled": "1", "map_items": "result.rows",
+            "map_device": "cameraCode", "map_slot_start": "hour", "map_count": "passCount", "pull_now": "1"}
+    resp = client_as("admin").post("/records/platforms/new", data=form)
+    assert resp.status_code == 302, resp.get_data(as_text=True)
+    db.expire_all()
+    assert wrote == [True] and len(peer.requests) == 1
+    assert db.scalar(select(func.count()).select_from(PlatformConnector)) == 1
+    assert [c for _, c in _counts(db)] == [42]
 
 
 def test_job_pulls_each_connector_alone(db, users, cams, peer, app):
