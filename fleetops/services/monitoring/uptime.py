@@ -196,8 +196,8 @@ def _statement(what: str, by: str, kinds_key: tuple, with_codes: bool, rolled: s
 
 def _sum(x, narrow: bool = False):
     """A sum of seconds as a BIGINT. `narrow`: each summed value is one device's seconds within a period shorter than
-    2**31 s, so it is summed as a 4-byte integer — PostgreSQL then adds in BIGINT, where a BIGINT sum is NUMERIC and
-    its NUMERIC to FLOAT conversions for the worst-first order cost more than the rest of the statement."""
+    2**31 s, so it is summed as a 4-byte integer and PostgreSQL adds in BIGINT (a BIGINT sum is NUMERIC there, and
+    its NUMERIC to FLOAT conversions for the worst-first order cost ~10 of ~60 ms at 10,000 devices by device)."""
     return cast(func.sum(cast(x, Integer) if narrow else x), BigInteger)
 
 
@@ -212,10 +212,13 @@ def _with_labels(stmt, grp, by: str, base=None):
     return stmt.add_columns(grp.c.key.label("label")).select_from(base)
 
 
-# Below a week of whole days the rollup's extra branches cost more than the intervals they save: measured at 10,000
-# devices and 40 days of history, "this month" on its 2nd day took 67 ms through the rollup and 43 ms live (and a
-# month either way within noise, 68–128 ms), so short periods are read live. The tests lower it to 1.
-MIN_ROLLED_DAYS = 7
+# Below two weeks of whole days the rollup's extra branches (its two rows per device, and the live rest before and
+# after them) cost more than the intervals they save. Measured with the one-statement page (backend CPU per page at
+# 10,000 devices, 40 days of history, two alternating rounds, load 6-8): this month on its 3rd day (2 whole days)
+# live 40-53 ms vs 64-80 through the rollup; the last 7 days 54-63 vs 68-81; 7 and 10 whole days + today live
+# 88-112 vs 91-137; 16 days mixed (96-142 vs 101-124); last month (30 closed days) live 107-124 vs 70-86. The tests
+# lower it to 1.
+MIN_ROLLED_DAYS = 14
 
 
 def whole_days(from_s: int, to_s: int, zone: ZoneInfo) -> tuple[int, int] | None:
