@@ -130,3 +130,40 @@ def test_an_outage_across_midnight_counts_on_both_days_and_a_later_exclusion_cha
     assert first[0].contractual_pct == 100.0 and first[0].raw_pct < 100.0
     _check(db, d1, in_service, pieces)
     _check(db, d2, in_service, pieces)
+
+
+def _worst_first(r):
+    return (r.contractual_pct is None, r.contractual_pct or 0, r.raw_pct is None, r.raw_pct or 0, r.key)
+
+
+def test_a_page_carries_the_total_and_the_fleet_line_of_the_full_table(db):
+    """The page's one statement gives the groups, their number and the contract kinds' fleet line from one
+    aggregate split by contract kind: each must equal the full table and the fleet rows computed on their own —
+    with groups that mix contract kinds and others, on every page and past the last one."""
+    sites = [Site(code=f"F{i}", name=f"混合点位{i}", district=d, latitude=43.8, longitude=87.6)
+             for i, d in enumerate(["天山区", "沙依巴克区", "天山区"])]
+    db.add_all(sites)
+    db.flush()
+    kinds = ["checkpoint_camera", "fill_light", "epolice_camera", "switch", "speed_camera", "fill_light"]
+    devs = [Device(code=f"F-DEV{i}", kind=k, site_id=sites[i % 3].id, lifecycle="online",
+                   ip_address=f"127.33.0.{i + 1}", in_service_from=T0 - timedelta(days=30))
+            for i, k in enumerate(kinds)]
+    db.add_all(devs)
+    db.commit()
+    base = int(T0.timestamp())
+    for i, dev in enumerate(devs):
+        cut = base + 3600 * (i + 1)
+        pieces = [(base, cut, "up", None), (cut, cut + 600 * (i + 2), "down", CAUSES[i % len(CAUSES)]),
+                  (cut + 600 * (i + 2) + 300, base + SPAN, "up", None)]
+        in_service = (T0 - timedelta(days=30), None) if i != 4 else (T0 + timedelta(hours=20), None)
+        _store(db, dev, in_service, pieces)
+    period = (T0, T0 + timedelta(seconds=SPAN))
+    fleet = uptime.uptime_rows(db, *period, by="fleet")[0]
+    assert fleet.devices == 3  # the three contract-kind devices only
+    for by in uptime.GROUPS:
+        full = sorted(uptime.uptime_rows(db, *period, by=by), key=_worst_first)
+        for limit, offset in ((2, 0), (2, 2), (2, 4), (50, 0), (2, len(full)), (3, len(full) + 7)):
+            page = uptime.uptime_page(db, *period, by=by, limit=limit, offset=offset, with_fleet=True)
+            assert page.total == len(full), (by, offset)
+            assert page.rows == full[offset:offset + limit], (by, offset)
+            assert page.fleet == fleet, (by, offset)

@@ -31,7 +31,7 @@ CAUSES = ["device_fault", "power_utility", "network_provider", "unknown", "plann
 
 @pytest.fixture(autouse=True)
 def _rollup_for_every_whole_day(monkeypatch):
-    """The histories here are a few days long: read the rollup for any whole day (the service waits for a week)."""
+    """The histories here are a few days long: read the rollup for any whole day (the service waits for two weeks)."""
     monkeypatch.setattr(uptime, "MIN_ROLLED_DAYS", 1)
 
 def _devices(db, n=2) -> list[Device]:

@@ -185,16 +185,15 @@ def outage_page(session: Session, outage_id: int, district: str = "") -> dict | 
 
 def uptime_table(session: Session, start: datetime, end: datetime, by: str, local_tz: str | None = None,
                  locale: str | None = None, limit: int | None = None, offset: int = 0) -> dict:
-    """The uptime page and its exports: rows grouped `by` (one page of them, worst first, when `limit` is given;
-    all of them by key for the exports), the fleet line (contract kinds) and the target."""
+    """The uptime page and its exports: rows grouped `by` (one page of them, worst first, when `limit` is given,
+    with the fleet line (contract kinds) from the same statement; all of them by key for the exports, which show
+    no fleet line) and the target."""
     if limit is None:
         rows = uptime_rows(session, start, end, by=by, local_tz=local_tz, locale=locale)
-        total = len(rows)
-    else:
-        page = uptime_page(session, start, end, by=by, limit=limit, offset=offset, locale=locale)
-        rows, total = page.rows, page.total
-    fleet = uptime_rows(session, start, end, by="fleet", local_tz=local_tz)
-    return {"rows": rows, "total": total, "target": target_pct(session), "fleet": fleet[0] if fleet else None}
+        return {"rows": rows, "total": len(rows), "target": target_pct(session), "fleet": None}
+    page = uptime_page(session, start, end, by=by, limit=limit, offset=offset, locale=locale, local_tz=local_tz,
+                       with_fleet=True)
+    return {"rows": page.rows, "total": page.total, "target": target_pct(session), "fleet": page.fleet}
 
 
 def uptime_report(session: Session, start: datetime, end: datetime, by: str, local_tz: str | None = None
