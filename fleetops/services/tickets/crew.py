@@ -18,29 +18,72 @@ from fleetops.platform import audit
 
 
 def pick_crew(session: Session, site: Site, *, ticket: Ticket | None = None, device=None, category: str = "",
-              on: date | None = None) -> User | None:
+              on: date | None = None, pool: CrewPool | None = None) -> User | None:
     """Auto-dispatch (T8): among active crew of the site's district (else all-district crew), only those who hold
     every certificate the job needs (rules.required_qualifications) valid on the job's local day; the one with the
     fewest open tickets. With `ticket` given and nobody qualified, the ticket is flagged in its history and
-    escalated to the supervisor at once (escalate_unqualified) — never left silently unassigned."""
+    escalated to the supervisor at once (escalate_unqualified) — never left silently unassigned. `pool`: the crew
+    read once for a batch of tickets (else read here)."""
     if ticket is not None:
         device, category = ticket.device, ticket.category
         on = on or _local_day(ticket.detected_at or ticket.opened_at, site)
     on = on or _local_day(utcnow(), site)
     needed = rules.required_qualifications(device.kind if device is not None else None, category)
-    crews = list(session.scalars(select(User).where(User.role == Role.CREW, User.active.is_(True))))
-    quals = _qualifications_by_user(session, [u.id for u in crews])
-    fit = [u for u in crews if not rules.missing_qualifications(quals.get(u.id, []), needed, on)]
+    pool = pool or CrewPool(session)
+    fit = [u for u in pool.crews if not rules.missing_qualifications(pool.quals.get(u.id, []), needed, on)]
     local = [u for u in fit if u.district and u.district == site.district] or [u for u in fit if not u.district]
     if not local:
         if ticket is not None:
             escalate_unqualified(session, ticket, needed, on)
         return None
-    load = dict(session.execute(
-        select(Ticket.assignee_id, func.count()).where(Ticket.state.in_(rules.NOT_RESOLVED),
-                                                       Ticket.category.not_in(rules.NOT_FAULT_CATEGORIES))
-        .group_by(Ticket.assignee_id)).all())
+    load = pool.load()
     return min(local, key=lambda u: (load.get(u.id, 0), u.id))
+
+
+_NOT_COUNTED = object()
+
+
+def _load_key(t: Ticket):
+    """Whose open-ticket load `t` counts in (its assignee, None when unassigned), or _NOT_COUNTED."""
+    if t.state in rules.NOT_RESOLVED and t.category not in rules.NOT_FAULT_CATEGORIES:
+        return t.assignee_id
+    return _NOT_COUNTED
+
+
+class CrewPool:
+    """What pick_crew reads, read once for a batch of tickets (a blackout): the active crew, their certificates, and
+    each one's count of open fault tickets. The count is read at the first pick; the tickets the batch opens or
+    changes are `track`ed (before that first pick, unchanged since their last flush), so every later pick sees
+    the count a fresh query after a flush would give."""
+
+    def __init__(self, session: Session):
+        self.session = session
+        self.crews = list(session.scalars(select(User).where(User.role == Role.CREW, User.active.is_(True))))
+        self.quals = _qualifications_by_user(session, [u.id for u in self.crews])
+        self._base: dict | None = None
+        self._tracked: dict[int, list] = {}  # id(ticket) → [ticket, whose load it counted in when read]
+
+    def track(self, tickets) -> None:
+        for t in tickets:
+            self._tracked.setdefault(id(t), [t, _load_key(t)])
+
+    def load(self) -> dict:
+        if self._base is None:
+            self._base = dict(self.session.execute(
+                select(Ticket.assignee_id, func.count()).where(Ticket.state.in_(rules.NOT_RESOLVED),
+                                                               Ticket.category.not_in(rules.NOT_FAULT_CATEGORIES))
+                .group_by(Ticket.assignee_id)).all())
+            for entry in self._tracked.values():
+                entry[1] = _load_key(entry[0])
+        out = dict(self._base)
+        for t, was in self._tracked.values():
+            now = _load_key(t)
+            if now != was:
+                if was is not _NOT_COUNTED:
+                    out[was] = out.get(was, 0) - 1
+                if now is not _NOT_COUNTED:
+                    out[now] = out.get(now, 0) + 1
+        return out
 
 
 def _local_day(at: datetime, site: Site) -> date:
