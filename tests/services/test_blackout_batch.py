@@ -19,8 +19,10 @@ from fleetops.services import alerts, maintenance, tickets
 from fleetops.services.monitoring import IngestConfig, ingest_results
 from tests.conftest import _empty_tables
 
-# site code → district; the crew: c1, c2 of 天山区 and c4 of 水磨沟区 hold the certificates, c3 of 新市区 none.
-SITES = {"S1": "天山区", "S2": "天山区", "S3": "天山区", "S4": "新市区", "S5": "水磨沟区", "S6": "水磨沟区"}
+# site code → district; the crew: c1, c2 of 天山区 and c4 of 水磨沟区 hold the certificates, c3 of 新市区 none
+# (S4 and S7 escalate).
+SITES = {"S1": "天山区", "S2": "天山区", "S3": "天山区", "S4": "新市区", "S5": "水磨沟区", "S6": "水磨沟区",
+         "S7": "新市区"}
 CREW = {"c1": "天山区", "c2": "天山区", "c3": "新市区", "c4": "水磨沟区"}
 
 
@@ -84,7 +86,7 @@ def _cycle(db, codes, at, ok):
 
 
 def _blackout(db, one_per_batch: bool) -> int:
-    """Three cycles all up, then every device of S1–S6 stops answering: the third dark cycle detects it, in one
+    """Three cycles all up, then every device of S1–S7 stops answering: the third dark cycle detects it, in one
     batch or one batch per site. Returns how many site incidents the one batch opened (0 one per batch)."""
     t0 = (utcnow() - timedelta(minutes=30)).replace(second=0, microsecond=0)
     _build(db, t0)
@@ -162,7 +164,7 @@ def _snapshot(db) -> dict:
 
 def test_a_blackout_in_one_batch_leaves_what_the_same_sites_leave_one_batch_each(app, db):
     opened = _blackout(db, one_per_batch=False)
-    assert opened == 6  # one batch: S1–S6 at once
+    assert opened == 7  # one batch: S1–S7 at once
     batch = _snapshot(db)
     db.close()
     _empty_tables(app.extensions["fleetops.engine"])
@@ -171,12 +173,20 @@ def test_a_blackout_in_one_batch_leaves_what_the_same_sites_leave_one_batch_each
 
     # What the scenario is about, so that the comparison below compares something.
     by_site = {t[1]: t for t in batch["tickets"] if t[3] == "site_dark"}
-    assert sorted(by_site) == ["S1", "S2", "S3", "S4", "S6"]  # S5 is held by its window
-    assert {s: t[6] for s, t in by_site.items()} == {"S3": "c2", "S2": "c1", "S1": "c1", "S4": None, "S6": "c4"}
+    assert sorted(by_site) == ["S1", "S2", "S3", "S4", "S6", "S7"]  # S5 is held by its window
+    assert {s: t[6] for s, t in by_site.items()} == {"S3": "c2", "S2": "c1", "S1": "c1", "S4": None, "S6": "c4",
+                                                     "S7": None}
     assert [t[5] for t in batch["tickets"] if t[3] == "offline"] == ["cancelled", "cancelled"]
-    assert [a[0] for a in batch["alerts"] if a[1] == "no_qualified_crew"] == [f"ticket:{by_site['S4'][0]}:no_qualified_crew"]
+    assert [a[0] for a in batch["alerts"] if a[1] == "no_qualified_crew"] == sorted(
+        f"ticket:{by_site[s][0]}:no_qualified_crew" for s in ("S4", "S7"))
+    for s in ("S4", "S7"):  # flagged in the history, before the dispatch to nobody, naming the alert it raised
+        ticket_id, esc = by_site[s][0], f"ticket:{by_site[s][0]}:no_qualified_crew"
+        lines = [h for h in batch["history"] if h[0] == ticket_id]
+        assert [h[1] for h in lines] == ["opened", "no_qualified_crew", "dispatch"]
+        assert json.loads(lines[1][6])["alert_id"] == esc
+        assert [a[17] for a in batch["alerts"] if a[0] == esc] == [ticket_id]
     site_alerts = {a[6]: a for a in batch["alerts"] if a[1] == "site_dark"}
-    assert sorted(site_alerts) == ["S1", "S2", "S3", "S4", "S6"]
+    assert sorted(site_alerts) == ["S1", "S2", "S3", "S4", "S6", "S7"]
     assert site_alerts["S1"][13] and site_alerts["S6"][13] and not site_alerts["S2"][13]  # quiet: a cause known
     folded = [a for a in batch["alerts"] if a[1] == "device_down"]
     assert sorted(a[12] for a in folded) == [site_alerts["S1"][0], site_alerts["S2"][0]]

@@ -34,7 +34,7 @@ def pick_crew(session: Session, site: Site, *, ticket: Ticket | None = None, dev
     local = [u for u in fit if u.district and u.district == site.district] or [u for u in fit if not u.district]
     if not local:
         if ticket is not None:
-            escalate_unqualified(session, ticket, needed, on)
+            escalate_unqualified(session, ticket, needed, on, pool)
         return None
     load = pool.load()
     return min(local, key=lambda u: (load.get(u.id, 0), u.id))
@@ -56,8 +56,10 @@ class CrewPool:
     changes are `track`ed (before that first pick, unchanged since their last flush), so every later pick sees
     the count a fresh query after a flush would give."""
 
-    def __init__(self, session: Session):
+    def __init__(self, session: Session, gather_escalations: bool = False):
         self.session = session
+        # (ticket, raise_alert arguments, its history line): raised together by raise_escalations
+        self.escalations: list[tuple] | None = [] if gather_escalations else None
         self.crews = list(session.scalars(select(User).where(User.role == Role.CREW, User.active.is_(True))))
         self.quals = _qualifications_by_user(session, [u.id for u in self.crews])
         self._base: dict | None = None
@@ -66,6 +68,25 @@ class CrewPool:
     def track(self, tickets) -> None:
         for t in tickets:
             self._tracked.setdefault(id(t), [t, _load_key(t)])
+
+    def raise_escalations(self) -> None:
+        """The escalations gathered while picking (escalate_unqualified): their alerts raised together, each linked
+        to its ticket and named in its history line (a line whose alert was open already is taken back, as
+        escalate_unqualified alone would not have written it)."""
+        from fleetops.services import alerts
+
+        if not self.escalations:
+            return
+        gathered, self.escalations = self.escalations, []
+        raised = alerts.raise_alerts(self.session, [spec for _t, spec, _line in gathered])
+        for (ticket, _spec, line), (alert, new) in zip(gathered, raised):
+            if new:
+                alert.ticket_id = ticket.id
+                line.data = {**line.data, "alert_id": alert.id}
+            elif line in self.session.new:
+                self.session.expunge(line)
+            else:
+                self.session.delete(line)
 
     def load(self) -> dict:
         if self._base is None:
@@ -107,27 +128,43 @@ def _labels(kinds) -> Msg:
     return Msg(", ".join(f"%(q{i})s" for i in range(len(params))), **params)
 
 
-def escalate_unqualified(session: Session, ticket: Ticket, needed, on: date) -> None:
+def escalate_unqualified(session: Session, ticket: Ticket, needed, on: date, pool: CrewPool | None = None) -> None:
     """T8: nobody of the district holds every certificate this job needs on `on`: a history line on the ticket
-    (the flag) and a critical alert to the supervisor, linked to the ticket; once per ticket."""
+    (the flag) and a critical alert to the supervisor, linked to the ticket; once per ticket. With a `pool` that
+    gathers escalations (a batch of tickets), the line is written now and the alert raised with the others by
+    `pool.raise_escalations`."""
     from fleetops.services import alerts
-    from fleetops.services.tickets.history_log import log_event
 
-    key = f"ticket:{ticket.id}:no_qualified_crew"
-    needs = _labels(needed) if needed else Msg("no certificate")
-    where = ticket.device.code if ticket.device is not None else ticket.site.code
-    alert, new = alerts.raise_alert(
-        session, key, "no_qualified_crew", "critical",
-        Msg("No qualified crew for ticket #%(id)s: %(where)s", id=ticket.id, where=where),
-        Msg("Nobody of district %(district)s holds every certificate this job needs (%(needs)s) valid on %(day)s; "
-            "assign someone by hand or arrange qualified staff.", district=ticket.site.district or "-", needs=needs,
-            day=on.isoformat()),
-        device=ticket.device, site=ticket.site, audience=("supervisor",), source_type="ticket", source_id=ticket.id)
+    spec, needs = _escalation(ticket, needed, on)
+    if pool is not None and pool.escalations is not None:
+        line = _flag(session, ticket, needed, on, needs, alert_id=None)
+        pool.escalations.append((ticket, spec, line))
+        return
+    alert, new = alerts.raise_alert(session, **spec)
     if new:
         alerts.link_ticket(session, alert.id, ticket.id)
-        log_event(session, ticket, "no_qualified_crew", "system", from_state=ticket.state,
-                  note=Msg("No qualified crew: needs %(needs)s; escalated to the supervisor.", needs=needs),
-                  data={"needs": list(needed), "day": on.isoformat(), "alert_id": alert.id})
+        _flag(session, ticket, needed, on, needs, alert.id)
+
+
+def _escalation(ticket: Ticket, needed, on: date) -> tuple[dict, Msg]:
+    needs = _labels(needed) if needed else Msg("no certificate")
+    where = ticket.device.code if ticket.device is not None else ticket.site.code
+    return dict(
+        key=f"ticket:{ticket.id}:no_qualified_crew", kind="no_qualified_crew", severity="critical",
+        title=Msg("No qualified crew for ticket #%(id)s: %(where)s", id=ticket.id, where=where),
+        body=Msg("Nobody of district %(district)s holds every certificate this job needs (%(needs)s) valid on "
+                 "%(day)s; assign someone by hand or arrange qualified staff.", district=ticket.site.district or "-",
+                 needs=needs, day=on.isoformat()),
+        device=ticket.device, site=ticket.site, audience=("supervisor",), source_type="ticket",
+        source_id=ticket.id), needs
+
+
+def _flag(session: Session, ticket: Ticket, needed, on: date, needs: Msg, alert_id):
+    from fleetops.services.tickets.history_log import log_event
+
+    return log_event(session, ticket, "no_qualified_crew", "system", from_state=ticket.state,
+                     note=Msg("No qualified crew: needs %(needs)s; escalated to the supervisor.", needs=needs),
+                     data={"needs": list(needed), "day": on.isoformat(), "alert_id": alert_id})
 
 
 def crew_fit(session: Session, ticket: Ticket) -> dict[int, dict]:

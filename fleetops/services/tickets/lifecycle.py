@@ -87,7 +87,7 @@ def open_tickets(session: Session, specs: list[dict], *, opened_by, auto_dispatc
     session.add_all([t for t, _spec in new])
     session.flush()  # one INSERT, every id
     if auto_dispatch:
-        pool = pool or CrewPool(session)
+        pool = pool or CrewPool(session, gather_escalations=True)
         pool.track(t for t, _spec in new)
         road_factor = float(parameters.get(session, "ticket_road_factor"))
     with events.deferred(session, "ticket_transitioned"):  # its handler reads the alerts of each: one query
@@ -108,6 +108,8 @@ def open_tickets(session: Session, specs: list[dict], *, opened_by, auto_dispatc
                 _dispatch(session, t, crew.id if crew else None, opened_by, t.detected_at, road_factor)
             if after is not None:
                 after(t)
+        if auto_dispatch and pool.escalations is not None:
+            pool.raise_escalations()  # before the held ticket_transitioned: their handler reads these alerts
     return out
 
 

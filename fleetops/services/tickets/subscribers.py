@@ -72,7 +72,7 @@ def on_site_incidents_opened(session: Session, payloads: list[dict]) -> None:
                 Ticket.site_id.in_(site_ids[i:i + _CHUNK]), Ticket.device_id.is_not(None), Ticket.source == "outage",
                 Ticket.state.in_(_MERGED_STATES)).order_by(Ticket.id)):
             children[child.site_id].append(child)
-    pool = CrewPool(session)
+    pool = CrewPool(session, gather_escalations=True)
     pool.track(c for cs in children.values() for c in cs)
 
     def merge(t: Ticket) -> None:
