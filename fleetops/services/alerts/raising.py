@@ -42,9 +42,11 @@ def get_open(session: Session, key: str) -> Alert | None:
 def raise_alert(session: Session, key: str, kind: str, severity: str, title, body="", *,
                 device: Device | None = None, site: Site | None = None, audience=("crew", "supervisor"),
                 source_type: str = "", source_id="", now: datetime | None = None, quiet_reason="",
-                group: Alert | None = None, hold_s: int = 0, district: str | None = None) -> tuple[Alert, bool]:
+                group: Alert | None = None, hold_s: int = 0, district: str | None = None,
+                ticket_id: int | None = None) -> tuple[Alert, bool]:
     """Open an alert for `key`, or count one more occurrence of the open one (A1: dedup). Returns (alert, new).
-    `title`, `body` and `quiet_reason` are `Msg` values (kept in their stored form) or plain text."""
+    `title`, `body` and `quiet_reason` are `Msg` values (kept in their stored form) or plain text; `ticket_id`: the
+    ticket a new alert is about (link_ticket)."""
     now = now or utcnow()
     existing = get_open(session, key)
     if existing is not None:
@@ -52,7 +54,7 @@ def raise_alert(session: Session, key: str, kind: str, severity: str, title, bod
         return existing, False
     alert = _new_alert(key, kind, severity, title, body, device=device, site=site, audience=audience,
                        source_type=source_type, source_id=source_id, now=now, quiet_reason=quiet_reason, group=group,
-                       district=district)
+                       district=district, ticket_id=ticket_id)
     try:
         with session.begin_nested():  # another process may raise the same incident at the same moment
             session.add(alert)
@@ -111,16 +113,21 @@ def raise_alerts(session: Session, specs: list[dict], routes: Routes | None = No
 
 def _new_alert(key: str, kind: str, severity: str, title, body="", *, device: Device | None = None,
                site: Site | None = None, audience=("crew", "supervisor"), source_type: str = "", source_id="",
-               now: datetime, quiet_reason="", group: Alert | None = None, district: str | None = None) -> Alert:
+               now: datetime, quiet_reason="", group: Alert | None = None, district: str | None = None,
+               ticket_id: int | None = None) -> Alert:
+    """The new alert, already counting the message _announce queues for it (so that it is inserted once, not
+    inserted and updated)."""
     if site is None and device is not None:
         site = device.site
+    told = not quiet_reason and group is None
     return Alert(key=key, open_key=key, kind=kind, severity=severity, state="open", title=stored_title(title),
                  body=stored(body), device_id=device.id if device else None, site_id=site.id if site else None,
                  district=district if district is not None else ((site.district if site else "") or ""),
                  device_kind=device.kind if device else "",
                  audience=list(audience), source_type=source_type, source_id=str(source_id or ""),
                  quiet_reason=stored(quiet_reason), group_id=group.id if group else None, opened_at=now,
-                 occurrences=1, notify_count=0)
+                 occurrences=1, notify_count=1 if told else 0, last_notified_at=now if told else None,
+                 ticket_id=ticket_id)
 
 
 def _announce(session: Session, alert: Alert, now: datetime, quiet_reason, group: Alert | None, hold_s: int,
@@ -128,7 +135,7 @@ def _announce(session: Session, alert: Alert, now: datetime, quiet_reason, group
     """A new alert: its message queued (unless quiet or folded into a group), alert_raised emitted."""
     if not quiet_reason and group is None:
         enqueue(session, alert, "opened", now=now, due=now + timedelta(seconds=hold_s), routes=routes,
-                flush=routes is None)
+                flush=routes is None, counted=True)
     events.emit(session, "alert_raised", alert_id=alert.id, key=alert.key, kind=alert.kind)
 
 

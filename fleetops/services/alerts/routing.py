@@ -75,10 +75,12 @@ def people_for(session: Session, role: str, alert: Alert, email: bool = True,
 
 
 def enqueue(session: Session, alert: Alert, purpose: str, now: datetime | None = None, due: datetime | None = None,
-            audience=None, routes: Routes | None = None, flush: bool = True) -> list[AlertDelivery]:
+            audience=None, routes: Routes | None = None, flush: bool = True,
+            counted: bool = False) -> list[AlertDelivery]:
     """Put one message per matching channel in the outbox, in the caller's transaction (nothing lost on restart).
     Each message is rendered now in the recipients' language (Chinese, the fleet's language). For a batch:
-    `routes` read once, and `flush=False` leaves the rows to the caller's one flush."""
+    `routes` read once, and `flush=False` leaves the rows to the caller's one flush. `counted`: the alert's
+    notify_count and last_notified_at already count this message (a new alert, inserted with them)."""
     now = now or utcnow()
     per_channel: dict[int, dict] = {}
     for route in matching_routes(session, alert, audience, routes):
@@ -98,8 +100,9 @@ def enqueue(session: Session, alert: Alert, purpose: str, now: datetime | None =
                           state="pending", attempts=0, next_attempt_at=due or now, created_at=now)
         session.add(d)
         out.append(d)
-    alert.notify_count += 1
-    alert.last_notified_at = now
+    if not counted:
+        alert.notify_count += 1
+        alert.last_notified_at = now
     if flush:
         session.flush()
     return out

@@ -70,8 +70,8 @@ class CrewPool:
             self._tracked.setdefault(id(t), [t, _load_key(t)])
 
     def raise_escalations(self) -> None:
-        """The escalations gathered while picking (escalate_unqualified): their alerts raised together, each linked
-        to its ticket and named in its history line (a line whose alert was open already is taken back, as
+        """The escalations gathered while picking (escalate_unqualified): their alerts raised together (each linked
+        to its ticket) and named in the history lines (a line whose alert was open already is taken back, as
         escalate_unqualified alone would not have written it)."""
         from fleetops.services import alerts
 
@@ -81,7 +81,6 @@ class CrewPool:
         raised = alerts.raise_alerts(self.session, [spec for _t, spec, _line in gathered])
         for (ticket, _spec, line), (alert, new) in zip(gathered, raised):
             if new:
-                alert.ticket_id = ticket.id
                 line.data = {**line.data, "alert_id": alert.id}
             elif line in self.session.new:
                 self.session.expunge(line)
@@ -142,7 +141,6 @@ def escalate_unqualified(session: Session, ticket: Ticket, needed, on: date, poo
         return
     alert, new = alerts.raise_alert(session, **spec)
     if new:
-        alerts.link_ticket(session, alert.id, ticket.id)
         _flag(session, ticket, needed, on, needs, alert.id)
 
 
@@ -156,7 +154,7 @@ def _escalation(ticket: Ticket, needed, on: date) -> tuple[dict, Msg]:
                  "%(day)s; assign someone by hand or arrange qualified staff.", district=ticket.site.district or "-",
                  needs=needs, day=on.isoformat()),
         device=ticket.device, site=ticket.site, audience=("supervisor",), source_type="ticket",
-        source_id=ticket.id), needs
+        source_id=ticket.id, ticket_id=ticket.id), needs
 
 
 def _flag(session: Session, ticket: Ticket, needed, on: date, needs: Msg, alert_id):
