@@ -196,3 +196,50 @@ def test_a_blackout_in_one_batch_leaves_what_the_same_sites_leave_one_batch_each
 
     for part in batch:
         assert batch[part] == alone[part], part
+
+
+def test_a_district_window_that_ends_with_its_sites_still_dark_tickets_and_alerts_each_as_one_batch(db):
+    """The window's end releases the blackouts it held together (one batch): each site its ticket, the crew taking
+    turns as their loads grow, and its blackout alert — as the sites alone would have got them."""
+    t0 = (utcnow() - timedelta(minutes=30)).replace(second=0, microsecond=0)
+    depot = Depot(name="一号驻点", latitude=43.8, longitude=87.6)
+    db.add(depot)
+    db.flush()
+    boss = User(username="boss", password_hash="x", role="supervisor")
+    crew = [User(username=f"c{i}", password_hash="x", role="crew", district="天山区", depot_id=depot.id)
+            for i in (1, 2)]
+    db.add_all([boss, *crew])
+    db.flush()
+    for member in crew:
+        for kind in ("work_at_height", "electrician"):
+            tickets.add_qualification(db, member.id, kind, date(2099, 1, 1), valid_from=date(2020, 1, 1))
+    codes = []
+    for i in range(3):
+        site = Site(code=f"W{i + 1}", name=f"W{i + 1} 卡口", district="天山区", latitude=43.8, longitude=87.6,
+                    depot_id=depot.id)
+        db.add(site)
+        db.flush()
+        db.add_all([Device(code=f"W{i + 1}-CAM{j + 1}", kind="checkpoint_camera", site_id=site.id, lifecycle="online")
+                    for j in range(2)])
+        codes += [f"W{i + 1}-CAM{j + 1}" for j in range(2)]
+    hook = alerts.save_channel(db, boss, name="crew-group", kind="webhook", settings={"url": "http://127.0.0.1:9/h"})
+    alerts.save_route(db, boss, channel_id=hook.id)
+    maintenance.create_window(db, districts=["天山区"], starts_at=t0 - timedelta(minutes=30),
+                              ends_at=t0 + timedelta(minutes=10), cause="power_utility", reference="供电通知 120",
+                              actor=boss, now=t0 - timedelta(hours=1))
+    db.commit()
+    for k in range(6):
+        _cycle(db, codes, t0 + timedelta(minutes=k), ok=k < 3)
+    assert db.scalars(select(Ticket)).all() == [] and db.scalars(select(Alert).where(Alert.kind == "site_dark")).all() == []
+
+    assert maintenance.tick(db, now=t0 + timedelta(minutes=10))["still_down"] == 3 + 6  # blackouts, outages
+    db.commit()
+    site = {s.id: s.code for s in db.scalars(select(Site))}
+    made = db.scalars(select(Ticket).order_by(Ticket.id)).all()
+    assert [(site[t.site_id], t.state, t.assignee.username) for t in made] == [
+        ("W3", "dispatched", "c1"), ("W2", "dispatched", "c2"), ("W1", "dispatched", "c1")]
+    site_alerts = db.scalars(select(Alert).where(Alert.kind == "site_dark")).all()
+    assert sorted(site[a.site_id] for a in site_alerts) == ["W1", "W2", "W3"]
+    assert all(a.state == "open" and a.source_type == "site_incident" for a in site_alerts)
+    assert db.scalars(select(MaintenanceHold).where(MaintenanceHold.released_at.is_(None))).all() == []
+    assert maintenance.tick(db, now=t0 + timedelta(minutes=11))["still_down"] == 0  # released once

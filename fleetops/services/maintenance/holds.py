@@ -161,8 +161,8 @@ def _classify(session: Session, outage: Outage, cause: str, reason: str, evidenc
 
 def release(session: Session, now: datetime, window_id: int | None = None, holds=None) -> int:
     """Release the holds whose occurrence has ended (or every hold of a cancelled window): a site blackout still
-    dark and an outage still down are announced now — outage_opened / site_incident_opened again, which the
-    tickets and alerts areas handle as new. Returns how many were still down."""
+    dark and an outage still down are announced now — outage_opened / site_incident_opened again (the blackouts
+    together, as one batch), which the tickets and alerts areas handle as new. Returns how many were still down."""
     if holds is None:
         q = select(MaintenanceHold).where(MaintenanceHold.released_at.is_(None))
         q = q.where(MaintenanceHold.window_id == window_id) if window_id else \
@@ -170,15 +170,22 @@ def release(session: Session, now: datetime, window_id: int | None = None, holds
         holds = list(session.scalars(q))
     holds = sorted(holds, key=lambda h: (h.site_incident_id is None, h.id))
     still = 0
+    dark, sites = [], set()  # the blackouts still dark, announced together (a district's window ends)
     for h in holds:  # site blackouts first: a device outage then joins the site's ticket (U5)
         h.released_at = now
         if h.site_incident_id:
             inc = session.get(SiteIncident, h.site_incident_id)
             if inc is not None and inc.ended_at is None and inc.retracted_at is None:
                 still += 1
-                events.emit(session, "site_incident_opened", incident_id=inc.id, site_id=inc.site_id,
-                            started_at=inc.started_at, detected_at=now)
+                if inc.site_id in sites:  # one site at most once per batch
+                    events.emit_many(session, "site_incident_opened", dark)
+                    dark, sites = [], set()
+                dark.append({"incident_id": inc.id, "site_id": inc.site_id, "started_at": inc.started_at,
+                             "detected_at": now})
+                sites.add(inc.site_id)
             continue
+        events.emit_many(session, "site_incident_opened", dark)
+        dark, sites = [], set()
         o = session.get(Outage, h.outage_id)
         if o is None or o.retracted_at is not None or (o.ended_at is not None and o.ended_at <= h.occurrence_end):
             continue
@@ -196,6 +203,7 @@ def release(session: Session, now: datetime, window_id: int | None = None, holds
             continue  # announced as its site's blackout (U5)
         events.emit(session, "outage_opened", outage_id=o.id, device_id=o.device_id, started_at=o.started_at,
                     detected_at=now)
+    events.emit_many(session, "site_incident_opened", dark)
     return still
 
 
