@@ -29,6 +29,6 @@ from fleetops.services.alerts.queries import (  # noqa: F401
     delivery_log, delivery_log_with_attempts, latest_alerts, routes, visible_alert, visible_alerts,
 )
 from fleetops.services.alerts.raising import (  # noqa: F401
-    PARAMETERS, acknowledge, get_open, link_ticket, raise_alert, resolve, resolve_by_hand, resolve_key,
+    PARAMETERS, acknowledge, get_open, link_ticket, raise_alert, raise_alerts, resolve, resolve_by_hand, resolve_key,
 )
 from fleetops.services.alerts.repeats import repeat_and_escalate  # noqa: F401

@@ -16,7 +16,7 @@ from fleetops.models.base import utcnow
 from fleetops.platform import audit, events
 from fleetops.services.alerts.messages import stored_title
 from fleetops.services.alerts.queries import can_see
-from fleetops.services.alerts.routing import enqueue
+from fleetops.services.alerts.routing import Routes, enqueue
 
 # Contract numbers this area reads (key → default, description); registered by fleetops.wiring.
 # (The U7 no-data and silent-agent numbers live in services/monitoring/detectors.py, the certificate
@@ -42,23 +42,19 @@ def get_open(session: Session, key: str) -> Alert | None:
 def raise_alert(session: Session, key: str, kind: str, severity: str, title, body="", *,
                 device: Device | None = None, site: Site | None = None, audience=("crew", "supervisor"),
                 source_type: str = "", source_id="", now: datetime | None = None, quiet_reason="",
-                group: Alert | None = None, hold_s: int = 0, district: str | None = None) -> tuple[Alert, bool]:
+                group: Alert | None = None, hold_s: int = 0, district: str | None = None,
+                ticket_id: int | None = None) -> tuple[Alert, bool]:
     """Open an alert for `key`, or count one more occurrence of the open one (A1: dedup). Returns (alert, new).
-    `title`, `body` and `quiet_reason` are `Msg` values (kept in their stored form) or plain text."""
+    `title`, `body` and `quiet_reason` are `Msg` values (kept in their stored form) or plain text; `ticket_id`: the
+    ticket a new alert is about (link_ticket)."""
     now = now or utcnow()
     existing = get_open(session, key)
     if existing is not None:
         existing.occurrences += 1
         return existing, False
-    if site is None and device is not None:
-        site = device.site
-    alert = Alert(key=key, open_key=key, kind=kind, severity=severity, state="open", title=stored_title(title),
-                  body=stored(body), device_id=device.id if device else None, site_id=site.id if site else None,
-                  district=district if district is not None else ((site.district if site else "") or ""),
-                  device_kind=device.kind if device else "",
-                  audience=list(audience), source_type=source_type, source_id=str(source_id or ""),
-                  quiet_reason=stored(quiet_reason), group_id=group.id if group else None, opened_at=now,
-                  occurrences=1, notify_count=0)
+    alert = _new_alert(key, kind, severity, title, body, device=device, site=site, audience=audience,
+                       source_type=source_type, source_id=source_id, now=now, quiet_reason=quiet_reason, group=group,
+                       district=district, ticket_id=ticket_id)
     try:
         with session.begin_nested():  # another process may raise the same incident at the same moment
             session.add(alert)
@@ -68,10 +64,79 @@ def raise_alert(session: Session, key: str, kind: str, severity: str, title, bod
             raise
         existing.occurrences += 1
         return existing, False
-    if not quiet_reason and group is None:
-        enqueue(session, alert, "opened", now=now, due=now + timedelta(seconds=hold_s))
-    events.emit(session, "alert_raised", alert_id=alert.id, key=key, kind=kind)
+    _announce(session, alert, now, quiet_reason, group, hold_s)
     return alert, True
+
+
+def raise_alerts(session: Session, specs: list[dict], routes: Routes | None = None) -> list[tuple[Alert, bool]]:
+    """raise_alert for many keys at once (a blackout's site alerts, issue 14): each spec holds raise_alert's
+    arguments by name. The open alerts of the keys are read in one query and the new alerts inserted together
+    (one savepoint); their messages are queued with the routes read once (`routes`) and written with the caller's
+    next flush. Same outcome as raising them one by one, in order; when another process raised one of the keys
+    meanwhile, or a key repeats, they are raised one by one instead."""
+    keys = [spec["key"] for spec in specs]
+    if len(set(keys)) < len(keys):
+        return [raise_alert(session, **spec) for spec in specs]
+    is_open: dict[str, Alert] = {}
+    for i in range(0, len(keys), 500):
+        for a in session.scalars(select(Alert).where(Alert.open_key.in_(keys[i:i + 500]))):
+            is_open[a.open_key] = a
+    out: list[tuple[Alert, bool] | None] = []
+    new: list[tuple[int, Alert, dict]] = []
+    for spec in specs:
+        existing = is_open.get(spec["key"])
+        if existing is not None:
+            existing.occurrences += 1
+            out.append((existing, False))
+            continue
+        spec = {**spec, "now": spec.get("now") or utcnow()}
+        args = {k: v for k, v in spec.items() if k not in ("key", "kind", "severity", "title", "body", "hold_s")}
+        alert = _new_alert(spec["key"], spec["kind"], spec["severity"], spec["title"], spec.get("body", ""), **args)
+        new.append((len(out), alert, spec))
+        out.append(None)
+    if not new:
+        return out
+    try:
+        with session.begin_nested():  # another process may raise the same incident at the same moment
+            session.add_all([a for _i, a, _s in new])
+    except IntegrityError:
+        for i, _a, spec in new:
+            out[i] = raise_alert(session, **spec)
+        return out
+    routes = routes or Routes(session)
+    for i, alert, spec in new:
+        _announce(session, alert, spec["now"], spec.get("quiet_reason", ""), spec.get("group"), spec.get("hold_s", 0),
+                  routes)
+        out[i] = (alert, True)
+    return out
+
+
+def _new_alert(key: str, kind: str, severity: str, title, body="", *, device: Device | None = None,
+               site: Site | None = None, audience=("crew", "supervisor"), source_type: str = "", source_id="",
+               now: datetime, quiet_reason="", group: Alert | None = None, district: str | None = None,
+               ticket_id: int | None = None) -> Alert:
+    """The new alert, already counting the message _announce queues for it (so that it is inserted once, not
+    inserted and updated)."""
+    if site is None and device is not None:
+        site = device.site
+    told = not quiet_reason and group is None
+    return Alert(key=key, open_key=key, kind=kind, severity=severity, state="open", title=stored_title(title),
+                 body=stored(body), device_id=device.id if device else None, site_id=site.id if site else None,
+                 district=district if district is not None else ((site.district if site else "") or ""),
+                 device_kind=device.kind if device else "",
+                 audience=list(audience), source_type=source_type, source_id=str(source_id or ""),
+                 quiet_reason=stored(quiet_reason), group_id=group.id if group else None, opened_at=now,
+                 occurrences=1, notify_count=1 if told else 0, last_notified_at=now if told else None,
+                 ticket_id=ticket_id)
+
+
+def _announce(session: Session, alert: Alert, now: datetime, quiet_reason, group: Alert | None, hold_s: int,
+              routes: Routes | None = None) -> None:
+    """A new alert: its message queued (unless quiet or folded into a group), alert_raised emitted."""
+    if not quiet_reason and group is None:
+        enqueue(session, alert, "opened", now=now, due=now + timedelta(seconds=hold_s), routes=routes,
+                flush=routes is None, counted=True)
+    events.emit(session, "alert_raised", alert_id=alert.id, key=alert.key, kind=alert.kind)
 
 
 def resolve(session: Session, alert: Alert, now: datetime | None = None, notify: bool = True, actor=None) -> None:
@@ -99,14 +164,30 @@ def resolve_key(session: Session, key: str, now: datetime | None = None, notify:
     return True
 
 
-def cancel_unsent(session: Session, alert: Alert, reason) -> int:
-    """Withdraw messages never attempted (a grouped or quietened alert); the ones already tried stay."""
-    rows = session.scalars(select(AlertDelivery).where(
-        AlertDelivery.alert_id == alert.id, AlertDelivery.state == "pending", AlertDelivery.attempts == 0,
-        AlertDelivery.purpose != "resolved")).all()
+def cancel_unsent(session: Session, alert: Alert, reason, rows: list[AlertDelivery] | None = None) -> int:
+    """Withdraw messages never attempted (a grouped or quietened alert); the ones already tried stay. `rows`: the
+    alert's deliveries a batch read at once (those still unsent are withdrawn), else read here."""
+    if rows is None:
+        rows = session.scalars(select(AlertDelivery).where(
+            AlertDelivery.alert_id == alert.id, AlertDelivery.state == "pending", AlertDelivery.attempts == 0,
+            AlertDelivery.purpose != "resolved")).all()
+    else:
+        rows = [d for d in rows if d.alert_id == alert.id and d.state == "pending" and d.attempts == 0
+                and d.purpose != "resolved"]
     for d in rows:
         d.state, d.last_error = "cancelled", stored(reason)
     return len(rows)
+
+
+def unsent_of(session: Session, alert_ids) -> dict[int, list[AlertDelivery]]:
+    """The messages never attempted of many alerts, by alert (for cancel_unsent's `rows`), one query per 500."""
+    ids, out = sorted(set(alert_ids)), {}
+    for i in range(0, len(ids), 500):
+        for d in session.scalars(select(AlertDelivery).where(
+                AlertDelivery.alert_id.in_(ids[i:i + 500]), AlertDelivery.state == "pending",
+                AlertDelivery.attempts == 0, AlertDelivery.purpose != "resolved").order_by(AlertDelivery.id)):
+            out.setdefault(d.alert_id, []).append(d)
+    return out
 
 
 def link_ticket(session: Session, alert_id: int, ticket_id: int | None) -> None:

@@ -16,12 +16,24 @@ def rank(severity: str) -> int:
     return SEVERITIES.index(severity) if severity in SEVERITIES else 1
 
 
-def matching_routes(session: Session, alert: Alert, audience=None) -> list[AlertRoute]:
+class Routes:
+    """The enabled routes, and the people of each role they name, read once for a batch of alerts (a blackout):
+    pass it to `enqueue` as `routes=`."""
+
+    def __init__(self, session: Session):
+        self.routes = _enabled_routes(session)
+        self.people: dict[str, tuple[list[User], dict[int, NotificationPreference]]] = {}
+
+
+def _enabled_routes(session: Session) -> list[AlertRoute]:
+    return list(session.scalars(select(AlertRoute).join(AlertChannel).where(
+        AlertRoute.enabled.is_(True), AlertChannel.enabled.is_(True)).order_by(AlertRoute.id)).all())
+
+
+def matching_routes(session: Session, alert: Alert, audience=None, routes: Routes | None = None) -> list[AlertRoute]:
     audience = set(audience or alert.audience or ())
-    routes = session.scalars(select(AlertRoute).join(AlertChannel).where(
-        AlertRoute.enabled.is_(True), AlertChannel.enabled.is_(True)).order_by(AlertRoute.id)).all()
     out = []
-    for r in routes:
+    for r in routes.routes if routes is not None else _enabled_routes(session):
         if r.district and r.district != alert.district:
             continue
         if r.device_kind and r.device_kind != alert.device_kind:
@@ -34,12 +46,22 @@ def matching_routes(session: Session, alert: Alert, audience=None) -> list[Alert
     return out
 
 
-def people_for(session: Session, role: str, alert: Alert, email: bool = True) -> list[User]:
-    """Active users with `role` who want this alert: a crew only for its district, each person's own minimum
-    severity, and (for e-mail) whether they want alert e-mail at all."""
+def _people_of(session: Session, role: str, routes: Routes | None):
+    if routes is not None and role in routes.people:
+        return routes.people[role]
     users = session.scalars(select(User).where(User.role == role, User.active.is_(True))).all()
     prefs = {p.user_id: p for p in session.scalars(select(NotificationPreference).where(
         NotificationPreference.user_id.in_([u.id for u in users] or [0]))).all()}
+    if routes is not None:
+        routes.people[role] = (users, prefs)
+    return users, prefs
+
+
+def people_for(session: Session, role: str, alert: Alert, email: bool = True,
+               routes: Routes | None = None) -> list[User]:
+    """Active users with `role` who want this alert: a crew only for its district, each person's own minimum
+    severity, and (for e-mail) whether they want alert e-mail at all."""
+    users, prefs = _people_of(session, role, routes)
     out = []
     for u in users:
         if role == "crew" and u.district and alert.district and u.district != alert.district:
@@ -53,18 +75,21 @@ def people_for(session: Session, role: str, alert: Alert, email: bool = True) ->
 
 
 def enqueue(session: Session, alert: Alert, purpose: str, now: datetime | None = None, due: datetime | None = None,
-            audience=None) -> list[AlertDelivery]:
+            audience=None, routes: Routes | None = None, flush: bool = True,
+            counted: bool = False) -> list[AlertDelivery]:
     """Put one message per matching channel in the outbox, in the caller's transaction (nothing lost on restart).
-    Each message is rendered now in the recipients' language (Chinese, the fleet's language)."""
+    Each message is rendered now in the recipients' language (Chinese, the fleet's language). For a batch:
+    `routes` read once, and `flush=False` leaves the rows to the caller's one flush. `counted`: the alert's
+    notify_count and last_notified_at already count this message (a new alert, inserted with them)."""
     now = now or utcnow()
     per_channel: dict[int, dict] = {}
-    for route in matching_routes(session, alert, audience):
+    for route in matching_routes(session, alert, audience, routes):
         payload = per_channel.get(route.channel_id)
         if payload is None:
             payload = per_channel[route.channel_id] = messages.render(alert, purpose, now)
             payload["to"], payload["at_mobiles"] = [], []
         if route.role and route.channel.kind in ("email", "dingtalk"):
-            people = people_for(session, route.role, alert, email=route.channel.kind == "email")
+            people = people_for(session, route.role, alert, email=route.channel.kind == "email", routes=routes)
             if route.channel.kind == "email":
                 payload["to"] = sorted(set(payload["to"]) | {u.email for u in people if u.email})
             else:  # DingTalk mentions the people of the route's role by their phone numbers
@@ -75,7 +100,9 @@ def enqueue(session: Session, alert: Alert, purpose: str, now: datetime | None =
                           state="pending", attempts=0, next_attempt_at=due or now, created_at=now)
         session.add(d)
         out.append(d)
-    alert.notify_count += 1
-    alert.last_notified_at = now
-    session.flush()
+    if not counted:
+        alert.notify_count += 1
+        alert.last_notified_at = now
+    if flush:
+        session.flush()
     return out

@@ -11,10 +11,10 @@ from fleetops.domain.tickets import NOT_ARRIVED, NOT_RESOLVED, DeadlineKind
 from fleetops.models import Device, Site
 from fleetops.models.alerts import Alert
 from fleetops.models.base import utcnow
-from fleetops.platform import parameters
+from fleetops.platform import events, parameters
 from fleetops.services.alerts.messages import is_known_cause, known_cause, label, local_time, site_tz
-from fleetops.services.alerts.raising import cancel_unsent, get_open, raise_alert, resolve
-from fleetops.services.alerts.routing import enqueue
+from fleetops.services.alerts.raising import cancel_unsent, get_open, raise_alert, raise_alerts, resolve, unsent_of
+from fleetops.services.alerts.routing import Routes, enqueue
 from fleetops.services import maintenance
 
 FOLDED = Msg("Folded into the site blackout alert")
@@ -29,18 +29,31 @@ def _known_cause_at_site(session: Session, site_id: int | None) -> str:
     """A1: an open alert at the site whose cause is already known and quiet (e.g. a recorded power cut)."""
     if site_id is None:
         return ""
-    quiet = _quiet_causes(session)
-    rows = session.scalars(select(Alert).where(Alert.site_id == site_id, Alert.open_key.is_not(None),
-                                               Alert.cause != "")).all()
-    for a in rows:
-        if a.cause in quiet:
-            return a.cause
+    return _known_causes_at_sites(session, [site_id], _quiet_causes(session)).get(site_id, "")
+
+
+def _known_causes_at_sites(session: Session, site_ids, quiet: set[str]) -> dict[int, str]:
+    """_known_cause_at_site for many sites (two queries per 500): the quiet cause of the site's first open alert
+    that has one, else of its first still-open outage that has one; sites without any are left out."""
     from fleetops.models.monitoring import Outage
 
-    recorded = session.scalar(select(Outage.cause).join(Device, Device.id == Outage.device_id).where(
-        Device.site_id == site_id, Outage.ended_at.is_(None), Outage.retracted_at.is_(None),
-        Outage.cause.in_(quiet or [""])).limit(1))
-    return recorded or ""
+    ids, out = sorted(set(site_ids)), {}
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        for site_id, cause in session.execute(select(Alert.site_id, Alert.cause).where(
+                Alert.site_id.in_(chunk), Alert.open_key.is_not(None), Alert.cause != "",
+                Alert.cause.in_(quiet or [""])).order_by(Alert.id)):
+            out.setdefault(site_id, cause)
+        rest = [sid for sid in chunk if sid not in out]
+        if not rest:
+            continue
+        for site_id, cause in session.execute(select(Device.site_id, Outage.cause).join(
+                Device, Device.id == Outage.device_id).where(
+                Device.site_id.in_(rest), Outage.ended_at.is_(None), Outage.retracted_at.is_(None),
+                Outage.cause.in_(quiet or [""])).order_by(Outage.id)):
+            if cause:
+                out.setdefault(site_id, cause)
+    return out
 
 
 def _hold_s(session: Session) -> int:
@@ -72,38 +85,70 @@ def on_outage_closed(session: Session, outage_id, device_id, ended_at=None, **_)
         resolve(session, alert, ended_at or utcnow())
 
 
-def on_site_incident_opened(session: Session, incident_id, site_id, started_at=None, detected_at=None, **_):
-    """U5: a site blackout is ONE message; device alerts at the site not yet sent are folded into it."""
-    site = session.get(Site, site_id)
-    if site is None or maintenance.is_held_incident(session, incident_id):
-        return
-    now = detected_at or started_at or utcnow()
-    children = session.scalars(select(Alert).where(Alert.site_id == site_id, Alert.open_key.is_not(None),
-                                                   Alert.kind.in_(("device_down", "device_hung")),
-                                                   Alert.group_id.is_(None))).all()
+def on_site_incidents_opened(session: Session, payloads: list[dict]) -> None:
+    """U5: a site blackout is ONE message; device alerts at the site not yet sent are folded into it.
+    For a batch of site_incident_opened payloads (a blackout, distinct sites): holds, open alerts, known causes,
+    routes and unsent messages are read once for all sites and the site alerts raised together (raise_alerts);
+    each site's alert and folding are what raising it alone gives."""
     from fleetops.models.monitoring import SiteIncident
 
-    incident = session.get(SiteIncident, incident_id)
-    n_devices = (incident.device_count if incident is not None and incident.device_count else
-                 session.scalar(select(func.count()).select_from(Device).where(
-                     Device.site_id == site_id, Device.lifecycle.in_([s.value for s in IN_SERVICE]))))
-    cause = _known_cause_at_site(session, site_id)
-    alert, new = raise_alert(
-        session, f"site:{site_id}:dark", "site_dark", "critical",
-        Msg("Whole site offline: %(code)s %(name)s", code=site.code, name=site.name),
-        Msg("%(n)s devices at the site lost contact at once (switch, fibre or power fault), since %(since)s",
-            n=n_devices, since=local_time(started_at or now, site.timezone)),
-        site=site, source_type="site_incident", source_id=incident_id, now=now,
-        quiet_reason=known_cause(cause) if cause else "", hold_s=0)
-    if new and cause:
-        alert.cause = cause
-    for child in children:
-        child.group_id = alert.id
-        if cancel_unsent(session, child, FOLDED):
-            child.notify_count = 0
-        if child.cause in _quiet_causes(session) and not alert.quiet_reason:
-            alert.cause, alert.quiet_reason = child.cause, known_cause(child.cause).stored()
-            cancel_unsent(session, alert, CAUSE_KNOWN)
+    session.flush()  # what the batch reads below is read from the database
+    held = maintenance.held_incidents(session, [p["incident_id"] for p in payloads])
+    todo = []
+    for p in payloads:
+        site = session.get(Site, p["site_id"])
+        if site is None or p["incident_id"] in held:
+            continue
+        todo.append((p, site))
+    if not todo:
+        return
+    site_ids = sorted({site.id for _p, site in todo})
+    children: dict[int, list[Alert]] = {sid: [] for sid in site_ids}
+    for i in range(0, len(site_ids), 500):
+        for a in session.scalars(select(Alert).where(
+                Alert.site_id.in_(site_ids[i:i + 500]), Alert.open_key.is_not(None),
+                Alert.kind.in_(("device_down", "device_hung")), Alert.group_id.is_(None)).order_by(Alert.id)):
+            children[a.site_id].append(a)
+    unsent = unsent_of(session, [a.id for cs in children.values() for a in cs]) if any(children.values()) else {}
+    quiet = _quiet_causes(session)
+    causes = _known_causes_at_sites(session, site_ids, quiet)
+    specs = []
+    for p, site in todo:
+        now = p.get("detected_at") or p.get("started_at") or utcnow()
+        incident = session.get(SiteIncident, p["incident_id"])
+        n_devices = (incident.device_count if incident is not None and incident.device_count else
+                     session.scalar(select(func.count()).select_from(Device).where(
+                         Device.site_id == site.id, Device.lifecycle.in_([s.value for s in IN_SERVICE]))))
+        cause = causes.get(site.id, "")
+        specs.append(dict(
+            key=f"site:{site.id}:dark", kind="site_dark", severity="critical",
+            title=Msg("Whole site offline: %(code)s %(name)s", code=site.code, name=site.name),
+            body=Msg("%(n)s devices at the site lost contact at once (switch, fibre or power fault), since %(since)s",
+                     n=n_devices, since=local_time(p.get("started_at") or now, site.timezone)),
+            site=site, source_type="site_incident", source_id=p["incident_id"], now=now,
+            quiet_reason=known_cause(cause) if cause else "", hold_s=0))
+    raised = raise_alerts(session, specs, Routes(session))
+    for (_p, site), spec, (alert, new) in zip(todo, specs, raised):
+        cause = causes.get(site.id, "")
+        if new and cause:
+            alert.cause = cause
+        for child in children[site.id]:
+            if child.group_id is not None or child.open_key is None:
+                continue  # folded or resolved meanwhile
+            child.group_id = alert.id
+            if cancel_unsent(session, child, FOLDED, rows=unsent.get(child.id, [])):
+                child.notify_count = 0
+            if child.cause in quiet and not alert.quiet_reason:
+                alert.cause, alert.quiet_reason = child.cause, known_cause(child.cause).stored()
+                session.flush()  # its message, just queued, is withdrawn too
+                cancel_unsent(session, alert, CAUSE_KNOWN)
+
+
+@events.handles_batches(on_site_incidents_opened)
+def on_site_incident_opened(session: Session, incident_id, site_id, started_at=None, detected_at=None, **_):
+    """One site incident: the batch of one."""
+    on_site_incidents_opened(session, [{"incident_id": incident_id, "site_id": site_id, "started_at": started_at,
+                                        "detected_at": detected_at}])
 
 
 def on_site_incident_closed(session: Session, incident_id, site_id, ended_at=None, **_):
@@ -245,16 +290,32 @@ def on_deadline_breached(session: Session, ticket_id, which, due_at=None, **_):
     _deadline(session, ticket_id, which, due_at, breached=True)
 
 
+def on_tickets_transitioned(session: Session, payloads: list[dict]) -> None:
+    """A deadline warning ends, quietly, once what it warned about has happened (or the ticket is cancelled).
+    For a batch of ticket_transitioned payloads: the tickets' open alerts read in one query, then each in order."""
+    ids = sorted({str(p["ticket_id"]) for p in payloads})
+    alerts: dict[str, list[Alert]] = {}
+    for i in range(0, len(ids), 500):
+        for alert in session.scalars(select(Alert).where(Alert.source_type == "ticket",
+                                                         Alert.source_id.in_(ids[i:i + 500]),
+                                                         Alert.open_key.is_not(None)).order_by(Alert.id)):
+            alerts.setdefault(alert.source_id, []).append(alert)
+    for p in payloads:
+        to_state = p.get("to_state")
+        for alert in alerts.get(str(p["ticket_id"]), ()):
+            if alert.open_key is None:
+                continue  # resolved by an earlier step of the batch
+            which = alert.key.split(":")[2]
+            done = (to_state not in NOT_RESOLVED or (which == "arrive" and to_state not in NOT_ARRIVED)
+                    or (which == "respond" and to_state not in ("new", "dispatched")))
+            if done:
+                resolve(session, alert, notify=False)
+
+
+@events.handles_batches(on_tickets_transitioned)
 def on_ticket_transitioned(session: Session, ticket_id, from_state=None, to_state=None, **_):
-    """A deadline warning ends, quietly, once what it warned about has happened (or the ticket is cancelled)."""
-    for alert in session.scalars(select(Alert).where(Alert.source_type == "ticket",
-                                                     Alert.source_id == str(ticket_id),
-                                                     Alert.open_key.is_not(None))).all():
-        which = alert.key.split(":")[2]
-        done = (to_state not in NOT_RESOLVED or (which == "arrive" and to_state not in NOT_ARRIVED)
-                or (which == "respond" and to_state not in ("new", "dispatched")))
-        if done:
-            resolve(session, alert, notify=False)
+    """One transition: the batch of one."""
+    on_tickets_transitioned(session, [{"ticket_id": ticket_id, "from_state": from_state, "to_state": to_state}])
 
 
 def _penalty_threshold(session: Session, policy_key, cumulative, threshold, contract_total, share_pct, crossed):

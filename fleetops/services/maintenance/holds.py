@@ -27,7 +27,7 @@ from fleetops.models.monitoring import Outage, SiteIncident
 from fleetops.platform import audit, events
 from fleetops.platform.jobs import JobContext
 from fleetops.services.maintenance.windows import (
-    cause_label, occurrence_at, reason_text, window_for_device, window_for_site, window_occurrences,
+    active_windows, cause_label, occurrence_at, reason_text, window_for_device, window_for_site, window_occurrences,
 )
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,18 @@ def is_held_outage(session: Session, outage_id) -> bool:
 def is_held_incident(session: Session, incident_id) -> bool:
     return session.scalar(select(MaintenanceHold.id).where(MaintenanceHold.site_incident_id == incident_id,
                                                            MaintenanceHold.released_at.is_(None)).limit(1)) is not None
+
+
+def held_incidents(session: Session, incident_ids) -> set[int]:
+    """Those of `incident_ids` a window holds now (is_held_incident for a batch, one query per 500)."""
+    return _holding(session, MaintenanceHold.site_incident_id, incident_ids, MaintenanceHold.released_at.is_(None))
+
+
+def _holding(session: Session, col, ids, *where) -> set[int]:
+    ids, out = sorted(set(ids)), set()
+    for i in range(0, len(ids), 500):
+        out.update(session.scalars(select(col).where(col.in_(ids[i:i + 500]), *where)))
+    return out
 
 
 def _seen(session: Session, **key) -> bool:
@@ -61,8 +73,9 @@ def on_outage_opened(session: Session, outage_id, device_id, started_at=None, de
     _hold_outage(session, outage, device, detected_at or utcnow())
 
 
-def _hold_outage(session: Session, outage: Outage, device: Device, now, released: bool = False) -> bool:
-    found = window_for_device(session, device, outage.started_at)
+def _hold_outage(session: Session, outage: Outage, device: Device, now, released: bool = False,
+                 windows: list[MaintenanceWindow] | None = None) -> bool:
+    found = window_for_device(session, device, outage.started_at, windows)
     if found is None:
         return False
     w, occ = found
@@ -87,23 +100,51 @@ def on_outage_closed(session: Session, outage_id, device_id=None, ended_at=None,
     _hold_outage(session, outage, outage.device, ended_at or utcnow(), released=True)
 
 
+def on_site_incidents_opened(session: Session, payloads: list[dict]) -> None:
+    """A whole site dark inside a window over the site: held, no site ticket, no blackout alert (wired first).
+    For a batch of site_incident_opened payloads (a blackout, distinct sites): the holds already made, the windows
+    and the incidents' outages are read once for all of them, then each is handled as by itself, in order."""
+    ids = [p["incident_id"] for p in payloads]
+    seen = _holding(session, MaintenanceHold.site_incident_id, ids)
+    todo = []
+    for p in payloads:
+        if p["incident_id"] in seen:
+            continue
+        seen.add(p["incident_id"])
+        inc, site = session.get(SiteIncident, p["incident_id"]), session.get(Site, p["site_id"])
+        if inc is None or site is None or inc.imported_late:
+            continue
+        todo.append((inc, site, p.get("detected_at") or utcnow()))
+    if not todo:
+        return
+    members: dict[int, list[Outage]] = {inc.id: [] for inc, _s, _n in todo}
+    for i in range(0, len(todo), 500):
+        for o in session.scalars(select(Outage).where(
+                Outage.site_incident_id.in_([inc.id for inc, _s, _n in todo[i:i + 500]]),
+                Outage.retracted_at.is_(None)).order_by(Outage.id)):
+            members[o.site_incident_id].append(o)
+    moments = [inc.started_at for inc, _s, _n in todo] + [o.started_at for os in members.values() for o in os]
+    windows = active_windows(session, min(moments), max(moments))
+    held_outages = _holding(session, MaintenanceHold.outage_id, [o.id for os in members.values() for o in os]) \
+        if windows else set()
+    for inc, site, now in todo:
+        found = window_for_site(session, site, inc.started_at, windows) if windows else None
+        if found is not None:
+            w, occ = found
+            session.add(MaintenanceHold(window_id=w.id, site_incident_id=inc.id, occurrence_end=occ.end, held_at=now))
+            session.flush()  # the ingest may run without autoflush: tickets and alerts must see the hold
+        # Its devices' outages (announced only as the blackout, U5) take their windows' cause too.
+        for o in members[inc.id]:
+            if o.id not in held_outages and windows:
+                held_outages.add(o.id)
+                _hold_outage(session, o, o.device, now, windows=windows)
+
+
+@events.handles_batches(on_site_incidents_opened)
 def on_site_incident_opened(session: Session, incident_id, site_id, started_at=None, detected_at=None, **_):
-    """A whole site dark inside a window over the site: held, no site ticket, no blackout alert (wired first)."""
-    if _seen(session, site_incident_id=incident_id):
-        return
-    inc, site = session.get(SiteIncident, incident_id), session.get(Site, site_id)
-    if inc is None or site is None or inc.imported_late:
-        return
-    now = detected_at or utcnow()
-    found = window_for_site(session, site, inc.started_at)
-    if found is not None:
-        w, occ = found
-        session.add(MaintenanceHold(window_id=w.id, site_incident_id=inc.id, occurrence_end=occ.end, held_at=now))
-        session.flush()  # the ingest may run without autoflush: tickets and alerts must see the hold
-    # Its devices' outages (announced only as the blackout, U5) take their windows' cause too.
-    for o in session.scalars(select(Outage).where(Outage.site_incident_id == inc.id, Outage.retracted_at.is_(None))):
-        if not _seen(session, outage_id=o.id):
-            _hold_outage(session, o, o.device, now)
+    """One site incident: the batch of one."""
+    on_site_incidents_opened(session, [{"incident_id": incident_id, "site_id": site_id, "started_at": started_at,
+                                        "detected_at": detected_at}])
 
 
 def _classify(session: Session, outage: Outage, cause: str, reason: str, evidence: str, summary) -> None:
@@ -120,8 +161,8 @@ def _classify(session: Session, outage: Outage, cause: str, reason: str, evidenc
 
 def release(session: Session, now: datetime, window_id: int | None = None, holds=None) -> int:
     """Release the holds whose occurrence has ended (or every hold of a cancelled window): a site blackout still
-    dark and an outage still down are announced now — outage_opened / site_incident_opened again, which the
-    tickets and alerts areas handle as new. Returns how many were still down."""
+    dark and an outage still down are announced now — outage_opened / site_incident_opened again (the blackouts
+    together, as one batch), which the tickets and alerts areas handle as new. Returns how many were still down."""
     if holds is None:
         q = select(MaintenanceHold).where(MaintenanceHold.released_at.is_(None))
         q = q.where(MaintenanceHold.window_id == window_id) if window_id else \
@@ -129,15 +170,22 @@ def release(session: Session, now: datetime, window_id: int | None = None, holds
         holds = list(session.scalars(q))
     holds = sorted(holds, key=lambda h: (h.site_incident_id is None, h.id))
     still = 0
+    dark, sites = [], set()  # the blackouts still dark, announced together (a district's window ends)
     for h in holds:  # site blackouts first: a device outage then joins the site's ticket (U5)
         h.released_at = now
         if h.site_incident_id:
             inc = session.get(SiteIncident, h.site_incident_id)
             if inc is not None and inc.ended_at is None and inc.retracted_at is None:
                 still += 1
-                events.emit(session, "site_incident_opened", incident_id=inc.id, site_id=inc.site_id,
-                            started_at=inc.started_at, detected_at=now)
+                if inc.site_id in sites:  # one site at most once per batch
+                    events.emit_many(session, "site_incident_opened", dark)
+                    dark, sites = [], set()
+                dark.append({"incident_id": inc.id, "site_id": inc.site_id, "started_at": inc.started_at,
+                             "detected_at": now})
+                sites.add(inc.site_id)
             continue
+        events.emit_many(session, "site_incident_opened", dark)
+        dark, sites = [], set()
         o = session.get(Outage, h.outage_id)
         if o is None or o.retracted_at is not None or (o.ended_at is not None and o.ended_at <= h.occurrence_end):
             continue
@@ -155,6 +203,7 @@ def release(session: Session, now: datetime, window_id: int | None = None, holds
             continue  # announced as its site's blackout (U5)
         events.emit(session, "outage_opened", outage_id=o.id, device_id=o.device_id, started_at=o.started_at,
                     detected_at=now)
+    events.emit_many(session, "site_incident_opened", dark)
     return still
 
 

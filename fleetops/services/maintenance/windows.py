@@ -284,15 +284,27 @@ def covered_device_ids(session: Session, w: MaintenanceWindow) -> list[int]:
 
 
 def _candidates(session: Session, at: datetime) -> list[MaintenanceWindow]:
+    return active_windows(session, at, at)
+
+
+def active_windows(session: Session, first: datetime, last: datetime) -> list[MaintenanceWindow]:
+    """The active windows that span any moment from `first` to `last` (with their scopes), by id: read once for a
+    batch, then `window_for_device` / `window_for_site` keep those that span each moment (`windows=`)."""
     return list(session.scalars(select(MaintenanceWindow).options(selectinload(MaintenanceWindow.scopes))
-                                .where(MaintenanceWindow.state == "active", MaintenanceWindow.starts_at <= at,
-                                       MaintenanceWindow.last_end_at > at).order_by(MaintenanceWindow.id)))
+                                .where(MaintenanceWindow.state == "active", MaintenanceWindow.starts_at <= last,
+                                       MaintenanceWindow.last_end_at > first).order_by(MaintenanceWindow.id)))
 
 
-def window_for_device(session: Session, device: Device, at: datetime) -> tuple[MaintenanceWindow, Occurrence] | None:
-    """The active window (and its occurrence) covering `device` at `at`, if any."""
+def _spanning(windows: list[MaintenanceWindow], at: datetime) -> list[MaintenanceWindow]:
+    return [w for w in windows if w.state == "active" and w.starts_at <= at < w.last_end_at]
+
+
+def window_for_device(session: Session, device: Device, at: datetime,
+                      windows: list[MaintenanceWindow] | None = None) -> tuple[MaintenanceWindow, Occurrence] | None:
+    """The active window (and its occurrence) covering `device` at `at`, if any. `windows`: the batch's
+    `active_windows`, read once (else read here)."""
     site = device.site
-    for w in _candidates(session, at):
+    for w in _candidates(session, at) if windows is None else _spanning(windows, at):
         if any(_covers(sc, device, site) for sc in w.scopes):
             occ = occurrence_at(window_occurrences(w), at)
             if occ is not None:
@@ -300,16 +312,19 @@ def window_for_device(session: Session, device: Device, at: datetime) -> tuple[M
     return None
 
 
-def window_for_site(session: Session, site: Site, at: datetime) -> tuple[MaintenanceWindow, Occurrence] | None:
+def window_for_site(session: Session, site: Site, at: datetime,
+                    windows: list[MaintenanceWindow] | None = None) -> tuple[MaintenanceWindow, Occurrence] | None:
     """The active window covering the whole site at `at` (a site, its district or its cabinet's feed, or every
-    device of the site one by one)."""
-    devices = [d for d in site.devices if d.lifecycle != "retired"]
-    for w in _candidates(session, at):
+    device of the site one by one). `windows` as for window_for_device."""
+    devices = None  # read only when a window spans the moment
+    for w in _candidates(session, at) if windows is None else _spanning(windows, at):
         whole = any(sc.kind == "site" and sc.site_id == site.id or sc.kind == "district" and sc.district
                     and sc.district == site.district or sc.kind == "cabinet" and any(
                         c.id == sc.cabinet_id for c in site.cabinets) for sc in w.scopes)
-        if not whole and devices:
-            whole = all(any(_covers(sc, d, site) for sc in w.scopes) for d in devices)
+        if not whole:
+            if devices is None:
+                devices = [d for d in site.devices if d.lifecycle != "retired"]
+            whole = bool(devices) and all(any(_covers(sc, d, site) for sc in w.scopes) for d in devices)
         if whole:
             occ = occurrence_at(window_occurrences(w), at)
             if occ is not None:

@@ -7,7 +7,8 @@ The steps, in order: anchors and saved counters (`state`), liveness → outages 
 Events emitted (see platform/events.py): outage_opened, outage_closed, site_incident_opened,
 site_incident_closed, device_rebooted, device_flapping, device_hung. An outage that belongs to a site
 incident when it is detected is announced through site_incident_opened only (U5); recoveries
-(outage_closed) are always announced.
+(outage_closed) are always announced. The site incidents a batch opens are announced together
+(`events.emit_many`, the sites distinct), so that a blackout's tickets and alerts are written set-wise.
 """
 from datetime import datetime
 
@@ -103,12 +104,23 @@ def _emit(b: Batch) -> None:
             continue  # U5: announced once, as the site incident
         events.emit(b.s, "outage_opened", outage_id=o.id, device_id=o.device_id,
                     started_at=o.started_at, detected_at=o.detected_at)
+    blackout, sites = [], set()  # issue 14: site incidents opened together go out as one batch (emit_many)
     for name, payload in b.pending_events:
         if payload.get("incident_id") in b.late_incidents:
             continue
         if name in _POINT_EVENTS and payload["at"] < b.late_cutoff:
             continue
-        events.emit(b.s, name, **payload)
+        if name == "site_incident_opened" and payload["site_id"] not in sites:
+            blackout.append(payload)  # one site at most once per batch: its handlers may then run batch-wise
+            sites.add(payload["site_id"])
+            continue
+        events.emit_many(b.s, "site_incident_opened", blackout)
+        blackout, sites = [], set()
+        if name == "site_incident_opened":
+            blackout, sites = [payload], {payload["site_id"]}
+        else:
+            events.emit(b.s, name, **payload)
+    events.emit_many(b.s, "site_incident_opened", blackout)
     for o in b.closed:
         if o.retracted_at is not None or o.imported_late:
             continue

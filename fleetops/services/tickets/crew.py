@@ -18,29 +18,92 @@ from fleetops.platform import audit
 
 
 def pick_crew(session: Session, site: Site, *, ticket: Ticket | None = None, device=None, category: str = "",
-              on: date | None = None) -> User | None:
+              on: date | None = None, pool: CrewPool | None = None) -> User | None:
     """Auto-dispatch (T8): among active crew of the site's district (else all-district crew), only those who hold
     every certificate the job needs (rules.required_qualifications) valid on the job's local day; the one with the
     fewest open tickets. With `ticket` given and nobody qualified, the ticket is flagged in its history and
-    escalated to the supervisor at once (escalate_unqualified) — never left silently unassigned."""
+    escalated to the supervisor at once (escalate_unqualified) — never left silently unassigned. `pool`: the crew
+    read once for a batch of tickets (else read here)."""
     if ticket is not None:
         device, category = ticket.device, ticket.category
         on = on or _local_day(ticket.detected_at or ticket.opened_at, site)
     on = on or _local_day(utcnow(), site)
     needed = rules.required_qualifications(device.kind if device is not None else None, category)
-    crews = list(session.scalars(select(User).where(User.role == Role.CREW, User.active.is_(True))))
-    quals = _qualifications_by_user(session, [u.id for u in crews])
-    fit = [u for u in crews if not rules.missing_qualifications(quals.get(u.id, []), needed, on)]
+    pool = pool or CrewPool(session)
+    fit = [u for u in pool.crews if not rules.missing_qualifications(pool.quals.get(u.id, []), needed, on)]
     local = [u for u in fit if u.district and u.district == site.district] or [u for u in fit if not u.district]
     if not local:
         if ticket is not None:
-            escalate_unqualified(session, ticket, needed, on)
+            escalate_unqualified(session, ticket, needed, on, pool)
         return None
-    load = dict(session.execute(
-        select(Ticket.assignee_id, func.count()).where(Ticket.state.in_(rules.NOT_RESOLVED),
-                                                       Ticket.category.not_in(rules.NOT_FAULT_CATEGORIES))
-        .group_by(Ticket.assignee_id)).all())
+    load = pool.load()
     return min(local, key=lambda u: (load.get(u.id, 0), u.id))
+
+
+_NOT_COUNTED = object()
+
+
+def _load_key(t: Ticket):
+    """Whose open-ticket load `t` counts in (its assignee, None when unassigned), or _NOT_COUNTED."""
+    if t.state in rules.NOT_RESOLVED and t.category not in rules.NOT_FAULT_CATEGORIES:
+        return t.assignee_id
+    return _NOT_COUNTED
+
+
+class CrewPool:
+    """What pick_crew reads, read once for a batch of tickets (a blackout): the active crew, their certificates, and
+    each one's count of open fault tickets. The count is read at the first pick; the tickets the batch opens or
+    changes are `track`ed (before that first pick, unchanged since their last flush), so every later pick sees
+    the count a fresh query after a flush would give."""
+
+    def __init__(self, session: Session, gather_escalations: bool = False):
+        self.session = session
+        # (ticket, raise_alert arguments, its history line): raised together by raise_escalations
+        self.escalations: list[tuple] | None = [] if gather_escalations else None
+        self.crews = list(session.scalars(select(User).where(User.role == Role.CREW, User.active.is_(True))))
+        self.quals = _qualifications_by_user(session, [u.id for u in self.crews])
+        self._base: dict | None = None
+        self._tracked: dict[int, list] = {}  # id(ticket) → [ticket, whose load it counted in when read]
+
+    def track(self, tickets) -> None:
+        for t in tickets:
+            self._tracked.setdefault(id(t), [t, _load_key(t)])
+
+    def raise_escalations(self) -> None:
+        """The escalations gathered while picking (escalate_unqualified): their alerts raised together (each linked
+        to its ticket) and named in the history lines (a line whose alert was open already is taken back, as
+        escalate_unqualified alone would not have written it)."""
+        from fleetops.services import alerts
+
+        if not self.escalations:
+            return
+        gathered, self.escalations = self.escalations, []
+        raised = alerts.raise_alerts(self.session, [spec for _t, spec, _line in gathered])
+        for (ticket, _spec, line), (alert, new) in zip(gathered, raised):
+            if new:
+                line.data = {**line.data, "alert_id": alert.id}
+            elif line in self.session.new:
+                self.session.expunge(line)
+            else:
+                self.session.delete(line)
+
+    def load(self) -> dict:
+        if self._base is None:
+            self._base = dict(self.session.execute(
+                select(Ticket.assignee_id, func.count()).where(Ticket.state.in_(rules.NOT_RESOLVED),
+                                                               Ticket.category.not_in(rules.NOT_FAULT_CATEGORIES))
+                .group_by(Ticket.assignee_id)).all())
+            for entry in self._tracked.values():
+                entry[1] = _load_key(entry[0])
+        out = dict(self._base)
+        for t, was in self._tracked.values():
+            now = _load_key(t)
+            if now != was:
+                if was is not _NOT_COUNTED:
+                    out[was] = out.get(was, 0) - 1
+                if now is not _NOT_COUNTED:
+                    out[now] = out.get(now, 0) + 1
+        return out
 
 
 def _local_day(at: datetime, site: Site) -> date:
@@ -64,27 +127,42 @@ def _labels(kinds) -> Msg:
     return Msg(", ".join(f"%(q{i})s" for i in range(len(params))), **params)
 
 
-def escalate_unqualified(session: Session, ticket: Ticket, needed, on: date) -> None:
+def escalate_unqualified(session: Session, ticket: Ticket, needed, on: date, pool: CrewPool | None = None) -> None:
     """T8: nobody of the district holds every certificate this job needs on `on`: a history line on the ticket
-    (the flag) and a critical alert to the supervisor, linked to the ticket; once per ticket."""
+    (the flag) and a critical alert to the supervisor, linked to the ticket; once per ticket. With a `pool` that
+    gathers escalations (a batch of tickets), the line is written now and the alert raised with the others by
+    `pool.raise_escalations`."""
     from fleetops.services import alerts
-    from fleetops.services.tickets.history_log import log_event
 
-    key = f"ticket:{ticket.id}:no_qualified_crew"
+    spec, needs = _escalation(ticket, needed, on)
+    if pool is not None and pool.escalations is not None:
+        line = _flag(session, ticket, needed, on, needs, alert_id=None)
+        pool.escalations.append((ticket, spec, line))
+        return
+    alert, new = alerts.raise_alert(session, **spec)
+    if new:
+        _flag(session, ticket, needed, on, needs, alert.id)
+
+
+def _escalation(ticket: Ticket, needed, on: date) -> tuple[dict, Msg]:
     needs = _labels(needed) if needed else Msg("no certificate")
     where = ticket.device.code if ticket.device is not None else ticket.site.code
-    alert, new = alerts.raise_alert(
-        session, key, "no_qualified_crew", "critical",
-        Msg("No qualified crew for ticket #%(id)s: %(where)s", id=ticket.id, where=where),
-        Msg("Nobody of district %(district)s holds every certificate this job needs (%(needs)s) valid on %(day)s; "
-            "assign someone by hand or arrange qualified staff.", district=ticket.site.district or "-", needs=needs,
-            day=on.isoformat()),
-        device=ticket.device, site=ticket.site, audience=("supervisor",), source_type="ticket", source_id=ticket.id)
-    if new:
-        alerts.link_ticket(session, alert.id, ticket.id)
-        log_event(session, ticket, "no_qualified_crew", "system", from_state=ticket.state,
-                  note=Msg("No qualified crew: needs %(needs)s; escalated to the supervisor.", needs=needs),
-                  data={"needs": list(needed), "day": on.isoformat(), "alert_id": alert.id})
+    return dict(
+        key=f"ticket:{ticket.id}:no_qualified_crew", kind="no_qualified_crew", severity="critical",
+        title=Msg("No qualified crew for ticket #%(id)s: %(where)s", id=ticket.id, where=where),
+        body=Msg("Nobody of district %(district)s holds every certificate this job needs (%(needs)s) valid on "
+                 "%(day)s; assign someone by hand or arrange qualified staff.", district=ticket.site.district or "-",
+                 needs=needs, day=on.isoformat()),
+        device=ticket.device, site=ticket.site, audience=("supervisor",), source_type="ticket",
+        source_id=ticket.id, ticket_id=ticket.id), needs
+
+
+def _flag(session: Session, ticket: Ticket, needed, on: date, needs: Msg, alert_id):
+    from fleetops.services.tickets.history_log import log_event
+
+    return log_event(session, ticket, "no_qualified_crew", "system", from_state=ticket.state,
+                     note=Msg("No qualified crew: needs %(needs)s; escalated to the supervisor.", needs=needs),
+                     data={"needs": list(needed), "day": on.isoformat(), "alert_id": alert_id})
 
 
 def crew_fit(session: Session, ticket: Ticket) -> dict[int, dict]:

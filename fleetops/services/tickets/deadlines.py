@@ -25,15 +25,18 @@ def site_zone(site) -> str:
     return (site.timezone if site is not None else None) or clock.zone_name()
 
 
-def set_deadlines(session: Session, t: Ticket) -> None:
-    """Compute the clocks from the policy, the site's sun and the distance from the crew's depot (T2, T3, T5)."""
+def set_deadlines(session: Session, t: Ticket, road_factor: float | None = None) -> None:
+    """Compute the clocks from the policy, the site's sun and the distance from the crew's depot (T2, T3, T5).
+    `road_factor`: the contract number, when the caller read it once for a batch."""
     if t.notified_at is None or t.policy is None:
         return
     site = t.site
     depot = (t.assignee.depot if t.assignee and t.assignee.depot else None) or site.depot
+    if road_factor is None:
+        road_factor = float(parameters.get(session, "ticket_road_factor"))
     distance = sla.travel_distance_km(site.latitude, site.longitude,
                                       depot.latitude if depot else None, depot.longitude if depot else None,
-                                      float(parameters.get(session, "ticket_road_factor")), site.road_distance_km)
+                                      road_factor, site.road_distance_km)
     policy = parse_policy(t.policy.rules)
     try:
         d = sla.deadlines(policy, t.notified_at, lat=site.latitude, lon=site.longitude, tz_name=site_zone(site),

@@ -19,10 +19,12 @@ from fleetops.platform.idempotency import actor_name
 
 
 def log_event(session: Session, t: Ticket, action: str, actor, *, from_state="", note: Msg | str = "", data=None,
-              at: datetime | None = None) -> None:
+              at: datetime | None = None) -> TicketEvent:
     """Add one line to the ticket's history (`note` a Msg, kept as its stored form, or free text)."""
-    session.add(TicketEvent(ticket_id=t.id, at=at or utcnow(), actor_name=actor_name(actor), action=action,
-                            from_state=from_state, to_state=t.state, note=stored(note), data=data))
+    line = TicketEvent(ticket_id=t.id, at=at or utcnow(), actor_name=actor_name(actor), action=action,
+                       from_state=from_state, to_state=t.state, note=stored(note), data=data)
+    session.add(line)
+    return line
 
 
 def move(session: Session, t: Ticket, action: str, actor, at: datetime, note: Msg | str = "", data=None) -> str:

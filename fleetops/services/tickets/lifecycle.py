@@ -4,6 +4,7 @@ each transition emits ticket_transitioned, opening emits ticket_opened. Verifica
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Callable
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -19,7 +20,7 @@ from fleetops.models.base import utcnow
 from fleetops.models.tickets import Ticket
 from fleetops.platform import audit, events, parameters
 from fleetops.platform.idempotency import actor_name, claim_request
-from fleetops.services.tickets.crew import active_crew_member, pick_crew, qualifications_of
+from fleetops.services.tickets.crew import CrewPool, active_crew_member, pick_crew, qualifications_of
 from fleetops.services.tickets.deadlines import record_if_late, set_deadlines, set_swap_deadline, site_zone
 from fleetops.services.tickets.history_log import log_event, move
 from fleetops.services.tickets.policies import policy_row
@@ -56,7 +57,68 @@ def open_ticket(session: Session, *, device_id: int | None = None, site_id: int 
     reused, not doubled. With auto-dispatch the clock starts at `detected_at` (replays give the same deadlines).
     `summary` is free text or a Msg (stored as msgid + parameters)."""
     claim_request(session, request_id, "open_ticket")
+    return open_tickets(session, [dict(
+        device_id=device_id, site_id=site_id, category=category, source=source, detected_at=detected_at,
+        evidence_path=evidence_path, summary=summary, tier=tier, policy_key=policy_key, outage_id=outage_id,
+        incident_id=incident_id)], opened_by=opened_by, auto_dispatch=auto_dispatch, now=now)[0]
+
+
+def open_tickets(session: Session, specs: list[dict], *, opened_by, auto_dispatch: bool = True,
+                 now: datetime | None = None, pool: CrewPool | None = None,
+                 after: Callable[[Ticket], None] | None = None) -> list[Ticket]:
+    """open_ticket for many at once (a blackout's site tickets, issue 14): each spec holds open_ticket's keyword
+    arguments (device_id … incident_id). Every spec is checked before anything is written; the new tickets go in
+    with one INSERT, and the crew, their certificates and load, the SLA policy and the road factor are read once
+    (`pool`: a CrewPool the caller already tracks tickets with). Then each ticket in turn is recorded, dispatched
+    and handed to `after(ticket)` exactly as if it were opened alone: the same crew is picked, the same
+    escalations raised; their history and audit rows go in with the next flush. Returns one ticket per spec (an
+    open ticket of the same device and fault when there is one, as open_ticket; `after` sees only new ones)."""
     now = now or utcnow()
+    out: list[Ticket] = []
+    new: list[tuple[Ticket, dict]] = []
+    pending: dict[tuple[int, str], Ticket] = {}
+    for spec in specs:
+        t, is_new = _new_ticket(session, now, opened_by, pending, **spec)
+        out.append(t)
+        if is_new:
+            new.append((t, spec))
+    if not new:
+        return out
+    session.add_all([t for t, _spec in new])
+    session.flush()  # one INSERT, every id
+    if auto_dispatch:
+        pool = pool or CrewPool(session, gather_escalations=True)
+        pool.track(t for t, _spec in new)
+        road_factor = float(parameters.get(session, "ticket_road_factor"))
+    with events.deferred(session, "ticket_transitioned"):  # its handler reads the alerts of each: one query
+        for t, spec in new:
+            source, category, summary = spec["source"], t.category, spec.get("summary", "")
+            log_event(session, t, "opened", opened_by, note=summary, at=now,
+                      data={"source": source, "category": category, "outage_id": spec.get("outage_id"),
+                            "incident_id": spec.get("incident_id")})
+            audit.record(session, opened_by, "ticket_opened", "ticket", t.id,
+                         summary=Msg("%(target)s: %(fault)s", target=t.device.code if t.device else t.site.code,
+                                     fault=Msg(rules.FaultCategory._LABELS.get(category, category),
+                                               context="FaultCategory")),
+                         after={"device_id": t.device_id, "site_id": t.site_id, "category": category,
+                                "source": source, "tier": t.tier, "requires_replacement": t.requires_replacement})
+            events.emit(session, "ticket_opened", ticket_id=t.id)
+            if auto_dispatch:
+                crew = pick_crew(session, t.site, ticket=t, pool=pool)  # T8: only qualified crew; else escalated
+                _dispatch(session, t, crew.id if crew else None, opened_by, t.detected_at, road_factor)
+            if after is not None:
+                after(t)
+        if auto_dispatch and pool.escalations is not None:
+            pool.raise_escalations()  # before the held ticket_transitioned: their handler reads these alerts
+    return out
+
+
+def _new_ticket(session: Session, now: datetime, opened_by, pending: dict, *, device_id: int | None = None,
+                site_id: int | None = None, category: str, source: str, detected_at: datetime | None = None,
+                evidence_path: str | None = None, summary: Msg | str = "", tier: str = "ordinary",
+                policy_key: str | None = None, outage_id: int | None = None,
+                incident_id: int | None = None) -> tuple[Ticket, bool]:
+    """Check one spec and build its ticket (not added), or return the open one of the same device and fault."""
     try:
         category = rules.FaultCategory(category).value
     except ValueError:
@@ -75,11 +137,11 @@ def open_ticket(session: Session, *, device_id: int | None = None, site_id: int 
     if site is None:
         raise ValidationFailed(Msg("A ticket needs a device or a site."))
     if device is not None:
-        existing = session.scalar(select(Ticket).where(
+        existing = pending.get((device.id, category)) or session.scalar(select(Ticket).where(
             Ticket.device_id == device.id, Ticket.category == category, Ticket.state.in_(rules.OPEN_STATES)))
         if existing is not None:
             log_event(session, existing, "finding_repeated", opened_by, note=summary or source, at=now)
-            return existing
+            return existing, False
     policy = _policy(session, policy_key)
     t = Ticket(device_id=device.id if device else None, site_id=site.id, outage_id=outage_id, incident_id=incident_id,
                source=source, category=category, tier=tier or "ordinary", summary=_stored(summary),
@@ -92,20 +154,8 @@ def open_ticket(session: Session, *, device_id: int | None = None, site_id: int 
                                           int(parameters.get(session, "ticket_repairs_before_replacement")))
         if reason:
             t.requires_replacement, t.replacement_reason = True, _stored(reason)
-    session.add(t)
-    session.flush()
-    log_event(session, t, "opened", opened_by, note=summary, at=now,
-              data={"source": source, "category": category, "outage_id": outage_id, "incident_id": incident_id})
-    audit.record(session, opened_by, "ticket_opened", "ticket", t.id,
-                 summary=Msg("%(target)s: %(fault)s", target=device.code if device else site.code,
-                             fault=Msg(rules.FaultCategory._LABELS.get(category, category), context="FaultCategory")),
-                 after={"device_id": t.device_id, "site_id": t.site_id, "category": category, "source": source,
-                        "tier": t.tier, "requires_replacement": t.requires_replacement})
-    events.emit(session, "ticket_opened", ticket_id=t.id)
-    if auto_dispatch:
-        crew = pick_crew(session, site, ticket=t)  # T8: only qualified crew; nobody → flagged and escalated
-        dispatch(session, t.id, assignee_id=crew.id if crew else None, actor=opened_by, at=t.detected_at)
-    return t
+        pending[(device.id, category)] = t
+    return t, True
 
 
 def open_planned_work(session: Session, works: list[dict], *, category: str, source: str, opened_by,
@@ -163,8 +213,11 @@ def dispatch(session: Session, ticket_id, *, assignee_id: int | None, actor, at:
              request_id: str | None = None) -> Ticket:
     """new → dispatched (or reassign): the clock starts at the first notification and its class is fixed then (T2)."""
     claim_request(session, request_id, "dispatch", ticket_id)
-    t = get_ticket(session, ticket_id)
-    at = at or utcnow()
+    return _dispatch(session, get_ticket(session, ticket_id), assignee_id, actor, at or utcnow())
+
+
+def _dispatch(session: Session, t: Ticket, assignee_id: int | None, actor, at: datetime,
+              road_factor: float | None = None) -> Ticket:
     assignee = active_crew_member(session, assignee_id) if assignee_id is not None else None
     t.assignee_id, t.assignee = (assignee.id, assignee) if assignee else (None, None)
     first = t.notified_at is None
@@ -173,7 +226,7 @@ def dispatch(session: Session, ticket_id, *, assignee_id: int | None, actor, at:
     move(session, t, "dispatch", actor, at, note=f"→ {assignee.username if assignee else '-'}",
          data={"assignee": assignee.username if assignee else None})
     if first:
-        set_deadlines(session, t)
+        set_deadlines(session, t, road_factor=road_factor)
     return t
 
 
