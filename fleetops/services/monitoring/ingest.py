@@ -109,7 +109,7 @@ def _ingest(session: Session, results, config: IngestConfig | None, now: datetim
     if not inserted:
         return summary
 
-    up, down = steady.run(session, cfg) if fast else (set(), set())
+    up, down = steady.run(session, cfg, len(inserted)) if fast else (set(), set())
     by_device: dict[int, dict[str, list[dict]]] = {}
     for r in inserted:
         d = r["device_id"]
