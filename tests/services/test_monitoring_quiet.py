@@ -157,6 +157,7 @@ def test_quiet_devices_are_written_exactly_as_the_full_recompute_would(db, monke
     monkeypatch.setattr(steady, "run", counting_steady)
     # One seed joins the candidates' devices and states by hash, as a poll of a whole fleet does; the other by index.
     monkeypatch.setattr(steady, "HASH_MIN", 0 if seed == 14 else 10 ** 9)
+    monkeypatch.setattr(steady, "HASH_SHARE", 0)
     totals = {"A": [0, 0, 0], "B": [0, 0, 0]}
     for at, rows, late in _cycles(rng, codes, 40):
         monkeypatch.setattr(quiet, "ENABLED", True)
