@@ -11,7 +11,8 @@ in every cycle `--flip-pct` (0.1 %) of the devices change state (a live one fail
 device about once a day, far more than a real fleet — so the change path runs beside the steady one. Cycle 1
 creates every device's state and is shown apart; the figure is the median of the later cycles. `--code DIR` runs
 the same harness against another checkout (e.g. main, for today's figure). Wall seconds and the ingest process's
-CPU seconds are both printed: on a shared machine the CPU figure is the steadier one. `--two` adds a row for two
+CPU seconds are both printed, and on a local PostgreSQL the CPU seconds of the server process serving the ingest
+(from /proc): on a shared machine the CPU figures are the steadier ones. `--two` adds a row for two
 ingest processes at once on PostgreSQL, each with the devices of half the districts (as two agents push them):
 they take turns only where their batches share a site (`services/monitoring/locks.py`), so here never.
 PostgreSQL runs in a fresh database created and dropped on that server; pass --pg '' to skip it.
@@ -78,6 +79,23 @@ def cycles(n: int, snmp: set[int], count: int, start: datetime, flip_pct: float 
         yield k + 1, batch
 
 
+def _backend_pid(session) -> int | None:
+    """PostgreSQL on this machine: the server process serving the session, whose CPU time /proc tells (steadier than
+    wall time on a shared machine); None elsewhere."""
+    if session.get_bind().dialect.name != "postgresql":
+        return None
+    pid = session.connection().connection.dbapi_connection.info.backend_pid
+    return pid if os.path.exists(f"/proc/{pid}/stat") else None
+
+
+def _cpu_of(pid: int | None) -> float:
+    if not pid:
+        return 0.0
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
 def run(label: str, url: str, n: int, count: int, snmp_pct: float, flip_pct: float) -> dict:
     from sqlalchemy import create_engine
     from sqlalchemy.orm import sessionmaker
@@ -106,12 +124,14 @@ def run(label: str, url: str, n: int, count: int, snmp_pct: float, flip_pct: flo
     for k, batch in cycles(n, snmp, count, start, flip_pct):
         with Session() as s:
             sql[:] = [0, 0.0]
-            t, c = time.perf_counter(), time.process_time()
+            pid = _backend_pid(s)
+            t, c, db0 = time.perf_counter(), time.process_time(), _cpu_of(pid)
             summary = ingest_results(s, batch, IngestConfig(), now=start + timedelta(seconds=60 * k))
             s.commit()
             secs, cpu = time.perf_counter() - t, time.process_time() - c
+            db_cpu = f", database CPU {_cpu_of(pid) - db0:.2f} s" if pid else ""
         rate = len(batch) / secs
-        print(f"[{label} {n:,}] cycle {k}: {len(batch):,} results in {secs:.2f} s (ingest CPU {cpu:.2f} s; "
+        print(f"[{label} {n:,}] cycle {k}: {len(batch):,} results in {secs:.2f} s (ingest CPU {cpu:.2f} s{db_cpu}; "
               f"{sql[0]} statements, {sql[1]:.2f} s in them) = "
               f"{rate:,.0f} results/s "
               f"(stored {summary.stored:,}, outages opened {summary.outages_opened}, closed "

@@ -10,6 +10,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from fleetops.models.base import Base, UTCDateTime, utcnow
 from fleetops.models.core import Device, Site
 
+MONITOR_STATES_FILLFACTOR = 50
+LINKED = "outage_id IS NOT NULL"  # the down intervals; the up ones (nearly all, their ends moved every poll) need none
+
 
 class ProbeResultRow(Base):
     """One probe attempt. Compact on purpose (10,000 devices × every 60 s): keyed by (device, probe, at), which also
@@ -39,6 +42,9 @@ class MonitorState(Base):
     run_start: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     run_count: Mapped[int] = mapped_column(Integer, default=0)
     run_detected_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Every poll rewrites every row (its counter, last_at): half of each page left free keeps the new version on
+    # the same page, a HOT update that writes no index entry (measured: without it 67 of 240,000 updates were HOT).
+    __table_args__ = ({"postgresql_with": {"fillfactor": MONITOR_STATES_FILLFACTOR}},)
 
 
 class SiteIncident(Base):
@@ -105,11 +111,13 @@ class StatusInterval(Base):
     start_s: Mapped[int] = mapped_column(BigInteger)
     end_s: Mapped[int] = mapped_column(BigInteger)
     state: Mapped[str] = mapped_column(String(8))  # up | down
-    outage_id: Mapped[int | None] = mapped_column(ForeignKey("outages.id", ondelete="SET NULL"), nullable=True,
-                                                  index=True)
+    outage_id: Mapped[int | None] = mapped_column(ForeignKey("outages.id", ondelete="SET NULL"), nullable=True)
     __table_args__ = (
         Index("ix_status_intervals_device_end", "device_id", "end_s"),
         Index("ix_status_intervals_end_start", "end_s", "start_s"),
+        # Partial: only the intervals of an outage are ever looked up by it, and an up interval's end moving each
+        # poll (not a HOT update: end_s is indexed) then writes one index entry fewer.
+        Index("ix_status_intervals_outage_id", "outage_id", postgresql_where=text(LINKED), sqlite_where=text(LINKED)),
     )
 
 

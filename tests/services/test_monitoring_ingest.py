@@ -119,6 +119,18 @@ def test_replaying_the_same_results_twice_changes_nothing(db, captured):
     assert (outages(db, cam), intervals(db, cam), len(captured)) == before
 
 
+def test_a_batch_partly_stored_already_stores_only_its_new_results(db, captured):
+    """A resent batch that overlaps what is stored (an agent's spool after a lost answer): the stored part is
+    counted as duplicates and the rest applied as if it had come alone."""
+    _, (a, b) = make_site(db, kinds=("checkpoint_camera", "checkpoint_camera"))
+    pattern = "..xxxx..xxx."
+    ingest(db, lines(a.code, pattern[:6]))
+    summary = ingest(db, lines(a.code, pattern) + lines(b.code, pattern))
+    assert (summary.stored, summary.duplicates) == (6 + 12, 6)
+    assert outages(db, a) == outages(db, b) == [(T0 + 2 * MIN, T0 + 6 * MIN), (T0 + 8 * MIN, T0 + 11 * MIN)]
+    assert intervals(db, a) == intervals(db, b)
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_results_out_of_order_give_the_same_outages(db, seed):
     _, (a, b) = make_site(db, kinds=("checkpoint_camera", "checkpoint_camera"))

@@ -148,13 +148,16 @@ def test_quiet_devices_are_written_exactly_as_the_full_recompute_would(db, monke
     settled = {"up": 0, "down": 0}
     real_steady = steady.run
 
-    def counting_steady(session, cfg):
-        up, down = real_steady(session, cfg)
+    def counting_steady(session, cfg, size=0):
+        up, down = real_steady(session, cfg, size)
         settled["up"] += len(up)
         settled["down"] += len(down)
         return up, down
 
     monkeypatch.setattr(steady, "run", counting_steady)
+    # One seed joins the candidates' devices and states by hash, as a poll of a whole fleet does; the other by index.
+    monkeypatch.setattr(steady, "HASH_MIN", 0 if seed == 14 else 10 ** 9)
+    monkeypatch.setattr(steady, "HASH_SHARE", 0)
     totals = {"A": [0, 0, 0], "B": [0, 0, 0]}
     for at, rows, late in _cycles(rng, codes, 40):
         monkeypatch.setattr(quiet, "ENABLED", True)

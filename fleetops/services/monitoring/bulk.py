@@ -68,8 +68,9 @@ def _stage(session: Session, table: Table, columns: Sequence[str], rows: Sequenc
 def insert_new(session: Session, table: Table, columns: Sequence[str], key: Sequence[str],
                rows: Sequence[Sequence], copy_to: tuple[str, Sequence[str]] | None = None) -> set[tuple]:
     """Insert `rows` (tuples in `columns` order, no two with the same key), skipping those whose `key` is already
-    stored; returns the keys of the rows that were new, as the rows give them. PostgreSQL: `copy_to` (a table,
-    its columns) also receives the new rows, in the same statement (emptied first)."""
+    stored; returns the keys of the rows skipped (already stored), as the rows give them. PostgreSQL: `copy_to`
+    (a table, its columns) also receives the new rows, in the same statement (emptied first); then only a count
+    comes back, and the skipped keys are read only when there are any (a replay), not 120,000 keys every poll."""
     if not rows:
         return set()
     conn = session.connection()
@@ -80,24 +81,29 @@ def insert_new(session: Session, table: Table, columns: Sequence[str], key: Sequ
         insert = (f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM {name} "
                   f"ON CONFLICT ({keys}) DO NOTHING RETURNING ")
         if copy_to is None:
-            result = conn.execute(text(insert + keys))
+            new = {tuple(r) for r in conn.execute(text(insert + keys))}
+            skipped = {k for k in (tuple(r[i] for i in at) for r in rows) if k not in new}
         else:
             other, other_cols = copy_to[0], ", ".join(copy_to[1])
             conn.execute(text(f"TRUNCATE {other}"))
-            result = conn.execute(text(
+            count = conn.execute(text(
                 f"WITH ins AS ({insert}{', '.join(dict.fromkeys([*key, *copy_to[1]]))}), "
-                f"cp AS (INSERT INTO {other} ({other_cols}) SELECT {other_cols} FROM ins) SELECT {keys} FROM ins"))
-        new = {tuple(r) for r in result}  # timestamptz come back aware: equal (and hashing equal) to the rows'
+                f"cp AS (INSERT INTO {other} ({other_cols}) SELECT {other_cols} FROM ins) "
+                f"SELECT count(*) FROM ins")).scalar_one()
+            skipped = set()
+            if count < len(rows):  # timestamptz come back aware: equal (and hashing equal) to the rows'
+                skipped = {tuple(r) for r in conn.execute(text(
+                    f"SELECT {keys} FROM {name} EXCEPT ALL SELECT {keys} FROM {other}"))}
         conn.execute(text(f"TRUNCATE {name}"))
-        return new
+        return skipped
     # SQLite: the writer holds the database lock, so "not there yet" read first stays true until the insert.
     plain = _plain(session, table, columns, rows)
     stored = _stored_keys(session, table, key, [tuple(p[i] for i in at) for p in plain])
-    todo = [(r, p) for r, p in zip(rows, plain) if tuple(p[i] for i in at) not in stored]
+    todo = [p for p in plain if tuple(p[i] for i in at) not in stored]
     marks = ", ".join("?" for _ in columns)
-    for chunk in chunks([p for _r, p in todo], 5000):
+    for chunk in chunks(todo, 5000):
         conn.exec_driver_sql(f"INSERT OR IGNORE INTO {table.name} ({cols}) VALUES ({marks})", chunk)
-    return {tuple(r[i] for i in at) for r, _p in todo}
+    return {tuple(r[i] for i in at) for r, p in zip(rows, plain) if tuple(p[i] for i in at) in stored}
 
 
 def _stored_keys(session: Session, table: Table, key: Sequence[str], wanted: list[tuple]) -> set[tuple]:

@@ -8,7 +8,8 @@ applied twice, or in any order, give the same outages.
 import gc
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timezone
+from operator import itemgetter
 
 from sqlalchemy import String, select
 from sqlalchemy.orm import Session
@@ -108,7 +109,7 @@ def _ingest(session: Session, results, config: IngestConfig | None, now: datetim
     if not inserted:
         return summary
 
-    up, down = steady.run(session, cfg) if fast else (set(), set())
+    up, down = steady.run(session, cfg, len(inserted)) if fast else (set(), set())
     by_device: dict[int, dict[str, list[dict]]] = {}
     for r in inserted:
         d = r["device_id"]
@@ -154,6 +155,20 @@ def _devices_by_code(session: Session, codes: set[str]) -> dict[str, Dev]:
             t.c.status_since, t.c.last_seen_at)
     session.flush()  # what session.execute would do before reading; then a Core read, no ORM row loading
     conn = session.connection()
+    if bulk.is_pg(session):
+        # 100,000 codes as one text split by the server (not a text[] of 100,000 items to adapt), rows straight from
+        # the driver (its timestamptz turned to UTC here, as UTCDateTime would). A code with a newline in it is
+        # looked up by its parts too, and finds nothing by its whole: only the codes asked for are kept.
+        utc = timezone.utc
+        names = ", ".join(c.name for c in cols)
+        with conn.connection.driver_connection.cursor() as cur:
+            cur.execute(f"SELECT {names} FROM devices WHERE code = ANY(string_to_array(%s, E'\\n'))",
+                        ["\n".join(codes)])
+            for i, code, kind, site, live, snmp, status, since, seen in cur:
+                if code in codes:
+                        out[code] = Dev(i, code, kind, site, live, snmp, status, since and since.astimezone(utc),
+                                    seen and seen.astimezone(utc))
+        return out
     for chunk in bulk.id_chunks(session, codes):
         for row in conn.execute(select(*cols).where(bulk.in_ids(session, t.c.code, chunk, String))).all():
             out[row[1]] = Dev(*row)
@@ -169,7 +184,9 @@ def _insert_new(session: Session, rows: list[dict], copy_to: str | None = None) 
     ones that were new. `copy_to`: a table that also receives the new rows (steady.NEW)."""
     if not rows:
         return []
-    new_keys = bulk.insert_new(session, ProbeResultRow.__table__, RESULT_COLUMNS, ("device_id", "probe", "at"),
-                               [tuple(r[c] for c in RESULT_COLUMNS) for r in rows],
-                               copy_to=(copy_to, NEW_COLUMNS) if copy_to else None)
-    return [r for r in rows if (r["device_id"], r["probe"], r["at"]) in new_keys]
+    skipped = bulk.insert_new(session, ProbeResultRow.__table__, RESULT_COLUMNS, ("device_id", "probe", "at"),
+                              list(map(itemgetter(*RESULT_COLUMNS), rows)),
+                              copy_to=(copy_to, NEW_COLUMNS) if copy_to else None)
+    if not skipped:
+        return rows
+    return [r for r in rows if (r["device_id"], r["probe"], r["at"]) not in skipped]

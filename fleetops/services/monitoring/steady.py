@@ -26,7 +26,10 @@ from fleetops.models.monitoring import MonitorState, StatusInterval
 from fleetops.services.monitoring.settings import BULK_LOOKBACK, LAST_SEEN_STEP, SAME_POLL_SLACK, IngestConfig
 
 NEW = "_fo_new"  # the batch's new results (device_id, probe, at, ok, sys_uptime_s), filled by ingest._insert_new
+CAND = "_fo_cand"  # the candidates: devices whose new results and saved state fit one of the two cases
 STEADY = "_fo_steady"
+HASH_MIN = 5000  # new results from which the candidates' devices and states are joined whole (hash), not by index,
+HASH_SHARE = 0.25  # … when they are also at least this share of all devices (a poll of the fleet, not one district's)
 
 
 def ensure_tables(session: Session) -> None:
@@ -34,6 +37,11 @@ def ensure_tables(session: Session) -> None:
     conn.execute(text(
         f"CREATE TEMP TABLE IF NOT EXISTS {NEW} (device_id bigint, probe varchar(8), at timestamptz, ok boolean, "
         f"sys_uptime_s double precision) ON COMMIT DELETE ROWS"))
+    conn.execute(text(
+        f"CREATE TEMP TABLE IF NOT EXISTS {CAND} (device_id bigint, probe varchar(8), up boolean, max_at timestamptz, "
+        f"anchor timestamptz, has_snmp boolean, snmp_max_at timestamptz, snmp_t0 timestamptz, anchor_s bigint, "
+        f"run_start timestamptz, run_count integer, run_detected_at timestamptz, cover interval) "
+        f"ON COMMIT DELETE ROWS"))
     conn.execute(text(
         f"CREATE TEMP TABLE IF NOT EXISTS {STEADY} (device_id bigint PRIMARY KEY, probe varchar(8), up boolean, "
         f"max_at timestamptz, n integer, last_value double precision, interval_id bigint, end_s bigint, "
@@ -52,19 +60,27 @@ def _cover_sql(cfg: IngestConfig) -> tuple[str, dict]:
     return f"(CASE d.kind {' '.join(whens)} ELSE :cover_default END)", params
 
 
-def run(session: Session, cfg: IngestConfig) -> tuple[set[int], set[int]]:
-    """Judge and write the steady devices of the batch in `_fo_new`; returns (up ids, down ids). The down ones
-    still need their Device.status checked after the site incidents (a loud neighbour may just have grouped its
-    outage into one): the caller hands them to `device_status` with the quiet devices."""
+def run(session: Session, cfg: IngestConfig, size: int = 0) -> tuple[set[int], set[int]]:
+    """Judge and write the steady devices of the batch in `_fo_new` (`size` new results); returns (up ids, down ids).
+    The down ones still need their Device.status checked after the site incidents (a loud neighbour may just have
+    grouped its outage into one): the caller hands them to `device_status` with the quiet devices."""
     conn = session.connection()
     cover, params = _cover_sql(cfg)
     params.update(lookback=BULK_LOOKBACK, slack=SAME_POLL_SLACK, wrap=av.TIMETICKS_WRAP_S)
     conn.execute(text(f"TRUNCATE {STEADY}"))
-    # Each candidate's stored results, outages and intervals are looked up by index (LATERAL), one device at a
-    # time: the plan stays the same whatever the statistics say about the temporary tables.
+    conn.execute(text(f"TRUNCATE {CAND}"))
+    # First the candidates: the batch's new rows per device, with its Device row and saved states. A big batch (a
+    # poll of the fleet) joins those tables whole by hash: the planner, knowing nothing of the temporary table,
+    # would otherwise look 100,000 devices up one by one (measured at 100,000 devices: 1.2–1.7 s of database CPU
+    # by index, 0.3–0.45 s by hash). A batch of a small share of the fleet (one district's agent) keeps the index
+    # lookups: reading 1,000,000 devices whole for 20,000 of them would cost more than looking them up.
+    hash_join = size >= HASH_MIN and size >= HASH_SHARE * conn.execute(text(
+        "SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = CAST('devices' AS regclass)")).scalar_one()
+    if hash_join:
+        conn.execute(text("SELECT set_config('enable_nestloop', 'off', true)"))
     conn.execute(text(f"""
-        INSERT INTO {STEADY} (device_id, probe, up, max_at, n, last_value, interval_id, end_s, run_count,
-                              snmp_at, snmp_value)
+        INSERT INTO {CAND} (device_id, probe, up, max_at, anchor, has_snmp, snmp_max_at, snmp_t0, anchor_s,
+                            run_start, run_count, run_detected_at, cover)
         WITH g AS (
             SELECT device_id, min(probe) FILTER (WHERE probe <> 'snmp') AS probe,
                    -- one probe besides SNMP (not count(DISTINCT …): that sorts every group)
@@ -101,10 +117,18 @@ def run(session: Session, cfg: IngestConfig) -> tuple[set[int], set[int]]:
                   SELECT 1 FROM monitor_states s2 WHERE s2.device_id = g.device_id AND s2.probe = 'snmp'
                   AND s2.last_at >= g.min_at - CAST(:slack AS interval)))
         )
+        SELECT * FROM c"""), params)
+    if hash_join:
+        conn.execute(text("SELECT set_config('enable_nestloop', 'on', true)"))
+    # Then each candidate's stored results, outages and intervals, looked up by index (LATERAL), one device at a
+    # time: the plan stays the same whatever the statistics say about the temporary tables.
+    conn.execute(text(f"""
+        INSERT INTO {STEADY} (device_id, probe, up, max_at, n, last_value, interval_id, end_s, run_count,
+                              snmp_at, snmp_value)
         SELECT c.device_id, c.probe, c.up, c.max_at, oa.n, oa.last_value, iv.id,
                CAST(floor(extract(epoch FROM c.max_at + c.cover)) AS bigint),
                CASE WHEN c.up THEN 0 ELSE c.run_count + oa.n END, c.snmp_max_at, sn.last_value
-        FROM c
+        FROM {CAND} AS c
         LEFT JOIN LATERAL (  -- the SNMP job of a device up and answering (quiet._snmp with everything ok)
             SELECT s.last_at AS anchor, s.last_at < c.snmp_t0
                    AND s.run_count = 0 AND s.run_detected_at IS NULL AND s.run_start IS NULL
@@ -113,21 +137,22 @@ def run(session: Session, cfg: IngestConfig) -> tuple[set[int], set[int]]:
         ) AS ss ON true
         LEFT JOIN LATERAL (  -- its stored SNMP results from the anchor on: all ok, each with an uptime, no reboot
             SELECT min(at) AS first_at, max(at) AS last_at, bool_and(ok) AS all_ok, count(v) = count(*) AS valued,
-                   (array_agg(v ORDER BY at DESC))[1] AS last_value,
+                   max(v) FILTER (WHERE last) AS last_value,  -- the latest one's (no sort per device)
                    -- availability.reboots: the boot time moved later by more than 30 s (modulo the 32-bit wrap)
                    bool_or((jump + :wrap / 2) - :wrap * floor((jump + :wrap / 2) / :wrap) - :wrap / 2 > 30)
                        AS rebooted
             FROM (SELECT r.at, r.ok, r.sys_uptime_s AS v,
                          (CAST(extract(epoch FROM r.at) AS double precision) - r.sys_uptime_s)
                          - lag(CAST(extract(epoch FROM r.at) AS double precision) - r.sys_uptime_s)
-                           OVER (ORDER BY r.at) AS jump
+                           OVER (ORDER BY r.at) AS jump, lead(r.at) OVER (ORDER BY r.at) IS NULL AS last
                   FROM probe_results r
                   WHERE ss.fits AND r.device_id = c.device_id AND r.probe = 'snmp' AND r.at >= ss.anchor) AS x
         ) AS sn ON true
         CROSS JOIN LATERAL (  -- every stored result from the anchor on
             SELECT min(at) AS first_at, max(at) AS last_at, count(*) AS n, bool_and(ok) AS all_ok,
-                   bool_or(ok) AS any_ok, max(gap) AS gap, (array_agg(v ORDER BY at DESC))[1] AS last_value
-            FROM (SELECT r.at, r.ok, r.sys_uptime_s AS v, r.at - lag(r.at) OVER (ORDER BY r.at) AS gap
+                   bool_or(ok) AS any_ok, max(gap) AS gap, max(v) FILTER (WHERE last) AS last_value
+            FROM (SELECT r.at, r.ok, r.sys_uptime_s AS v, r.at - lag(r.at) OVER (ORDER BY r.at) AS gap,
+                         lead(r.at) OVER (ORDER BY r.at) IS NULL AS last
                   FROM probe_results r
                   WHERE r.device_id = c.device_id AND r.probe = c.probe AND r.at >= c.anchor) AS x
         ) AS oa
