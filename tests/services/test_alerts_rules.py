@@ -8,7 +8,7 @@ from sqlalchemy import select
 from fleetops.domain.errors import PermissionDenied
 from fleetops.models import MetrologyCertificate
 from fleetops.models.alerts import Alert, AlertDelivery
-from fleetops.models.monitoring import Outage
+from fleetops.models.monitoring import Outage, SiteIncident
 from fleetops.platform import events, parameters
 from fleetops.services import alerts
 from fleetops.services.alerts import raising
@@ -129,6 +129,46 @@ def test_a_cause_that_is_not_excused_keeps_the_alert_loud(db, users):
     emit(db, "outage_opened", outage_id=oid, device_id=cam.id, started_at=T0, detected_at=T0)
     emit(db, "outage_cause_set", outage_id=oid, cause="device_fault", by="crew")
     assert len(outbox(db, "opened")) == 1 and db.scalar(select(Alert)).quiet_reason == ""
+
+
+def test_a_quiet_site_alert_whose_known_cause_is_taken_back_is_told_once(db, users):
+    """A1: the blackout was put down to a power cut (quiet, its message withdrawn); the cause turns out to be a
+    device fault after all: the on-call hears of the site now, once — and again only as repeats."""
+    hook(db, users)
+    site, cams = make_site(db, n=2)
+    incident = SiteIncident(site_id=site.id, started_at=T0, detected_at=T0, device_count=2)
+    db.add(incident)
+    db.flush()
+    oids = [outage(db, cam) for cam in cams]
+    for o in db.scalars(select(Outage).where(Outage.id.in_(oids))):
+        o.site_incident_id = incident.id
+    emit(db, "site_incident_opened", incident_id=incident.id, site_id=site.id, started_at=T0, detected_at=T0)
+    emit(db, "outage_cause_set", outage_id=oids[0], cause="power_utility", by="supervisor")
+    site_alert = db.scalar(select(Alert).where(Alert.kind == "site_dark"))
+    assert site_alert.quiet_reason and outbox(db) == [] and len(outbox(db, state="cancelled")) == 1
+    emit(db, "outage_cause_set", outage_id=oids[0], cause="device_fault", by="supervisor")
+    assert site_alert.quiet_reason == ""
+    (told,) = outbox(db)
+    assert (told.alert_id, told.purpose, told.payload["kind"]) == (site_alert.id, "opened", "site_dark")
+    emit(db, "outage_cause_set", outage_id=oids[1], cause="device_fault", by="supervisor")
+    assert len(outbox(db)) == 1  # already told: not again
+
+
+def test_an_alert_taken_or_already_told_is_not_told_again_when_unquieted(db, users):
+    hook(db, users)
+    _s, (a, b) = make_site(db, n=2)
+    told_oid, taken_oid = outage(db, a), outage(db, b)
+    for oid, cam in ((told_oid, a), (taken_oid, b)):
+        emit(db, "outage_opened", outage_id=oid, device_id=cam.id, started_at=T0, detected_at=T0)
+    db.flush()
+    for d in outbox(db):
+        d.state = "delivered"  # the down message of `a` (and `b`) went out before the cause was known
+    taken = db.scalar(select(Alert).where(Alert.device_id == b.id))
+    alerts.acknowledge(db, taken.id, users["supervisor"], now=T0)
+    for oid in (told_oid, taken_oid):
+        emit(db, "outage_cause_set", outage_id=oid, cause="power_utility", by="supervisor")
+        emit(db, "outage_cause_set", outage_id=oid, cause="device_fault", by="supervisor")
+    assert outbox(db) == [] and all(not x.quiet_reason for x in db.scalars(select(Alert)))
 
 
 def test_unacknowledged_alerts_repeat_and_escalate_to_supervisors_and_acknowledging_stops_it(db, users):

@@ -238,3 +238,100 @@ def test_an_outage_that_outlasts_a_power_cut_window_counts_only_from_the_windows
     assert abs(row.down_s - 30 * 60) <= 60 and abs(row.excluded_s - 20 * 60) <= 60  # 20 min inside, 10 after
     assert row.raw_pct < row.contractual_pct < 100
     assert not maintenance.is_held_outage(db, o.id) and w.id
+
+
+def _routes(db, users):
+    """A webhook to the group (every alert) and e-mail to the crew, as a real fleet routes its alerts."""
+    from fleetops.services import alerts
+
+    users["crew"].email = users["crew"].email or "crew@example.test"
+    hook = alerts.save_channel(db, users["admin"], name="crew-group", kind="webhook",
+                               settings={"url": "http://127.0.0.1:9/h"})
+    alerts.save_route(db, users["admin"], channel_id=hook.id)
+    mail = alerts.save_channel(db, users["admin"], name="crew-mail", kind="email",
+                               settings={"host": "127.0.0.1", "port": 2525, "from_addr": "fleetops@example.test"})
+    alerts.save_route(db, users["admin"], channel_id=mail.id, role="crew")
+    db.commit()
+    return hook.id, mail.id
+
+
+def _messages(db, kind=None):
+    from fleetops.models.alerts import AlertDelivery
+
+    q = select(AlertDelivery).join(Alert, Alert.id == AlertDelivery.alert_id).where(Alert.kind != "maintenance_window")
+    if kind:
+        q = q.where(Alert.kind == kind)
+    return db.scalars(q.order_by(AlertDelivery.id)).all()
+
+
+@pytest.mark.parametrize("released_by", ["next_poll", "window_job"])
+def test_a_site_still_dark_when_a_power_cut_window_ends_is_alerted_to_the_on_call_once(db, users, fleet,
+                                                                                        released_by):
+    """The planned work is over, the site is still dark: the crew hears of it once (routed as any site alert, not
+    quiet), a normal site ticket opens, and the outage counts as a device fault from the window's end; nothing was
+    sent while the window lasted."""
+    t0 = fleet["t0"]
+    hook_id, mail_id = _routes(db, users)
+    w = _window(db, users, t0, 10, 40)
+    assert maintenance.tick(db, now=t0 + timedelta(minutes=11))["started"] == 1
+    db.commit()
+    monitoring.ingest_results(db, results(SITE_DEVICES, t0, 20, True) +
+                              results(SITE_DEVICES, t0 + timedelta(minutes=20), 18, False))
+    db.commit()
+    assert db.scalar(select(func.count()).select_from(Ticket)) == 0
+    assert not _alerts(db, "site_dark") and not _messages(db)  # silent while the window lasts
+    if released_by == "next_poll":
+        monitoring.ingest_results(db, results(SITE_DEVICES, t0 + timedelta(minutes=41), 2, False))
+    else:
+        assert maintenance.tick(db, now=t0 + timedelta(minutes=40))["still_down"] >= 1
+    db.commit()
+    [a] = _alerts(db, "site_dark")
+    assert a.state == "open" and not a.quiet_reason and a.cause in ("", "device_fault")
+    sent = _messages(db)
+    assert [(d.alert_id, d.purpose, d.state) for d in sent] == [(a.id, "opened", "pending")] * 2
+    assert sorted(d.channel_id for d in sent) == sorted([hook_id, mail_id])
+    [mail] = [d for d in sent if d.channel_id == mail_id]
+    assert mail.payload["to"] == [users["crew"].email]
+    [t] = db.scalars(select(Ticket)).all()
+    assert t.category == "site_dark" and t.device_id is None and t.incident_id is not None
+    outages = db.scalars(select(Outage).where(Outage.retracted_at.is_(None))).all()
+    assert len(outages) == 3 and {o.cause for o in outages} == {"device_fault"}
+    assert {o.excluded_before_s for o in outages} == {int((t0 + timedelta(minutes=40)).timestamp())}
+    # released once: the next poll and the job after it send nothing more
+    monitoring.ingest_results(db, results(SITE_DEVICES, t0 + timedelta(minutes=43), 2, False))
+    maintenance.tick(db, now=t0 + timedelta(minutes=45))
+    db.commit()
+    assert len(_messages(db)) == 2 and w.id
+
+
+@pytest.mark.parametrize("released_by", ["next_poll", "window_job"])
+def test_every_device_still_down_when_a_window_ends_is_alerted_not_only_the_last_reclassified(db, users, fleet,
+                                                                                             released_by):
+    """Two cameras of the site down inside the window (the site itself is not dark), both still down at its end:
+    each is alerted, loud, to the routed channels — none is taken as explained by the other's window cause."""
+    t0 = fleet["t0"]
+    hook_id, mail_id = _routes(db, users)
+    site_id = db.scalar(select(Device.site_id).where(Device.code == "K105-CAM1"))
+    for code in ("K105-CAM3", "K105-CAM4"):  # most of the site stays up: no blackout
+        db.add(Device(code=code, name=code, kind="checkpoint_camera", site_id=site_id, lifecycle="online",
+                      in_service_from=utcnow() - timedelta(days=3), status="up"))
+    db.commit()
+    _window(db, users, t0, 10, 40)
+    down = ("K105-CAM1", "K105-CAM2")
+    up = ("K105-CAB", "K105-CAM3", "K105-CAM4")
+    monitoring.ingest_results(db, results(down + up, t0, 20, True) + results(up, t0 + timedelta(minutes=20), 18, True)
+                              + results(down, t0 + timedelta(minutes=20), 18, False))
+    db.commit()
+    assert not _alerts(db, "device_down") and not _messages(db)
+    if released_by == "next_poll":
+        monitoring.ingest_results(db, results(up, t0 + timedelta(minutes=41), 2, True) +
+                                  results(down, t0 + timedelta(minutes=41), 2, False))
+    else:
+        assert maintenance.tick(db, now=t0 + timedelta(minutes=40))["still_down"] == 2
+    db.commit()
+    assert not _alerts(db, "site_dark")
+    found = _alerts(db, "device_down")
+    assert len(found) == 2 and all(a.state == "open" and not a.quiet_reason for a in found)
+    assert sorted((d.alert_id, d.channel_id, d.state) for d in _messages(db)) == sorted(
+        (a.id, ch, "pending") for a in found for ch in (hook_id, mail_id))
+    assert len(db.scalars(select(Ticket)).all()) == 2

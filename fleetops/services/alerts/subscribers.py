@@ -1,6 +1,8 @@
 """The alert area's event handlers (listed in fleetops.wiring.SUBSCRIPTIONS): outages and site blackouts (U5),
 known causes (quiet), reboots/flapping/hung (U6), low stock, image quality, plate accuracy, ticket deadlines,
 and a remote probe agent's own heartbeat."""
+from datetime import timedelta
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -9,7 +11,7 @@ from fleetops.domain.quality import FindingKind
 from fleetops.domain.text import Msg
 from fleetops.domain.tickets import NOT_ARRIVED, NOT_RESOLVED, DeadlineKind
 from fleetops.models import Device, Site
-from fleetops.models.alerts import Alert
+from fleetops.models.alerts import Alert, AlertDelivery
 from fleetops.models.base import utcnow
 from fleetops.platform import events, parameters
 from fleetops.services.alerts.messages import is_known_cause, known_cause, label, local_time, site_tz
@@ -187,6 +189,23 @@ def on_outage_cause_set(session: Session, outage_id, cause, by=None, **_):
             cancel_unsent(session, a, CAUSE_KNOWN)
         elif is_known_cause(a.quiet_reason):
             a.quiet_reason = ""
+            _tell_unquieted(session, a)
+
+
+def _tell_unquieted(session: Session, alert: Alert) -> None:
+    """A1: an alert no longer quiet (its known cause was taken back: a device fault after all) is heard now, once,
+    routed as any new alert, when nobody has been told of it yet — every message of its opening was withdrawn or
+    never queued — and nobody has taken it. A grouped alert is told by its site alert."""
+    if alert.state != "open" or alert.open_key is None or alert.group_id is not None:
+        return
+    session.flush()  # the messages queued in this transaction count
+    told = session.scalar(select(AlertDelivery.id).where(
+        AlertDelivery.alert_id == alert.id, AlertDelivery.purpose == "opened",
+        AlertDelivery.state != "cancelled").limit(1))
+    if told is None:
+        now = utcnow()
+        hold = _hold_s(session) if alert.kind == "device_down" else 0  # a blackout may still absorb it (U5)
+        enqueue(session, alert, "opened", now=now, due=now + timedelta(seconds=hold))
 
 
 def _device_event(session, device_id, kind, severity, what: Msg, now):

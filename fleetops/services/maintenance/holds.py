@@ -169,10 +169,25 @@ def release(session: Session, now: datetime, window_id: int | None = None, holds
             q.where(MaintenanceHold.occurrence_end <= now)
         holds = list(session.scalars(q))
     holds = sorted(holds, key=lambda h: (h.site_incident_id is None, h.id))
+    # First every outage that outlasted its window becomes a device fault (audited), THEN what is still down is
+    # announced: the site alert and the ticket raised for it must not take the window's cause for a known one
+    # (a quiet alert nobody hears of) — from the window's end the outage is the contractor's fault.
+    for h in holds:
+        h.released_at = now
+        if h.site_incident_id:
+            continue
+        o = session.get(Outage, h.outage_id)
+        if o is None or o.retracted_at is not None or (o.ended_at is not None and o.ended_at <= h.occurrence_end):
+            continue
+        if o.cause == OUTAGE_CAUSE.get(h.window.cause):  # it outlasted the window
+            if o.cause in EXCLUDED_CAUSES:  # U3: the time inside the window stays excluded, the rest counts
+                o.excluded_before_s = int(h.occurrence_end.timestamp())
+            _classify(session, o, "device_fault", "", "",
+                      Msg("Outage of %(device)s outlasted maintenance window #%(id)s: counted as a device fault "
+                          "from the window's end", device=o.device.code, id=h.window_id))
     still = 0
     dark, sites = [], set()  # the blackouts still dark, announced together (a district's window ends)
     for h in holds:  # site blackouts first: a device outage then joins the site's ticket (U5)
-        h.released_at = now
         if h.site_incident_id:
             inc = session.get(SiteIncident, h.site_incident_id)
             if inc is not None and inc.ended_at is None and inc.retracted_at is None:
@@ -187,16 +202,9 @@ def release(session: Session, now: datetime, window_id: int | None = None, holds
         events.emit_many(session, "site_incident_opened", dark)
         dark, sites = [], set()
         o = session.get(Outage, h.outage_id)
-        if o is None or o.retracted_at is not None or (o.ended_at is not None and o.ended_at <= h.occurrence_end):
-            continue
-        if o.cause == OUTAGE_CAUSE.get(h.window.cause):  # it outlasted the window
-            if o.cause in EXCLUDED_CAUSES:  # U3: the time inside the window stays excluded, the rest counts
-                o.excluded_before_s = int(h.occurrence_end.timestamp())
-            _classify(session, o, "device_fault", "", "",
-                      Msg("Outage of %(device)s outlasted maintenance window #%(id)s: counted as a device fault "
-                          "from the window's end", device=o.device.code, id=h.window_id))
-        if o.ended_at is not None:
-            continue  # back up already (the results after the end arrived together): nothing left to announce
+        if o is None or o.retracted_at is not None or o.ended_at is not None:
+            continue  # over before the window's end, or back up already (the results after the end arrived
+            # together): nothing left to announce
         still += 1
         inc = session.get(SiteIncident, o.site_incident_id) if o.site_incident_id else None
         if inc is not None and inc.ended_at is None and inc.retracted_at is None:
