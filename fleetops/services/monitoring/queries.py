@@ -1,9 +1,10 @@
 """What the monitoring pages, the API and the CLI read: fleet status now, open outages and incidents, outage
 lists, a device's timeline, the uptime table. Entry points call one of these and render the result."""
 from datetime import datetime, timedelta
+from functools import cache
 from types import SimpleNamespace
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session, joinedload
 
 from fleetops.domain.choices import CONTRACT_KINDS, IN_SERVICE
@@ -115,17 +116,8 @@ def _outage_page(session: Session, district: str, limit: int, offset: int) -> tu
     o.started_at, o.cause, o.device.code/name/kind/status, o.device.site.code/name — with no ORM object (issue 14
     part 4: whole devices, with their secrets decrypted, and sites were most of the status page's reading; then the
     count, the page's ids and its rows were three statements, now one)."""
-    page = (select(Outage.id, Outage.started_at, Outage.cause, Outage.device_id, func.count().over().label("total"))
-            .where(Outage.ended_at.is_(None), Outage.retracted_at.is_(None)))
-    if district:
-        page = page.join(Device, Device.id == Outage.device_id).join(Site, Site.id == Device.site_id).where(
-            Site.district == district)
-    page = page.order_by(Outage.started_at.desc(), Outage.id.desc()).limit(limit).offset(offset).subquery()
-    rows = session.execute(
-        select(page.c.id, page.c.started_at, page.c.cause, page.c.total, Device.code, Device.name, Device.kind,
-               Device.status, Site.code.label("site_code"), Site.name.label("site_name"))
-        .join(Device, Device.id == page.c.device_id).outerjoin(Site, Site.id == Device.site_id)
-        .order_by(page.c.started_at.desc(), page.c.id.desc())).all()
+    params = {"limit": limit, "offset": offset, **({"district": district} if district else {})}
+    rows = session.execute(_outage_page_statement(bool(district)), params).all()
     if rows:
         total = int(rows[0].total)
     else:  # past the last page (or none down): the total needs its own count
@@ -139,24 +131,53 @@ def _outage_page(session: Session, district: str, limit: int, offset: int) -> tu
         site=None if r.site_code is None else SimpleNamespace(code=r.site_code, name=r.site_name))) for r in rows], total
 
 
-def _incident_rows(session: Session, district: str = "") -> list[SimpleNamespace]:
-    """open_incidents as plain rows for the status page — i.id, i.started_at, i.device_count, i.site.code/name."""
+# The status page's statements are built once, their district, limit and offset bound per call: building a statement
+# of subqueries and joins and deriving its cache key cost more CPU than running it (issue 14 part 4: ~1 ms each).
+
+@cache
+def _outage_page_statement(in_district: bool):
+    page = (select(Outage.id, Outage.started_at, Outage.cause, Outage.device_id, func.count().over().label("total"))
+            .where(Outage.ended_at.is_(None), Outage.retracted_at.is_(None)))
+    if in_district:
+        page = page.join(Device, Device.id == Outage.device_id).join(Site, Site.id == Device.site_id).where(
+            Site.district == bindparam("district"))
+    page = (page.order_by(Outage.started_at.desc(), Outage.id.desc()).limit(bindparam("limit"))
+            .offset(bindparam("offset")).subquery())
+    return (select(page.c.id, page.c.started_at, page.c.cause, page.c.total, Device.code, Device.name, Device.kind,
+                   Device.status, Site.code.label("site_code"), Site.name.label("site_name"))
+            .join(Device, Device.id == page.c.device_id).outerjoin(Site, Site.id == Device.site_id)
+            .order_by(page.c.started_at.desc(), page.c.id.desc()))
+
+
+@cache
+def _incidents_statement(in_district: bool):
     q = (select(SiteIncident.id, SiteIncident.started_at, SiteIncident.device_count, Site.code, Site.name)
          .join(Site, Site.id == SiteIncident.site_id)
          .where(SiteIncident.ended_at.is_(None), SiteIncident.retracted_at.is_(None)))
-    if district:
-        q = q.where(Site.district == district)
+    if in_district:
+        q = q.where(Site.district == bindparam("district"))
+    return q.order_by(SiteIncident.started_at.desc())
+
+
+@cache
+def _hung_statement():
+    return (select(DeviceEvent.at, Device.code).join(Device, Device.id == DeviceEvent.device_id)
+            .where(DeviceEvent.kind == "hung", DeviceEvent.ended_at.is_(None))
+            .order_by(DeviceEvent.at.desc()).limit(100))
+
+
+def _incident_rows(session: Session, district: str = "") -> list[SimpleNamespace]:
+    """open_incidents as plain rows for the status page — i.id, i.started_at, i.device_count, i.site.code/name."""
+    rows = session.execute(_incidents_statement(bool(district)), {"district": district} if district else {})
     return [SimpleNamespace(id=i, started_at=at, device_count=n, site=SimpleNamespace(code=code, name=name))
-            for i, at, n, code, name in session.execute(q.order_by(SiteIncident.started_at.desc()))]
+            for i, at, n, code, name in rows]
 
 
 def status_page(session: Session, district: str = "", limit: int = 50, offset: int = 0) -> dict:
     """The fleet status page: figures, one page of the devices down (in `district` when given; newest first, with
     their total), open incidents and the devices hung now. (The chart reads its samples itself: reports.dashboard.
     online_rate_chart.) Four statements, no ORM object."""
-    hung = session.execute(select(DeviceEvent.at, Device.code).join(Device, Device.id == DeviceEvent.device_id)
-                           .where(DeviceEvent.kind == "hung", DeviceEvent.ended_at.is_(None))
-                           .order_by(DeviceEvent.at.desc()).limit(100)).all()
+    hung = session.execute(_hung_statement()).all()
     outages, total = _outage_page(session, district, limit, offset)
     return {"figures": fleet_status(session), "outages": outages, "outages_total": total,
             "incidents": _incident_rows(session, district),
