@@ -178,12 +178,14 @@ def test_the_dashboard_counts_tickets_by_deadline_and_open_site_incidents_as_the
     open_tickets = db.scalars(select(Ticket).where(Ticket.state.in_(queries.OPEN_STATES))).all()
     expected = deadline_buckets(open_tickets, now)
     assert expected == {"overdue": 3, "within_1h": 3, "later": 2, "no_deadline": 2}  # the data covers each bucket
-    month_start = END.replace(day=1)
+    from tests.services.test_reports_monthly import START
+
+    month_start = START  # October's breach is counted
     got = dashboard_tallies(db, now, month_start, "2026-11")
     assert {k: got[k] for k in expected} == expected
     assert got["incidents"] == len(monitoring.open_incidents(db)) == 2
     assert (got["judged"], got["correct"]) == queries.plate_audit_totals(db, "2026-11")
     assert {k: got[k] for k in ("breaches", "findings", "alerts", "deliveries")} == \
-        queries.dashboard_counts(db, month_start)
+        queries.dashboard_counts(db, month_start) and got["breaches"] == 1
     d = dashboard(db, now)
     assert d["tickets_by_deadline"] == expected and d["open_tickets"] == 10 and d["open_incidents"] == 2

@@ -208,8 +208,9 @@ def count_of(table, *where):
     return select(func.count()).select_from(table).where(*where).scalar_subquery()
 
 
-def dashboard_count_columns(month_start: datetime) -> list:
-    """dashboard_counts' four tallies as labelled columns, for a statement that adds more (reports.dashboard)."""
+def dashboard_count_columns(month_start) -> list:
+    """dashboard_counts' four tallies as labelled columns, for a statement that adds more (reports.dashboard);
+    `month_start` is a datetime or a bind parameter."""
     return [
         count_of(TicketBreach, TicketBreach.kind == "breached", TicketBreach.recorded_at >= month_start)
         .label("breaches"),
