@@ -12,6 +12,7 @@ from fleetops.domain import inputs
 from fleetops.domain.uptime import EXCLUDED_CAUSES, OutageCause
 from fleetops.platform import clock
 from fleetops.platform.cells import safe_row
+from fleetops.services.inventory import metrology
 from fleetops.services.monitoring import causes, queries, uptime
 from fleetops.services.reports.dashboard import online_rate_chart
 from fleetops.web import current_locale, db_session, duration, nav, page_arg, pager_args, roles_required
@@ -52,8 +53,10 @@ def status():
     # Issue 13: the chart's data (ECharts), ending on the tiles' figures.
     chart = online_rate_chart(db_session(), page["figures"], sample_s=int(current_app.config.get(
         "ONLINE_RATE_SAMPLE_S") or 300), series=("all", "contract"))
+    # F5's badge shows how many devices lack a certificate: counted, not listed (the status page used to read every id).
     return render_template("monitoring/status.html", refresh_s=60, district=district, chart=chart, page=page_no,
-                           pages=max(1, -(-page["outages_total"] // STATUS_PAGE)), args=pager_args(), **page)
+                           pages=max(1, -(-page["outages_total"] // STATUS_PAGE)), args=pager_args(),
+                           uncertified_count=metrology.uncertified_count(db_session()), **page)
 
 
 # ------------------------------------------------------------------------------------------ device timeline

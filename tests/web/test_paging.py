@@ -184,6 +184,35 @@ def test_status_page_lists_devices_down_in_pages_with_the_true_total(db, client_
     assert p2.count("/monitoring/outages/") < p1.count("/monitoring/outages/")
 
 
+
+def test_status_page_past_the_last_page_still_counts_every_device_down(db, client_as):
+    """The page and the total come from one statement (a window count); a page with no rows counts on its own."""
+    seed(db, 180)  # 60 devices down
+    html = client_as("supervisor").get("/monitoring/?page=5").get_data(as_text=True)
+    assert 'id="devices-down">60<' in html and "/monitoring/outages/" not in html.split('id="devices-down"')[1]
+
+
+def test_a_device_search_is_paged_with_its_total_and_a_page_past_the_end_is_the_last(db, client_as):
+    """Issue 14 part 4: a search gathers its matches in one pass (a window count gives the total); the pages follow
+    the code order, and a page past the end shows the last page, as before."""
+    from fleetops.services import inventory
+
+    devs = seed(db, 120)
+    expected = sorted(d.code for d in devs if "卡口1" in d.name)  # 卡口1, 卡口10–19, 卡口100–119
+    assert len(expected) == 31
+    pages = [inventory.list_devices(db, q="卡口1", per_page=10, page=p) for p in (1, 2, 3, 4)]
+    assert [p.total for p in pages] == [31] * 4 and [p.pages for p in pages] == [4] * 4
+    assert [d.code for p in pages for d in p.items] == expected
+    past = inventory.list_devices(db, q="卡口1", per_page=10, page=99)
+    assert (past.page, past.total, [d.code for d in past.items]) == (4, 31, expected[30:])
+    none = inventory.list_devices(db, q="没有这个", per_page=10, page=3)
+    assert (none.page, none.total, none.items) == (1, 0, [])
+    narrowed = inventory.list_devices(db, q="卡口1", district="天山区", per_page=50)
+    assert [d.code for d in narrowed.items] == [d.code for d in devs if "卡口1" in d.name and d.site.district == "天山区"]
+    html = client_as("supervisor").get("/devices?q=%E5%8D%A1%E5%8F%A31&per_page=10&page=99").get_data(as_text=True)
+    assert "(31)" in html and expected[30] in html and expected[29] not in html
+
+
 # ------------------------------------------------------------------------------------------ bad parameters
 
 @pytest.mark.parametrize("bad", ["abc", "0", "-1", "1.5", "9" * 30, "%00"])

@@ -134,3 +134,58 @@ def test_the_dashboards_tallies_in_one_statement_equal_the_separate_counts(db, u
     assert got == {"breaches": queries.count_breaches_since(db, START), "findings": queries.count_open_findings(db),
                    "alerts": queries.count_open_alerts(db), "deliveries": queries.count_pending_deliveries(db)}
     assert got["alerts"] == 1 and got["breaches"] >= 1 and got["findings"] >= 1
+
+
+def test_the_dashboard_counts_tickets_by_deadline_and_open_site_incidents_as_the_lists_do(db, users,
+                                                                                          october):  # noqa: F811
+    """Issue 14 part 4: every count of the dashboard comes from one statement; the deadline buckets are those of
+    deadline_buckets over the open tickets (the arrival deadline until arrival, then the repair deadline; a deadline
+    at `now` is overdue, one at now + 1 h is within the hour), and the open site incidents are open_incidents'."""
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from fleetops.models import Device
+    from fleetops.models.monitoring import SiteIncident
+    from fleetops.models.tickets import Ticket
+    from fleetops.services import monitoring
+    from fleetops.services.reports import queries
+    from fleetops.services.reports.dashboard import dashboard, dashboard_tallies, deadline_buckets
+
+    now = END + timedelta(days=3)
+    cam = db.scalar(select(Device).where(Device.code == "K105-CAM1"))
+    h = timedelta(hours=1)
+    deadlines = [  # (arrive_by, arrived_at, repair_by, state)
+        (now - h, None, now + 5 * h, "dispatched"), (now, None, None, "new"),  # overdue
+        (now + 2 * h, now - 2 * h, now - h / 2, "repairing"),  # arrived: the repair deadline is past
+        (now + h / 2, None, None, "on_the_way"), (now + h, None, now - h, "dispatched"),  # within the hour
+        (now - h, now - 2 * h, now + h, "arrived"),  # arrived, repair due at the hour's edge
+        (now + 3 * h, None, None, "new"), (now - h, now - 2 * h, now + 2 * h, "repairing"),  # later
+        (None, None, None, "new"), (now - h, now - 2 * h, None, "arrived"),  # no deadline
+        (now - 5 * h, None, now - 5 * h, "closed"), (now - 5 * h, None, None, "cancelled")]  # not open: not counted
+    for arrive_by, arrived_at, repair_by, state in deadlines:
+        db.add(Ticket(device_id=cam.id, site_id=cam.site_id, source="supervisor", category="offline", state=state,
+                      opened_at=now - 3 * h, detected_at=now - 3 * h, arrive_by=arrive_by, arrived_at=arrived_at,
+                      repair_by=repair_by, opened_by="督导"))
+    db.add_all([SiteIncident(site_id=cam.site_id, started_at=now - 2 * h, detected_at=now - 2 * h, device_count=2),
+                SiteIncident(site_id=cam.site_id, started_at=now - 9 * h, detected_at=now - 9 * h, device_count=2),
+                SiteIncident(site_id=cam.site_id, started_at=now - 8 * h, detected_at=now - 8 * h, device_count=3,
+                             ended_at=now - 7 * h),
+                SiteIncident(site_id=cam.site_id, started_at=now - 6 * h, detected_at=now - 6 * h, device_count=2,
+                             retracted_at=now - 5 * h)])
+    db.commit()
+
+    open_tickets = db.scalars(select(Ticket).where(Ticket.state.in_(queries.OPEN_STATES))).all()
+    expected = deadline_buckets(open_tickets, now)
+    assert expected == {"overdue": 3, "within_1h": 3, "later": 2, "no_deadline": 2}  # the data covers each bucket
+    from tests.services.test_reports_monthly import START
+
+    month_start = START  # October's breach is counted
+    got = dashboard_tallies(db, now, month_start, "2026-11")
+    assert {k: got[k] for k in expected} == expected
+    assert got["incidents"] == len(monitoring.open_incidents(db)) == 2
+    assert (got["judged"], got["correct"]) == queries.plate_audit_totals(db, "2026-11")
+    assert {k: got[k] for k in ("breaches", "findings", "alerts", "deliveries")} == \
+        queries.dashboard_counts(db, month_start) and got["breaches"] == 1
+    d = dashboard(db, now)
+    assert d["tickets_by_deadline"] == expected and d["open_tickets"] == 10 and d["open_incidents"] == 2

@@ -11,9 +11,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from pathlib import Path
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from fleetops.domain.choices import IN_SERVICE, DeviceKind
@@ -278,19 +279,34 @@ def uncertified(session: Session, device_ids=None, day: date | None = None) -> s
     One query (issue 14 part 4: the status page asks for the whole fleet): a device is covered when a passed
     certificate's days (`covers`: its first day … valid_until) hold `day` — the first day is issued_on, else the year
     before valid_until, i.e. valid_until <= day + 364 days."""
-    day = day or clock.to_local(utcnow()).date()
-    C = MetrologyCertificate
-    covered = select(C.id).where(
-        C.device_id == Device.id, C.result == "pass", C.valid_until >= day,
-        or_(C.issued_on <= day, and_(C.issued_on.is_(None), C.valid_until <= day + timedelta(days=364))))
-    q = select(Device.id).where(Device.kind.in_(sorted(METROLOGY_KINDS)),
-                                Device.lifecycle.in_([s.value for s in IN_SERVICE]), ~covered.exists())
+    q = _uncertified_ids(day)
     if device_ids is not None:
         ids = [int(i) for i in device_ids]
         if not ids:
             return set()
         q = q.where(Device.id.in_(ids))
     return set(session.scalars(q))
+
+
+def uncertified_count(session: Session, day: date | None = None) -> int:
+    """len(uncertified(session, day=day)), counted by the database (the status page's badge shows only the number)."""
+    return int(session.scalar(_uncertified_count(day or clock.to_local(utcnow()).date())) or 0)
+
+
+@lru_cache(maxsize=4)
+def _uncertified_count(day: date):
+    """The count's statement, built once a day (building it and deriving its cache key cost twice its run)."""
+    return select(func.count()).select_from(_uncertified_ids(day).subquery())
+
+
+def _uncertified_ids(day: date | None):
+    day = day or clock.to_local(utcnow()).date()
+    C = MetrologyCertificate
+    covered = select(C.id).where(
+        C.device_id == Device.id, C.result == "pass", C.valid_until >= day,
+        or_(C.issued_on <= day, and_(C.issued_on.is_(None), C.valid_until <= day + timedelta(days=364))))
+    return select(Device.id).where(Device.kind.in_(sorted(METROLOGY_KINDS)),
+                                   Device.lifecycle.in_([s.value for s in IN_SERVICE]), ~covered.exists())
 
 
 def needs_certificate(device: Device) -> bool:

@@ -199,15 +199,24 @@ def dashboard_counts(session: Session, month_start: datetime) -> dict[str, int]:
     breaches recorded since `month_start`, open quality findings, open alerts (not grouped under another), pending
     deliveries — each the same count as count_breaches_since, count_open_findings, count_open_alerts and
     count_pending_deliveries."""
-    def n(table, *where):
-        return select(func.count()).select_from(table).where(*where).scalar_subquery()
-
-    row = session.execute(select(
-        n(TicketBreach, TicketBreach.kind == "breached", TicketBreach.recorded_at >= month_start).label("breaches"),
-        n(QualityFinding, QualityFinding.state == "open").label("findings"),
-        n(Alert, Alert.state == "open", Alert.group_id.is_(None)).label("alerts"),
-        n(AlertDelivery, AlertDelivery.state == "pending").label("deliveries"))).one()
+    row = session.execute(select(*dashboard_count_columns(month_start))).one()
     return {k: int(v or 0) for k, v in row._asdict().items()}
+
+
+def count_of(table, *where):
+    """SELECT count(*) FROM table WHERE … as a scalar subquery: one column of a statement that counts several things."""
+    return select(func.count()).select_from(table).where(*where).scalar_subquery()
+
+
+def dashboard_count_columns(month_start) -> list:
+    """dashboard_counts' four tallies as labelled columns, for a statement that adds more (reports.dashboard);
+    `month_start` is a datetime or a bind parameter."""
+    return [
+        count_of(TicketBreach, TicketBreach.kind == "breached", TicketBreach.recorded_at >= month_start)
+        .label("breaches"),
+        count_of(QualityFinding, QualityFinding.state == "open").label("findings"),
+        count_of(Alert, Alert.state == "open", Alert.group_id.is_(None)).label("alerts"),
+        count_of(AlertDelivery, AlertDelivery.state == "pending").label("deliveries")]
 
 
 def count_open_alerts(session: Session) -> int:
