@@ -24,6 +24,7 @@ uptime by device 2.9 s for one user (8 of 20 timed out under load).
 
     .venv/bin/python benchmarks/pages.py [--devices 10000] [--users 20] [--requests 10]
         [--pg postgresql+psycopg://postgres@127.0.0.1:5432/postgres] [--no-sqlite] [--no-stress]
+        [--pages uptime-district,uptime-device,...]   (short names: see --help)
 
 PostgreSQL runs in a fresh database created and dropped on that server; pass --pg '' to skip it.
 """
@@ -46,18 +47,19 @@ UTC = timezone.utc
 PASSWORD = "bench-pass-123"
 HISTORY_DAYS = 40
 
-# (label, path, role, the figure before this work: p95 at 20 users unless said otherwise)
-PAGES = [
-    ("总览 dashboard", "/reports/", "supervisor", "p95 3.1 s"),
-    ("设备状态 status", "/monitoring/", "supervisor", "p95 4.1 s"),
-    ("device list", "/devices", "supervisor", "—"),
-    ("device search", "/devices?q=K1", "supervisor", "—"),
-    ("uptime by district", "/monitoring/uptime?by=district", "supervisor", "p95 2.7 s"),
-    ("uptime by device", "/monitoring/uptime?by=device", "supervisor", "2.9 s (1 user); 8/20 timed out"),
-    ("uptime by device p.3", "/monitoring/uptime?by=device&page=3", "supervisor", "—"),
-    ("我的工单 my tickets", "/tickets/mine", "crew", "—"),
-    ("ticket list", "/tickets/", "supervisor", "p95 4.0 s"),
-]
+# short name (for --pages) -> (label, path, role, the figure before this work: p95 at 20 users unless said otherwise)
+PAGES = {
+    "dashboard": ("总览 dashboard", "/reports/", "supervisor", "p95 3.1 s"),
+    "status": ("设备状态 status", "/monitoring/", "supervisor", "p95 4.1 s"),
+    "devices": ("device list", "/devices", "supervisor", "—"),
+    "search": ("device search", "/devices?q=K1", "supervisor", "—"),
+    "uptime-district": ("uptime by district", "/monitoring/uptime?by=district", "supervisor", "p95 2.7 s"),
+    "uptime-device": ("uptime by device", "/monitoring/uptime?by=device", "supervisor",
+                      "2.9 s (1 user); 8/20 timed out"),
+    "uptime-device-p3": ("uptime by device p.3", "/monitoring/uptime?by=device&page=3", "supervisor", "—"),
+    "mine": ("我的工单 my tickets", "/tickets/mine", "crew", "—"),
+    "tickets": ("ticket list", "/tickets/", "supervisor", "p95 4.0 s"),
+}
 
 
 # ------------------------------------------------------------------------------------------ the data
@@ -230,6 +232,55 @@ def cpu_s(pids) -> float:
     return total
 
 
+class DbCpu:
+    """The CPU time of the PostgreSQL backends serving `url`'s database (the server on this machine: /proc), sampled
+    every 0.1 s while running, so the pool's overflow connections that close mid-run are counted up to their last
+    sample, and those opened during the run from their start. None for SQLite (the database runs inside the server process: its CPU is in CPU/req)."""
+
+    def __init__(self, url: str):
+        self.url = url if url.startswith("postgresql") else None
+
+    def __enter__(self):
+        self.first, self.last, self._stop = {}, {}, threading.Event()
+        if self.url:
+            from sqlalchemy import create_engine, text
+
+            # autocommit: inside one transaction pg_stat_activity would repeat its first snapshot
+            self._engine = create_engine(self.url, isolation_level="AUTOCOMMIT")
+            self._conn = self._engine.connect()
+            self._q = text("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                           "AND pid <> pg_backend_pid()")
+            self._sample(start=True)
+            self._thread = threading.Thread(target=self._run, daemon=True)
+            self._thread.start()
+        return self
+
+    def _sample(self, start: bool = False):
+        for (pid,) in self._conn.execute(self._q):
+            try:
+                c = cpu_s([pid])
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+            self.first.setdefault(pid, c if start else 0.0)  # a backend first seen later started during the run
+            self.last[pid] = c
+
+    def _run(self):
+        while not self._stop.wait(0.1):
+            self._sample()
+
+    def __exit__(self, *exc):
+        if self.url:
+            self._stop.set()
+            self._thread.join()
+            self._sample()
+            self._conn.close()
+            self._engine.dispose()
+
+    @property
+    def seconds(self) -> float | None:
+        return sum(self.last[p] - self.first[p] for p in self.last) if self.url else None
+
+
 # ------------------------------------------------------------------------------------------ the load
 
 def logged_in(base: str, role: str):
@@ -291,7 +342,7 @@ def q(sorted_times: list[float], p: float) -> float:
 
 
 def run(label: str, url: str, n: int, users: int, per_user: int, compare: str = "", stress: bool = True,
-        processes: int = 1) -> None:
+        processes: int = 1, pages: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
         sizes = seed(url, Path(tmp), n)
@@ -300,11 +351,11 @@ def run(label: str, url: str, n: int, users: int, per_user: int, compare: str = 
         if compare:  # the same data served by another checkout (e.g. the code before this work), same conditions
             roots.append((f" (code of {compare})", compare))
         for suffix, root in roots:
-            measure(label + suffix, url, tmp, root, users, per_user, stress, processes)
+            measure(label + suffix, url, tmp, root, users, per_user, stress, processes, pages)
 
 
 def measure(label: str, url: str, tmp: str, root: str, users: int, per_user: int, stress: bool = True,
-            processes: int = 1) -> None:
+            processes: int = 1, pages: list[str] | None = None) -> None:
     proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--serve", url, tmp, root, str(processes)],
                             stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": root}, cwd=root)
     try:
@@ -313,13 +364,14 @@ def measure(label: str, url: str, tmp: str, root: str, users: int, per_user: int
         base = f"http://127.0.0.1:{port}"
         sessions = {role: [logged_in(base, role) for _ in range(users)] for role in ("supervisor", "crew")}
         print(f"[{label}] {'page':<22} {'load':<7} {'1 user':>8} {'p50':>8} {'p95':>8} {'p99':>8} {'CPU/req':>9}  "
-              f"{'errors':>6}  before (PostgreSQL, 20 users back-to-back)")
-        for name, path, role, before in PAGES:
+              f"{'DB CPU/req':>10}  {'errors':>6}  before (PostgreSQL, 20 users back-to-back)")
+        for name, path, role, before in (PAGES[p] for p in pages or PAGES):
             one, _e = load(base, sessions[role][:1], path, 2)  # warm up, and the one-user figure
             for mode in ("people", "stress") if stress else ("people",):
                 c0 = cpu_s(pids)
-                times, errors = load(base, sessions[role], path, per_user,
-                                     think=THINK_S if mode == "people" else None)
+                with DbCpu(url) as db:
+                    times, errors = load(base, sessions[role], path, per_user,
+                                         think=THINK_S if mode == "people" else None)
                 c1 = cpu_s(pids)
                 times.sort()
                 done = len(times) + errors
@@ -329,9 +381,10 @@ def measure(label: str, url: str, tmp: str, root: str, users: int, per_user: int
                     verdict = f"{before}  (target p95 < 300 ms, CPU < 25 ms: {flag})"
                 else:
                     verdict = "(no pause: not the target's load)"
+                db_ms = "—" if db.seconds is None else f"{1000 * db.seconds / max(1, done):.1f}ms"
                 print(f"[{label}] {name:<22} {mode:<7} {1000 * min(one or [math.nan]):7.0f}ms "
                       f"{1000 * q(times, 50):6.0f}ms {1000 * q(times, 95):6.0f}ms {1000 * q(times, 99):6.0f}ms "
-                      f"{cpu_ms:7.1f}ms  {errors:>6}  {verdict}", flush=True)
+                      f"{cpu_ms:7.1f}ms {db_ms:>10}  {errors:>6}  {verdict}", flush=True)
     finally:
         proc.terminate()
         try:
@@ -356,15 +409,21 @@ def main():
     ap.add_argument("--compare", default="", help="also serve the same data from this checkout (e.g. /work/main)")
     ap.add_argument("--no-stress", action="store_true", help="only the people line (think time), not back-to-back")
     ap.add_argument("--web-processes", type=int, default=1, help="waitress processes sharing the port (8 threads each)")
+    ap.add_argument("--pages", default="", metavar="NAME,...",
+                    help="only these pages, by short name: " + ", ".join(PAGES) + " (default: all)")
     args = ap.parse_args()
+    pages = [p.strip() for p in args.pages.split(",") if p.strip()]
+    unknown = [p for p in pages if p not in PAGES]
+    if unknown:
+        ap.error(f"unknown page(s) {', '.join(unknown)}; choose from {', '.join(PAGES)}")
     if args.pg:
         with scratch_postgres(args.pg) as url:
             run("postgresql", url, args.devices, args.users, args.requests, args.compare, not args.no_stress,
-                args.web_processes)
+                args.web_processes, pages)
     if not args.no_sqlite:
         with tempfile.TemporaryDirectory() as tmp:
             run("sqlite", f"sqlite:///{tmp}/bench.sqlite3", args.devices, args.users, args.requests, args.compare,
-                not args.no_stress, args.web_processes)
+                not args.no_stress, args.web_processes, pages)
 
 
 if __name__ == "__main__":
