@@ -151,13 +151,24 @@ def test_a_page_carries_the_total_and_the_fleet_line_of_the_full_table(db):
     db.add_all(devs)
     db.commit()
     base = int(T0.timestamp())
+    history = {}
     for i, dev in enumerate(devs):
         cut = base + 3600 * (i + 1)
         pieces = [(base, cut, "up", None), (cut, cut + 600 * (i + 2), "down", CAUSES[i % len(CAUSES)]),
                   (cut + 600 * (i + 2) + 300, base + SPAN, "up", None)]
-        in_service = (T0 - timedelta(days=30), None) if i != 4 else (T0 + timedelta(hours=20), None)
+        # Whole-period windows beside one starting (F-DEV4) and one ending (F-DEV5) inside the period.
+        in_service = {4: (T0 + timedelta(hours=20), None),
+                      5: (T0 - timedelta(days=30), T0 + timedelta(hours=30))}.get(i, (T0 - timedelta(days=30), None))
         _store(db, dev, in_service, pieces)
+        history[dev.code] = (in_service, pieces)
     period = (T0, T0 + timedelta(seconds=SPAN))
+    # Every device's row of one page equals the interval arithmetic, whichever window it has.
+    page = uptime.uptime_page(db, *period, by="device", limit=50, with_fleet=True)
+    assert sorted(r.key for r in page.rows) == sorted(history)
+    for r in page.rows:
+        want = _expected(period, *history[r.key])
+        assert (r.in_service_s, r.up_s, r.down_s, r.excluded_s) == (
+            int(want.in_service_s), int(want.up_s), int(want.down_s), int(want.excluded_s)), r.key
     fleet = uptime.uptime_rows(db, *period, by="fleet")[0]
     assert fleet.devices == 3  # the three contract-kind devices only
     for by in uptime.GROUPS:
