@@ -52,6 +52,20 @@ def sample(db, cam, store, at):
     return s
 
 
+def _repair_and_resolve(db, t, crew, store):
+    """The crew's visit to the camera of quality ticket `t`: dispatched (if not yet), there three hours
+    after NOON, checklist, repair, the after photo (T7: a lens fault), resolved 30 min later; returns the arrival."""
+    if t.assignee_id is None:
+        tickets.dispatch(db, t.id, assignee_id=crew.id, actor="test", at=NOON + timedelta(hours=2))
+    at = NOON + timedelta(hours=3)
+    tickets.record_arrival(db, t.id, actor=crew, at=at, lat=45.65, lon=84.95)
+    tickets.tick_checklist(db, t.id, list(tickets.rules.CHECKLIST_KEYS), actor=crew)
+    tickets.start_repair(db, t.id, actor=crew, at=at + timedelta(minutes=5))
+    tickets.add_photo(db, t.id, "after", after_photo_jpeg(), upload_dir=str(store), actor=crew)
+    tickets.resolve(db, t.id, "repaired", actor=crew, at=at + timedelta(minutes=30))
+    return at
+
+
 def test_a_good_snapshot_is_stored_with_its_scores_and_no_problem(db, cam, store):
     s = sample(db, cam, store, NOON)
     assert s.ok and s.period == "day" and s.problems == []
@@ -109,14 +123,7 @@ def test_a_good_snapshot_clears_the_finding_and_the_ticket_verifies_only_after_i
     crew = users["crew"]
     tickets.add_qualification(db, crew.id, "work_at_height", date(2099, 1, 1), valid_from=date(2020, 1, 1),
                               certificate_no="T-1", actor="test")
-    if t.assignee_id is None:
-        tickets.dispatch(db, t.id, assignee_id=crew.id, actor="test", at=NOON + timedelta(hours=2))
-    at = NOON + timedelta(hours=3)
-    tickets.record_arrival(db, t.id, actor=crew, at=at, lat=45.65, lon=84.95)
-    tickets.tick_checklist(db, t.id, list(tickets.rules.CHECKLIST_KEYS), actor=crew)
-    tickets.start_repair(db, t.id, actor=crew, at=at + timedelta(minutes=5))
-    tickets.add_photo(db, t.id, "after", after_photo_jpeg(), upload_dir=str(store), actor=crew)  # T7: a lens fault
-    tickets.resolve(db, t.id, "repaired", actor=crew, at=at + timedelta(minutes=30))
+    at = _repair_and_resolve(db, t, crew, store)
     cam.status, cam.status_since = "up", NOON - timedelta(days=1)
     db.commit()
     # Still blurred after the "repair": the ticket must not verify.
@@ -278,14 +285,7 @@ def test_verifying_a_quality_ticket_asks_no_camera_and_the_sampler_takes_its_cam
         sample(db, cam, store, NOON + timedelta(hours=i))
     t = tickets.get_ticket(db, db.scalar(select(QualityFinding)).ticket_id)
     crew = users["crew"]
-    if t.assignee_id is None:
-        tickets.dispatch(db, t.id, assignee_id=crew.id, actor="test", at=NOON + timedelta(hours=2))
-    at = NOON + timedelta(hours=3)
-    tickets.record_arrival(db, t.id, actor=crew, at=at, lat=45.65, lon=84.95)
-    tickets.tick_checklist(db, t.id, list(tickets.rules.CHECKLIST_KEYS), actor=crew)
-    tickets.start_repair(db, t.id, actor=crew, at=at + timedelta(minutes=5))
-    tickets.add_photo(db, t.id, "after", after_photo_jpeg(), upload_dir=str(store), actor=crew)
-    tickets.resolve(db, t.id, "repaired", actor=crew, at=at + timedelta(minutes=30))
+    at = _repair_and_resolve(db, t, crew, store)
     cam.status, cam.status_since = "up", NOON - timedelta(days=1)
     parameters.set_value(db, "quality_sample_interval_min", 240, users["admin"])
     db.commit()
