@@ -204,7 +204,7 @@ def _uptime_period(today) -> tuple[str, datetime, datetime]:
 def uptime_table():
     """The 在线率 report (U3/U4): one period picker, groups worst first, 50 a page; the full list as CSV/XLSX."""
     tz = clock.zone_name()
-    today = clock.local_now().date()
+    today = clock.local_today()
     by = request.args.get("by", "site")
     if by not in uptime.GROUPS:
         by = "site"

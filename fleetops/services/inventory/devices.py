@@ -117,7 +117,7 @@ def _check_service_day(session: Session, device: Device | None, day, values: dic
     if day is None:
         return None
     served = service_periods.periods(session, device) if device is not None and device.id is not None else []
-    if day > clock.local_now().date():
+    if day > clock.local_today():
         return Msg("The in-service date cannot be in the future.")
     installed = values.get("installed_on", device.installed_on if device is not None else None)
     if installed is not None and day < installed:

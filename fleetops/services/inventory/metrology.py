@@ -247,7 +247,7 @@ def list_certificates(session: Session, device_id: int | None = None) -> list[di
     certs = session.scalars(q).all()
     recs = {r.certificate_id: r for r in session.scalars(select(CertificateRecord).where(
         CertificateRecord.certificate_id.in_([c.id for c in certs] or [0])))}
-    today = clock.to_local(utcnow()).date()
+    today = clock.local_today()
     return [{"id": c.id, "device": c.device.code, "device_id": c.device_id, "regulation": c.regulation,
              "certificate_no": c.certificate_no, "issuer": recs[c.id].issuer if c.id in recs else "",
              "valid_from": c.issued_on, "valid_until": c.valid_until, "result": c.result,
@@ -290,7 +290,7 @@ def uncertified(session: Session, device_ids=None, day: date | None = None) -> s
 
 def uncertified_count(session: Session, day: date | None = None) -> int:
     """len(uncertified(session, day=day)), counted by the database (the status page's badge shows only the number)."""
-    return int(session.scalar(_uncertified_count(day or clock.to_local(utcnow()).date())) or 0)
+    return int(session.scalar(_uncertified_count(day or clock.local_today())) or 0)
 
 
 @lru_cache(maxsize=4)
@@ -300,7 +300,7 @@ def _uncertified_count(day: date):
 
 
 def _uncertified_ids(day: date | None):
-    day = day or clock.to_local(utcnow()).date()
+    day = day or clock.local_today()
     C = MetrologyCertificate
     covered = select(C.id).where(
         C.device_id == Device.id, C.result == "pass", C.valid_until >= day,

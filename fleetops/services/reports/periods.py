@@ -41,7 +41,7 @@ def month_of(at: datetime) -> str:
 
 def last_month() -> str:
     """The month before this one, the download page's default."""
-    first = clock.local_now().date().replace(day=1)
+    first = clock.local_today().replace(day=1)
     return (first - timedelta(days=1)).strftime("%Y-%m")
 
 
@@ -58,5 +58,5 @@ def default_month(session) -> str:
 
 def last_week() -> str:
     """Last week "YYYY-Www", the download page's default."""
-    y, w, _d = (clock.local_now().date() - timedelta(days=7)).isocalendar()
+    y, w, _d = (clock.local_today() - timedelta(days=7)).isocalendar()
     return f"{y}-W{w:02d}"
