@@ -4,7 +4,7 @@ import sys
 
 import click
 
-from fleetops.cli import echo_json, fail, get_app, session
+from fleetops.cli import echo_json, fail, get_app
 from fleetops.domain.errors import FleetopsError
 from fleetops.domain.quality import plate_reasons_msg
 from fleetops.domain.text import Msg
@@ -72,8 +72,9 @@ def import_passes(folder):
     from fleetops.services import quality
 
     app = get_app()
-    with app.app_context(), session() as s:
-        result = quality.import_pass_folder(s, folder, store_dir=app.config["UPLOAD_DIR"])
+    with app.app_context():
+        result = quality.import_pass_folder(app.extensions["fleetops.sessionmaker"], folder,
+                                            store_dir=app.config["UPLOAD_DIR"])
     echo_json(result)
     if result["errors"]:
         sys.exit(1)

@@ -1,6 +1,7 @@
 """Q1: pass records → sampling plan → automatic check → human audit queue → accuracy with Wilson intervals → flag."""
 import random
 from datetime import datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -150,20 +151,90 @@ def test_bad_pass_records_are_refused_whole_and_duplicates_stored_once(db, cam, 
     assert sample.auto_result == "no_reader" and sample.queued  # without a reader every drawn record goes to people
 
 
-def test_upload_folder_imports_named_captures_and_reports_bad_names(db, cam, tmp_path, plate_jpeg):
+def test_upload_folder_imports_named_captures_and_reports_bad_names(app, db, cam, tmp_path, plate_jpeg):
     folder = tmp_path / "passes"
     folder.mkdir()
     (folder / "K105-CAM1_20260629140000_皖ALJ624.jpg").write_bytes(plate_jpeg)
     (folder / "K105-CAM1_20260629140500_皖ALJ625.jpg").write_bytes(plate_jpeg)
     (folder / "garbage.jpg").write_bytes(b"x")
     (folder / "K999_20260629140000_皖A11111.jpg").write_bytes(plate_jpeg)
-    first = quality.import_pass_folder(db, folder, store_dir=tmp_path, reader=None)
-    db.commit()
+    sessions = app.extensions["fleetops.sessionmaker"]
+    first = quality.import_pass_folder(sessions, folder, store_dir=tmp_path, reader=None)
     assert first["imported"] == 2 and len(first["errors"]) == 2
-    again = quality.import_pass_folder(db, folder, store_dir=tmp_path, reader=None)
+    again = quality.import_pass_folder(sessions, folder, store_dir=tmp_path, reader=None)
     assert (again["imported"], again["skipped"]) == (0, 2)
     rec = db.scalar(select(PassRecord).order_by(PassRecord.id))
     assert rec.captured_at == datetime(2026, 6, 29, 14, 0, tzinfo=BJ) and rec.source == "folder"
+
+
+def writes_in_flight(engine) -> bool:
+    """Does any other connection hold a write open on the database right now? SQLite: its one write lock (a
+    BEGIN IMMEDIATE that must not wait); PostgreSQL: an uncommitted insert into the pass records."""
+    if engine.dialect.name == "sqlite":
+        import sqlite3
+
+        probe = sqlite3.connect(engine.url.database, timeout=0, isolation_level=None)
+        try:
+            probe.execute("BEGIN IMMEDIATE")
+            probe.execute("ROLLBACK")
+            return False
+        except sqlite3.OperationalError:
+            return True
+        finally:
+            probe.close()
+    with engine.connect() as conn:
+        return bool(conn.exec_driver_sql(
+            "SELECT count(*) FROM pg_locks WHERE mode = 'RowExclusiveLock' AND pid <> pg_backend_pid() "
+            "AND relation = 'quality_pass_records'::regclass").scalar())
+
+
+def test_a_folder_is_read_between_transactions_and_committed_file_by_file(app, db, cam, tmp_path, plate_jpeg):
+    """A folder of thousands of captures read at ~1 s each must not hold the database meanwhile: each drawn
+    capture is read with no write open anywhere, and the captures before it are already committed."""
+    folder = tmp_path / "passes"
+    folder.mkdir()
+    plates = ["皖ALJ624", "皖ALJ625", "皖ALJ626"]
+    for i, plate in enumerate(plates):
+        (folder / f"K105-CAM1_2026062914{i:02d}00_{plate}.jpg").write_bytes(plate_jpeg)
+    sessions = app.extensions["fleetops.sessionmaker"]
+    seen = []
+
+    class WatchingReader(FakeReader):
+        def read_plates(self, frame):
+            with sessions() as other:
+                committed = other.scalar(select(func.count()).select_from(PassRecord))
+            seen.append((committed, writes_in_flight(db.get_bind())))
+            return [(plates[len(seen) - 1], [10, 10, 120, 40])]
+
+    result = quality.import_pass_folder(sessions, folder, store_dir=tmp_path, reader=WatchingReader())
+    assert (result["imported"], result["errors"]) == (3, [])
+    assert seen == [(0, False), (1, False), (2, False)]
+    db.rollback()
+    assert [a.auto_result for a in db.scalars(select(AuditSample).order_by(AuditSample.id))] == ["agree"] * 3
+    assert db.scalar(select(SamplingPlan.selected).where(SamplingPlan.period == "day")) == 3
+
+
+def test_the_job_and_the_command_import_a_folder(app, db, cam, tmp_path, plate_jpeg, monkeypatch):
+    """The scheduler's quality_accuracy job takes UPLOAD_DIR/passes; `fleetops import-passes FOLDER` any folder
+    (exit 1 naming a bad file; the good ones are kept)."""
+    import fleetops.cli
+    from click.testing import CliRunner
+    from fleetops import wiring
+    from fleetops.platform.jobs import JobContext
+
+    passes = Path(app.config["UPLOAD_DIR"]) / "passes"
+    passes.mkdir(parents=True, exist_ok=True)
+    (passes / "K105-CAM1_20260629140000_皖ALJ624.jpg").write_bytes(plate_jpeg)
+    next(j for j in wiring.JOBS if j.id == "quality_accuracy").func(JobContext.from_app(app))
+    other = tmp_path / "from-the-camera"
+    other.mkdir()
+    (other / "K105-CAM1_20260629140500_皖ALJ625.jpg").write_bytes(plate_jpeg)
+    (other / "K105-CAM1_2026_bad.jpg").write_bytes(plate_jpeg)
+    monkeypatch.setattr(fleetops.cli, "_app", app)
+    out = CliRunner().invoke(fleetops.cli.main, ["import-passes", str(other)], catch_exceptions=False)
+    assert out.exit_code == 1 and "K105-CAM1_2026_bad.jpg" in out.output
+    db.rollback()
+    assert sorted(db.scalars(select(PassRecord.reported_plate))) == ["皖ALJ624", "皖ALJ625"]
 
 
 def test_the_reference_reader_reads_a_real_plate(shared_data):

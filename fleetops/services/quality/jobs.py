@@ -29,12 +29,13 @@ def job_sample(ctx) -> None:
 
 
 def job_accuracy(ctx) -> None:
-    """Q1: flag this month's low-accuracy cameras; import the upload folder's pass records."""
+    """Q1: flag this month's low-accuracy cameras; import the upload folder's pass records (a transaction per file)."""
+    month = current_month(ctx.config.get("TIMEZONE"))
     with ctx.session() as s:
-        month = current_month(ctx.config.get("TIMEZONE"))
         opened = flag_low_accuracy(s, month)
-        folder = Path(ctx.config["UPLOAD_DIR"]) / "passes"
-        imported = import_pass_folder(s, folder, store_dir=ctx.config["UPLOAD_DIR"]) if folder.is_dir() else None
+    folder = Path(ctx.config["UPLOAD_DIR"]) / "passes"
+    imported = import_pass_folder(ctx.extensions["fleetops.sessionmaker"], folder,
+                                  store_dir=ctx.config["UPLOAD_DIR"]) if folder.is_dir() else None
     log.info("job=quality_accuracy month=%s flagged=%d imported=%s", month, len(opened),
              imported and imported["imported"])
 

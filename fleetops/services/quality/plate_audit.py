@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import re
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -31,19 +32,50 @@ def plan_for(session: Session, device: Device, month: str, period: str) -> Sampl
     plan = session.scalar(select(SamplingPlan).where(
         SamplingPlan.device_id == device.id, SamplingPlan.month == month, SamplingPlan.period == period))
     if plan is None:
-        target = float(parameters.get(session, f"quality_plate_target_{period}"))
-        margin = float(parameters.get(session, f"quality_audit_margin_{period}"))
-        n = rules.sample_size(target, margin, float(parameters.get(session, "quality_audit_confidence")))
-        plan = SamplingPlan(device_id=device.id, month=month, period=period, target_samples=n, selected=0)
+        plan = SamplingPlan(device_id=device.id, month=month, period=period,
+                            target_samples=_sample_size(session, period), selected=0)
         session.add(plan)
         session.flush()
     return plan
 
 
+def _sample_size(session: Session, period: str) -> int:
+    target = float(parameters.get(session, f"quality_plate_target_{period}"))
+    margin = float(parameters.get(session, f"quality_audit_margin_{period}"))
+    return rules.sample_size(target, margin, float(parameters.get(session, "quality_audit_confidence")))
+
+
+def would_draw(session: Session, device: Device, captured_at: datetime) -> bool:
+    """Q1: would a pass record of this camera at this time be drawn for the audit now? Reads only (no plan is
+    created), so a caller can run the slow reading before it opens the transaction that writes."""
+    month, period = month_of(device, captured_at), period_at(device, captured_at)
+    plan = session.scalar(select(SamplingPlan).where(
+        SamplingPlan.device_id == device.id, SamplingPlan.month == month, SamplingPlan.period == period))
+    target, selected = (plan.target_samples, plan.selected) if plan else (_sample_size(session, period), 0)
+    return selected < rules.quota_due(target, month_fraction(device, captured_at))
+
+
+@dataclass(frozen=True)
+class Look:
+    """What the image shows to the machines, computed outside any transaction: the scorer's first plate box and
+    every plate the reference reader read in the whole frame (None: no reader installed)."""
+    plate_box: list[int] | None
+    reads: list[tuple[str, list[int]]] | None
+
+
+def look_at(img, reader) -> Look:
+    """Q1: the slow part of an audit draw (OpenCV scoring, then the reader: ~1 s a frame with rapidocr)."""
+    plates = imaging.score_image(img, imaging_thresholds(rules.DEFAULT_THRESHOLDS), faces=False)["plates"]
+    return Look(plates[0]["bbox"] if plates else None, None if reader is None else list(reader.read_plates(img)))
+
+
 def record_pass(session: Session, *, device_code: str, captured_at: datetime, plate: str, store_dir: str | Path,
                 image: bytes | None = None, external_id: str = "", source: str = "api", reader="default",
-                rng: random.Random | None = None) -> PassRecord:
+                rng: random.Random | None = None, look: Look | None = None) -> PassRecord:
     """Q1: store one pass record as the camera reported it; it may be drawn for the accuracy audit.
+
+    `look`: the image's reading made beforehand (look_at), so that no write transaction waits on the reader; without
+    it a drawn record is read here.
 
     The same (camera, external_id) sent twice is stored once. Bad input raises ValidationFailed, nothing stored;
     `details["errors"]` lists each problem (as Msg)."""
@@ -80,7 +112,7 @@ def record_pass(session: Session, *, device_code: str, captured_at: datetime, pl
     session.add(rec)
     session.flush()
     _maybe_audit(session, device, rec, img, plate_reader.default_reader() if reader == "default" else reader,
-                 rng or _rng)
+                 rng or _rng, look)
     return rec
 
 
@@ -97,7 +129,8 @@ def submit_pass_record(session: Session, **fields) -> dict:
             "queued_for_review": bool(sample and sample.queued)}
 
 
-def _maybe_audit(session: Session, device: Device, rec: PassRecord, img, reader, rng: random.Random) -> AuditSample | None:
+def _maybe_audit(session: Session, device: Device, rec: PassRecord, img, reader, rng: random.Random,
+                 look: Look | None = None) -> AuditSample | None:
     """Q1: draw the record for the audit when the month's quota is behind, check it with the reader, queue for people."""
     if img is None:
         return None  # nothing to audit against
@@ -106,17 +139,16 @@ def _maybe_audit(session: Session, device: Device, rec: PassRecord, img, reader,
     if plan.selected >= rules.quota_due(plan.target_samples, month_fraction(device, rec.captured_at)):
         return None
     plan.selected += 1
-    plates = imaging.score_image(img, imaging_thresholds(rules.DEFAULT_THRESHOLDS), faces=False)["plates"]
-    bbox = plates[0]["bbox"] if plates else None
-    auto_text, result = "", "no_reader"
-    if reader is not None:
+    if look is None:
+        look = look_at(img, reader)
+    bbox, auto_text, result = look.plate_box, "", "no_reader"
+    if look.reads is not None:
         # The reference reader reads the whole frame: the reported plate may be any vehicle's in view.
-        reads = reader.read_plates(img)
-        same = [(text, box) for text, box in reads if text == rec.reported_plate]
+        same = [(text, box) for text, box in look.reads if text == rec.reported_plate]
         if same:
             (auto_text, bbox), result = same[0], "agree"
-        elif reads:
-            (auto_text, bbox), result = reads[0], "disagree"
+        elif look.reads:
+            (auto_text, bbox), result = look.reads[0], "disagree"
         else:
             result = "unread"
     sample = AuditSample(pass_record_id=rec.id, device_id=device.id, month=month, period=rec.period,
