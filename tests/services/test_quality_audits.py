@@ -13,6 +13,7 @@ from fleetops.models.quality import AuditSample, PassRecord, QualityFinding, Sam
 from fleetops.platform import parameters
 
 from fleetops.services import quality, tickets
+from tests.db_probes import writes_in_flight
 
 BJ = ZoneInfo("Asia/Shanghai")
 LATE_JUNE_NOON = datetime(2026, 6, 29, 14, 0, tzinfo=BJ)  # late in the month: the quota allows every record
@@ -165,27 +166,6 @@ def test_upload_folder_imports_named_captures_and_reports_bad_names(app, db, cam
     assert (again["imported"], again["skipped"]) == (0, 2)
     rec = db.scalar(select(PassRecord).order_by(PassRecord.id))
     assert rec.captured_at == datetime(2026, 6, 29, 14, 0, tzinfo=BJ) and rec.source == "folder"
-
-
-def writes_in_flight(engine) -> bool:
-    """Does any other connection hold a write open on the database right now? SQLite: its one write lock (a
-    BEGIN IMMEDIATE that must not wait); PostgreSQL: an uncommitted insert into the pass records."""
-    if engine.dialect.name == "sqlite":
-        import sqlite3
-
-        probe = sqlite3.connect(engine.url.database, timeout=0, isolation_level=None)
-        try:
-            probe.execute("BEGIN IMMEDIATE")
-            probe.execute("ROLLBACK")
-            return False
-        except sqlite3.OperationalError:
-            return True
-        finally:
-            probe.close()
-    with engine.connect() as conn:
-        return bool(conn.exec_driver_sql(
-            "SELECT count(*) FROM pg_locks WHERE mode = 'RowExclusiveLock' AND pid <> pg_backend_pid() "
-            "AND relation = 'quality_pass_records'::regclass").scalar())
 
 
 def test_a_folder_is_read_between_transactions_and_committed_file_by_file(app, db, cam, tmp_path, plate_jpeg):

@@ -114,6 +114,30 @@ def test_api_accepts_a_pass_record_with_an_image_and_refuses_a_bad_one(app, clie
     assert app.test_client().post("/api/v1/pass-records", json=body, headers=api_headers("crew")).status_code == 403
 
 
+def test_api_reads_a_drawn_image_with_no_write_open(app, api_headers, cam, db, shared_data, monkeypatch):
+    """The reference reader takes ~1 s a frame: a camera posting pass records must not hold the database meanwhile."""
+    from probes.vision import plate_reader
+    from tests.db_probes import writes_in_flight
+
+    seen = []
+
+    class WatchingReader:
+        name = "watching"
+
+        def read_plates(self, frame):
+            seen.append(writes_in_flight(db.get_bind()))
+            return [("皖ALJ624", [10, 10, 120, 40])]
+
+    monkeypatch.setattr(plate_reader, "default_reader", WatchingReader)
+    body = {"device": "K105-CAM1", "captured_at": "2026-06-29T14:00:00+08:00", "plate": "皖ALJ624", "external_id": "w1",
+            "image_base64": base64.b64encode((shared_data / "plates" / "ccpd_blue_14.jpg").read_bytes()).decode()}
+    resp = app.test_client().post("/api/v1/pass-records", json=body, headers=api_headers("supervisor"))
+    assert resp.status_code == 201 and resp.get_json()["audited"] is True
+    assert seen == [False]
+    db.rollback()
+    assert db.scalar(select(AuditSample.auto_result)) == "agree"
+
+
 def test_api_lists_findings_and_accuracy(app, api_headers, cam):
     c = app.test_client()
     assert c.get("/api/v1/quality/findings", headers=api_headers("crew")).get_json() == {"findings": []}

@@ -69,6 +69,24 @@ def look_at(img, reader) -> Look:
     return Look(plates[0]["bbox"] if plates else None, None if reader is None else list(reader.read_plates(img)))
 
 
+def look_at_image(image: bytes | None, reader="default") -> Look | None:
+    """look_at on a file's bytes; None when there is no image or it cannot be decoded (record_pass names why)."""
+    if not image:
+        return None
+    try:
+        img = imaging.decode_image(image)
+    except imaging.ImageError:
+        return None
+    return look_at(img, plate_reader.default_reader() if reader == "default" else reader)
+
+
+def draw_due(session: Session, device_code: str, captured_at: datetime) -> bool:
+    """would_draw by the camera's code; False for input record_pass will refuse anyway. Reads only."""
+    device = session.scalar(select(Device).where(Device.code == device_code))
+    return (device is not None and isinstance(captured_at, datetime) and captured_at.tzinfo is not None
+            and would_draw(session, device, captured_at))
+
+
 def record_pass(session: Session, *, device_code: str, captured_at: datetime, plate: str, store_dir: str | Path,
                 image: bytes | None = None, external_id: str = "", source: str = "api", reader="default",
                 rng: random.Random | None = None, look: Look | None = None) -> PassRecord:
@@ -122,7 +140,8 @@ def _joined(parts: list[Msg]) -> Msg:
 
 
 def submit_pass_record(session: Session, **fields) -> dict:
-    """POST /api/v1/pass-records: record_pass, then what the caller learns about it (audited? queued?)."""
+    """POST /api/v1/pass-records: record_pass, then what the caller learns about it (audited? queued?). The web layer
+    reads a drawn image first (draw_due, end of the read transaction, look_at_image) and passes `look`."""
     rec = record_pass(session, **fields)
     sample = queries.audit_sample_of(session, rec.id)
     return {"id": rec.id, "period": rec.period, "plate": rec.reported_plate, "audited": sample is not None,

@@ -46,10 +46,14 @@ def post_pass_record():
             except (binascii.Error, ValueError, TypeError):
                 raise ValidationFailed(Msg("'image_base64' is not valid base64")) from None
     s = db_session()
-    out = quality.submit_pass_record(s, device_code=str(fields.get("device") or ""),
-                                     captured_at=_parse_time(fields.get("captured_at")),
+    device_code, captured_at = str(fields.get("device") or ""), _parse_time(fields.get("captured_at"))
+    drawn = quality.draw_due(s, device_code, captured_at)
+    s.rollback()  # nothing written yet: no transaction stays open while a drawn image is read (~1 s)
+    look = quality.look_at_image(image) if drawn else None
+    out = quality.submit_pass_record(s, device_code=device_code, captured_at=captured_at,
                                      plate=str(fields.get("plate") or ""), store_dir=current_app.config["UPLOAD_DIR"],
-                                     image=image, external_id=str(fields.get("external_id") or ""), source="api")
+                                     image=image, external_id=str(fields.get("external_id") or ""), source="api",
+                                     look=look)
     s.commit()
     return jsonify({"id": out["id"], "device": fields.get("device"), "period": out["period"], "plate": out["plate"],
                     "audited": out["audited"], "queued_for_review": out["queued_for_review"]}), 201
