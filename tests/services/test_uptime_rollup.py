@@ -189,6 +189,29 @@ def test_the_report_reads_the_rollup_and_the_job_rolls_closed_days_only(db):
     assert _figures(db, period)[0][0][2] == 2 * DAY + 3600 - 100
 
 
+def test_after_the_time_zone_changes_the_days_are_rolled_up_again_in_the_new_zone(db, caplog):
+    """Rows rolled in UTC are days no Beijing report lines up with: the next run in Asia/Shanghai deletes them and
+    rolls Beijing days, and the report read through them equals the live computation."""
+    dev, _ = _devices(db)
+    base = int(T0.timestamp())
+    _store(db, dev, (T0 - timedelta(days=30), None), [(base, base + DAY + 3600, "up", None),
+                                                       (base + DAY + 3600, base + DAY + 7200, "down", "device_fault"),
+                                                       (base + DAY + 7200, base + 4 * DAY, "up", None)])
+    now = T0 + timedelta(days=3, hours=9)
+    assert roll_up(db, now, ZoneInfo("UTC")).days == 4  # 1-4 March, UTC
+    utc_ends = set(db.scalars(select(UptimeDay.day_end_s)))
+    assert all(end % DAY == 0 for end in utc_ends)  # UTC midnights
+    run = roll_up(db, now, ZONE)
+    assert run.days == 3 and "time zone is now Asia/Shanghai" in caplog.text
+    ends = db.scalars(select(UptimeDay.day_end_s).where(UptimeDay.device_id == dev.id)
+                      .order_by(UptimeDay.day_end_s)).all()
+    assert ends == [base + DAY, base + 2 * DAY, base + 3 * DAY]  # Beijing midnights, none of the UTC rows left
+    caplog.clear()
+    assert roll_up(db, now, ZONE).days == 0 and "time zone" not in caplog.text  # rebuilt once
+    spans = [(T0, T0 + timedelta(days=3)), (T0 + timedelta(days=1), T0 + timedelta(days=2))]
+    assert _figures(db, spans) == _live(db, spans)
+
+
 def _one_device_history(db):
     devs = _devices(db)
     base = int(T0.timestamp())

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from fleetops.models import Device
@@ -42,16 +42,35 @@ def _lock(session: Session) -> None:
         session.execute(text("DELETE FROM uptime_days WHERE day_end_s < 0"))
 
 
+def _other_zones_days(session: Session, zone: ZoneInfo) -> bool:
+    """Were the rows made for another time zone? Each row's day ends at the local midnight it was rolled in; the
+    oldest and the newest row are checked (a run rolls every device's days in one zone)."""
+    for order in (UptimeDay.day_end_s.asc(), UptimeDay.day_end_s.desc()):
+        row = session.execute(select(UptimeDay.day, UptimeDay.day_end_s).order_by(order).limit(1)).first()
+        if row is not None and _midnight(row.day + timedelta(days=1), zone) != row.day_end_s:
+            return True
+    return False
+
+
 def roll_up(session: Session, now: datetime | None = None, zone: ZoneInfo | None = None,
             max_days: int | None = None) -> RollupRun:
     """Roll up every closed day not rolled up yet, oldest first, one transaction (commit) per day; at most
-    `max_days` days. Returns how many days and rows were written."""
+    `max_days` days. Returns how many days and rows were written.
+
+    After TIMEZONE changed, the rows (days of the old zone, which no report period lines up with: reports fell back
+    to the live computation, still exact) are deleted first and the days rolled up again in the new zone."""
     from fleetops.services.monitoring.uptime import day_seconds_statement
 
     zone = zone or clock.local_zone()
     now = now or clock.utcnow()
     today = now.astimezone(zone).date()
     run = RollupRun()
+    if _other_zones_days(session, zone):
+        _lock(session)
+        gone = session.execute(delete(UptimeDay)).rowcount
+        session.commit()
+        log.warning("uptime rollup: the time zone is now %s; %d rows of another zone's days deleted, rolled up "
+                    "again from the oldest day", zone.key, gone)
     stmt = day_seconds_statement()
     while max_days is None or run.days < max_days:
         _lock(session)
