@@ -16,7 +16,6 @@ from fleetops.models import Device
 from fleetops.models.quality import PassRecord
 from fleetops.services.quality.common import site_zone
 from fleetops.services.quality.plate_audit import look_at_image, record_pass, would_draw
-from probes.vision import plate_reader
 
 PASS_FILE_RE = re.compile(r"^(?P<code>.+)_(?P<ts>\d{14})_(?P<plate>[^_.]+)\.(jpe?g|png)$", re.IGNORECASE)
 
@@ -33,7 +32,6 @@ def import_pass_folder(sessions: sessionmaker, folder: str | Path, *, store_dir:
     folder = Path(folder)
     if not folder.is_dir():
         raise ValidationFailed(Msg("Upload folder %(folder)s does not exist.", folder=str(folder)))
-    reader = plate_reader.default_reader() if reader == "default" else reader
     for path in sorted(folder.iterdir()):
         if not path.is_file() or path.suffix.lower() not in (".jpg", ".jpeg", ".png"):
             continue

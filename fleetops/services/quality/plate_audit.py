@@ -129,8 +129,7 @@ def record_pass(session: Session, *, device_code: str, captured_at: datetime, pl
             storage.as_jpeg(image, img))
     session.add(rec)
     session.flush()
-    _maybe_audit(session, device, rec, img, plate_reader.default_reader() if reader == "default" else reader,
-                 rng or _rng, look)
+    _maybe_audit(session, device, rec, img, reader, rng or _rng, look)
     return rec
 
 
@@ -158,8 +157,8 @@ def _maybe_audit(session: Session, device: Device, rec: PassRecord, img, reader,
     if plan.selected >= rules.quota_due(plan.target_samples, month_fraction(device, rec.captured_at)):
         return None
     plan.selected += 1
-    if look is None:
-        look = look_at(img, reader)
+    if look is None:  # the reference reader is loaded (once) only when a record is drawn
+        look = look_at(img, plate_reader.default_reader() if reader == "default" else reader)
     bbox, auto_text, result = look.plate_box, "", "no_reader"
     if look.reads is not None:
         # The reference reader reads the whole frame: the reported plate may be any vehicle's in view.
