@@ -20,8 +20,7 @@ from fleetops.services.quality.jobs import job_accuracy, job_prune_images, job_s
 from fleetops.services.quality.params import PARAMETERS  # noqa: F401
 from fleetops.services.quality.pass_import import PASS_FILE_RE, import_pass_folder  # noqa: F401
 from fleetops.services.quality.plate_audit import (  # noqa: F401
-    PLATE_TEXT_RE, accuracy_table, draw_due, flag_low_accuracy, look_at_image, plan_for, record_pass, review,
-    submit_pass_record,
+    PLATE_TEXT_RE, accuracy_table, flag_low_accuracy, look_first, plan_for, record_pass, review, submit_pass_record,
 )
 from fleetops.services.quality.queries import (  # noqa: F401
     audit_queue, camera_page, cameras, devices_with_snapshot_source, finding_dict, get_device, latest_samples,

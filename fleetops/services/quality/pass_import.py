@@ -15,7 +15,7 @@ from fleetops.domain.text import Msg
 from fleetops.models import Device
 from fleetops.models.quality import PassRecord
 from fleetops.services.quality.common import site_zone
-from fleetops.services.quality.plate_audit import look_at_image, record_pass, would_draw
+from fleetops.services.quality.plate_audit import look_first, record_pass
 
 PASS_FILE_RE = re.compile(r"^(?P<code>.+)_(?P<ts>\d{14})_(?P<plate>[^_.]+)\.(jpe?g|png)$", re.IGNORECASE)
 
@@ -50,9 +50,8 @@ def import_pass_folder(sessions: sessionmaker, folder: str | Path, *, store_dir:
                     skipped += 1
                     continue
                 local = datetime.strptime(m["ts"], "%Y%m%d%H%M%S").replace(tzinfo=ZoneInfo(site_zone(device)))
-                drawn = would_draw(s, device, local)
-            image = path.read_bytes()
-            look = look_at_image(image, reader) if drawn else None
+                image = path.read_bytes()
+                look = look_first(s, m["code"], local, image, reader)
             with session_scope(sessions, write=True) as s:
                 record_pass(s, device_code=m["code"], captured_at=local, plate=m["plate"], store_dir=store_dir,
                             image=image, external_id=path.name, source="folder", reader=reader, look=look)

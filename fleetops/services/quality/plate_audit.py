@@ -29,14 +29,23 @@ _rng = random.Random()
 
 def plan_for(session: Session, device: Device, month: str, period: str) -> SamplingPlan:
     """Q1: the month's sample size for a camera by day or night: n = z²p(1−p)/e² (≈753 day, ≈457 night)."""
-    plan = session.scalar(select(SamplingPlan).where(
-        SamplingPlan.device_id == device.id, SamplingPlan.month == month, SamplingPlan.period == period))
+    plan = _existing_plan(session, device, month, period)
     if plan is None:
         plan = SamplingPlan(device_id=device.id, month=month, period=period,
                             target_samples=_sample_size(session, period), selected=0)
         session.add(plan)
         session.flush()
     return plan
+
+
+def _existing_plan(session: Session, device: Device, month: str, period: str) -> SamplingPlan | None:
+    return session.scalar(select(SamplingPlan).where(
+        SamplingPlan.device_id == device.id, SamplingPlan.month == month, SamplingPlan.period == period))
+
+
+def _behind(target: int, selected: int, device: Device, captured_at: datetime) -> bool:
+    """Q1: is the month's quota behind at this record's time (so the record is drawn)?"""
+    return selected < rules.quota_due(target, month_fraction(device, captured_at))
 
 
 def _sample_size(session: Session, period: str) -> int:
@@ -48,11 +57,10 @@ def _sample_size(session: Session, period: str) -> int:
 def would_draw(session: Session, device: Device, captured_at: datetime) -> bool:
     """Q1: would a pass record of this camera at this time be drawn for the audit now? Reads only (no plan is
     created), so a caller can run the slow reading before it opens the transaction that writes."""
-    month, period = month_of(device, captured_at), period_at(device, captured_at)
-    plan = session.scalar(select(SamplingPlan).where(
-        SamplingPlan.device_id == device.id, SamplingPlan.month == month, SamplingPlan.period == period))
+    period = period_at(device, captured_at)
+    plan = _existing_plan(session, device, month_of(device, captured_at), period)
     target, selected = (plan.target_samples, plan.selected) if plan else (_sample_size(session, period), 0)
-    return selected < rules.quota_due(target, month_fraction(device, captured_at))
+    return _behind(target, selected, device, captured_at)
 
 
 @dataclass(frozen=True)
@@ -80,11 +88,16 @@ def look_at_image(image: bytes | None, reader="default") -> Look | None:
     return look_at(img, plate_reader.default_reader() if reader == "default" else reader)
 
 
-def draw_due(session: Session, device_code: str, captured_at: datetime) -> bool:
-    """would_draw by the camera's code; False for input record_pass will refuse anyway. Reads only."""
+def look_first(session: Session, device_code: str, captured_at: datetime, image: bytes | None,
+               reader="default") -> Look | None:
+    """Q1: before a pass record is written, read its image if it will be drawn — with no transaction open while the
+    reader works (~1 s): the session's transaction, which must have written nothing yet, is ended first. Pass the
+    result to record_pass as `look`. None when the record will not be drawn, or its input will be refused anyway."""
     device = session.scalar(select(Device).where(Device.code == device_code))
-    return (device is not None and isinstance(captured_at, datetime) and captured_at.tzinfo is not None
-            and would_draw(session, device, captured_at))
+    drawn = (image is not None and device is not None and isinstance(captured_at, datetime)
+             and captured_at.tzinfo is not None and would_draw(session, device, captured_at))
+    session.rollback()
+    return look_at_image(image, reader) if drawn else None
 
 
 def record_pass(session: Session, *, device_code: str, captured_at: datetime, plate: str, store_dir: str | Path,
@@ -140,7 +153,7 @@ def _joined(parts: list[Msg]) -> Msg:
 
 def submit_pass_record(session: Session, **fields) -> dict:
     """POST /api/v1/pass-records: record_pass, then what the caller learns about it (audited? queued?). The web layer
-    reads a drawn image first (draw_due, end of the read transaction, look_at_image) and passes `look`."""
+    reads a drawn image first (look_first) and passes `look`."""
     rec = record_pass(session, **fields)
     sample = queries.audit_sample_of(session, rec.id)
     return {"id": rec.id, "period": rec.period, "plate": rec.reported_plate, "audited": sample is not None,
@@ -154,7 +167,7 @@ def _maybe_audit(session: Session, device: Device, rec: PassRecord, img, reader,
         return None  # nothing to audit against
     month = month_of(device, rec.captured_at)
     plan = plan_for(session, device, month, rec.period)
-    if plan.selected >= rules.quota_due(plan.target_samples, month_fraction(device, rec.captured_at)):
+    if not _behind(plan.target_samples, plan.selected, device, rec.captured_at):
         return None
     plan.selected += 1
     if look is None:  # the reference reader is loaded (once) only when a record is drawn

@@ -47,9 +47,7 @@ def post_pass_record():
                 raise ValidationFailed(Msg("'image_base64' is not valid base64")) from None
     s = db_session()
     device_code, captured_at = str(fields.get("device") or ""), _parse_time(fields.get("captured_at"))
-    drawn = quality.draw_due(s, device_code, captured_at)
-    s.rollback()  # nothing written yet: no transaction stays open while a drawn image is read (~1 s)
-    look = quality.look_at_image(image) if drawn else None
+    look = quality.look_first(s, device_code, captured_at, image)  # nothing written yet in this request
     out = quality.submit_pass_record(s, device_code=device_code, captured_at=captured_at,
                                      plate=str(fields.get("plate") or ""), store_dir=current_app.config["UPLOAD_DIR"],
                                      image=image, external_id=str(fields.get("external_id") or ""), source="api",
