@@ -171,6 +171,22 @@ def test_an_alert_taken_or_already_told_is_not_told_again_when_unquieted(db, use
     assert outbox(db) == [] and all(not x.quiet_reason for x in db.scalars(select(Alert)))
 
 
+def test_an_alert_whose_down_message_gave_up_is_told_when_unquieted(db, users):
+    """A1: the down message failed on every attempt (nobody got it) before the cause was put down to a power cut;
+    when that cause is taken back, the alert is told again rather than counted as heard."""
+    hook(db, users)
+    _s, (cam,) = make_site(db)
+    oid = outage(db, cam)
+    emit(db, "outage_opened", outage_id=oid, device_id=cam.id, started_at=T0, detected_at=T0)
+    (first,) = outbox(db, "opened")
+    first.state = "failed"
+    emit(db, "outage_cause_set", outage_id=oid, cause="power_utility", by="supervisor")
+    emit(db, "outage_cause_set", outage_id=oid, cause="device_fault", by="supervisor")
+    (again,) = outbox(db, "opened")
+    assert again.id != first.id and again.alert_id == first.alert_id
+    assert [d.id for d in outbox(db, "opened", state="failed")] == [first.id]
+
+
 def test_unacknowledged_alerts_repeat_and_escalate_to_supervisors_and_acknowledging_stops_it(db, users):
     hook(db, users, name="crew-group", role="crew")
     hook(db, users, name="supervisor-group", role="supervisor")

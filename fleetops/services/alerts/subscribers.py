@@ -194,14 +194,15 @@ def on_outage_cause_set(session: Session, outage_id, cause, by=None, **_):
 
 def _tell_unquieted(session: Session, alert: Alert) -> None:
     """A1: an alert no longer quiet (its known cause was taken back: a device fault after all) is heard now, once,
-    routed as any new alert, when nobody has been told of it yet — every message of its opening was withdrawn or
-    never queued — and nobody has taken it. A grouped alert is told by its site alert."""
+    routed as any new alert, when nobody has been told of it yet — every message of its opening was withdrawn, gave
+    up (failed: nobody got it) or was never queued — and nobody has taken it. A grouped alert is told by its site
+    alert."""
     if alert.state != "open" or alert.open_key is None or alert.group_id is not None:
         return
     session.flush()  # the messages queued in this transaction count
     told = session.scalar(select(AlertDelivery.id).where(
         AlertDelivery.alert_id == alert.id, AlertDelivery.purpose == "opened",
-        AlertDelivery.state != "cancelled").limit(1))
+        AlertDelivery.state.not_in(("cancelled", "failed"))).limit(1))
     if told is None:
         now = utcnow()
         hold = _hold_s(session) if alert.kind == "device_down" else 0  # a blackout may still absorb it (U5)
