@@ -97,9 +97,15 @@ class Agent:
         return sent
 
     def refresh(self) -> None:
-        """Fetch the device list and settings when their version changed (HTTP ETag)."""
-        config, etag = self.centre.config(self.etag if self.targets is not None else None)
+        """Fetch the device list and settings when their version changed (HTTP ETag). A new process (`--once` run
+        by a timer) asks with the version kept in its spool, so an unchanged list is not sent again."""
+        cached = self.spool.config() if self.targets is None else None
+        known = self.etag if self.targets is not None else (cached or {}).get("version")
+        config, etag = self.centre.config(known)
         if config is None:
+            if cached is not None:
+                self.targets, self.etag = Targets(cached), known
+                self.say(Msg("Device list unchanged since the last contact: %(n)s devices.", n=len(self.targets)))
             return
         self.targets = Targets(config)
         self.etag = etag

@@ -305,9 +305,18 @@ def test_agent_once_spools_while_the_centre_is_down_and_flushes_when_it_is_back(
         back = run_once(server, token, spool)
         assert back.returncode == 0, back.stderr
         assert "Spool flushed: 4 results in 2 batches" in back.stdout and spool_depth(spool) == 0
+        # the list kept in the spool is still the centre's: asked by its version, not sent again
+        assert "Device list unchanged since the last contact: 2 devices" in back.stdout, back.stdout
+        assert "Device list updated" not in back.stdout, back.stdout
         # four cycles of two devices: every result the agent made arrived, each once
         assert stored() == 8 == distinct_stored()
         assert probed_counts(first.stdout + zh.stdout + up.stdout + "".join(downs) + back.stdout) == 8
+        moved = db.scalar(select(Device).where(Device.code == codes[1]))
+        moved.ip_address = "127.44.0.9"  # the list changed at the centre: the next run fetches it
+        db.commit()
+        changed = run_once(server, token, spool)
+        assert changed.returncode == 0, changed.stderr
+        assert "Device list updated: 2 devices" in changed.stdout and "unchanged" not in changed.stdout, changed.stdout
         # the token revoked: refused, the exit says so, nothing is lost
         agent = db.scalar(select(agents.registry.ProbeAgent))
         agents.revoke_agent(db, agent.id)
