@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -66,15 +66,18 @@ def would_draw(session: Session, device: Device, captured_at: datetime) -> bool:
 @dataclass(frozen=True)
 class Look:
     """What the image shows to the machines, computed outside any transaction: the scorer's first plate box and
-    every plate the reference reader read in the whole frame (None: no reader installed)."""
+    every plate the reference reader read in the whole frame (None: no reader installed); `img`, the decoded frame
+    they were read from, so that record_pass does not decode the same bytes again."""
     plate_box: list[int] | None
     reads: list[tuple[str, list[int]]] | None
+    img: object = field(default=None, repr=False, compare=False)
 
 
 def look_at(img, reader) -> Look:
     """Q1: the slow part of an audit draw (OpenCV scoring, then the reader: ~1 s a frame with rapidocr)."""
     plates = imaging.score_image(img, imaging_thresholds(rules.DEFAULT_THRESHOLDS), faces=False)["plates"]
-    return Look(plates[0]["bbox"] if plates else None, None if reader is None else list(reader.read_plates(img)))
+    return Look(plates[0]["bbox"] if plates else None, None if reader is None else list(reader.read_plates(img)),
+                img)
 
 
 def look_at_image(image: bytes | None, reader="default") -> Look | None:
@@ -105,8 +108,8 @@ def record_pass(session: Session, *, device_code: str, captured_at: datetime, pl
                 rng: random.Random | None = None, look: Look | None = None) -> PassRecord:
     """Q1: store one pass record as the camera reported it; it may be drawn for the accuracy audit.
 
-    `look`: the image's reading made beforehand (look_at), so that no write transaction waits on the reader; without
-    it a drawn record is read here.
+    `look`: the reading of this same `image` made beforehand (look_first), so that no write transaction waits on the
+    reader; without it a drawn record is read here.
 
     The same (camera, external_id) sent twice is stored once. Bad input raises ValidationFailed, nothing stored;
     `details["errors"]` lists each problem (as Msg)."""
@@ -116,8 +119,8 @@ def record_pass(session: Session, *, device_code: str, captured_at: datetime, pl
         errors.append(Msg("plate %(plate)s is not a plate number", plate=repr(plate)))
     if not isinstance(captured_at, datetime) or captured_at.tzinfo is None:
         errors.append(Msg("captured_at needs a timezone (ISO 8601 with offset)"))
-    img = None
-    if image:
+    img = look.img if look is not None else None
+    if image and img is None:
         try:
             img = imaging.decode_image(image)
         except imaging.ImageError as err:
