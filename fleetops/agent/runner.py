@@ -35,9 +35,10 @@ class Agent:
     def cycle(self) -> dict:
         """Returns {"probed", "pushed", "spooled", "flushed", "depth", "centre_up"}."""
         report = {"probed": 0, "pushed": 0, "spooled": 0, "flushed": 0, "depth": 0, "centre_up": True}
+        kept = self.targets is None and self._load_kept()
         try:
             report["flushed"] = self.flush()
-            self.refresh()
+            self.refresh(kept)
         except CentreDown as err:
             report["centre_up"] = False
             self.down_reason = str(err)
@@ -46,8 +47,8 @@ class Agent:
         except Refused as err:  # e.g. a wrong --server answering 404: not the centre (yet); keep going as if down
             report["centre_up"] = False
             self.down_reason = f"HTTP {err.status}"
-        if self.targets is None:
-            self._load_cached()
+        if kept and not report["centre_up"]:
+            self.say(Msg("Using the device list kept from the last contact: %(n)s devices.", n=len(self.targets)))
         if self.targets is None:
             self._not_yet_in_contact()
             report["depth"] = self.spool.depth()
@@ -96,15 +97,13 @@ class Agent:
                          batches=batches))
         return sent
 
-    def refresh(self) -> None:
-        """Fetch the device list and settings when their version changed (HTTP ETag). A new process (`--once` run
-        by a timer) asks with the version kept in its spool, so an unchanged list is not sent again."""
-        cached = self.spool.config() if self.targets is None else None
-        known = self.etag if self.targets is not None else (cached or {}).get("version")
-        config, etag = self.centre.config(known)
+    def refresh(self, kept: bool = False) -> None:
+        """Fetch the device list and settings when their version changed (HTTP ETag). `kept`: the list in hand is
+        the one a new process (a `--once` run by a timer) read from its spool, asked for by its version so that an
+        unchanged list is not sent again — and said to be unchanged."""
+        config, etag = self.centre.config(self.etag if self.targets is not None else None)
         if config is None:
-            if cached is not None:
-                self.targets, self.etag = Targets(cached), known
+            if kept:
                 self.say(Msg("Device list unchanged since the last contact: %(n)s devices.", n=len(self.targets)))
             return
         self.targets = Targets(config)
@@ -141,12 +140,13 @@ class Agent:
             self.spool.delete_meta("first_contact_tries")
             self.spool.delete_meta("first_contact_since")
 
-    def _load_cached(self) -> None:
+    def _load_kept(self) -> bool:
+        """The device list (and its version) kept in the spool at the last contact, if any."""
         config = self.spool.config()
         if config:
             self.targets = Targets(config)
             self.etag = config.get("version")
-            self.say(Msg("Using the device list kept from the last contact: %(n)s devices.", n=len(self.targets)))
+        return bool(config)
 
     def _health(self, results: list[dict], depth_after: int) -> dict:
         now = datetime.now(timezone.utc)
